@@ -1,0 +1,360 @@
+"""Corpora: raw text from a source -> documents -> one int32 array of token ids plus document offsets.
+
+A corpus is never held as lists of strings: ``ids`` is an int32 array over the whole corpus, ``offsets``
+(n_docs + 1, int64) says where each document starts, and ``words``/``counts`` name the ids. Word ids here
+are in order of first appearance; the training vocabulary (``vocab.py``) re-ranks them by count.
+
+Sources (``CorpusConfig.source``):
+
+* ``sample`` (default): the Wikipedia excerpt that ships inside gensim's wheel (~470k tokens, offline).
+* ``lee``: the Lee news corpus from gensim's wheel (~60k tokens, offline).
+* ``wikitext-2`` / ``wikitext-103``: WikiText (raw) through Hugging Face ``datasets`` (see ``hub.py``).
+* a path to a text file (one document a line) or another local dataset file (see ``sources.py``).
+
+Tokenization (``tokenize``): lowercase, words only (letters, with inner apostrophes), WikiText artefacts
+(`` @-@ ``, `` @,@ ``, `` @.@ ``, `` = Heading = `` lines, ``<unk>``) cleaned. ``pretokenized`` splits on
+whitespace and does nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from w2v_core.errors import W2VError
+
+log = logging.getLogger(__name__)
+
+BUILTIN = ("sample", "lee")
+SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+LEE_FILE = "lee_background.cor"
+
+ProgressFn = Callable[[float, str], None]  # (fraction 0..1, message)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Where the text comes from and how it becomes tokens. Saved with every model."""
+
+    source: str = "sample"  # sample | lee | wikitext-2 | wikitext-103 | path to a file or dataset folder
+    max_tokens: int | None = None  # keep whole documents, in order, until this many tokens; None = all
+    pretokenized: bool = False  # split on whitespace only (the text is already tokenized)
+    lowercase: bool = True
+    keep_numbers: bool = False  # keep tokens made of digits (e.g. 1984)
+    keep_punct: bool = False  # keep punctuation marks as tokens
+    min_token_len: int = 1  # drop shorter tokens
+    keep_unk: bool = False  # keep WikiText's <unk> as a token
+    text_column: str | None = None  # for CSV/JSON/Parquet/datasets sources with several text columns
+
+    def validate(self) -> None:
+        if not self.source or not str(self.source).strip():
+            raise W2VError("No corpus given: name a built-in corpus (sample, lee, wikitext-2, wikitext-103) or a file.")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise W2VError(f"The corpus size must be at least 1 token (got {self.max_tokens}).")
+        if not 1 <= self.min_token_len <= 50:
+            raise W2VError(f"The minimum token length must be between 1 and 50 (got {self.min_token_len}).")
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer
+
+_HEADING = re.compile(r"^\s*(=+)\s.*\s\1\s*$")
+_WT_JOIN = re.compile(r" @([-,.])@ ")
+_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*"
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_PUNCT = r"[^\w\s]"
+
+
+def _token_re(keep_numbers: bool, keep_punct: bool, keep_unk: bool) -> re.Pattern:
+    parts = []
+    if keep_unk:
+        parts.append(r"<unk>")
+    if keep_numbers:  # letters glued to digits ("mp3") become one token with the digits
+        parts.append(r"[^\W_]*\d[^\W_]*(?:[.,]\d+)*")
+    parts.append(_WORD)
+    if keep_punct:
+        parts.append(_PUNCT)
+    return re.compile("|".join(parts))
+
+
+def is_heading(line: str) -> bool:
+    """WikiText section headings look like `` = Title = `` or `` = = Section = = ``."""
+    return bool(_HEADING.match(line))
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Turns a line of text into tokens according to a :class:`CorpusConfig`."""
+
+    pretokenized: bool = False
+    lowercase: bool = True
+    keep_numbers: bool = False
+    keep_punct: bool = False
+    min_token_len: int = 1
+    keep_unk: bool = False
+    _re: re.Pattern = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_re", _token_re(self.keep_numbers, self.keep_punct, self.keep_unk))
+
+    @classmethod
+    def from_config(cls, c: CorpusConfig) -> "Tokenizer":
+        return cls(c.pretokenized, c.lowercase, c.keep_numbers, c.keep_punct, c.min_token_len, c.keep_unk)
+
+    def __call__(self, text: str) -> list[str]:
+        if self.pretokenized:
+            toks = text.split()
+            if self.lowercase:
+                toks = [t.lower() for t in toks]
+        else:
+            if "@" in text:
+                text = _WT_JOIN.sub(r"\1", text)  # "well @-@ known" -> "well-known", "1 @,@ 000" -> "1,000"
+            if not self.keep_unk and "<unk>" in text:
+                text = text.replace("<unk>", " ")
+            if self.lowercase:
+                text = text.lower()
+            toks = self._re.findall(text)
+        if self.min_token_len > 1:
+            toks = [t for t in toks if len(t) >= self.min_token_len]
+        return toks
+
+
+def tokenize(text: str, config: CorpusConfig | None = None) -> list[str]:
+    """Tokens of one piece of text (headings are not special here; see :func:`iter_lines_docs`)."""
+    return Tokenizer.from_config(config or CorpusConfig())(text)
+
+
+# ---------------------------------------------------------------------------------------------- corpus
+
+
+@dataclass
+class Corpus:
+    """A tokenized corpus: int32 ids over all documents, document offsets, and the id -> word table."""
+
+    ids: np.ndarray  # int32 (n_tokens,)
+    offsets: np.ndarray  # int64 (n_docs + 1,)
+    words: list[str]  # id -> word (order of first appearance)
+    counts: np.ndarray  # int64 (n_words,): occurrences of each id
+    name: str = "corpus"
+    config: CorpusConfig | None = None
+    truncated: bool = False  # True when max_tokens cut the source short
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def n_words(self) -> int:
+        return len(self.words)
+
+    def doc_ids(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+
+    def doc_tokens(self, i: int) -> list[str]:
+        """The tokens of document ``i`` as strings (for display)."""
+        return [self.words[j] for j in self.doc_ids(i).tolist()]
+
+    def __repr__(self) -> str:
+        return f"Corpus({self.name!r}, {self.n_tokens:,} tokens, {self.n_docs:,} documents, {self.n_words:,} words)"
+
+
+class CorpusBuilder:
+    """Accumulates documents of tokens into the int32 representation, block by block (bounded memory)."""
+
+    def __init__(self, max_tokens: int | None = None):
+        self.index: dict[str, int] = {}
+        self.words: list[str] = []
+        self._blocks: list[np.ndarray] = []
+        self._block: list[int] = []
+        self._lengths: list[int] = []
+        self.n_tokens = 0
+        self.max_tokens = max_tokens
+        self.truncated = False
+
+    @property
+    def full(self) -> bool:
+        return self.max_tokens is not None and self.n_tokens >= self.max_tokens
+
+    def add(self, tokens: list[str]) -> bool:
+        """Add one document (skipped when empty). Returns False once ``max_tokens`` is reached."""
+        if self.full:
+            self.truncated = True
+            return False
+        if not tokens:
+            return True
+        index, words = self.index, self.words
+        get = index.get
+        block = self._block
+        for t in tokens:
+            i = get(t)
+            if i is None:
+                i = index[t] = len(words)
+                words.append(t)
+            block.append(i)
+        self._lengths.append(len(tokens))
+        self.n_tokens += len(tokens)
+        if len(block) >= 1_000_000:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        if self._block:
+            self._blocks.append(np.asarray(self._block, dtype=np.int32))
+            self._block = []
+
+    def build(self, name: str, config: CorpusConfig | None = None) -> Corpus:
+        self._flush()
+        ids = np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.int32)
+        offsets = np.zeros(len(self._lengths) + 1, dtype=np.int64)
+        np.cumsum(np.asarray(self._lengths, dtype=np.int64), out=offsets[1:])
+        counts = np.bincount(ids, minlength=len(self.words)).astype(np.int64)
+        return Corpus(ids, offsets, list(self.words), counts, name, config, self.truncated)
+
+
+def from_documents(docs: Iterable[list[str]], name: str = "corpus", config: CorpusConfig | None = None,
+                   max_tokens: int | None = None) -> Corpus:
+    """A corpus from already-tokenized documents (lists of strings)."""
+    b = CorpusBuilder(max_tokens)
+    for d in docs:
+        if not b.add(list(d)):
+            break
+    return b.build(name, config)
+
+
+def iter_line_docs(lines: Iterable[str], tok: Tokenizer) -> Iterator[list[str]]:
+    """One document per non-empty line; WikiText heading lines are skipped (unless pre-tokenized)."""
+    for line in lines:
+        if not tok.pretokenized and "=" in line and is_heading(line):
+            continue
+        toks = tok(line)
+        if toks:
+            yield toks
+
+
+def from_texts(texts: Iterable[str], name: str = "text", config: CorpusConfig | None = None,
+               progress: ProgressFn | None = None, total: int | None = None) -> Corpus:
+    """Tokenize texts (each one a document; inner newlines split it into paragraph documents)."""
+    config = config or CorpusConfig(source=name)
+    tok = Tokenizer.from_config(config)
+    b = CorpusBuilder(config.max_tokens)
+    for n, text in enumerate(texts):
+        for toks in iter_line_docs(text.splitlines() if "\n" in text else (text,), tok):
+            if not b.add(toks):
+                break
+        if b.full:
+            b.truncated = True
+            break
+        if progress is not None and total and n % 2000 == 0:
+            progress(min(1.0, n / total), f"tokenizing {n:,}/{total:,}")
+    corpus = b.build(name, config)
+    if corpus.n_tokens == 0:
+        raise W2VError(f"The corpus '{name}' has no tokens after tokenization: is it empty, or all numbers and "
+                       "punctuation? Check the file, or keep numbers/punctuation in the tokenization options.")
+    return corpus
+
+
+# ---------------------------------------------------------------------------------------------- built-ins
+
+
+def _gensim_datapath(fname: str) -> str:
+    # the same folder as gensim.test.utils.datapath, without importing that module (it builds demo corpora)
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - gensim is in requirements.txt
+        raise W2VError("The bundled corpora and benchmarks come with gensim: pip install gensim")
+    return os.path.join(list(spec.submodule_search_locations)[0], "test", "test_data", fname)
+
+
+def sample_texts() -> Iterator[str]:
+    """Articles of the Wikipedia excerpt bundled with gensim, wiki markup removed (one string per article)."""
+    import bz2
+
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    with bz2.open(_gensim_datapath(SAMPLE_FILE), "rt", encoding="utf-8") as f:
+        for _title, text, _pid in extract_pages(f, filter_namespaces=("0",)):
+            if not text or text.lstrip().lower().startswith("#redirect"):
+                continue
+            # paragraphs are documents; filter_wiki leaves '''bold''' and ''italic'' quotes, which the tokenizer drops
+            yield filter_wiki(text)
+
+
+def lee_texts() -> Iterator[str]:
+    """The Lee background news corpus bundled with gensim (one news story per line)."""
+    with open(_gensim_datapath(LEE_FILE), encoding="utf-8", errors="replace") as f:
+        yield from f
+
+
+def load_builtin(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    if config.source == "sample":
+        texts, name, total = sample_texts(), "sample (Wikipedia excerpt bundled with gensim)", 107
+    elif config.source == "lee":
+        texts, name, total = lee_texts(), "lee (Lee news corpus bundled with gensim)", 300
+    else:
+        raise W2VError(f"Unknown built-in corpus '{config.source}': choose one of {', '.join(BUILTIN)}.")
+    return from_texts(texts, name, config, progress, total)
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def looks_binary(head: bytes) -> bool:
+    """NUL bytes or mostly control characters in the first few KB: not text."""
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return ctrl / len(head) > 0.05
+
+
+def read_text_lines(path, errors: str = "replace") -> Iterator[str]:
+    """Lines of a text file; non-UTF-8 bytes become U+FFFD instead of failing; binary files are refused."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise W2VError(f"Corpus file not found: {p}. Give a path to a text file or a built-in corpus "
+                       f"({', '.join(BUILTIN)}, wikitext-2, wikitext-103).")
+    if p.is_dir():
+        raise W2VError(f"{p} is a folder: give a text file (one document a line) or a saved `datasets` folder.")
+    if p.stat().st_size == 0:
+        raise W2VError(f"The corpus file {p} is empty: give a file with text in it.")
+    with open(p, "rb") as fb:
+        if looks_binary(fb.read(8192)):
+            raise W2VError(f"{p} looks like a binary file, not text. Give a plain-text file (UTF-8, one document a line).")
+    with open(p, encoding="utf-8", errors=errors, newline=None) as f:
+        yield from f
+
+
+def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    """A text file, one document per line."""
+    from pathlib import Path
+
+    tok = Tokenizer.from_config(config)
+    b = CorpusBuilder(config.max_tokens)
+    for toks in iter_line_docs(read_text_lines(path), tok):
+        if not b.add(toks):
+            break
+    corpus = b.build(Path(path).name, config)
+    if corpus.n_tokens == 0:
+        raise W2VError(f"The corpus file {path} has no words in it after tokenization. Check the file, or keep "
+                       "numbers/punctuation in the tokenization options.")
+    return corpus
+
+
+def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    """Load and tokenize the corpus that ``config`` names."""
+    config.validate()
+    if config.source in BUILTIN:
+        return load_builtin(config, progress)
+    return load_text_file(config.source, config, progress)

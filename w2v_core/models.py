@@ -1,0 +1,255 @@
+"""CBOW and Skip-gram: two ``nn.Embedding`` tables and the arithmetic of one training step.
+
+Mikolov et al. (2013), "Efficient Estimation of Word Representations in Vector Space" (CBOW, Skip-gram)
+and "Distributed Representations of Words and Phrases and their Compositionality" (negative sampling).
+
+Both models own an *input* table ``W_in`` (V x D, the word vectors we keep) and an *output* table
+``W_out`` (V x D). A word's one-hot vector times ``W_in`` is just its row, so the "projection layer" is a
+lookup.
+
+* CBOW: the hidden vector ``h`` is the mean of the context words' input rows; it predicts the centre word.
+* Skip-gram: ``h`` is the centre word's input row; it predicts each context word.
+
+Two output layers:
+
+* ``softmax`` (the lecture's version): scores ``h @ W_out.T + b`` over the whole vocabulary, softmax,
+  cross-entropy with the true word. Exact but O(V) per example: fine for small vocabularies.
+* ``negative`` (the default): for the true word and ``k`` words drawn from the noise distribution,
+  ``-log sigmoid(h . o_true) - sum log sigmoid(-h . o_neg)``. O(k) per example.
+
+The step is written out by hand under ``torch.no_grad()`` (the gradients are short and well known): gather
+the rows involved, a few batched matrix products, then one ``index_add_`` per table. No autograd graph,
+no optimizer state, so it is fast on a CPU and runs unchanged on a GPU. For Skip-gram the ``k`` negatives
+of a centre word are shared by all its context words (Ji et al., 2016, "Parallelizing Word2Vec in Shared and
+Distributed Memory"), which turns many dot products into one small matrix product.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from w2v_core.errors import W2VError
+
+log = logging.getLogger(__name__)
+
+ARCHS = ("skipgram", "cbow")
+LOSSES = ("negative", "softmax")
+SOFTMAX_WARN_VOCAB = 20_000
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the network looks like and which examples it learns from."""
+
+    arch: str = "skipgram"  # "skipgram" | "cbow"
+    loss: str = "negative"  # "negative" (sampling) | "softmax" (full softmax + cross-entropy)
+    dim: int = 100  # D, the size of a word vector
+    window: int = 5  # maximum context radius (the actual one is drawn from 1..window per centre word)
+    negative: int = 5  # k, negatives per positive example (negative sampling only)
+    min_count: int = 5  # words seen fewer times are dropped
+    sample: float = 1e-3  # frequent-word subsampling threshold; 0 = off
+    max_vocab: int | None = None  # keep at most this many of the most frequent words
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise W2VError(f"Unknown architecture '{self.arch}': choose 'skipgram' or 'cbow'.")
+        if self.loss not in LOSSES:
+            raise W2VError(f"Unknown output layer '{self.loss}': choose 'negative' or 'softmax'.")
+        if not 2 <= self.dim <= 1000:
+            raise W2VError(f"The vector dimension must be between 2 and 1000 (got {self.dim}).")
+        if not 1 <= self.window <= 50:
+            raise W2VError(f"The window must be between 1 and 50 (got {self.window}).")
+        if self.loss == "negative" and not 1 <= self.negative <= 50:
+            raise W2VError(f"The number of negatives must be between 1 and 50 (got {self.negative}).")
+        if self.min_count < 1:
+            raise W2VError(f"min_count must be at least 1 (got {self.min_count}).")
+        if not 0 <= self.sample < 1:
+            raise W2VError(f"sample must be 0 (off) or a small positive number such as 1e-3 (got {self.sample}).")
+
+
+@dataclass
+class Batch:
+    """One batch of centre positions with their context windows (see ``windows.context_matrix``)."""
+
+    centres: torch.Tensor  # int64 (B,)
+    ctx: torch.Tensor  # int64 (B, 2w); 0 in unused slots
+    mask: torch.Tensor  # float (B, 2w); 1.0 for real context words
+    negatives: torch.Tensor | None = None  # int64 (B, k), negative sampling only
+
+
+class Word2Vec(nn.Module):
+    """Shared parts of CBOW and Skip-gram: the two tables, initialisation and the output layers."""
+
+    arch = ""
+
+    def __init__(self, vocab_size: int, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.vocab_size = vocab_size
+        self.in_embed = nn.Embedding(vocab_size, config.dim)
+        self.out_embed = nn.Embedding(vocab_size, config.dim)
+        self.out_bias = nn.Parameter(torch.zeros(vocab_size)) if config.loss == "softmax" else None
+        self.requires_grad_(False)  # trained by hand in `step`
+        if config.loss == "softmax" and vocab_size > SOFTMAX_WARN_VOCAB:
+            log.warning(
+                "Full softmax over %d words is slow (every example scores every word); "
+                "negative sampling is much faster.", vocab_size)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """word2vec's initialisation: input rows uniform in +-0.5/D, output rows zero."""
+        d = self.config.dim
+        w = torch.rand(self.in_embed.weight.shape, generator=generator, dtype=torch.float32)
+        self.in_embed.weight.copy_((w - 0.5) / d)
+        self.out_embed.weight.zero_()
+        if self.out_bias is not None:
+            self.out_bias.zero_()
+
+    @property
+    def w_in(self) -> torch.Tensor:
+        return self.in_embed.weight
+
+    @property
+    def w_out(self) -> torch.Tensor:
+        return self.out_embed.weight
+
+    # ----- the parts both architectures use -------------------------------------------------------
+
+    def hidden(self, batch: Batch) -> torch.Tensor:
+        """The hidden vector h of each example (B, D)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, batch: Batch, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on a batch. Returns (summed loss, number of (input, target) examples), as tensors
+        on the model's device so that the caller decides when to synchronise."""
+        if self.config.loss == "softmax":
+            return self._step_softmax(batch, lr)
+        return self._step_negative(batch, lr)
+
+    @torch.no_grad()
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss on a batch without changing the weights (used to show before/after a step)."""
+        return self.step(batch, 0.0)
+
+    def _softmax_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.out_bias, h, self.w_out.t())
+
+
+class SkipGram(Word2Vec):
+    """The centre word's input row predicts each of its context words."""
+
+    arch = "skipgram"
+
+    def hidden(self, batch: Batch) -> torch.Tensor:
+        return self.w_in.index_select(0, batch.centres)
+
+    def _step_negative(self, batch: Batch, lr: float):
+        w_in, w_out = self.w_in, self.w_out
+        B, W = batch.ctx.shape
+        d = w_in.shape[1]
+        negs = batch.negatives
+        k = negs.shape[1]
+        h = w_in.index_select(0, batch.centres)  # (B, D)
+        targets = torch.cat([batch.ctx, negs], 1)  # (B, 2w + k): positives then shared negatives
+        o = w_out.index_select(0, targets.reshape(-1)).view(B, W + k, d)
+        s = torch.bmm(o, h.unsqueeze(2)).squeeze(2)  # (B, 2w + k) scores
+        n_ctx = batch.mask.sum(1, keepdim=True)  # each negative counts once per context word
+        # a negative that is one of this centre's true context words is skipped, as word2vec does
+        clash = (negs.unsqueeze(2) == batch.ctx.unsqueeze(1)).logical_and_(batch.mask.unsqueeze(1) > 0).any(2)
+        weight = torch.cat([batch.mask, n_ctx * (~clash)], 1)
+        pos, neg = s[:, :W], s[:, W:]
+        loss = (F.softplus(-pos) * weight[:, :W]).sum() + (F.softplus(neg) * weight[:, W:]).sum()
+        # d loss / d s = sigmoid(s) - label;  SGD: w -= lr * grad
+        g = torch.sigmoid(s)
+        g[:, :W] -= 1.0
+        g.mul_(weight).mul_(-lr)  # (B, 2w + k)
+        grad_h = torch.bmm(g.unsqueeze(1), o).squeeze(1)  # (B, D)
+        grad_o = g.unsqueeze(2) * h.unsqueeze(1)  # (B, 2w + k, D)
+        w_out.index_add_(0, targets.reshape(-1), grad_o.view(-1, d))
+        w_in.index_add_(0, batch.centres, grad_h)
+        return loss, n_ctx.sum()
+
+    def _step_softmax(self, batch: Batch, lr: float):
+        h = self.hidden(batch)  # (B, D)
+        logits = self._softmax_logits(h)  # (B, V)
+        logp = torch.log_softmax(logits, 1)
+        n_ctx = batch.mask.sum(1)
+        loss = -(logp.gather(1, batch.ctx) * batch.mask).sum()
+        # every (centre, context) pair is one cross-entropy example with the same h:
+        # d loss / d logits = n_ctx * softmax - counts of each true context word
+        g = logp.exp_().mul_(n_ctx.unsqueeze(1))
+        g.scatter_add_(1, batch.ctx, -batch.mask)
+        g.mul_(-lr)
+        grad_h = g @ self.w_out
+        self.w_out.add_(g.t() @ h)
+        self.out_bias.add_(g.sum(0))
+        self.w_in.index_add_(0, batch.centres, grad_h)
+        return loss, n_ctx.sum()
+
+
+class CBOW(Word2Vec):
+    """The mean of the context words' input rows predicts the centre word."""
+
+    arch = "cbow"
+
+    def hidden(self, batch: Batch) -> torch.Tensor:
+        B, W = batch.ctx.shape
+        c = self.w_in.index_select(0, batch.ctx.reshape(-1)).view(B, W, -1)
+        n = batch.mask.sum(1, keepdim=True).clamp_(min=1.0)
+        return torch.bmm(batch.mask.unsqueeze(1), c).squeeze(1) / n
+
+    def _spread_to_context(self, batch: Batch, grad_h: torch.Tensor) -> None:
+        # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
+        d = grad_h.shape[1]
+        upd = grad_h.unsqueeze(1) * batch.mask.unsqueeze(2)
+        self.w_in.index_add_(0, batch.ctx.reshape(-1), upd.view(-1, d))
+
+    def _step_negative(self, batch: Batch, lr: float):
+        w_out = self.w_out
+        h = self.hidden(batch)  # (B, D)
+        B, d = h.shape
+        has_ctx = (batch.mask.sum(1) > 0).float()
+        negs = batch.negatives
+        k = negs.shape[1]
+        targets = torch.cat([batch.centres.unsqueeze(1), negs], 1)  # (B, 1 + k)
+        o = w_out.index_select(0, targets.reshape(-1)).view(B, 1 + k, d)
+        s = torch.bmm(o, h.unsqueeze(2)).squeeze(2)  # (B, 1 + k)
+        clash = negs == batch.centres.unsqueeze(1)
+        weight = torch.cat([has_ctx.unsqueeze(1), has_ctx.unsqueeze(1) * (~clash)], 1)
+        loss = (F.softplus(-s[:, 0]) * weight[:, 0]).sum() + (F.softplus(s[:, 1:]) * weight[:, 1:]).sum()
+        g = torch.sigmoid(s)
+        g[:, 0] -= 1.0
+        g.mul_(weight).mul_(-lr)
+        grad_h = torch.bmm(g.unsqueeze(1), o).squeeze(1)
+        grad_o = g.unsqueeze(2) * h.unsqueeze(1)
+        w_out.index_add_(0, targets.reshape(-1), grad_o.view(-1, d))
+        self._spread_to_context(batch, grad_h)
+        return loss, has_ctx.sum()
+
+    def _step_softmax(self, batch: Batch, lr: float):
+        h = self.hidden(batch)
+        has_ctx = (batch.mask.sum(1) > 0).float()
+        logits = self._softmax_logits(h)
+        logp = torch.log_softmax(logits, 1)
+        loss = -(logp.gather(1, batch.centres.unsqueeze(1)).squeeze(1) * has_ctx).sum()
+        g = logp.exp_()
+        g.scatter_add_(1, batch.centres.unsqueeze(1), -torch.ones_like(has_ctx).unsqueeze(1))
+        g.mul_(has_ctx.unsqueeze(1)).mul_(-lr)
+        grad_h = g @ self.w_out
+        self.w_out.add_(g.t() @ h)
+        self.out_bias.add_(g.sum(0))
+        self._spread_to_context(batch, grad_h)
+        return loss, has_ctx.sum()
+
+
+def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:
+    """The model class for ``config.arch``."""
+    config.validate()
+    cls = SkipGram if config.arch == "skipgram" else CBOW
+    return cls(vocab_size, config)

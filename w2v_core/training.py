@@ -1,0 +1,439 @@
+"""Training: turn a corpus into word vectors, reporting progress through callbacks.
+
+The Trainer knows the data pipeline (vocabulary, subsampling, windows, negatives) and the schedule
+(linear learning-rate decay, as in word2vec), but nothing about who is watching: the app's live loss chart
+and the command line's log line are both callbacks (as in minGPT's trainer).
+
+One epoch walks the corpus in chunks of about ``chunk_tokens`` tokens. Each chunk gets its own random
+generator seeded from ``(seed, epoch, chunk)``, so subsampling, window radii and negatives do not depend on
+thread timing. With ``threads > 1`` the chunks are shared among worker threads that update the same tables
+without locks ("Hogwild", as word2vec and gensim do); only then is a run not bit-for-bit repeatable.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from w2v_core.errors import W2VError
+from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
+from w2v_core.vocab import Vocabulary
+from w2v_core.windows import Stream, context_matrix, draw_radii, subsample
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
+# centre words per batch; measured on 2 CPU cores (see benchmarks/), larger on a GPU
+DEFAULT_BATCH = {("cpu", "skipgram"): 256, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: schedule, batching, parallelism and randomness."""
+
+    epochs: int = 5
+    lr: float | None = None  # starting learning rate; None = word2vec's default for the architecture
+    min_lr_fraction: float = 1e-4  # the rate decays linearly to lr * this
+    batch_size: int | None = None  # centre words per batch; None = tuned default for device and architecture
+    threads: int = 0  # worker threads on the CPU; 0 = one per core
+    seed: int = 1
+    device: str = "auto"  # "auto" (CUDA when present) | "cpu" | "cuda"
+    chunk_tokens: int = 200_000  # tokens per chunk of an epoch (bounds memory)
+    report_every: float = 0.25  # seconds between progress reports to callbacks
+
+    def validate(self) -> None:
+        if not 1 <= self.epochs <= 1000:
+            raise W2VError(f"epochs must be between 1 and 1000 (got {self.epochs}).")
+        if self.lr is not None and not (0 < self.lr <= 10) or (self.lr is not None and math.isnan(self.lr)):
+            raise W2VError(f"The learning rate must be a positive number such as 0.025 (got {self.lr}).")
+        if self.batch_size is not None and not 1 <= self.batch_size <= 1_000_000:
+            raise W2VError(f"The batch size must be between 1 and 1,000,000 (got {self.batch_size}).")
+        if not 0 <= self.threads <= 256:
+            raise W2VError(f"threads must be between 0 (all cores) and 256 (got {self.threads}).")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise W2VError(f"Unknown device '{self.device}': choose auto, cpu or cuda.")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise W2VError("--device cuda was asked for, but no CUDA GPU is available here; use --device cpu or auto.")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Progress:
+    """What a callback is told while training runs."""
+
+    epoch: int  # 1-based epoch in progress
+    epochs: int
+    fraction: float  # of the whole run, 0..1
+    words_done: int  # raw corpus tokens processed so far (all epochs)
+    total_words: int  # raw corpus tokens x epochs
+    loss: float  # mean loss per example since the previous report
+    smoothed_loss: float  # exponential moving average of `loss`
+    lr: float
+    words_per_sec: float
+    elapsed: float  # seconds
+    eta: float  # seconds left (estimate)
+
+
+class Callback:
+    """Override what you need. Called from the training thread: never touch UI state here directly."""
+
+    def on_train_begin(self, info: dict[str, Any]) -> None: ...
+    def on_batch_end(self, progress: Progress) -> None: ...
+    def on_epoch_end(self, epoch: int, epoch_loss: float, progress: Progress) -> None: ...
+    def on_train_end(self, result: "TrainResult") -> None: ...
+
+
+@dataclass
+class TrainResult:
+    vocab: Vocabulary
+    model: Word2Vec
+    model_config: ModelConfig
+    train_config: TrainConfig  # as resolved (lr, batch size, threads filled in)
+    corpus_info: dict[str, Any]
+    history: dict[str, list]
+    summary: dict[str, Any]
+
+    @property
+    def vectors(self):
+        from w2v_core.vectors import WordVectors
+
+        return WordVectors(list(self.vocab.words), self.model.w_in.detach().float().cpu().numpy().copy(),
+                           self.vocab.counts.copy())
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        out = {"in": self.model.w_in.detach().cpu().numpy(), "out": self.model.w_out.detach().cpu().numpy()}
+        if self.model.out_bias is not None:
+            out["out_bias"] = self.model.out_bias.detach().cpu().numpy()
+        return out
+
+    def config_dict(self) -> dict[str, Any]:
+        """How the model was made (saved as config.json next to the weights)."""
+        return {"corpus": self.corpus_info, "model": asdict(self.model_config),
+                "train": asdict(self.train_config), "summary": self.summary}
+
+    def save(self, path, name: str | None = None):
+        """Save as a model folder (see ``store.save_model``); returns its path."""
+        from w2v_core import store
+
+        cfg = self.config_dict()
+        if name:
+            cfg["name"] = name
+        return store.save_model(path, self.vectors, cfg, tensors=self.tensors(), history=self.history)
+
+
+@dataclass
+class _Shared:
+    """State the worker threads share (behind `lock`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: float = 0.0  # encoded tokens processed, all epochs
+    loss_sum: float = 0.0
+    loss_n: float = 0.0
+    epoch_loss_sum: float = 0.0
+    epoch_loss_n: float = 0.0
+    last_report: float = 0.0
+    error: BaseException | None = None
+
+
+def encode_corpus(corpus, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corpus ids -> vocabulary ids with out-of-vocabulary tokens removed; documents keep their places."""
+    mapped = remap[corpus.ids]
+    keep = mapped >= 0
+    csum = np.zeros(len(mapped) + 1, dtype=np.int64)
+    np.cumsum(keep, out=csum[1:])
+    return mapped[keep].astype(np.int32), csum[np.asarray(corpus.offsets, dtype=np.int64)]
+
+
+def chunk_bounds(offsets: np.ndarray, n_tokens: int, chunk_tokens: int) -> list[tuple[int, int, np.ndarray]]:
+    """Split the stream into chunks of about `chunk_tokens` tokens, each with its local document offsets.
+
+    Chunks end on document boundaries when a document boundary is near; a longer document is cut.
+    """
+    chunks = []
+    a = 0
+    while a < n_tokens:
+        b = min(a + chunk_tokens, n_tokens)
+        if b < n_tokens:  # prefer to end at the last document boundary inside the chunk's second half
+            i = np.searchsorted(offsets, b, side="right") - 1
+            if offsets[i] > a + chunk_tokens // 2:
+                b = int(offsets[i])
+        inner = offsets[(offsets > a) & (offsets < b)]
+        local = np.concatenate([[a], inner, [b]]).astype(np.int64) - a
+        chunks.append((a, b, local))
+        a = b
+    return chunks
+
+
+class Trainer:
+    """Trains one model on one corpus. ``train()`` blocks; run it in a thread to keep a UI responsive."""
+
+    def __init__(self, corpus, model_config: ModelConfig = ModelConfig(), train_config: TrainConfig = TrainConfig(),
+                 callbacks: Sequence[Callback] = (), stop_event: threading.Event | None = None):
+        model_config.validate()
+        train_config.validate()
+        self.corpus = corpus
+        self.device = resolve_device(train_config.device)
+        dev = "cuda" if self.device.type == "cuda" else "cpu"
+        threads = train_config.threads or (os.cpu_count() or 1)
+        if dev == "cuda":
+            threads = 1
+        self.model_config = model_config
+        self.train_config = replace(
+            train_config,
+            lr=train_config.lr or DEFAULT_LR[model_config.arch],
+            batch_size=train_config.batch_size or DEFAULT_BATCH[(dev, model_config.arch)],
+            threads=threads,
+            device=str(self.device),
+        )
+        self.callbacks = list(callbacks)
+        self.stop_event = stop_event or threading.Event()
+        self.history: dict[str, list] = {"batch": [], "epoch": []}
+
+    # ------------------------------------------------------------------ setup
+    def _prepare(self) -> None:
+        mc, tc = self.model_config, self.train_config
+        self.vocab, remap = Vocabulary.from_corpus(self.corpus, mc.min_count, mc.max_vocab)
+        ids, offsets = encode_corpus(self.corpus, remap)
+        if len(ids) < 2:
+            raise W2VError("After min_count the corpus has fewer than 2 tokens: lower min_count or use more text.")
+        lengths = np.diff(offsets)
+        if mc.window >= 1 and lengths.max() < 2:
+            raise W2VError("Every document has fewer than 2 in-vocabulary words, so no word has any context. "
+                           "Use longer documents (one per line) or lower min_count.")
+        self.ids = torch.from_numpy(ids)
+        self.offsets = offsets
+        self.chunks = chunk_bounds(offsets, len(ids), tc.chunk_tokens)
+        dev = self.device
+        self.keep_prob = torch.from_numpy(self.vocab.keep_probs(mc.sample)).to(dev) if mc.sample > 0 else None
+        self.neg_table = (torch.from_numpy(self.vocab.negative_table()).to(dev)
+                          if mc.loss == "negative" else None)
+        gen = torch.Generator().manual_seed(tc.seed)
+        self.model = build_model(len(self.vocab), mc)
+        self.model.reset_parameters(gen)
+        self.model.to(dev)
+        self.raw_tokens = int(self.corpus.n_tokens)
+        self.encoded_tokens = len(ids)
+
+    def corpus_info(self) -> dict[str, Any]:
+        c = self.corpus
+        info = {"name": getattr(c, "name", "corpus"), "tokens": int(c.n_tokens), "documents": int(c.n_docs),
+                "distinct_words": int(c.n_words)}
+        cfg = getattr(c, "config", None)
+        if cfg is not None:
+            info["config"] = asdict(cfg)
+        return info
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> TrainResult:
+        tc, mc = self.train_config, self.model_config
+        self._prepare()
+        epochs = tc.epochs
+        total_enc = self.encoded_tokens * epochs
+        scale = self.raw_tokens / max(self.encoded_tokens, 1)  # raw tokens per in-vocabulary token
+        sh = _Shared()
+        self._ema: float | None = None
+        info = {"vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
+                "epochs": epochs, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
+                "lr": tc.lr}
+        for cb in self.callbacks:
+            cb.on_train_begin(info)
+        old_threads = torch.get_num_threads()
+        if self.device.type == "cpu":
+            torch.set_num_threads(1 if tc.threads > 1 else max(1, old_threads))
+        start = time.perf_counter()
+        sh.last_report = start
+        epochs_done = 0
+        try:
+            for epoch in range(epochs):
+                if self.stop_event.is_set():
+                    break
+                sh.epoch_loss_sum = sh.epoch_loss_n = 0.0
+                self._run_epoch(epoch, sh, total_enc, scale, start)
+                if sh.error is not None:
+                    raise sh.error
+                if self.stop_event.is_set() and sh.done < self.encoded_tokens * (epoch + 1) - 0.5:
+                    break
+                epochs_done = epoch + 1
+                eloss = sh.epoch_loss_sum / max(sh.epoch_loss_n, 1.0)
+                self._check_finite(eloss, epoch + 1)
+                self.history["epoch"].append({"epoch": epoch + 1, "loss": eloss})
+                prog = self._progress(sh, epoch + 1, total_enc, scale, start, eloss)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(epoch + 1, eloss, prog)
+        finally:
+            torch.set_num_threads(old_threads)
+        seconds = time.perf_counter() - start
+        if not torch.isfinite(self.model.w_in).all():
+            raise W2VError("Training diverged: the word vectors contain NaN/inf. Lower the learning rate.")
+        stopped = epochs_done < epochs
+        words_done = sh.done * scale
+        final_loss = self.history["epoch"][-1]["loss"] if self.history["epoch"] else (
+            self.history["batch"][-1]["loss"] if self.history["batch"] else float("nan"))
+        summary = {
+            "vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
+            "epochs": epochs_done if not stopped else round(sh.done / max(self.encoded_tokens, 1), 3),
+            "seconds": round(seconds, 3), "words_per_sec": round(words_done / max(seconds, 1e-9), 1),
+            "final_loss": None if not math.isfinite(final_loss) else round(final_loss, 6),
+            "stopped": stopped, "device": str(self.device), "threads": tc.threads,
+        }
+        result = TrainResult(self.vocab, self.model, mc, tc, self.corpus_info(), self.history, summary)
+        for cb in self.callbacks:
+            cb.on_train_end(result)
+        return result
+
+    def _check_finite(self, loss: float, epoch: int) -> None:
+        if not math.isfinite(loss):
+            self.stop_event.set()
+            raise W2VError(f"Training diverged in epoch {epoch} (the loss became {loss}). "
+                           f"Lower the learning rate (it was {self.train_config.lr}).")
+
+    def _run_epoch(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
+        tc = self.train_config
+        n_workers = min(tc.threads, len(self.chunks))
+        if n_workers <= 1:
+            self._worker(epoch, list(range(len(self.chunks))), sh, total_enc, scale, start)
+            return
+        shares = [list(range(w, len(self.chunks), n_workers)) for w in range(n_workers)]
+        threads = [threading.Thread(target=self._worker, args=(epoch, s, sh, total_enc, scale, start), daemon=True)
+                   for s in shares]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _worker(self, epoch: int, chunk_ids: list[int], sh: _Shared, total_enc: int, scale: float,
+                start: float) -> None:
+        try:
+            self._work(epoch, chunk_ids, sh, total_enc, scale, start)
+        except BaseException as e:  # surfaced by the main thread
+            sh.error = e
+            self.stop_event.set()
+
+    @torch.no_grad()
+    def _work(self, epoch, chunk_ids, sh, total_enc, scale, start) -> None:
+        tc, mc = self.train_config, self.model_config
+        dev = self.device
+        model = self.model
+        lr0, lr_min = tc.lr, tc.lr * tc.min_lr_fraction
+        B, k = tc.batch_size, mc.negative
+        table = self.neg_table
+        loss_acc = torch.zeros((), device=dev)
+        n_acc = torch.zeros((), device=dev)
+        for ci in chunk_ids:
+            if self.stop_event.is_set():
+                return
+            a, b, local = self.chunks[ci]
+            g = torch.Generator(device=dev).manual_seed(tc.seed * 1_000_003 + epoch * 10_007 + ci)
+            ids = self.ids[a:b].to(dev, non_blocking=True).long()
+            offs = torch.from_numpy(local).to(dev)
+            kept, koffs, _ = subsample(ids, offs, self.keep_prob, g)
+            stream = Stream.from_offsets(kept, koffs)
+            n = len(stream)
+            chunk_len = b - a
+            radii = draw_radii(n, mc.window, g, dev)
+            positions_all = torch.arange(n, device=dev)
+            pos = 0
+            while pos < n or (n == 0 and pos == 0):
+                if self.stop_event.is_set():
+                    return
+                if n == 0:
+                    step_tokens = chunk_len
+                    pos = 1
+                else:
+                    end = min(pos + B, n)
+                    positions = positions_all[pos:end]
+                    ctx, valid = context_matrix(stream, positions, radii[pos:end], mc.window)
+                    negs = (table[torch.randint(len(table), (end - pos, k), generator=g, device=dev)].long()
+                            if table is not None else None)
+                    with sh.lock:
+                        frac = sh.done / total_enc
+                    lr = max(lr_min, lr0 * (1.0 - frac))
+                    batch = Batch(stream.ids[positions], ctx, valid.to(torch.float32), negs)
+                    loss, cnt = model.step(batch, lr)
+                    loss_acc += loss
+                    n_acc += cnt
+                    step_tokens = chunk_len * (end - pos) / n
+                    pos = end
+                now = time.perf_counter()
+                report = False
+                with sh.lock:
+                    sh.done += step_tokens
+                    if now - sh.last_report >= tc.report_every:
+                        sh.last_report = now
+                        report = True
+                if report:
+                    self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc)
+                    loss_acc = torch.zeros((), device=dev)
+                    n_acc = torch.zeros((), device=dev)
+        if n_acc.item() > 0:
+            self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc, call=False)
+
+    def _report(self, sh, epoch, total_enc, scale, start, loss_acc, n_acc, call: bool = True) -> None:
+        ls, n = float(loss_acc.item()), float(n_acc.item())
+        with sh.lock:
+            sh.epoch_loss_sum += ls
+            sh.epoch_loss_n += n
+            if n <= 0 or not call:
+                return
+            loss = ls / n
+            if not math.isfinite(loss):
+                self.stop_event.set()
+                sh.error = W2VError(f"Training diverged in epoch {epoch + 1} (the loss became {loss}). "
+                                    f"Lower the learning rate (it was {self.train_config.lr}).")
+                return
+            prog = self._progress(sh, epoch + 1, total_enc, scale, start, loss)
+            self.history["batch"].append({"fraction": round(prog.fraction, 5), "words": prog.words_done,
+                                          "loss": loss, "smoothed": prog.smoothed_loss, "epoch": epoch + 1})
+            for cb in self.callbacks:
+                cb.on_batch_end(prog)
+
+    def _progress(self, sh, epoch, total_enc, scale, start, loss) -> Progress:
+        elapsed = time.perf_counter() - start
+        frac = min(1.0, sh.done / max(total_enc, 1))
+        if math.isfinite(loss):
+            self._ema = loss if self._ema is None else 0.9 * self._ema + 0.1 * loss
+        words = sh.done * scale
+        wps = words / max(elapsed, 1e-9)
+        tc = self.train_config
+        lr = max(tc.lr * tc.min_lr_fraction, tc.lr * (1.0 - frac))
+        eta = (total_enc - sh.done) * scale / wps if wps > 0 else float("inf")
+        return Progress(epoch=epoch, epochs=tc.epochs, fraction=frac, words_done=int(words),
+                        total_words=int(total_enc * scale), loss=loss,
+                        smoothed_loss=self._ema if self._ema is not None else loss, lr=lr,
+                        words_per_sec=wps, elapsed=elapsed, eta=eta)
+
+
+def train(corpus, model_config: ModelConfig = ModelConfig(), train_config: TrainConfig = TrainConfig(),
+          callbacks: Sequence[Callback] = (), stop_event: threading.Event | None = None) -> TrainResult:
+    """Convenience wrapper: ``Trainer(...).train()``."""
+    return Trainer(corpus, model_config, train_config, callbacks, stop_event).train()
+
+
+class LogCallback(Callback):
+    """Progress lines through a function (the CLI passes one that writes to stderr)."""
+
+    def __init__(self, write: Callable[[str], None], every: float = 2.0):
+        self.write, self.every, self._last = write, every, 0.0
+
+    def on_batch_end(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self.write(f"epoch {p.epoch}/{p.epochs}  {p.fraction * 100:5.1f}%  loss {p.smoothed_loss:.4f}  "
+                       f"lr {p.lr:.5f}  {p.words_per_sec:,.0f} words/s  ETA {p.eta:.0f}s")
+
+    def on_epoch_end(self, epoch: int, epoch_loss: float, p: Progress) -> None:
+        self.write(f"epoch {epoch}/{p.epochs} done: loss {epoch_loss:.4f}, {p.words_per_sec:,.0f} words/s")

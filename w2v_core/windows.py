@@ -1,0 +1,110 @@
+"""Context windows: which words each centre word is trained with, built with tensor operations.
+
+word2vec does not use a fixed window: for every centre word it draws a radius ``r`` uniformly from
+``1..window`` (the "dynamic" or "shrinking" window), so near words are seen more often than far ones.
+Windows never cross a document boundary. Frequent words are first thinned out by subsampling, so a
+window reaches further in the original text.
+
+Everything here works on a *stream*: one int64 tensor of vocabulary ids plus document offsets, on any device.
+There is no Python loop per word; a corpus is processed chunk by chunk, and a chunk's windows are built
+one batch of centre positions at a time, so all the pairs of a big corpus are never in memory at once.
+
+* CBOW example: the context words of a position -> its centre word.
+* Skip-gram pairs: the centre word -> each of its context words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Stream:
+    """Token ids of consecutive documents, with per-token document bounds for window clipping."""
+
+    ids: torch.Tensor  # int64 (N,)
+    doc_start: torch.Tensor  # int64 (N,): index of the first token of this token's document
+    doc_end: torch.Tensor  # int64 (N,): one past the last token of this token's document
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def from_offsets(cls, ids: torch.Tensor, offsets: torch.Tensor) -> "Stream":
+        """``offsets`` (n_docs + 1) delimit documents in ``ids``; empty documents are allowed."""
+        lengths = offsets[1:] - offsets[:-1]
+        starts = torch.repeat_interleave(offsets[:-1], lengths)
+        ends = torch.repeat_interleave(offsets[1:], lengths)
+        return cls(ids.long(), starts.long(), ends.long())
+
+
+def subsample(
+    ids: torch.Tensor, offsets: torch.Tensor, keep_prob: torch.Tensor | None, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Drop frequent words at random (word2vec's subsampling); returns (kept ids, new offsets, keep mask)."""
+    if keep_prob is None:
+        return ids, offsets, torch.ones_like(ids, dtype=torch.bool)
+    p = keep_prob[ids]
+    keep = torch.rand(ids.shape, generator=generator, device=ids.device) < p
+    csum = torch.zeros(ids.shape[0] + 1, dtype=torch.int64, device=ids.device)
+    torch.cumsum(keep, 0, out=csum[1:])
+    return ids[keep], csum[offsets], keep
+
+
+def draw_radii(n: int, window: int, generator: torch.Generator | None, device=None) -> torch.Tensor:
+    """Effective window radius of each centre word, uniform in 1..window (word2vec's ``window - b``)."""
+    return torch.randint(1, window + 1, (n,), generator=generator, device=device)
+
+
+def offsets_for(window: int, device=None) -> torch.Tensor:
+    """Relative positions of context slots: -window..-1, 1..window."""
+    left = torch.arange(-window, 0, device=device)
+    return torch.cat([left, -left.flip(0)])
+
+
+def context_matrix(
+    stream: Stream, positions: torch.Tensor, radii: torch.Tensor, window: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Context ids of each centre position: ``(ctx, valid)``, both (len(positions), 2*window).
+
+    ``ctx`` holds a vocabulary id in every slot (0 where ``valid`` is False, so it can be gathered safely);
+    ``radii`` is the effective radius of each of ``positions``.
+    """
+    rel = offsets_for(window, positions.device)
+    q = positions.unsqueeze(1) + rel.unsqueeze(0)
+    valid = (
+        (q >= stream.doc_start[positions].unsqueeze(1))
+        & (q < stream.doc_end[positions].unsqueeze(1))
+        & (rel.abs().unsqueeze(0) <= radii.unsqueeze(1))
+    )
+    n = len(stream)
+    ctx = stream.ids[q.clamp_(0, max(n - 1, 0))]
+    ctx = ctx.masked_fill_(~valid, 0)
+    return ctx, valid
+
+
+def skipgram_pairs(
+    stream: Stream, radii: torch.Tensor, window: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All Skip-gram pairs of a stream, in text order: (centre ids, context ids), each (P,).
+
+    For display and tests; training uses :func:`context_matrix` batch by batch.
+    """
+    positions = torch.arange(len(stream), device=stream.ids.device)
+    ctx, valid = context_matrix(stream, positions, radii, window)
+    centres = stream.ids.unsqueeze(1).expand_as(ctx)
+    return centres[valid], ctx[valid]
+
+
+def cbow_examples(stream: Stream, radii: torch.Tensor, window: int) -> list[tuple[list[int], int]]:
+    """All CBOW examples of a stream, in text order: (context ids, centre id). For display and tests."""
+    positions = torch.arange(len(stream), device=stream.ids.device)
+    ctx, valid = context_matrix(stream, positions, radii, window)
+    out = []
+    for row, v, c in zip(ctx.tolist(), valid.tolist(), stream.ids.tolist()):
+        words = [w for w, ok in zip(row, v) if ok]
+        if words:
+            out.append((words, c))
+    return out
