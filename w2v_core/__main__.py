@@ -1,0 +1,209 @@
+"""Command line: ``python -m w2v_core train | neighbors | evaluate | export``.
+
+Progress goes to stderr; the result goes to stdout (for ``train`` and ``evaluate`` the LAST stdout line is one JSON
+object, so scripts and benchmarks can read it). A problem the user can fix ends with one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from w2v_core.errors import W2VError
+
+EXIT_USER_ERROR = 2
+
+
+def _err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr, flush=True)
+
+
+def _positive_int(name: str):
+    def conv(s: str) -> int:
+        try:
+            return int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got '{s}')") from None
+    return conv
+
+
+def _float(name: str):
+    def conv(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number (got '{s}')") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number (got '{s}')")
+        return v
+    return conv
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _err(f"{message} (see: python -m w2v_core {self.prog.split()[-1]} --help)")
+        sys.exit(EXIT_USER_ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m w2v_core", description="Word2Vec Explorer: train and query word2vec models.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train CBOW or Skip-gram on a corpus and save a model folder")
+    t.add_argument("--corpus", required=True,
+                   help="sample | lee | wikitext-2 | wikitext-103 | a text file (one document a line) or dataset file")
+    t.add_argument("--pretokenized", action="store_true", help="split on white space only (text already tokenized)")
+    t.add_argument("--max-tokens", type=_positive_int("--max-tokens"), default=None,
+                   help="corpus size: keep whole documents until this many tokens (default: all)")
+    t.add_argument("--keep-numbers", action="store_true", help="keep numbers as tokens")
+    t.add_argument("--keep-punct", action="store_true", help="keep punctuation marks as tokens")
+    t.add_argument("--min-token-len", type=_positive_int("--min-token-len"), default=1, help="drop shorter tokens")
+    t.add_argument("--no-lowercase", action="store_true", help="keep the original case")
+    t.add_argument("--text-column", default=None, help="column holding the text (CSV/JSON/Parquet/datasets)")
+    t.add_argument("--arch", default="skipgram", help="skipgram | cbow")
+    t.add_argument("--loss", default="negative", help="negative (sampling) | softmax (full softmax)")
+    t.add_argument("--dim", type=_positive_int("--dim"), default=100)
+    t.add_argument("--window", type=_positive_int("--window"), default=5)
+    t.add_argument("--negative", type=_positive_int("--negative"), default=5)
+    t.add_argument("--min-count", type=_positive_int("--min-count"), default=5)
+    t.add_argument("--max-vocab", type=_positive_int("--max-vocab"), default=None)
+    t.add_argument("--sample", type=_float("--sample"), default=1e-3)
+    t.add_argument("--epochs", type=_positive_int("--epochs"), default=5)
+    t.add_argument("--lr", type=_float("--lr"), default=None, help="default 0.025 (skipgram) / 0.05 (cbow)")
+    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
+    t.add_argument("--threads", type=_positive_int("--threads"), default=0, help="0 = one per core")
+    t.add_argument("--seed", type=_positive_int("--seed"), default=1)
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    t.add_argument("--name", default=None, help="display name of the model (default: the folder name)")
+    t.add_argument("--out", required=True, help="model folder to write")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    n = sub.add_parser("neighbors", help="nearest words by cosine similarity")
+    n.add_argument("model", help="model folder")
+    n.add_argument("word")
+    n.add_argument("--topn", type=_positive_int("--topn"), default=10)
+
+    e = sub.add_parser("evaluate", help="WordSim353, SimLex-999 and Google analogies")
+    e.add_argument("model", help="model folder")
+    e.add_argument("--no-save", action="store_true", help="do not store the scores in the model folder")
+
+    x = sub.add_parser("export", help="export vectors for other tools")
+    x.add_argument("model", help="model folder")
+    x.add_argument("--format", required=True, help="projector | word2vec-binary | word2vec-text")
+    x.add_argument("--out", default=None, help="output folder (projector) or file (default: inside ./exports)")
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from w2v_core.corpus import CorpusConfig, load_corpus
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import LogCallback, TrainConfig, Trainer
+
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise W2VError(f"--out {out} is a file; give a folder path for the model.")
+    cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
+                      lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
+                      min_token_len=a.min_token_len, text_column=a.text_column)
+    mc = ModelConfig(arch=a.arch, loss=a.loss, dim=a.dim, window=a.window, negative=a.negative,
+                     min_count=a.min_count, sample=a.sample, max_vocab=a.max_vocab)
+    tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
+                     device=a.device)
+    mc.validate()
+    tc.validate()
+    say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    say(f"loading corpus '{a.corpus}' ...")
+    corpus = load_corpus(cc)
+    say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop after the current batch and save what was learnt
+        if stop.is_set():
+            raise KeyboardInterrupt
+        say("stopping after the current batch (Ctrl-C again to abort without saving) ...")
+        stop.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    try:
+        result = Trainer(corpus, mc, tc, [LogCallback(say)], stop).train()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    path = result.save(out, name=a.name or out.name)
+    say(f"saved model to {path}")
+    print(json.dumps({**result.summary, "out": str(path)}))
+    return 0
+
+
+def cmd_neighbors(a: argparse.Namespace) -> int:
+    from w2v_core.store import load_model
+
+    wv = load_model(a.model).vectors
+    for w, s in wv.most_similar(a.word, topn=a.topn):
+        print(f"{w}\t{s:.6f}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from w2v_core import evaluation
+    from w2v_core.store import load_model, save_scores
+
+    m = load_model(a.model)
+    print(f"evaluating {m.name} ({len(m.vectors):,} words) ...", file=sys.stderr, flush=True)
+    scores = evaluation.evaluate(m.vectors)
+    if not a.no_save:
+        save_scores(m.path, scores)
+    brief = {k: scores.get(k) for k in ("wordsim353", "simlex999", "analogy")}
+    for k, v in brief.items():
+        print(f"{k}\t{'n/a' if v is None else f'{v:.4f}'}")
+    print(json.dumps({**brief, **{k: v for k, v in scores.items() if k not in brief and _small(v)}}))
+    return 0
+
+
+def _small(v) -> bool:
+    return isinstance(v, (int, float, str, type(None))) or (isinstance(v, dict) and len(json.dumps(v)) < 4000)
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from w2v_core.store import export_model, load_model
+
+    name = load_model(a.model).path.name
+    default = {"projector": Path("exports") / f"{name}-projector", "word2vec-binary": Path("exports") / f"{name}.bin",
+               "word2vec-text": Path("exports") / f"{name}.txt"}
+    if a.format not in default:
+        raise W2VError(f"Unknown export format '{a.format}': choose projector, word2vec-binary or word2vec-text.")
+    files = export_model(a.model, a.format, a.out or default[a.format])
+    for f in files:
+        print(f)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("W2V_LOGLEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "neighbors": cmd_neighbors, "evaluate": cmd_evaluate,
+                "export": cmd_export}[args.cmd](args)
+    except W2VError as e:
+        _err(str(e).replace("\n", " "))
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted; nothing was saved.")
+        return 130
+    except MemoryError:
+        _err("out of memory: use a smaller corpus (--max-tokens), a smaller --dim or a larger --min-count.")
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

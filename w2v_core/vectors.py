@@ -1,0 +1,294 @@
+"""Trained word vectors and the questions people ask of them: neighbours, similarity, analogies, odd one out.
+
+Shaped like gensim's ``KeyedVectors`` (``model.wv``): the vectors are a separate object from the training model,
+with ``most_similar``, ``similarity``, ``doesnt_match``, ``word in wv``, so gensim users feel at home. It also
+reads and writes the word2vec text/binary format that gensim and the original C tool use (and GloVe's text files,
+which are the same without the header line).
+
+Every query uses cosine similarity: rows are normalised to unit length once, so a query is one matrix-vector
+product. An unknown word raises :class:`W2VError` naming close spellings that are in the vocabulary.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from w2v_core.errors import W2VError
+
+log = logging.getLogger(__name__)
+
+ANALOGY_METHODS = ("3cosadd", "3cosmul")
+
+
+def _as_list(x: str | Sequence[str] | None) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+class WordVectors:
+    """Words, their vectors (V x D float32) and, when known, their corpus counts."""
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(words):
+            raise W2VError(f"{len(words)} words but a vectors table of shape {vectors.shape}: the files do not match.")
+        self.words = list(words)
+        self.vectors = vectors
+        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise W2VError("The vocabulary lists the same word twice: the vectors file is malformed.")
+        self._normed: np.ndarray | None = None
+
+    # ----- basics ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    def __repr__(self) -> str:
+        return f"WordVectors({len(self):,} words x {self.dim} dims)"
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def normed(self) -> np.ndarray:
+        """Unit-length rows (zero rows stay zero), computed once."""
+        if self._normed is None:
+            n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._normed = self.vectors / np.where(n > 0, n, 1.0)
+        return self._normed
+
+    def suggest(self, word: str, n: int = 5) -> list[str]:
+        """Vocabulary words spelt like ``word`` (for "did you mean" messages)."""
+        w = word.strip()
+        cands = [c for c in (w.lower(),) if c in self.index and c != w]
+        pool = self.words if len(self.words) <= 60_000 else self.words[:60_000]
+        cands += [c for c in difflib.get_close_matches(w.lower(), pool, n=n, cutoff=0.7) if c not in cands]
+        return cands[:n]
+
+    def get_index(self, word: str) -> int:
+        """Row of ``word``; an unknown word raises W2VError with close spellings."""
+        i = self.index.get(word)
+        if i is None:
+            if not isinstance(word, str) or not word.strip():
+                raise W2VError("Type a word first.")
+            close = self.suggest(word)
+            hint = f" Did you mean: {', '.join(close)}?" if close else " Try a more common word."
+            raise W2VError(f"'{word}' is not in the vocabulary ({len(self):,} words).{hint}")
+        return i
+
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        i = self.get_index(word)
+        return (self.normed if norm else self.vectors)[i]
+
+    __getitem__ = get_vector
+
+    def count(self, word: str) -> int | None:
+        return None if self.counts is None else int(self.counts[self.get_index(word)])
+
+    # ----- queries -----------------------------------------------------------------------------------
+    def _top(self, scores: np.ndarray, topn: int, exclude: Iterable[int] = ()) -> list[tuple[str, float]]:
+        scores = scores.astype(np.float64, copy=True)
+        ex = list(exclude)
+        if ex:
+            scores[ex] = -np.inf
+        k = min(topn, len(scores) - len(set(ex)))
+        if k <= 0:
+            return []
+        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        return [(self.words[i], float(scores[i])) for i in idx]
+
+    def most_similar(self, positive: str | Sequence[str] | None = None, negative: str | Sequence[str] | None = None,
+                     topn: int = 10, method: str = "3cosadd") -> list[tuple[str, float]]:
+        """Nearest words by cosine similarity; with several words, an analogy.
+
+        ``most_similar("king")``: neighbours of king. ``most_similar(["king", "woman"], ["man"])``: king - man + woman.
+        ``method="3cosadd"`` (Mikolov) ranks by cos(x, b - a + c) with unit vectors; ``"3cosmul"`` (Levy & Goldberg,
+        2014) by cos'(x,b) cos'(x,c) / (cos'(x,a) + 1e-6) with cos' = (1 + cos) / 2. The query words are excluded.
+        """
+        pos, neg = _as_list(positive), _as_list(negative)
+        if not pos and not neg:
+            raise W2VError("Give at least one word.")
+        if method not in ANALOGY_METHODS:
+            raise W2VError(f"Unknown analogy method '{method}': choose 3cosadd or 3cosmul.")
+        if topn < 1:
+            raise W2VError(f"topn must be at least 1 (got {topn}).")
+        ip = [self.get_index(w) for w in pos]
+        ineg = [self.get_index(w) for w in neg]
+        N = self.normed
+        if method == "3cosadd" or not neg and len(pos) == 1:
+            q = N[ip].sum(0) - N[ineg].sum(0)
+            qn = np.linalg.norm(q)
+            scores = N @ (q / qn if qn > 0 else q)
+        else:
+            sims = lambda i: (1.0 + N @ N[i]) / 2.0  # noqa: E731
+            num = np.prod([sims(i) for i in ip], axis=0) if ip else 1.0
+            den = np.prod([sims(i) for i in ineg], axis=0) if ineg else 1.0
+            scores = num / (den + 1e-6)
+        return self._top(scores, topn, ip + ineg)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int = 10, exclude: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """Words whose vectors point the same way as ``vector``."""
+        v = np.asarray(vector, dtype=np.float32)
+        n = np.linalg.norm(v)
+        return self._top(self.normed @ (v / n if n > 0 else v), topn, [self.index[w] for w in exclude if w in self.index])
+
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words."""
+        return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
+
+    def similarities(self, word: str, others: Sequence[str]) -> list[float]:
+        v = self.get_vector(word, norm=True)
+        return [float(self.get_vector(o, norm=True) @ v) for o in others]
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word furthest from the mean of the others' directions (gensim's odd-one-out)."""
+        words = [w for w in _as_list(words) if w.strip()]
+        if len(words) < 3:
+            raise W2VError("Give at least three words to find the odd one out.")
+        rows = self.normed[[self.get_index(w) for w in words]]
+        mean = rows.mean(0)
+        mean /= np.linalg.norm(mean) or 1.0
+        return words[int(np.argmin(rows @ mean))]
+
+    def subset(self, n: int) -> "WordVectors":
+        """The ``n`` first (most frequent) words."""
+        return WordVectors(self.words[:n], self.vectors[:n], None if self.counts is None else self.counts[:n])
+
+    # ----- word2vec / GloVe formats ------------------------------------------------------------------
+    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False) -> None:
+        """word2vec's format ("V D" header, then a word and its numbers per line; binary: float32 bytes)."""
+        path = Path(path)
+        V, D = self.vectors.shape
+        for w in self.words:
+            if not w or any(c.isspace() for c in w):
+                raise W2VError(f"The word {w!r} contains white space and cannot be written in word2vec format.")
+        with open(path, "wb") as f:
+            f.write(f"{V} {D}\n".encode())
+            if binary:
+                for w, v in zip(self.words, self.vectors):
+                    f.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
+            else:
+                for w, v in zip(self.words, self.vectors):
+                    f.write((w + " " + " ".join(f"{x:.6g}" for x in v.tolist()) + "\n").encode("utf-8"))
+
+    @classmethod
+    def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
+                             limit: int | None = None) -> "WordVectors":
+        """Read word2vec text/binary or GloVe text vectors (no header). ``binary=None`` guesses from the bytes."""
+        path = Path(path)
+        if not path.is_file():
+            raise W2VError(f"Vectors file not found: {path}")
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if not head.strip():
+            raise W2VError(f"The vectors file {path.name} is empty.")
+        first = head.split(b"\n", 1)[0].split()
+        has_header = len(first) == 2 and all(t.isdigit() for t in first)
+        if binary is None:
+            body = head.split(b"\n", 1)[1] if has_header and b"\n" in head else head
+            binary = has_header and any(b < 9 or 13 < b < 32 or b > 126 for b in body[:2048]) and not _is_utf8_text(body)
+        try:
+            if binary:
+                return cls._load_binary(path, limit)
+            return cls._load_text(path, has_header, limit)
+        except W2VError:
+            raise
+        except (ValueError, UnicodeDecodeError, IndexError) as e:
+            raise W2VError(f"{path.name} is not a word2vec/GloVe vectors file ({e}).") from None
+
+    @classmethod
+    def _load_text(cls, path: Path, has_header: bool, limit: int | None) -> "WordVectors":
+        words, rows, dim = [], [], None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if has_header:
+                V, dim = (int(t) for t in f.readline().split())
+            for ln, line in enumerate(f, 2 if has_header else 1):
+                parts = line.rstrip("\n").rstrip().split(" ")
+                if len(parts) < 2:
+                    if not line.strip():
+                        continue
+                    raise W2VError(f"{path.name}, line {ln}: expected a word followed by numbers.")
+                if dim is None:
+                    dim = len(parts) - 1
+                if len(parts) - 1 != dim:
+                    raise W2VError(f"{path.name}, line {ln}: {len(parts) - 1} numbers where {dim} were expected.")
+                words.append(parts[0])
+                rows.append(np.asarray(parts[1:], dtype=np.float32))
+                if limit and len(words) >= limit:
+                    break
+        if not words:
+            raise W2VError(f"{path.name} has no vectors in it.")
+        seen: dict[str, int] = {}
+        keep = [seen.setdefault(w, i) == i for i, w in enumerate(words)]  # GloVe files may repeat a word: keep first
+        if not all(keep):
+            words = [w for w, k in zip(words, keep) if k]
+            rows = [r for r, k in zip(rows, keep) if k]
+        return cls(words, np.vstack(rows))
+
+    @classmethod
+    def _load_binary(cls, path: Path, limit: int | None) -> "WordVectors":
+        with open(path, "rb") as f:
+            V, D = (int(t) for t in f.readline().split())
+            n = min(V, limit) if limit else V
+            words, vecs = [], np.empty((n, D), dtype=np.float32)
+            for i in range(n):
+                w = bytearray()
+                while True:
+                    c = f.read(1)
+                    if not c:
+                        raise W2VError(f"{path.name} ends early (after {i} of {V} vectors).")
+                    if c == b" ":
+                        break
+                    if c != b"\n":
+                        w += c
+                words.append(w.decode("utf-8", errors="replace"))
+                buf = f.read(4 * D)
+                if len(buf) < 4 * D:
+                    raise W2VError(f"{path.name} ends early (after {i} of {V} vectors).")
+                vecs[i] = np.frombuffer(buf, dtype="<f4")
+        return cls(words, vecs)
+
+    def save_projector(self, folder: str | os.PathLike) -> tuple[Path, Path]:
+        """The TensorFlow Embedding Projector pair: vectors.tsv (numbers) and metadata.tsv (word, count)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        vec_p, meta_p = folder / "vectors.tsv", folder / "metadata.tsv"
+        with open(vec_p, "w", encoding="utf-8") as f:
+            for v in self.vectors:
+                f.write("\t".join(f"{x:.6g}" for x in v.tolist()) + "\n")
+        with open(meta_p, "w", encoding="utf-8") as f:
+            if self.counts is not None:
+                f.write("word\tcount\n")
+                for w, c in zip(self.words, self.counts.tolist()):
+                    f.write(f"{_tsv_safe(w)}\t{c}\n")
+            else:  # a single column has no header line in the projector's format
+                for w in self.words:
+                    f.write(_tsv_safe(w) + "\n")
+        return vec_p, meta_p
+
+
+def _tsv_safe(w: str) -> str:
+    return w.replace("\t", " ").replace("\n", " ")
+
+
+def _is_utf8_text(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError as e:  # a cut multi-byte character at the end is still text
+        return e.start >= len(b) - 3
+    return all(c >= 32 or c in (9, 10, 13) for c in b)
