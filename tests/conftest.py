@@ -1,0 +1,67 @@
+"""Shared fixtures: every test runs with its own models and cache folders and never touches the network."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """Models and corpus caches go to fresh temporary folders; the Hugging Face Hub is off."""
+    base = tmp_path_factory.mktemp("w2v-env")
+    monkeypatch.setenv("W2V_MODELS_DIR", str(base / "models"))
+    monkeypatch.setenv("W2V_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    yield
+
+
+def make_texts(n_docs: int = 200, seed: int = 0) -> list[str]:
+    """A tiny synthetic corpus with real structure: animals do animal things, countries have capitals.
+
+    Words that share contexts should end up close, so tests can check that training learns something.
+    """
+    rng = random.Random(seed)
+    animals = ["cat", "dog", "horse", "cow", "sheep"]
+    verbs = ["eats", "runs", "sleeps", "jumps"]
+    foods = ["grass", "meat", "fish", "hay"]
+    countries = [("france", "paris"), ("germany", "berlin"), ("italy", "rome"), ("spain", "madrid")]
+    docs = []
+    for _ in range(n_docs):
+        sents = []
+        for _ in range(rng.randint(3, 6)):
+            if rng.random() < 0.5:
+                sents.append(f"the {rng.choice(animals)} {rng.choice(verbs)} the {rng.choice(foods)}")
+            else:
+                c, cap = rng.choice(countries)
+                sents.append(f"{cap} is the capital of {c} and {cap} is a city in {c}")
+        docs.append(" . ".join(sents))
+    return docs
+
+
+@pytest.fixture
+def tiny_texts() -> list[str]:
+    return make_texts()
+
+
+@pytest.fixture
+def tiny_corpus(tiny_texts):
+    from w2v_core.corpus import CorpusConfig, from_texts
+
+    return from_texts(tiny_texts, name="tiny", config=CorpusConfig(source="tiny"))
+
+
+@pytest.fixture
+def tiny_model(tiny_corpus, tmp_path):
+    """A small trained skip-gram model saved as a model folder; returns its path."""
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    np.random.seed(0)
+    r = Trainer(tiny_corpus, ModelConfig(dim=16, window=3, min_count=1, sample=0),
+                TrainConfig(epochs=3, threads=1, seed=1)).train()
+    return r.save(tmp_path / "tiny-model", name="tiny-model")
