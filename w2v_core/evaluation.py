@@ -1,0 +1,330 @@
+"""How good are these vectors? Word-similarity and analogy benchmarks, scored exactly as gensim does.
+
+* **WordSim353** (Finkelstein et al., 2002) and **SimLex-999** (Hill et al., 2015): pairs of words with a
+  human similarity score. The model's score is the Spearman rank correlation between the humans' scores
+  and the cosine of the two vectors, over the pairs whose words the model knows. WordSim353 rewards
+  relatedness (cup / coffee), SimLex-999 strict similarity (cup / mug), so the two often disagree.
+* **Google analogies** (Mikolov et al., 2013): 19,544 questions "a is to b as c is to ?" in 14 sections
+  (capital-common-countries, ..., gram9-plural-verbs). A question is right when the nearest word to
+  b - a + c (3CosAdd on unit vectors, the three question words excluded) is the expected one.
+
+The files ship in gensim's wheel. The rules follow gensim's ``KeyedVectors.evaluate_word_pairs`` and
+``evaluate_word_analogies`` with their defaults (case-insensitive, only the first ``restrict_vocab=300000``
+words, questions with unknown words skipped), so the figures match gensim's; the code here is vectorised
+(one matrix product per batch of questions), reports progress, and keeps the per-pair table so the app
+can show where the model and people disagree most.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from w2v_core.errors import W2VError
+
+log = logging.getLogger(__name__)
+
+PAIR_SETS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+ANALOGY_FILE = "questions-words.txt"
+BENCHMARKS = ("wordsim353", "simlex999", "analogy")
+TITLES = {"wordsim353": "WordSim353", "simlex999": "SimLex-999", "analogy": "Google analogies"}
+RESTRICT_VOCAB = 300_000  # gensim's default: only the most frequent words may answer or be asked
+MIN_PAIRS = 3  # a rank correlation over fewer pairs means nothing
+ANALOGY_BATCH = 256  # questions per matrix product (memory: batch x vocabulary floats)
+
+Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
+
+
+# ----- the benchmark files -----------------------------------------------------------------------------
+
+def _datapath(fname: str) -> str:
+    import os
+
+    from w2v_core.corpus import _gensim_datapath
+
+    path = _gensim_datapath(fname)
+    if not os.path.exists(path):
+        raise W2VError(f"The benchmark file {fname} is missing from gensim's install; reinstall it: "
+                       "pip install --force-reinstall gensim")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def load_pairs(name: str) -> tuple[tuple[str, str, float], ...]:
+    """(word1, word2, human score) triples of a word-pair benchmark, parsed like gensim does."""
+    if name not in PAIR_SETS:
+        raise W2VError(f"Unknown word-pair benchmark {name!r}; choose one of {', '.join(PAIR_SETS)}.")
+    out = []
+    with open(_datapath(PAIR_SETS[name]), encoding="utf8") as f:
+        for line in f:
+            if not line or line.startswith("#"):
+                continue
+            try:
+                a, b, sim = line.split("\t")
+                out.append((a, b, float(sim)))
+            except (ValueError, TypeError):
+                continue
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def load_analogies() -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]:
+    """The Google analogy questions as (section name, questions) in file order."""
+    sections: list[tuple[str, list[tuple[str, str, str, str]]]] = []
+    with open(_datapath(ANALOGY_FILE), encoding="utf8") as f:
+        for line in f:
+            if line.startswith(": "):
+                sections.append((line.lstrip(": ").strip(), []))
+                continue
+            parts = line.split()
+            if len(parts) == 4 and sections:
+                sections[-1][1].append(tuple(parts))
+    return tuple((name, tuple(qs)) for name, qs in sections)
+
+
+def is_syntactic(section: str) -> bool:
+    """Google's split: gram* sections test grammar (plurals, tenses), the rest test facts (capitals, family)."""
+    return section.startswith("gram")
+
+
+# ----- helpers -------------------------------------------------------------------------------------------
+
+def _lookup(words: Sequence[str], restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
+    """Key -> row among the first ``restrict_vocab`` words; with case folding the most frequent variant wins."""
+    keys = list(words[:restrict_vocab])
+    if case_insensitive:
+        out: dict[str, int] = {}
+        for i, w in enumerate(keys):
+            out.setdefault(w.upper(), i)
+        return out
+    return {w: i for i, w in enumerate(keys)}
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1.0)
+
+
+def _normed(vectors: Any) -> np.ndarray:
+    normed = getattr(vectors, "normed", None)
+    if isinstance(normed, np.ndarray):
+        return normed
+    return _unit(vectors.vectors)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _report(progress: Progress | None, fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(min(max(fraction, 0.0), 1.0), message)
+
+
+# ----- word pairs --------------------------------------------------------------------------------------
+
+def evaluate_pairs(vectors: Any, name: str = "wordsim353", restrict_vocab: int = RESTRICT_VOCAB,
+                   case_insensitive: bool = True, pairs: Iterable[tuple[str, str, float]] | None = None,
+                   table: bool = True) -> dict[str, Any]:
+    """Spearman (and Pearson) correlation of cosine similarity with human scores on a word-pair set.
+
+    Returns ``spearman``/``pearson`` (None with fewer than ``MIN_PAIRS`` known pairs), ``pairs`` (covered),
+    ``total``, ``oov_ratio`` (0..1) and, with ``table=True``, ``table``: one dict per covered pair with
+    ``w1``, ``w2``, ``human`` (0..10) and ``cosine``.
+    """
+    from scipy import stats
+
+    triples = list(load_pairs(name) if pairs is None else pairs)
+    lookup = _lookup(vectors.words, restrict_vocab, case_insensitive)
+    fold = str.upper if case_insensitive else (lambda s: s)
+    rows_a, rows_b, kept = [], [], []
+    for a, b, sim in triples:
+        ia, ib = lookup.get(fold(a)), lookup.get(fold(b))
+        if ia is None or ib is None:
+            continue
+        rows_a.append(ia)
+        rows_b.append(ib)
+        kept.append((a, b, sim))
+    normed = _normed(vectors)
+    cos = np.einsum("ij,ij->i", normed[rows_a], normed[rows_b]) if kept else np.zeros(0)
+    human = np.array([s for _, _, s in kept], dtype=np.float64)
+    spearman = pearson = None
+    if len(kept) >= MIN_PAIRS:
+        spearman = _finite_or_none(stats.spearmanr(human, cos).statistic)
+        pearson = _finite_or_none(stats.pearsonr(human, cos.astype(np.float64)).statistic)
+    total = len(triples)
+    out: dict[str, Any] = {
+        "name": name, "title": TITLES.get(name, name), "spearman": spearman, "pearson": pearson,
+        "pairs": len(kept), "total": total, "oov_ratio": (total - len(kept)) / total if total else 0.0,
+    }
+    if table:
+        out["table"] = [{"w1": a, "w2": b, "human": s, "cosine": float(c)} for (a, b, s), c in zip(kept, cos)]
+    log.info("%s: spearman %s over %d/%d pairs", name, spearman, len(kept), total)
+    return out
+
+
+def disagreements(table: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str, Any]]:
+    """The pairs where the model and people disagree most: largest gap between rank positions.
+
+    Ranks, not raw values, because human scores (0..10) and cosines (-1..1) live on different scales and
+    Spearman itself compares ranks. Each row gains ``human_rank``/``model_rank`` (0..1) and ``gap``.
+    """
+    if not table:
+        return []
+    human = np.array([r["human"] for r in table], dtype=np.float64)
+    model = np.array([r["cosine"] for r in table], dtype=np.float64)
+
+    def pct(x: np.ndarray) -> np.ndarray:
+        from scipy.stats import rankdata
+
+        return (rankdata(x) - 1) / max(len(x) - 1, 1)
+
+    hr, mr = pct(human), pct(model)
+    gap = mr - hr  # > 0: the model thinks the words are closer than people do
+    order = np.argsort(-np.abs(gap), kind="stable")[:n]
+    return [{**table[i], "human_rank": float(hr[i]), "model_rank": float(mr[i]), "gap": float(gap[i])} for i in order]
+
+
+# ----- analogies -----------------------------------------------------------------------------------------
+
+def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_insensitive: bool = True,
+                       progress: Progress | None = None,
+                       sections: Sequence[tuple[str, Sequence[tuple[str, str, str, str]]]] | None = None,
+                       batch: int = ANALOGY_BATCH) -> dict[str, Any]:
+    """Accuracy on the Google analogy questions, overall, per section and for semantic/syntactic halves.
+
+    A question counts only when all four words are among the first ``restrict_vocab`` words; ``accuracy``
+    is None when no question is covered. ``sections`` maps each section name to ``accuracy``,
+    ``correct``, ``covered`` and ``questions`` (in the file).
+    """
+    sections = load_analogies() if sections is None else sections
+    words = vectors.words
+    lookup = _lookup(words, restrict_vocab, case_insensitive)
+    fold = str.upper if case_insensitive else (lambda s: s)
+    limit = min(len(words), restrict_vocab)
+    keys = [fold(w) for w in words[:limit]]
+    normed = _normed(vectors)[:limit]
+
+    # all covered questions as rows (a, b, c, expected), with their section number
+    quads, owner, n_questions = [], [], 0
+    per_section = []
+    for s, (name, qs) in enumerate(sections):
+        per_section.append({"correct": 0, "covered": 0, "questions": len(qs)})
+        n_questions += len(qs)
+        for q in qs:
+            fq = [fold(w) for w in q]
+            idx = [lookup.get(w) for w in fq]
+            if None in idx:
+                continue
+            quads.append(idx)
+            owner.append(s)
+    quads_arr = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    owner_arr = np.asarray(owner, dtype=np.int64)
+    correct = np.zeros(len(quads_arr), dtype=bool)
+
+    _report(progress, 0.0, f"analogies: {len(quads_arr):,} of {n_questions:,} questions use known words")
+    for start in range(0, len(quads_arr), batch):
+        q = quads_arr[start:start + batch]
+        query = normed[q[:, 1]] + normed[q[:, 2]] - normed[q[:, 0]]
+        scores = query @ normed.T  # (batch, limit)
+        rows = np.arange(len(q))[:, None]
+        scores[rows, q[:, :3]] = -np.inf  # the question words never answer
+        k = min(8, limit)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if limit > k else np.tile(np.arange(limit), (len(q), 1))
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        top = np.take_along_axis(top, np.argsort(-top_scores, axis=1, kind="stable"), axis=1)
+        for j, (a, b, c, expected) in enumerate(q):
+            ignore = {keys[a], keys[b], keys[c]}
+            predicted = None
+            # gensim looks at the five best; a case variant of a question word is skipped, not an answer
+            for cand in top[j, :5]:
+                if not np.isfinite(scores[j, cand]):
+                    break
+                predicted = keys[cand]
+                if predicted not in ignore:
+                    break
+            correct[start + j] = predicted == keys[expected]
+        done = min(start + batch, len(quads_arr))
+        _report(progress, done / max(len(quads_arr), 1), f"analogies: {done:,} / {len(quads_arr):,} questions")
+
+    out_sections: dict[str, dict[str, Any]] = {}
+    for s, (name, _qs) in enumerate(sections):
+        mine = owner_arr == s
+        ps = per_section[s]
+        ps["covered"] = int(mine.sum())
+        ps["correct"] = int(correct[mine].sum())
+        ps["accuracy"] = ps["correct"] / ps["covered"] if ps["covered"] else None
+        out_sections[name] = {"accuracy": ps["accuracy"], "correct": ps["correct"], "covered": ps["covered"],
+                              "questions": ps["questions"]}
+
+    def part(pred: Callable[[str], bool]) -> dict[str, Any]:
+        chosen = [v for n, v in out_sections.items() if pred(n)]
+        cov, cor = sum(v["covered"] for v in chosen), sum(v["correct"] for v in chosen)
+        return {"accuracy": cor / cov if cov else None, "correct": cor, "covered": cov,
+                "questions": sum(v["questions"] for v in chosen)}
+
+    n_cov = len(quads_arr)
+    n_cor = int(correct.sum())
+    result = {
+        "name": "analogy", "title": TITLES["analogy"], "accuracy": n_cor / n_cov if n_cov else None,
+        "correct": n_cor, "covered": n_cov, "questions": n_questions,
+        "oov_ratio": (n_questions - n_cov) / n_questions if n_questions else 0.0,
+        "semantic": part(lambda n: not is_syntactic(n)), "syntactic": part(is_syntactic),
+        "sections": out_sections,
+    }
+    log.info("analogies: accuracy %s over %d/%d questions", result["accuracy"], n_cov, n_questions)
+    return result
+
+
+# ----- everything at once ---------------------------------------------------------------------------------
+
+def evaluate(vectors: Any, progress: Progress | None = None, which: Sequence[str] = BENCHMARKS,
+             restrict_vocab: int = RESTRICT_VOCAB, tables: bool = False) -> dict[str, Any]:
+    """Run the benchmarks on a WordVectors; JSON-ready.
+
+    Top level: ``wordsim353``, ``simlex999`` (Spearman) and ``analogy`` (accuracy), floats or None when the
+    vocabulary covers too little (or the benchmark was not asked for), plus ``details`` with coverage,
+    per-section analogy accuracy and, with ``tables=True``, the per-pair tables (for the app; leave them
+    out of what is stored or printed).
+    """
+    unknown = [w for w in which if w not in BENCHMARKS]
+    if unknown:
+        raise W2VError(f"Unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}.")
+    if len(vectors.words) == 0:
+        raise W2VError("The model has no words; train it on more text before evaluating.")
+    weights = {"wordsim353": 0.05, "simlex999": 0.1, "analogy": 0.85}  # rough share of the running time
+    total_w = sum(weights[w] for w in which) or 1.0
+    done = 0.0
+    out: dict[str, Any] = {name: None for name in BENCHMARKS}
+    details: dict[str, Any] = {}
+    for name in which:
+        share = weights[name] / total_w
+
+        def sub(f: float, msg: str, _base: float = done, _share: float = share) -> None:
+            _report(progress, _base + f * _share, msg)
+
+        sub(0.0, f"{TITLES[name]}…")
+        if name == "analogy":
+            res = evaluate_analogies(vectors, restrict_vocab=restrict_vocab, progress=sub)
+            out[name] = res["accuracy"]
+        else:
+            res = evaluate_pairs(vectors, name, restrict_vocab=restrict_vocab, table=tables)
+            out[name] = res["spearman"]
+        details[name] = res
+        done += share
+    _report(progress, 1.0, "done")
+    out["details"] = details
+    out["vocab_size"] = len(vectors.words)
+    out["restrict_vocab"] = restrict_vocab
+    return out
+
+
+def without_tables(result: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an ``evaluate`` result without the per-pair tables, small enough to store or print."""
+    details = {k: {kk: vv for kk, vv in v.items() if kk != "table"} for k, v in result.get("details", {}).items()}
+    return {**result, "details": details}
