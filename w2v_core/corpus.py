@@ -30,6 +30,8 @@ from w2v_core.errors import W2VError
 log = logging.getLogger(__name__)
 
 BUILTIN = ("sample", "lee")
+WIKITEXT = ("wikitext-2", "wikitext-103")
+SPLITS = ("train", "validation", "test")
 SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
 
@@ -49,10 +51,13 @@ class CorpusConfig:
     min_token_len: int = 1  # drop shorter tokens
     keep_unk: bool = False  # keep WikiText's <unk> as a token
     text_column: str | None = None  # for CSV/JSON/Parquet/datasets sources with several text columns
+    split: str = "train"  # WikiText split: train | validation | test
 
     def validate(self) -> None:
         if not self.source or not str(self.source).strip():
             raise W2VError("No corpus given: name a built-in corpus (sample, lee, wikitext-2, wikitext-103) or a file.")
+        if self.split not in SPLITS:
+            raise W2VError(f"Unknown split '{self.split}': choose one of {', '.join(SPLITS)}.")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise W2VError(f"The corpus size must be at least 1 token (got {self.max_tokens}).")
         if not 1 <= self.min_token_len <= 50:
@@ -352,9 +357,108 @@ def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = Non
     return corpus
 
 
-def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
-    """Load and tokenize the corpus that ``config`` names."""
+def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_cache: bool = True) -> Corpus:
+    """Load and tokenize the corpus that ``config`` names, through the on-disk corpus cache.
+
+    Why the cache: tokenizing WikiText-103 takes a minute or more; a second run with the same source and
+    options reads int32 arrays back instead. A smaller ``max_tokens`` is cut from a cached full corpus.
+    """
     config.validate()
+    if use_cache:
+        from w2v_core import corpus_cache
+
+        cached = corpus_cache.load(config)
+        if cached is not None:
+            if progress is not None:
+                progress(1.0, "loaded from the corpus cache")
+            return cached
+    corpus = _load_uncached(config, progress)
+    if use_cache:
+        corpus_cache.save(config, corpus)
+    if progress is not None:
+        progress(1.0, f"{corpus.n_tokens:,} tokens")
+    return corpus
+
+
+def _load_uncached(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    """Dispatch on the source: built-in corpora, WikiText from the Hub, or a local file/folder."""
     if config.source in BUILTIN:
         return load_builtin(config, progress)
-    return load_text_file(config.source, config, progress)
+    if config.source in WIKITEXT:
+        from w2v_core import hub
+
+        return hub.load_wikitext_corpus(config, progress)
+    from w2v_core import sources
+
+    return sources.load_local(config.source, config, progress)
+
+
+def cut(corpus: Corpus, max_tokens: int | None, config: CorpusConfig | None = None) -> Corpus:
+    """The corpus that ``max_tokens`` would have given: whole documents, in order, until the limit is reached.
+
+    Word ids are in order of first appearance, so the words of a prefix of documents are a prefix of ``words``.
+    """
+    config = config if config is not None else corpus.config
+    if max_tokens is None or max_tokens >= corpus.n_tokens:
+        return Corpus(corpus.ids, corpus.offsets, corpus.words, corpus.counts, corpus.name, config, corpus.truncated)
+    # the builder adds a document while fewer than max_tokens tokens are in: keep docs 0..k-1 where
+    # k is the first document boundary at or past max_tokens
+    k = int(np.searchsorted(corpus.offsets, max_tokens, side="left"))
+    k = max(1, min(k, corpus.n_docs))
+    ids = corpus.ids[:int(corpus.offsets[k])]
+    n_words = int(ids.max()) + 1 if ids.size else 0
+    counts = np.bincount(ids, minlength=n_words).astype(np.int64)
+    return Corpus(ids, corpus.offsets[:k + 1].copy(), corpus.words[:n_words], counts, corpus.name, config,
+                  truncated=k < corpus.n_docs or corpus.truncated)
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the corpus page shows: sizes, the vocabulary that ``min_count`` keeps, top words, Zipf curve."""
+
+    name: str
+    n_tokens: int
+    n_docs: int
+    n_words: int
+    truncated: bool
+    min_count: int
+    n_kept: int  # distinct words with count >= min_count
+    kept_tokens: int  # tokens of those words
+    top_words: list[tuple[str, int]]
+    ranks: np.ndarray  # int64, 1-based ranks (log-spaced when the vocabulary is large)
+    freqs: np.ndarray  # int64, the count of the word at each rank
+    sorted_counts: np.ndarray  # int64, all counts, descending (for words_kept at any min_count)
+    samples: list[str]  # a few documents as text (tokens joined by spaces)
+
+    def words_kept(self, min_count: int) -> int:
+        """Distinct words with at least ``min_count`` occurrences (what the vocabulary would keep)."""
+        # sorted_counts is descending: count the entries >= min_count
+        return int(np.searchsorted(-self.sorted_counts, -min_count, side="right"))
+
+
+def corpus_stats(corpus: Corpus, min_count: int = 5, top_n: int = 30, n_samples: int = 3,
+                 sample_tokens: int = 60, max_points: int = 2000) -> CorpusStats:
+    """Summary statistics of a corpus, small enough to cache and plot (no per-token data is returned)."""
+    counts = np.asarray(corpus.counts, dtype=np.int64)
+    order = np.argsort(-counts, kind="stable")
+    sorted_counts = counts[order]
+    top = [(corpus.words[int(i)], int(counts[i])) for i in order[:top_n]]
+    kept = counts >= min_count
+    v = len(sorted_counts)
+    if v <= max_points:
+        ranks = np.arange(1, v + 1, dtype=np.int64)
+    else:  # log-spaced ranks: the Zipf plot is log-log, so this loses nothing visible
+        ranks = np.unique(np.geomspace(1, v, max_points).round().astype(np.int64))
+    freqs = sorted_counts[ranks - 1] if v else np.zeros(0, dtype=np.int64)
+    samples = []
+    if corpus.n_docs:
+        picks = np.unique(np.linspace(0, corpus.n_docs - 1, min(n_samples, corpus.n_docs)).round().astype(int))
+        for i in picks.tolist():
+            toks = corpus.doc_tokens(i) if corpus.offsets[i + 1] - corpus.offsets[i] <= sample_tokens else \
+                [corpus.words[j] for j in corpus.ids[corpus.offsets[i]:corpus.offsets[i] + sample_tokens].tolist()] + ["…"]
+            samples.append(" ".join(toks))
+    return CorpusStats(corpus.name, corpus.n_tokens, corpus.n_docs, corpus.n_words, bool(corpus.truncated), min_count,
+                       int(kept.sum()), int(counts[kept].sum()), top, ranks, freqs, sorted_counts, samples)

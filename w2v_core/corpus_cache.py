@@ -1,0 +1,173 @@
+"""On-disk cache of tokenized corpora: the second run with the same source and options does not re-tokenize.
+
+An entry is a folder named by a hash of (source identity, tokenization options, corpus size)::
+
+    <cache dir>/<key>/ids.npy  offsets.npy  counts.npy  words.json  meta.json
+
+No pickle: arrays are ``.npy`` read with ``allow_pickle=False`` and the word list is JSON. ``meta.json``
+is written last and the folder is renamed into place, so a half-written entry is never read. An entry
+that fails its checks is deleted and rebuilt, never fatal.
+
+Source identity: a built-in name (plus the size and time of the bundled file), a WikiText name and split,
+or a local file's absolute path, size and modification time (a folder: the same for every file in it),
+so an edited file is re-tokenized.
+
+The cache folder is ``$W2V_CACHE_DIR`` or ``~/.cache/w2v-explorer/corpora``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from w2v_core.corpus import BUILTIN, LEE_FILE, SAMPLE_FILE, WIKITEXT, Corpus, CorpusConfig, _gensim_datapath, cut
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1  # bump when tokenization changes, so old entries are not reused
+_FILES = ("ids.npy", "offsets.npy", "counts.npy", "words.json", "meta.json")
+
+
+def cache_dir() -> Path:
+    """Where tokenized corpora (and uploaded files) are kept; ``W2V_CACHE_DIR`` overrides the default."""
+    env = os.environ.get("W2V_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "w2v-explorer" / "corpora"
+
+
+def _file_identity(p: Path) -> dict:
+    st = p.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def source_identity(source: str) -> dict | None:
+    """What makes this source's text what it is; None when it cannot be identified (not cached then)."""
+    if source in BUILTIN:
+        f = Path(_gensim_datapath(SAMPLE_FILE if source == "sample" else LEE_FILE))
+        return {"builtin": source, **(_file_identity(f) if f.exists() else {})}
+    if source in WIKITEXT:
+        return {"hub": source}  # WikiText is a fixed release; the split is in the options
+    p = Path(source).expanduser()
+    try:
+        p = p.resolve()
+        if p.is_file():
+            return {"path": str(p), **_file_identity(p)}
+        if p.is_dir():
+            files = sorted(q for q in p.rglob("*") if q.is_file())
+            return {"path": str(p), "files": [[str(q.relative_to(p)), *_file_identity(q).values()] for q in files]}
+    except OSError:
+        pass
+    return None
+
+
+def cache_key(config: CorpusConfig) -> str | None:
+    """A stable hash of the source identity and every option that changes the tokens."""
+    ident = source_identity(config.source)
+    if ident is None:
+        return None
+    opts = asdict(config)
+    opts.pop("source")
+    if config.source not in WIKITEXT:
+        opts.pop("split")  # only WikiText has splits
+    blob = json.dumps({"v": FORMAT_VERSION, "source": ident, "options": opts}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _read(entry: Path, config: CorpusConfig) -> Corpus:
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    ids = np.load(entry / "ids.npy", allow_pickle=False)
+    offsets = np.load(entry / "offsets.npy", allow_pickle=False)
+    counts = np.load(entry / "counts.npy", allow_pickle=False)
+    words = json.loads((entry / "words.json").read_text(encoding="utf-8"))
+    ok = (ids.dtype == np.int32 and offsets.dtype == np.int64 and counts.dtype == np.int64 and ids.ndim == 1
+          and offsets.ndim == 1 and offsets.size >= 1 and int(offsets[0]) == 0 and int(offsets[-1]) == ids.size
+          and isinstance(words, list) and len(words) == counts.size and meta.get("n_tokens") == ids.size
+          and (ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < len(words))))
+    if not ok:
+        raise ValueError("inconsistent arrays")
+    return Corpus(ids, offsets, words, counts, meta["name"], config, bool(meta["truncated"]))
+
+
+def load(config: CorpusConfig) -> Corpus | None:
+    """The cached corpus for ``config``, cut from a cached full corpus when only that exists; else None."""
+    key = cache_key(config)
+    if key is None:
+        return None
+    corpus = _load_entry(key, config)
+    if corpus is not None:
+        return corpus
+    if config.max_tokens is not None:  # the full corpus cut to size is the same corpus (whole documents, in order)
+        full_key = cache_key(replace(config, max_tokens=None))
+        full = _load_entry(full_key, replace(config, max_tokens=None)) if full_key else None
+        if full is not None:
+            log.info("corpus cache: cutting %s to %s tokens", full.name, config.max_tokens)
+            return cut(full, config.max_tokens, config)
+    return None
+
+
+def _load_entry(key: str, config: CorpusConfig) -> Corpus | None:
+    entry = cache_dir() / key
+    if not (entry / "meta.json").exists():
+        return None
+    try:
+        t = time.perf_counter()
+        corpus = _read(entry, config)
+        log.info("corpus cache: loaded %s from %s in %.2fs", corpus.name, entry, time.perf_counter() - t)
+        return corpus
+    except Exception as e:  # noqa: BLE001 - a broken entry is rebuilt, whatever broke it
+        log.warning("corpus cache: entry %s is unreadable (%s); rebuilding it", entry, e)
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+
+
+def save(config: CorpusConfig, corpus: Corpus) -> Path | None:
+    """Store ``corpus`` for ``config``; failures (read-only disk, full disk) are logged, never raised."""
+    key = cache_key(config)
+    if key is None:
+        return None
+    root = cache_dir()
+    entry = root / key
+    tmp = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+        np.save(tmp / "ids.npy", np.ascontiguousarray(corpus.ids, dtype=np.int32), allow_pickle=False)
+        np.save(tmp / "offsets.npy", np.ascontiguousarray(corpus.offsets, dtype=np.int64), allow_pickle=False)
+        np.save(tmp / "counts.npy", np.ascontiguousarray(corpus.counts, dtype=np.int64), allow_pickle=False)
+        (tmp / "words.json").write_text(json.dumps(corpus.words, ensure_ascii=False), encoding="utf-8")
+        meta = {"format": FORMAT_VERSION, "name": corpus.name, "truncated": bool(corpus.truncated),
+                "n_tokens": corpus.n_tokens, "n_docs": corpus.n_docs, "n_words": corpus.n_words,
+                "config": asdict(config), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+        tmp = None
+        log.info("corpus cache: saved %s to %s", corpus.name, entry)
+        return entry
+    except OSError as e:
+        log.warning("corpus cache: could not save to %s (%s); the corpus will be tokenized again next time", entry, e)
+        return None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clear() -> int:
+    """Delete every cached corpus (not the uploaded files); returns how many entries were removed."""
+    root = cache_dir()
+    n = 0
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.is_dir() and (entry / "meta.json").exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                n += 1
+    return n

@@ -1,0 +1,242 @@
+"""Local datasets and uploads: text, CSV, JSON lines, Parquet files and saved ``datasets`` folders.
+
+* ``.txt`` (and any other text file): one document a line (``corpus.load_text_file``).
+* ``.csv`` / ``.tsv`` / ``.json`` / ``.jsonl`` / ``.parquet``: read with ``datasets.load_dataset(<format>,
+  data_files=...)``; each row of the text column is a document (inner newlines split it into paragraphs).
+* a folder written by ``Dataset.save_to_disk`` (or ``DatasetDict.save_to_disk``): ``datasets.load_from_disk``.
+
+The text column: ``CorpusConfig.text_column`` if given, else a column named ``text``, else the only string
+column; with several, the error lists them. A column of lists of strings counts as pre-split tokens.
+
+Uploads (the app): ``save_upload(data, filename)`` checks size, type, emptiness and binary junk, decodes
+non-UTF-8 text with replacement, and stores the bytes under the cache folder by content hash, so a
+training run can load the same file again by path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Iterator
+
+from w2v_core.corpus import Corpus, CorpusConfig, ProgressFn, from_texts, load_text_file, looks_binary
+from w2v_core.errors import W2VError
+
+log = logging.getLogger(__name__)
+
+DATASET_FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+UPLOAD_TYPES = ("txt", "csv", "jsonl", "json", "parquet")
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def _hf_cache() -> str:
+    """``datasets`` converts files to Arrow in a cache; keep those next to our corpus cache."""
+    from w2v_core.corpus_cache import cache_dir
+
+    return str(cache_dir() / "datasets")
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """A folder written by ``Dataset.save_to_disk`` or ``DatasetDict.save_to_disk``."""
+    return path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists())
+
+
+def open_dataset(path: str | Path):
+    """A local file or saved folder as a ``datasets.Dataset`` (the ``train`` split, or the only one)."""
+    import datasets
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise W2VError(f"Corpus file not found: {p}. Give a path to a text/CSV/JSON-lines/Parquet file or a saved "
+                       "`datasets` folder, or a built-in corpus (sample, lee, wikitext-2, wikitext-103).")
+    try:
+        if p.is_dir():
+            if not is_saved_dataset(p):
+                raise W2VError(f"{p} is a folder but not one saved with `Dataset.save_to_disk`: give a file, "
+                               "or a folder that has state.json/dataset_dict.json in it.")
+            ds = datasets.load_from_disk(str(p))
+        else:
+            fmt = DATASET_FORMATS.get(p.suffix.lower()) or ("parquet" if _is_parquet(p) else None)
+            if fmt is None:
+                raise W2VError(f"{p.name}: not a dataset file (use .csv, .tsv, .json, .jsonl or .parquet).")
+            if p.stat().st_size == 0:
+                raise W2VError(f"The file {p} is empty: give a file with text in it.")
+            kwargs: dict = {}
+            if fmt == "csv":
+                kwargs = {"encoding_errors": "replace", **({"sep": "\t"} if p.suffix.lower() == ".tsv" else {})}
+            elif fmt == "json":
+                kwargs = {"encoding_errors": "replace"}
+            ds = datasets.load_dataset(fmt, data_files=str(p), split="train", cache_dir=_hf_cache(), **kwargs)
+    except W2VError:
+        raise
+    except Exception as e:  # noqa: BLE001 - parsers raise many types; the user needs the file name and the reason
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise W2VError(f"Could not read {p.name} as a dataset: {first[:300]}. Check that it is valid "
+                       f"{p.suffix.lstrip('.').upper() or 'data'} (UTF-8 text, one record per row).") from e
+    if isinstance(ds, datasets.DatasetDict):
+        if "train" in ds:
+            ds = ds["train"]
+        elif len(ds) == 1:
+            ds = next(iter(ds.values()))
+        else:
+            raise W2VError(f"{p} holds several splits ({', '.join(ds)}) and none is called 'train': save one split.")
+    return ds
+
+
+def _is_string(feature) -> bool:
+    return getattr(feature, "dtype", None) in ("string", "large_string")
+
+
+def _is_string_list(feature) -> bool:
+    inner = getattr(feature, "feature", None)  # List / Sequence / LargeList
+    return inner is not None and _is_string(inner)
+
+
+def text_columns(ds) -> list[str]:
+    """Columns that can hold text: strings, or lists of strings (pre-split tokens)."""
+    return [c for c, f in ds.features.items() if _is_string(f) or _is_string_list(f)]
+
+
+def pick_text_column(ds, text_column: str | None = None, where: str = "the dataset") -> str:
+    """The column to read: the one asked for, else ``text``, else the only text column."""
+    cols = text_columns(ds)
+    if text_column:
+        if text_column not in ds.column_names:
+            raise W2VError(f"{where} has no column '{text_column}': its columns are {', '.join(ds.column_names)}.")
+        if text_column not in cols:
+            raise W2VError(f"Column '{text_column}' of {where} does not hold text; text columns: "
+                           f"{', '.join(cols) or 'none'}.")
+        return text_column
+    if "text" in cols:
+        return "text"
+    if len(cols) == 1:
+        return cols[0]
+    if not cols:
+        raise W2VError(f"{where} has no text column (columns: {', '.join(ds.column_names) or 'none'}): "
+                       "give a file with a column of strings.")
+    raise W2VError(f"{where} has several text columns ({', '.join(cols)}): choose one with the text column "
+                   "option (--text-column).")
+
+
+def _decode(col) -> list:
+    """An Arrow column as Python values; invalid UTF-8 (which the JSON reader lets through) becomes U+FFFD."""
+    try:
+        return col.to_pylist()
+    except UnicodeDecodeError:
+        import pyarrow as pa
+
+        t = col.type
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            vals = col.cast(pa.large_list(pa.large_binary())).to_pylist()
+            return [None if v is None else [b.decode("utf-8", "replace") for b in v if b is not None] for v in vals]
+        return [None if b is None else b.decode("utf-8", "replace") for b in col.cast(pa.large_binary()).to_pylist()]
+
+
+def iter_column_texts(ds, column: str, batch_size: int = 10_000) -> Iterator[str]:
+    """Rows of ``column`` as strings, in Arrow batches; lists of tokens are joined with spaces; nulls skipped."""
+    for batch in ds.with_format("arrow").iter(batch_size=batch_size):
+        for v in _decode(batch.column(column)):
+            if v is None:
+                continue
+            if isinstance(v, list):
+                v = " ".join(x for x in v if x)
+            if v:
+                yield v
+
+
+def load_local(path: str | Path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    """A corpus from a local file or saved dataset folder (see the module docstring for the formats)."""
+    p = Path(path).expanduser()
+    if p.is_file() and p.suffix.lower() not in DATASET_FORMATS and not _is_parquet(p):
+        return load_text_file(p, config, progress)
+    ds = open_dataset(p)
+    col = pick_text_column(ds, config.text_column, where=p.name)
+    log.info("reading column '%s' of %s (%d rows)", col, p, len(ds))
+    corpus = from_texts(iter_column_texts(ds, col), p.name, config, progress, total=len(ds))
+    return corpus
+
+
+def _is_parquet(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- uploads
+
+
+def uploads_dir() -> Path:
+    from w2v_core.corpus_cache import cache_dir
+
+    return cache_dir() / "uploads"
+
+
+def _safe_name(filename: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name).strip("._") or "upload"
+    return stem[-80:]
+
+
+def check_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
+    """Refuse what cannot be a corpus, with a message; returns the (lower-case) extension without the dot."""
+    ext = Path(filename).suffix.lower().lstrip(".")
+    if ext not in UPLOAD_TYPES:
+        raise W2VError(f"{filename}: upload a .txt, .csv, .jsonl, .json or .parquet file.")
+    if len(data) > max_bytes:
+        raise W2VError(f"{filename} is {len(data) / 1e6:,.0f} MB; the limit is {max_bytes / 1e6:,.0f} MB. Use a "
+                       "smaller file, or give a local path instead of an upload.")
+    if not data or (ext != "parquet" and not data.strip()):
+        raise W2VError(f"{filename} is empty: upload a file with text in it.")
+    if ext == "parquet":
+        if data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+            raise W2VError(f"{filename} is not a Parquet file (it lacks the PAR1 markers): upload a real .parquet "
+                           "file, or the text as .txt/.csv/.jsonl.")
+    elif looks_binary(data[:8192]):
+        raise W2VError(f"{filename} looks like a binary file, not text: upload plain text (UTF-8), CSV, JSON lines "
+                       "or Parquet.")
+    return ext
+
+
+def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Check an uploaded file and store it under the cache folder by content; returns the path to train from.
+
+    Why store it: a training run (and the corpus cache) refers to a corpus by path, so the upload must
+    outlive the browser session's memory. Text formats are re-encoded as UTF-8 (bad bytes -> U+FFFD).
+    """
+    ext = check_upload(data, filename, max_bytes)
+    if ext != "parquet":
+        text = data.decode("utf-8-sig", errors="replace")
+        if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
+            log.info("%s is not valid UTF-8: undecodable bytes were replaced", filename)
+        data = text.encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    d = uploads_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    stem = _safe_name(Path(filename).stem)
+    path = d / f"{stem}-{digest}.{ext}"
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def save_pasted_text(text: str, name: str = "pasted") -> Path:
+    """Pasted text (one document a line) stored like an upload; empty text is refused."""
+    if not text or not text.strip():
+        raise W2VError("The pasted text is empty: paste some text (one document a line).")
+    return save_upload(text.encode("utf-8"), f"{name}.txt")
+
+
+def corpus_from_upload(data: bytes, filename: str, config: CorpusConfig | None = None,
+                       progress: ProgressFn | None = None) -> Corpus:
+    """Save an upload and load it as a corpus with ``config``'s options (its source is replaced by the path)."""
+    from dataclasses import replace
+
+    from w2v_core.corpus import load_corpus
+
+    path = save_upload(data, filename)
+    return load_corpus(replace(config or CorpusConfig(), source=str(path)), progress)
