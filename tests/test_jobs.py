@@ -1,0 +1,121 @@
+"""The background training job, without Streamlit: progress is recorded, Stop keeps a model, failures explain."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from w2v_core import store
+from w2v_core.corpus import CorpusConfig
+from w2v_core.jobs import TrainingJob, default_name
+from w2v_core.models import ModelConfig
+from w2v_core.training import TrainConfig
+
+SMALL = ModelConfig(dim=12, window=3, min_count=1, sample=0)
+
+
+def _wait(job: TrainingJob, timeout: float = 120) -> None:
+    assert job.join(timeout), "the training thread did not finish"
+
+
+def test_job_records_progress_and_saves_a_model(tiny_corpus):
+    job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=3, threads=1, seed=3, report_every=0.0),
+                      corpus=tiny_corpus).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "done", s.error
+    assert s.fraction == 1.0 and s.epochs == 3
+    assert [e["epoch"] for e in s.epoch_losses] == [1, 2, 3]
+    assert s.batch_losses and all(b["loss"] > 0 for b in s.batch_losses)
+    xs = [b["x"] for b in s.batch_losses]
+    assert xs == sorted(xs) and 0 < xs[-1] <= 3  # x is in epochs, for the chart
+    assert s.words_per_sec > 0 and s.info["vocab_size"] == len(tiny_corpus.words)
+    assert s.corpus["tokens"] == tiny_corpus.n_tokens
+    # the model is saved under models_dir(), loads, and says how it was made
+    assert s.path is not None and store.models_dir() in __import__("pathlib").Path(s.path).parents
+    m = store.load_model(s.path)
+    assert m.config["model"]["dim"] == 12 and m.config["summary"]["stopped"] is False
+    assert len(m.history["epoch"]) == 3
+    assert "cat" in m.vectors
+    assert m.name == default_name("tiny", SMALL, 3) or m.name.startswith("skipgram")
+
+
+def test_stop_keeps_what_was_learnt(tiny_corpus):
+    job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1000, threads=1, report_every=0.0),
+                      corpus=tiny_corpus, name="stopped-run").start()
+    deadline = time.monotonic() + 120
+    while not job.snapshot().batch_losses and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.snapshot().status == "running"
+    job.stop()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "stopped", s.error
+    assert s.fraction < 1.0
+    assert s.path is not None
+    m = store.load_model(s.path)
+    assert m.config["summary"]["stopped"] is True
+    assert m.name == "stopped-run-stopped"
+    assert len(m.vectors) == len(tiny_corpus.words)
+
+
+def test_stop_before_training_saves_nothing(tiny_corpus):
+    def slow_loader(config):
+        time.sleep(0.3)
+        return tiny_corpus
+
+    job = TrainingJob(CorpusConfig(source="tiny"), SMALL, TrainConfig(epochs=1, threads=1), loader=slow_loader)
+    job.start()
+    job.stop()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "stopped" and s.path is None
+    assert store.list_models() == []
+
+
+def test_failure_is_reported_with_a_message(tmp_path):
+    job = TrainingJob(CorpusConfig(source=str(tmp_path / "missing.txt")), SMALL, TrainConfig(epochs=1)).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "failed"
+    assert "not found" in s.error
+    assert s.path is None
+
+
+def test_settings_that_leave_no_vocabulary_fail_clearly(tiny_corpus):
+    job = TrainingJob(model_config=ModelConfig(dim=8, min_count=10**9), train_config=TrainConfig(epochs=1, threads=1),
+                      corpus=tiny_corpus).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "failed"
+    assert "min_count" in s.error
+
+
+def test_unexpected_errors_do_not_hang_the_job(tiny_corpus):
+    def broken_loader(config):
+        raise RuntimeError("disk on fire")
+
+    job = TrainingJob(CorpusConfig(source="x"), SMALL, TrainConfig(epochs=1), loader=broken_loader).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "failed" and "disk on fire" in s.error
+
+
+def test_two_jobs_keep_their_own_progress(tiny_corpus):
+    a = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1, report_every=0.0),
+                    corpus=tiny_corpus, name="a").start()
+    b = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=2, threads=1, report_every=0.0),
+                    corpus=tiny_corpus, name="b").start()
+    _wait(a)
+    _wait(b)
+    sa, sb = a.snapshot(), b.snapshot()
+    assert len(sa.epoch_losses) == 1 and len(sb.epoch_losses) == 2
+    assert sa.path != sb.path
+
+
+def test_a_job_starts_once(tiny_corpus):
+    job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus).start()
+    with pytest.raises(RuntimeError):
+        job.start()
+    _wait(job)

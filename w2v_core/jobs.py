@@ -1,0 +1,264 @@
+"""A training run in a background thread, with progress the app can poll.
+
+The app cannot block a page while a model trains, and a worker thread must never touch Streamlit. So a
+:class:`TrainingJob` owns a thread that loads the corpus, runs a :class:`~w2v_core.training.Trainer` with a
+callback that writes progress into the job (behind a lock), and saves the model when training ends. The page
+reads :meth:`TrainingJob.snapshot` as often as it likes (``@st.fragment(run_every=...)``). Stopping sets the
+trainer's stop event; whatever was learnt up to then is still saved ("keeps what was learnt").
+
+Each browser session keeps its own job objects, so two people training at once never see each other's losses.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from w2v_core.errors import W2VError
+from w2v_core.models import ModelConfig
+from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "loading", "running", "saving", "done", "stopped", "failed")
+ACTIVE = ("pending", "loading", "running", "saving")
+MAX_POINTS = 4000  # loss reports kept for the chart (older ones thinned), so a long run stays cheap to draw
+
+
+@dataclass
+class JobState:
+    """What the page shows; :meth:`TrainingJob.snapshot` returns a copy, so reading it needs no lock."""
+
+    status: str = "pending"
+    message: str = ""  # what is happening now ("loading corpus ...", "epoch 2/5")
+    error: str | None = None  # the W2VError message when status == "failed"
+    fraction: float = 0.0  # of the whole run, 0..1
+    epoch: int = 0
+    epochs: int = 0
+    words_done: int = 0
+    total_words: int = 0
+    words_per_sec: float = 0.0
+    eta: float | None = None  # seconds left
+    elapsed: float = 0.0  # seconds since training (not loading) began
+    lr: float = 0.0
+    loss: float | None = None  # last reported loss
+    smoothed_loss: float | None = None
+    batch_losses: list[dict[str, float]] = field(default_factory=list)  # {x (epochs), loss, smoothed}
+    epoch_losses: list[dict[str, float]] = field(default_factory=list)  # {epoch, loss}
+    info: dict[str, Any] = field(default_factory=dict)  # vocab size, tokens, device, ... (from the trainer)
+    corpus: dict[str, Any] = field(default_factory=dict)  # tokens, documents, distinct words of the loaded corpus
+    summary: dict[str, Any] = field(default_factory=dict)  # the trainer's summary once finished
+    path: str | None = None  # the saved model folder
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def default_name(corpus_source: str, mc: ModelConfig, epochs: int) -> str:
+    """A readable model name that says how it was made, e.g. ``skipgram-sample-d100-w5-e5``."""
+    src = Path(str(corpus_source)).stem if ("/" in str(corpus_source) or "\\" in str(corpus_source)) else corpus_source
+    loss = "" if mc.loss == "negative" else "-softmax"
+    return f"{mc.arch}{loss}-{src}-d{mc.dim}-w{mc.window}-e{epochs}"
+
+
+class _Recorder(Callback):
+    """Copies the trainer's progress into the job's state (called from the training thread)."""
+
+    def __init__(self, job: "TrainingJob"):
+        self.job = job
+
+    def on_train_begin(self, info: dict[str, Any]) -> None:
+        with self.job._lock:
+            st = self.job._state
+            st.info = dict(info)
+            st.status = "running"
+            st.epochs = int(info.get("epochs", st.epochs))
+            st.message = f"training on {info.get('train_tokens', 0):,} tokens, {info.get('vocab_size', 0):,} words"
+
+    def _update(self, p: Progress) -> None:
+        st = self.job._state
+        st.fraction = float(p.fraction)
+        st.epoch, st.epochs = int(p.epoch), int(p.epochs)
+        st.words_done, st.total_words = int(p.words_done), int(p.total_words)
+        st.words_per_sec = float(p.words_per_sec)
+        st.eta = float(p.eta) if math.isfinite(p.eta) else None
+        st.elapsed = float(p.elapsed)
+        st.lr = float(p.lr)
+
+    def on_batch_end(self, p: Progress) -> None:
+        with self.job._lock:
+            self._update(p)
+            st = self.job._state
+            st.loss, st.smoothed_loss = float(p.loss), float(p.smoothed_loss)
+            st.message = f"epoch {p.epoch}/{p.epochs}"
+            st.batch_losses.append({"x": round(p.fraction * p.epochs, 5), "loss": float(p.loss),
+                                    "smoothed": float(p.smoothed_loss)})
+            if len(st.batch_losses) > MAX_POINTS:  # keep every other old point: the curve's shape survives
+                half = len(st.batch_losses) // 2
+                st.batch_losses = st.batch_losses[:half:2] + st.batch_losses[half:]
+
+    def on_epoch_end(self, epoch: int, epoch_loss: float, p: Progress) -> None:
+        with self.job._lock:
+            self._update(p)
+            self.job._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
+
+
+class TrainingJob:
+    """One training run: corpus -> Trainer -> saved model folder, in a daemon thread.
+
+    ``corpus`` may be given already loaded (tests, or a page that has it cached); otherwise the thread loads
+    ``corpus_config`` itself, so tokenising a large corpus never blocks a page either.
+    """
+
+    def __init__(self, corpus_config=None, model_config: ModelConfig = ModelConfig(),
+                 train_config: TrainConfig = TrainConfig(), *, corpus=None, name: str | None = None,
+                 root: str | Path | None = None,
+                 loader: Callable[[Any], Any] | None = None):
+        if corpus is None and corpus_config is None:
+            raise ValueError("give a corpus or a corpus_config")
+        self.corpus_config = corpus_config
+        self.model_config = model_config
+        self.train_config = train_config
+        self.name = name
+        self.root = root
+        self._corpus = corpus
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._state = JobState(epochs=train_config.epochs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> "TrainingJob":
+        """Start the worker thread (once)."""
+        if self._thread is not None:
+            raise RuntimeError("a job starts only once")
+        self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to stop soon; what was learnt so far is still saved."""
+        self._stop.set()
+        with self._lock:
+            if self._state.active:
+                self._state.message = "stopping ..."
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def snapshot(self) -> JobState:
+        """A consistent copy of the progress (safe to read while the thread runs)."""
+        with self._lock:
+            return copy.deepcopy(self._state)
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._state.status
+
+    @property
+    def path(self) -> str | None:
+        with self._lock:
+            return self._state.path
+
+    @property
+    def done(self) -> bool:
+        return not self.snapshot().active
+
+    def settings(self) -> dict[str, Any]:
+        """The settings this job was started with (for showing next to the chart)."""
+        cc = self.corpus_config
+        return {"corpus": asdict(cc) if cc is not None and hasattr(cc, "__dataclass_fields__") else None,
+                "model": asdict(self.model_config), "train": asdict(self.train_config)}
+
+    # ------------------------------------------------------------------ the thread
+    def _set(self, **kw: Any) -> None:
+        with self._lock:
+            for k, v in kw.items():
+                setattr(self._state, k, v)
+
+    def _run(self) -> None:
+        try:
+            corpus = self._corpus
+            if corpus is None:
+                self._set(status="loading", message="loading and tokenizing the corpus ...")
+                corpus = self._load(self.corpus_config)
+            self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
+                              "documents": int(corpus.n_docs), "distinct_words": int(corpus.n_words)})
+            if self._stop.is_set():
+                self._set(status="stopped", message="stopped before training began; nothing to save",
+                          finished=time.time())
+                return
+            self._set(status="running", message="building the vocabulary ...")
+            trainer = Trainer(corpus, self.model_config, self.train_config, [_Recorder(self)], self._stop)
+            result = trainer.train()
+            self._finish(result)
+        except W2VError as e:
+            log.info("training failed: %s", e)
+            self._set(status="failed", error=str(e), message="failed", finished=time.time())
+        except MemoryError:
+            self._set(status="failed", error="Out of memory: use a smaller corpus, a smaller dimension, a larger "
+                                             "min count or negative sampling instead of the full softmax.",
+                      message="failed", finished=time.time())
+        except Exception as e:  # a bug: still tell the user instead of spinning forever
+            log.exception("training crashed")
+            self._set(status="failed", error=f"Training crashed unexpectedly: {type(e).__name__}: {e}",
+                      message="failed", finished=time.time())
+
+    def _load(self, config):
+        if self._loader is not None:
+            return self._loader(config)
+        from w2v_core.corpus import load_corpus
+
+        def progress(frac: float, msg: str) -> None:
+            self._set(message=f"loading corpus: {msg}")
+
+        return load_corpus(config, progress)
+
+    def _finish(self, result: TrainResult) -> None:
+        from w2v_core import store
+
+        summary = dict(result.summary)
+        stopped = bool(summary.get("stopped"))
+        with self._lock:
+            learnt = self._state.words_done > 0 or bool(result.history.get("batch"))
+        if stopped and not learnt:
+            self._set(status="stopped", summary=summary, message="stopped before the first batch; nothing to save",
+                      finished=time.time())
+            return
+        self._set(status="saving", message="saving the model ...", summary=summary)
+        root = Path(self.root) if self.root is not None else store.models_dir()
+        name = self.name or default_name(getattr(self.corpus_config, "source", None) or
+                                         result.corpus_info.get("name", "corpus"),
+                                         self.model_config, self.train_config.epochs)
+        if stopped:
+            name += "-stopped"
+        path = result.save(store.new_model_path(root, name), name=name)
+        with self._lock:
+            st = self._state
+            st.path = str(path)
+            st.summary = summary
+            st.status = "stopped" if stopped else "done"
+            st.fraction = st.fraction if stopped else 1.0
+            st.eta = 0.0 if not stopped else None
+            st.message = (f"stopped after {summary.get('epochs')} epochs; what was learnt is saved" if stopped
+                          else "finished and saved")
+            st.finished = time.time()
