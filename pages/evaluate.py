@@ -1,0 +1,204 @@
+"""Evaluate: how good is the current model? Word-similarity and analogy benchmarks, and where it disagrees with people."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from w2v_core import evaluation, store
+from w2v_core.errors import W2VError
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _load(path: str, stamp: int) -> store.Model:
+    """Read-only model shared by reruns; ``stamp`` (the weights' mtime) invalidates it when the folder changes."""
+    return store.load_model(path)
+
+
+def _stamp(path: str) -> int:
+    try:
+        return os.stat(Path(path) / store.WEIGHTS).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _stored_scores(path: str) -> dict | None:
+    """Scores saved in the model folder, read fresh (the cached model may predate them)."""
+    try:
+        obj = json.loads((Path(path) / store.SCORES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1%}" if pct else f"{x:.3f}"
+
+
+def _scores_row(result: dict) -> None:
+    d = result.get("details", {})
+    cols = st.columns(3)
+    for col, key in zip(cols, ("wordsim353", "simlex999", "analogy")):
+        det = d.get(key) or {}
+        with col:
+            if key == "analogy":
+                st.metric("Google analogies (accuracy)", _fmt(result.get(key), pct=True))
+                if det:
+                    st.caption(f"{det.get('covered', 0):,} of {det.get('questions', 0):,} questions use words the "
+                               f"model knows ({det.get('correct', 0):,} right)")
+            else:
+                st.metric(f"{evaluation.TITLES[key]} (Spearman ρ)", _fmt(result.get(key)))
+                if det:
+                    st.caption(f"{det.get('pairs', 0):,} of {det.get('total', 0):,} pairs covered")
+            if det and result.get(key) is None:
+                st.caption("Too few known words for a score: train on more text or lower *min count*.")
+
+
+def _analogy_chart(det: dict) -> None:
+    rows = [{"section": name, "accuracy": v["accuracy"] or 0.0, "correct": v["correct"], "covered": v["covered"],
+             "kind": "grammar" if evaluation.is_syntactic(name) else "meaning"}
+            for name, v in det.get("sections", {}).items() if v.get("covered")]
+    missing = [name for name, v in det.get("sections", {}).items() if not v.get("covered")]
+    if not rows:
+        st.info("No analogy question uses only words this model knows, so there is nothing to chart. "
+                "A larger corpus (WikiText) covers many more of them.")
+        return
+    df = pd.DataFrame(rows)
+    fig = px.bar(df, x="section", y="accuracy", color="kind", text=df["correct"].astype(str) + "/" + df["covered"].astype(str),
+                 hover_data={"correct": True, "covered": True, "kind": False},
+                 color_discrete_map={"meaning": "#4c78a8", "grammar": "#f58518"},
+                 labels={"accuracy": "accuracy", "section": "", "kind": "tests"})
+    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], height=380, margin=dict(t=30, b=10),
+                      legend=dict(orientation="h", y=1.1))
+    fig.update_traces(textposition="outside")
+    st.plotly_chart(fig, width="stretch", key="eval_analogy_chart")
+    sem, syn = det.get("semantic", {}), det.get("syntactic", {})
+    st.caption(f"Meaning (capitals, currencies, family): {_fmt(sem.get('accuracy'), True)} of {sem.get('covered', 0):,} · "
+               f"grammar (plurals, tenses, comparatives): {_fmt(syn.get('accuracy'), True)} of {syn.get('covered', 0):,}"
+               + (f" · not covered at all: {', '.join(missing)}" if missing else ""))
+
+
+def _pairs_view(det: dict, key: str) -> None:
+    table = det.get("table") or []
+    if len(table) < evaluation.MIN_PAIRS:
+        st.info("Too few pairs use words this model knows to compare it with people.")
+        return
+    df = pd.DataFrame(table)
+    worst = evaluation.disagreements(table, n=12)
+    worst_keys = {(r["w1"], r["w2"]) for r in worst}
+    df["pair"] = df["w1"] + " – " + df["w2"]
+    df["disagreement"] = ["one of the biggest" if (a, b) in worst_keys else "" for a, b in zip(df["w1"], df["w2"])]
+    fig = go.Figure()
+    normal = df[df["disagreement"] == ""]
+    bad = df[df["disagreement"] != ""]
+    fig.add_trace(go.Scatter(x=normal["human"], y=normal["cosine"], mode="markers", name="pairs",
+                             text=normal["pair"], marker=dict(size=7, color="#4c78a8", opacity=0.6),
+                             hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=bad["human"], y=bad["cosine"], mode="markers+text", name="biggest disagreements",
+                             text=bad["pair"], textposition="top center", textfont=dict(size=11),
+                             marker=dict(size=10, color="#e45756"),
+                             hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
+    fig.update_layout(xaxis_title="people's similarity score (0–10)", yaxis_title="model's cosine similarity",
+                      height=460, margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.08))
+    st.plotly_chart(fig, width="stretch", key=f"eval_scatter_{key}")
+    st.caption("Each dot is a word pair. If the model agreed with people, the dots would climb from bottom-left to "
+               "top-right. Red: the pairs whose rank differs most between people and the model.")
+    wdf = pd.DataFrame([{"pair": f"{r['w1']} – {r['w2']}", "people (0–10)": r["human"], "model cosine": r["cosine"],
+                         "model thinks they are": "closer than people do" if r["gap"] > 0 else "further apart than people do"}
+                        for r in worst])
+    st.dataframe(wdf, hide_index=True, width="stretch",
+                 column_config={"model cosine": st.column_config.NumberColumn(format="%.3f"),
+                                "people (0–10)": st.column_config.NumberColumn(format="%.2f")})
+
+
+def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
+    bar = st.progress(0.0, text="Starting the benchmarks…")
+    try:
+        result = evaluation.evaluate(model.vectors, progress=lambda f, msg: bar.progress(f, text=msg),
+                                     which=which, tables=True)
+    except W2VError as e:
+        bar.empty()
+        st.error(str(e))
+        return None
+    bar.empty()
+    try:
+        store.save_scores(path, evaluation.without_tables(result))
+    except (W2VError, OSError) as e:
+        st.warning(f"The scores were computed but could not be saved in the model folder: {e}")
+    st.session_state.setdefault("eval_results", {})[path] = result
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- page
+
+st.title("Evaluate")
+st.write("Loss tells you the model is learning its task; benchmarks tell you whether the vectors capture meaning. "
+         "**WordSim353** and **SimLex-999** ask people how similar two words are and check that the model's cosine "
+         "ranks the pairs the same way (Spearman ρ, −1…1). The **Google analogies** ask *a is to b as c is to ?* "
+         "(Paris : France :: Berlin : ?).")
+
+path = st.session_state.get("current_model")
+if not path:
+    st.info("There is no current model yet. Train one on the **Train** page, or choose a saved one on the "
+            "**Models** page, then come back here.")
+    st.stop()
+try:
+    model = _load(str(path), _stamp(str(path)))
+except W2VError as e:
+    st.error(f"The current model could not be opened: {e} Choose another one on the **Models** page.")
+    st.stop()
+
+st.subheader(f"Model: {model.name}")
+st.caption(f"{len(model.vectors):,} words × {model.vectors.dim} dimensions" +
+           (" · imported vectors" if model.imported else ""))
+
+with st.form("eval_form", border=False):
+    which = st.multiselect("Benchmarks", list(evaluation.BENCHMARKS), default=list(evaluation.BENCHMARKS),
+                           format_func=lambda k: evaluation.TITLES[k], key="eval_which",
+                           help="The analogy set has 19,544 questions; on a large vocabulary it takes a few seconds.")
+    run = st.form_submit_button("Run benchmarks", type="primary", key="eval_run")
+
+result = st.session_state.get("eval_results", {}).get(str(path))
+if run:
+    if not which:
+        st.warning("Choose at least one benchmark.")
+    else:
+        result = _run(str(path), model, which)
+        if result is not None:
+            st.success("Scores saved in the model folder; they now show on the model card and on the Compare page.")
+
+stored = _stored_scores(str(path)) if result is None else None
+if stored:
+    st.caption("Scores stored with this model (run the benchmarks again to see the word pairs):")
+    _scores_row(stored)
+    det = (stored.get("details") or {}).get("analogy")
+    if det:
+        _analogy_chart(det)
+    st.stop()
+if result is None:
+    st.info("This model has not been evaluated yet. Press **Run benchmarks**.")
+    st.stop()
+
+_scores_row(result)
+st.caption("For scale: vectors trained on billions of words reach about 0.65–0.75 on WordSim353, 0.35–0.45 on "
+           "SimLex-999 and over 70% on the analogies. A model trained on a few million words scores far lower, and "
+           "covers fewer questions; that is expected.")
+details = result.get("details", {})
+if "analogy" in details:
+    st.subheader("Analogies by section")
+    _analogy_chart(details["analogy"])
+pair_sets = [k for k in ("wordsim353", "simlex999") if k in details]
+if pair_sets:
+    st.subheader("Where the model disagrees with people")
+    tabs = st.tabs([evaluation.TITLES[k] for k in pair_sets])
+    for tab, key in zip(tabs, pair_sets):
+        with tab:
+            _pairs_view(details[key], key)
