@@ -1,0 +1,131 @@
+"""The command line: the JSON summary scripts rely on, and one-line errors with a non-zero exit for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gensim.models import KeyedVectors
+
+from tests.conftest import make_texts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "w2v_core", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    corpus = d / "corpus.txt"
+    corpus.write_text("\n".join(make_texts(150)) + "\n")
+    out = d / "model"
+    r = cli("train", "--corpus", str(corpus), "--dim", "12", "--window", "3", "--min-count", "1",
+            "--sample", "0", "--epochs", "2", "--threads", "1", "--batch-size", "16", "--out", str(out))
+    return r, out
+
+
+def test_train_prints_json_summary_last_and_saves(trained):
+    r, out = trained
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("vocab_size", "tokens", "epochs", "seconds", "words_per_sec", "final_loss"):
+        assert key in summary
+    assert summary["epochs"] == 2 and summary["vocab_size"] == 29
+    assert summary["words_per_sec"] == pytest.approx(summary["tokens"] * 2 / summary["seconds"], rel=0.05)
+    assert "epoch 2/2 done" in r.stderr  # progress goes to stderr
+    assert (out / "weights.safetensors").is_file() and (out / "vectors.txt").is_file()
+
+
+def test_neighbors_agree_with_gensim(trained):
+    _, out = trained
+    r = cli("neighbors", str(out), "cat", "--topn", "5")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.strip().splitlines()]
+    assert len(rows) == 5 and "cat" not in [w for w, _ in rows]
+    kv = KeyedVectors.load_word2vec_format(str(out / "vectors.txt"))
+    ref = kv.most_similar("cat", topn=5)
+    assert [w for w, _ in rows] == [w for w, _ in ref]
+    assert [float(s) for _, s in rows] == pytest.approx([s for _, s in ref], abs=1e-4)
+    scores = [float(s) for _, s in rows]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unknown_word_is_one_line(trained):
+    _, out = trained
+    r = cli("neighbors", str(out), "caat")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "cat" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_and_export(trained, tmp_path):
+    _, out = trained
+    r = cli("evaluate", str(out))
+    assert r.returncode == 0, r.stderr
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {"wordsim353", "simlex999", "analogy"} <= set(last)
+    assert (out / "scores.json").is_file()
+    r = cli("export", str(out), "--format", "projector", "--out", str(tmp_path / "proj"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "proj" / "vectors.tsv").is_file() and (tmp_path / "proj" / "metadata.tsv").is_file()
+    r = cli("export", str(out), "--format", "word2vec-binary", "--out", str(tmp_path / "v.bin"))
+    assert r.returncode == 0, r.stderr
+    assert len(KeyedVectors.load_word2vec_format(str(tmp_path / "v.bin"), binary=True)) == 29
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    good = tmp / "good.txt"
+    good.write_text("\n".join(make_texts(20)) + "\n")
+    empty = tmp / "empty.txt"
+    empty.write_text("")
+    binary = tmp / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    rare = tmp / "rare.txt"
+    rare.write_text("every word here is different from all others\n")
+    out = str(tmp / "o")
+    return {
+        "missing": (["--corpus", str(tmp / "nope.txt")], "not found"),
+        "empty": (["--corpus", str(empty)], "empty"),
+        "binary": (["--corpus", str(binary)], "binary"),
+        "empty vocabulary": (["--corpus", str(rare), "--min-count", "5"], "vocabulary is empty"),
+        "dim": (["--corpus", str(good), "--dim", "0"], "dimension"),
+        "window": (["--corpus", str(good), "--window", "500"], "window"),
+        "epochs": (["--corpus", str(good), "--epochs", "0"], "epochs"),
+        "arch": (["--corpus", str(good), "--arch", "glove"], "architecture"),
+        "not a number": (["--corpus", str(good), "--lr", "fast"], "must be a number"),
+        "divergence": (["--corpus", str(good), "--min-count", "1", "--lr", "10", "--sample", "0",
+                        "--threads", "1", "--epochs", "3"], "diverged"),
+        "out": (["--corpus", str(good)], "--out"),
+    } | {"_out": ([out], "")}
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "binary", "empty vocabulary", "dim", "window", "epochs",
+                                  "arch", "not a number", "divergence", "out"])
+def test_user_errors_are_one_line_with_exit_2(case, tmp_path):
+    cases = _bad_inputs(tmp_path)
+    args, expected = cases[case]
+    extra = [] if case == "out" else ["--out", cases["_out"][0][0]]
+    r = cli("train", *args, *extra)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and expected.lower() in last.lower(), r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_non_utf8_text_is_read_with_replacement(tmp_path):
+    p = tmp_path / "latin1.txt"
+    text = "\n".join(make_texts(30)) + "\ncaf\xe9 na\xefve r\xe9sum\xe9 caf\xe9 na\xefve\n"
+    p.write_bytes(text.encode("latin-1"))
+    r = cli("train", "--corpus", str(p), "--min-count", "1", "--epochs", "1", "--dim", "8", "--threads", "1",
+            "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["tokens"] > 0
