@@ -1,0 +1,324 @@
+"""Compare: two or more saved models side by side: knobs, loss curves, scores, neighbours, aligned maps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from w2v_core import evaluation, store
+from w2v_core.errors import W2VError
+from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
+
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
+KNOBS = [  # (label, where in config.json)
+    ("corpus", ("corpus", "name")), ("corpus tokens", ("corpus", "tokens")),
+    ("architecture", ("model", "arch")), ("output layer", ("model", "loss")), ("dimension", ("model", "dim")),
+    ("window", ("model", "window")), ("negatives", ("model", "negative")), ("min count", ("model", "min_count")),
+    ("subsampling", ("model", "sample")), ("epochs", ("train", "epochs")), ("learning rate", ("train", "lr")),
+    ("batch size", ("train", "batch_size")), ("seed", ("train", "seed")), ("vocabulary", ("vocab_size",)),
+    ("final loss", ("summary", "final_loss")), ("training time (s)", ("summary", "seconds")),
+    ("imported from", ("source_file",)),
+]
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading models…")
+def _load(path: str, stamp: int) -> store.Model:
+    """Read-only model shared by reruns; ``stamp`` (the weights' mtime) invalidates it when the folder changes."""
+    return store.load_model(path)
+
+
+def _stamp(path: str) -> int:
+    try:
+        return os.stat(Path(path) / store.WEIGHTS).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _get(cfg: dict, keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if not isinstance(cfg, dict) or k not in cfg:
+            return None
+        cfg = cfg[k]
+    return cfg
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _labels(models: list[store.Model]) -> list[str]:
+    """Column names: model names, made unique when two models share a name."""
+    out: list[str] = []
+    for m in models:
+        name = m.name
+        while name in out:
+            name += "′"
+        out.append(name)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- sections
+
+def knobs_section(models: list[store.Model], labels: list[str]) -> None:
+    st.subheader("Settings")
+    rows = []
+    for label, keys in KNOBS:
+        vals = [_show(_get(m.config, keys)) for m in models]
+        if all(v == "—" for v in vals):
+            continue
+        rows.append({"setting": label, **dict(zip(labels, vals)), "_differs": len(set(vals)) > 1})
+    df = pd.DataFrame(rows).set_index("setting")
+    only_diff = st.toggle("Show only the settings that differ", key="cmp_only_diff")
+    if only_diff:
+        df = df[df["_differs"]]
+    differs = df.pop("_differs")
+    if df.empty:
+        st.info("These models were made with exactly the same settings.")
+        return
+    styled = df.style.apply(lambda row: ["background-color: rgba(255, 200, 0, 0.25); font-weight: 600"
+                                         if differs[row.name] else "" for _ in row], axis=1)
+    st.dataframe(styled, width="stretch")
+    st.caption("Highlighted rows differ between the models.")
+
+
+def loss_section(models: list[store.Model], labels: list[str]) -> None:
+    st.subheader("Loss curves")
+    fig = go.Figure()
+    missing = []
+    for i, (m, label) in enumerate(zip(models, labels)):
+        batch = (m.history or {}).get("batch") or []
+        epochs = _get(m.config, ("train", "epochs")) or 1
+        per_epoch = (m.history or {}).get("epoch") or []
+        if batch:  # reports during training (smoothed), x in epochs so runs of different lengths line up
+            x = [b.get("fraction", 0.0) * epochs for b in batch]
+            y = [b.get("smoothed", b.get("loss")) for b in batch]
+            mode = "lines"
+        elif per_epoch:  # a run too short for progress reports still has its epoch means
+            x = [e.get("epoch", k + 1) for k, e in enumerate(per_epoch)]
+            y = [e.get("loss") for e in per_epoch]
+            mode = "lines+markers"
+        else:
+            missing.append(label)
+            continue
+        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + label + "</extra>"))
+    if fig.data:
+        fig.update_layout(xaxis_title="epochs", yaxis_title="training loss (smoothed)", height=360,
+                          margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1))
+        st.plotly_chart(fig, width="stretch", key="cmp_loss_chart")
+        st.caption("Loss is only comparable between models with the same output layer and negatives: "
+                   "full softmax and negative sampling measure different things.")
+    if missing:
+        st.caption(f"No loss history for {', '.join(missing)} (imported vectors, or trained elsewhere).")
+
+
+def scores_section(paths: list[str], labels: list[str]) -> None:
+    st.subheader("Benchmark scores")
+    infos = {str(i.path): i for i in store.list_models()}
+    scores = {p: (infos[p].scores if p in infos else None) for p in paths}
+    rows = []
+    for p, label in zip(paths, labels):
+        s = scores[p] or {}
+        d = s.get("details") or {}
+        ws, sl, an = d.get("wordsim353") or {}, d.get("simlex999") or {}, d.get("analogy") or {}
+        rows.append({"model": label, "WordSim353 ρ": s.get("wordsim353"), "SimLex-999 ρ": s.get("simlex999"),
+                     "analogies": s.get("analogy"),
+                     "coverage": (f"{ws.get('pairs', 0)}/{ws.get('total', 0)} · {sl.get('pairs', 0)}/{sl.get('total', 0)}"
+                                  f" · {an.get('covered', 0):,}/{an.get('questions', 0):,}") if s else "not evaluated"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"WordSim353 ρ": st.column_config.NumberColumn(format="%.3f"),
+                                "SimLex-999 ρ": st.column_config.NumberColumn(format="%.3f"),
+                                "analogies": st.column_config.NumberColumn(format="percent"),
+                                "coverage": st.column_config.TextColumn(
+                                    help="pairs covered (WordSim353 · SimLex-999) · analogy questions covered")})
+    todo = [p for p in paths if not scores[p]]
+    if todo:
+        names = [lab for p, lab in zip(paths, labels) if p in todo]
+        if st.button(f"Compute missing scores ({', '.join(names)})", key="cmp_eval"):
+            bar = st.progress(0.0, text="Evaluating…")
+            for k, p in enumerate(todo):
+                m = _load(p, _stamp(p))
+
+                def tick(f: float, msg: str, _k: int = k, _name: str = m.name) -> None:
+                    bar.progress((_k + f) / len(todo), text=f"{_name}: {msg}")
+
+                try:
+                    res = evaluation.evaluate(m.vectors, progress=tick)
+                    store.save_scores(p, evaluation.without_tables(res))
+                except (W2VError, OSError) as e:
+                    st.error(f"{m.name}: {e}")
+            bar.empty()
+            st.rerun()
+
+
+def neighbours_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
+    st.subheader("Neighbours of the same word")
+    default = next((w for w in shared if w.isalpha() and len(w) > 3), shared[0] if shared else "")
+    c1, c2 = st.columns([3, 1])
+    word = c1.text_input("Word", value=default, key="cmp_word",
+                         help="The nearest words by cosine similarity in each model.").strip()
+    topn = c2.slider("Neighbours", 5, 30, 10, key="cmp_topn")
+    if not word:
+        st.info("Type a word to see its neighbours in each model.")
+        return
+    lists: dict[str, list[tuple[str, float]]] = {}
+    errors: dict[str, str] = {}
+    for m, label in zip(models, labels):
+        try:
+            lists[label] = m.vectors.most_similar(word, topn=topn)
+        except W2VError as e:
+            errors[label] = str(e)
+    if not lists:
+        st.warning(f"No model knows '{word}'. " + next(iter(errors.values()), ""))
+        return
+    seen: dict[str, int] = {}
+    for res in lists.values():
+        for w, _ in res:
+            seen[w] = seen.get(w, 0) + 1
+    cols = st.columns(len(models))
+    for col, label in zip(cols, labels):
+        with col:
+            st.markdown(f"**{label}**")
+            if label in errors:
+                st.warning(errors[label])
+                continue
+            df = pd.DataFrame([{"": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
+            st.dataframe(df, hide_index=True, width="stretch",
+                         column_config={"cosine": st.column_config.ProgressColumn(format="%.3f", min_value=0.0,
+                                                                                  max_value=1.0)})
+    if len(lists) > 1:
+        sets = [set(w for w, _ in r) for r in lists.values()]
+        common = set.intersection(*sets)
+        st.caption(f"★ = also a neighbour in another model. {len(common)} of {topn} neighbours are shared by all "
+                   f"{len(lists)} models that know '{word}'.")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[str, ...], method: str,
+                 seed: int) -> tuple[list[np.ndarray], list[float]]:
+    """Align every model onto the first on their shared words, then project all of them into one plane."""
+    models = [_load(p, s) for p, s in zip(paths, stamps)]
+    ref = models[0]
+
+    def rows(m: store.Model) -> np.ndarray:
+        return m.vectors.vectors[[m.vectors.index[w] for w in words]]
+
+    mats, errors = [normalize_rows(rows(ref))], [0.0]
+    for m in models[1:]:
+        al = align_to(m.vectors, ref.vectors)
+        mats.append(al.apply(rows(m)))
+        errors.append(al.error)
+    width = max(x.shape[1] for x in mats)  # models of different dimension: pad with zero columns
+    mats = [np.hstack([x, np.zeros((x.shape[0], width - x.shape[1]))]) for x in mats]
+    coords = project_together(mats, method=method, dims=2, perplexity=30, n_iter=750, seed=seed)
+    return coords, errors
+
+
+def map_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
+    st.subheader("Maps, aligned")
+    st.write("Two separately trained models agree at best up to a rotation, so each model is first rotated onto "
+             f"**{labels[0]}** (orthogonal Procrustes on the words they share), then all are projected together: "
+             "the same word sits in a comparable place in every panel.")
+    if len(shared) < 5:
+        st.warning(f"The models share only {len(shared)} words, too few to align and map. Compare models trained "
+                   "on the same or similar text.")
+        return
+    c1, c2, c3 = st.columns([2, 1, 2])
+    n_max = min(len(shared), 2000)
+    n = c1.slider("Words (most frequent shared)", min(5, n_max), n_max, min(200, n_max), key="cmp_map_n")
+    method = c2.radio("Projection", ["pca", "tsne"], format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+                      key="cmp_map_method", horizontal=True)
+    mark = c3.text_input("Highlight a word", key="cmp_map_word", placeholder="e.g. city").strip()
+    if method == "tsne" and n * len(models) > MAX_TSNE_POINTS:
+        n = MAX_TSNE_POINTS // len(models)
+        st.caption(f"t-SNE maps at most {MAX_TSNE_POINTS:,} points in all, so {n:,} words per model are shown. "
+                   "Use PCA for more.")
+    words = tuple(shared[:n])
+    paths = tuple(str(m.path) for m in models)
+    try:
+        with st.spinner("Aligning and projecting…"):
+            coords, errors = _aligned_map(paths, tuple(_stamp(p) for p in paths), words, method, 0)
+    except W2VError as e:
+        st.error(str(e))
+        return
+    fig = make_subplots(rows=1, cols=len(models), subplot_titles=labels, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.03)
+    marked = mark if mark in words else None
+    if mark and not marked:
+        st.warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
+    for i, xy in enumerate(coords):
+        fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers", text=list(words), name=labels[i],
+                                   marker=dict(size=6, color=PALETTE[i % len(PALETTE)], opacity=0.7),
+                                   hovertemplate="<b>%{text}</b><extra>" + labels[i] + "</extra>", showlegend=False),
+                      row=1, col=i + 1)
+        if marked:
+            j = words.index(marked)
+            fig.add_trace(go.Scatter(x=[float(xy[j, 0])], y=[float(xy[j, 1])], mode="markers+text", text=[marked],
+                                     textposition="top center", marker=dict(size=14, color="black", symbol="star"),
+                                     showlegend=False, hoverinfo="text"), row=1, col=i + 1)
+    fig.update_layout(height=480, margin=dict(t=40, b=10))
+    st.plotly_chart(fig, width="stretch", key="cmp_map_chart")
+    st.caption("Alignment error (mean distance between a word's unit vectors after rotation; 0 = identical "
+               "geometry, about 1.4 = unrelated): " +
+               " · ".join(f"{lab}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
+    if len(models) >= 2:
+        a, b = coords[0], coords[1]
+        moved = np.linalg.norm(a - b, axis=1)
+        order = np.argsort(-moved)[:10]
+        st.caption(f"Words placed furthest apart by {labels[0]} and {labels[1]}: " +
+                   ", ".join(words[i] for i in order))
+
+
+# ----------------------------------------------------------------------------------------------- page
+
+st.title("Compare models")
+st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
+         "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
+
+infos = store.list_models()
+if len(infos) < 2:
+    st.info(f"Comparing needs at least two saved models (there {'is' if len(infos) == 1 else 'are'} "
+            f"{len(infos)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")
+    st.stop()
+
+options = [str(i.path) for i in infos]
+names = {str(i.path): i.name for i in infos}
+current = st.session_state.get("current_model")
+default = ([str(current)] if current and str(current) in options else []) + [p for p in options if p != str(current)]
+chosen = st.multiselect("Models", options, default=default[:2], format_func=lambda p: names.get(p, p),
+                        key="cmp_models", max_selections=len(PALETTE))
+if len(chosen) < 2:
+    st.info("Choose at least two models to compare.")
+    st.stop()
+
+models: list[store.Model] = []
+for p in chosen:
+    try:
+        models.append(_load(p, _stamp(p)))
+    except W2VError as e:
+        st.error(f"{names.get(p, p)} could not be opened: {e}")
+if len(models) < 2:
+    st.stop()
+labels = _labels(models)
+# shared vocabulary, in the first model's (frequency) order
+shared = [w for w in models[0].vectors.words if all(w in m.vectors.index for m in models[1:])]
+st.caption(f"The models share {len(shared):,} words.")
+
+knobs_section(models, labels)
+loss_section(models, labels)
+scores_section([str(m.path) for m in models], labels)
+neighbours_section(models, labels, shared)
+map_section(models, labels, shared)
