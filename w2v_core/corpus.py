@@ -438,6 +438,10 @@ class CorpusStats:
         # sorted_counts is descending: count the entries >= min_count
         return int(np.searchsorted(-self.sorted_counts, -min_count, side="right"))
 
+    def tokens_kept(self, min_count: int) -> int:
+        """Corpus tokens whose word has at least ``min_count`` occurrences (what training will read)."""
+        return int(self.sorted_counts[:self.words_kept(min_count)].sum())
+
 
 def corpus_stats(corpus: Corpus, min_count: int = 5, top_n: int = 30, n_samples: int = 3,
                  sample_tokens: int = 60, max_points: int = 2000) -> CorpusStats:

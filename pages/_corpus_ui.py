@@ -1,0 +1,164 @@
+"""The corpus picker: one Streamlit widget that returns a ``CorpusConfig``, shared by the Corpus and Train pages.
+
+    from pages._corpus_ui import corpus_picker, load_corpus_cached
+
+    config = corpus_picker("train")          # None until the user has given a file / text / path
+    if config is not None:
+        corpus = load_corpus_cached(config)  # W2VError (hub.HubUnavailable for the Hub) on a user-fixable problem
+
+Widget keys start with ``f"{key}_"``, so two pickers never clash. Uploads and pasted text are saved under
+the corpus cache folder and named by path in the config, so a training run (or the CLI) can load them again.
+Not a page: the leading underscore keeps it out of the navigation.
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from w2v_core import corpus_cache, sources
+from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats, load_corpus
+from w2v_core.errors import W2VError
+
+SOURCES = {
+    "sample": "Wikipedia sample · bundled, offline (~465k tokens)",
+    "lee": "Lee news corpus · bundled, tiny (~60k tokens)",
+    "wikitext-2": "WikiText-2 · Hugging Face (~2M tokens)",
+    "wikitext-103": "WikiText-103 · Hugging Face (~100M tokens)",
+    "upload": "Upload a file (.txt .csv .jsonl .parquet)",
+    "paste": "Paste text",
+    "path": "Local file or saved dataset folder",
+}
+ALL = 0  # "the whole corpus" on the size slider
+SIZES = [5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000,
+         10_000_000, 20_000_000, 50_000_000, ALL]
+
+
+def _fmt_size(n: int) -> str:
+    if n == ALL:
+        return "whole corpus"
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1_000}k"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _text_columns(path: str, stamp: str) -> list[str]:
+    """Text columns of a dataset file/folder ([] for plain text or unreadable files: loading will say why)."""
+    try:
+        from pathlib import Path
+
+        p = Path(path).expanduser()
+        if p.is_file() and p.suffix.lower() not in sources.DATASET_FORMATS:
+            return []
+        return sources.text_columns(sources.open_dataset(p))
+    except W2VError:
+        return []
+
+
+def _saved_upload(key: str, uploaded) -> str:
+    """Save an uploaded file once per upload (hashing 200 MB on every rerun would be slow)."""
+    memo = st.session_state.get(f"{key}_saved_upload")
+    if memo and memo[0] == uploaded.file_id:
+        return memo[1]
+    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name))
+    st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path)
+    return path
+
+
+def corpus_picker(key: str) -> CorpusConfig | None:
+    """Source, corpus size and tokenization options; returns the config, or None until a source is complete."""
+    src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source",
+                       help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
+    source: str | None = None
+    split = "train"
+    text_column: str | None = None
+    if src in BUILTIN or src in WIKITEXT:
+        source = src
+    if src in WIKITEXT:
+        split = st.selectbox("Split", SPLITS, key=f"{key}_split", help="WikiText's train split is the big one.")
+        if src == "wikitext-103":
+            st.caption("WikiText-103 has ~100M tokens: pick a corpus size below unless you have time to spare.")
+    elif src == "upload":
+        up = st.file_uploader("Corpus file", type=list(sources.UPLOAD_TYPES), key=f"{key}_upload",
+                              help="Text: one document a line. CSV/JSON lines/Parquet: one document a row. Max 200 MB.")
+        if up is not None:
+            try:
+                source = _saved_upload(key, up)
+            except W2VError as e:
+                st.error(str(e))
+                return None
+    elif src == "paste":
+        text = st.text_area("Text", key=f"{key}_paste", height=160, placeholder="One document a line…",
+                            help="Paste any text; each line is a document.")
+        if text and text.strip():
+            source = str(sources.save_pasted_text(text))
+    elif src == "path":
+        p = st.text_input("Path", key=f"{key}_path", placeholder="/data/corpus.csv",
+                          help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
+        if p and p.strip():
+            source = p.strip()
+    if source is not None and src in ("upload", "path"):
+        ident = corpus_cache.source_identity(source)
+        cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
+        if len(cols) > 1:
+            text_column = st.selectbox("Text column", cols, index=cols.index("text") if "text" in cols else 0,
+                                       key=f"{key}_text_column", help="The column that holds the documents.")
+
+    size = st.select_slider("Corpus size (tokens)", options=SIZES, value=ALL, format_func=_fmt_size,
+                            key=f"{key}_size",
+                            help="Whole documents in a fixed order until this many tokens: the same size always "
+                                 "gives the same corpus.")
+    with st.expander("Tokenization options"):
+        lowercase = st.checkbox("Lowercase", value=True, key=f"{key}_lowercase",
+                                help="'The' and 'the' become one word.")
+        keep_numbers = st.checkbox("Keep numbers", value=False, key=f"{key}_keep_numbers",
+                                   help="Keep tokens with digits (1984, mp3) instead of dropping them.")
+        keep_punct = st.checkbox("Keep punctuation", value=False, key=f"{key}_keep_punct",
+                                 help="Keep punctuation marks as tokens of their own.")
+        min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, value=1, step=1,
+                                        key=f"{key}_min_token_len", help="Drop tokens shorter than this.")
+        keep_unk = st.checkbox("Keep <unk>", value=False, key=f"{key}_keep_unk",
+                               help="WikiText marks rare words as <unk>; keep it as a word.")
+        pretokenized = st.checkbox("Already tokenized", value=False, key=f"{key}_pretokenized",
+                                   help="Split on white space only; no other cleaning.")
+    if source is None:
+        return None
+    cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), pretokenized=pretokenized,
+                       lowercase=lowercase, keep_numbers=keep_numbers, keep_punct=keep_punct,
+                       min_token_len=int(min_token_len), keep_unk=keep_unk, text_column=text_column, split=split)
+    try:
+        cfg.validate()
+    except W2VError as e:
+        st.error(str(e))
+        return None
+    return cfg
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load(config: CorpusConfig, stamp: str) -> Corpus:
+    corpus = load_corpus(config)
+    for a in (corpus.ids, corpus.offsets, corpus.counts):
+        a.flags.writeable = False  # shared by every session: nobody may change it in place
+    return corpus
+
+
+def load_corpus_cached(config: CorpusConfig) -> Corpus:
+    """The tokenized corpus, shared across reruns and sessions.
+
+    ``st.cache_resource`` rather than ``st.cache_data``: a WikiText-103 corpus is ~0.4 GB of ids, and
+    ``cache_data`` would copy it on every rerun. The arrays are made read-only instead. A changed local file
+    (size/mtime) gets a new entry.
+    """
+    ident = corpus_cache.source_identity(config.source)
+    return _load(config, json.dumps(ident, sort_keys=True))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _stats(config: CorpusConfig, stamp: str) -> CorpusStats:
+    return corpus_stats(load_corpus_cached(config))
+
+
+def corpus_stats_cached(config: CorpusConfig) -> CorpusStats:
+    """Corpus statistics (small: no per-token data), cached per config."""
+    ident = corpus_cache.source_identity(config.source)
+    return _stats(config, json.dumps(ident, sort_keys=True))

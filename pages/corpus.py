@@ -1,0 +1,82 @@
+"""Corpus: what the model will read. Sizes, the vocabulary that min_count keeps, top words, Zipf's law, samples."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:  # `streamlit run pages/corpus.py` on its own
+    sys.path.insert(0, _ROOT)
+
+import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages._corpus_ui import corpus_picker, corpus_stats_cached, load_corpus_cached  # noqa: E402
+from w2v_core.errors import W2VError  # noqa: E402
+from w2v_core.hub import HubUnavailable  # noqa: E402
+
+KEY = "corpus"
+
+
+def _use_sample() -> None:
+    st.session_state[f"{KEY}_source"] = "sample"
+
+
+st.title("Corpus")
+st.caption("Word2vec learns a word from the company it keeps. Here is the company: pick a corpus, "
+           "see how big it is, which words dominate it, and how many words survive `min_count`.")
+
+with st.container(border=True):
+    config = corpus_picker(KEY)
+
+if config is None:
+    st.info("Give the corpus a file, some text or a path above to see its statistics.")
+    st.stop()
+
+try:
+    with st.spinner("Loading and tokenizing the corpus (cached after the first time)…", show_time=True):
+        corpus = load_corpus_cached(config)
+        stats = corpus_stats_cached(config)
+except HubUnavailable as e:
+    st.error(str(e))
+    st.button("Use the bundled Wikipedia sample instead", on_click=_use_sample, key=f"{KEY}_use_sample",
+              type="primary")
+    st.stop()
+except W2VError as e:
+    st.error(str(e))
+    st.stop()
+
+min_count = st.slider("min_count", min_value=1, max_value=100, value=5, key=f"{KEY}_min_count",
+                      help="Training ignores words seen fewer times than this.")
+kept = stats.words_kept(min_count)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Tokens", f"{stats.n_tokens:,}", help="Words in running text after tokenization.")
+c2.metric("Documents", f"{stats.n_docs:,}", help="Lines / paragraphs / rows.")
+c3.metric("Distinct words", f"{stats.n_words:,}")
+c4.metric(f"Words kept (min_count={min_count})", f"{kept:,}",
+          help=f"{stats.tokens_kept(min_count) / max(stats.n_tokens, 1):.1%} of the tokens belong to these words.")
+if stats.truncated:
+    st.caption(f"Cut to {stats.n_tokens:,} tokens (whole documents, in order) by the corpus size setting.")
+
+top_tab, zipf_tab, docs_tab = st.tabs(["Top words", "Zipf plot", "Sample documents"])
+with top_tab:
+    n_top = min(30, len(stats.top_words))
+    df = pd.DataFrame(stats.top_words[:n_top], columns=["word", "count"])
+    fig = px.bar(df, x="word", y="count", title=f"The {n_top} most frequent words")
+    fig.update_layout(xaxis_tickangle=-45, height=420, margin=dict(t=50, b=10))
+    st.plotly_chart(fig, width="stretch", key=f"{KEY}_top_chart")
+with zipf_tab:
+    zdf = pd.DataFrame({"rank": stats.ranks, "count": stats.freqs})
+    fig = px.line(zdf, x="rank", y="count", log_x=True, log_y=True, markers=False,
+                  title="Rank vs frequency (log-log): Zipf's law is a straight line")
+    fig.add_hline(y=min_count, line_dash="dot", annotation_text=f"min_count = {min_count}")
+    fig.update_layout(height=420, margin=dict(t=50, b=10))
+    st.plotly_chart(fig, width="stretch", key=f"{KEY}_zipf_chart")
+with docs_tab:
+    st.caption("As the model sees them: after tokenization.")
+    for i, text in enumerate(stats.samples):
+        st.text_area(f"Document sample {i + 1}", text, height=100, disabled=True, key=f"{KEY}_sample_{i}")
+
+st.caption(f"{corpus.name} · {corpus.n_tokens:,} tokens held as int32 ids ({corpus.ids.nbytes / 1e6:,.1f} MB)")

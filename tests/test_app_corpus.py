@@ -1,0 +1,108 @@
+"""AppTest: the Corpus page shows sizes, top words, a Zipf plot and samples; the size control and min_count work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from w2v_core.corpus import CorpusConfig, load_corpus
+from w2v_core.vocab import Vocabulary
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "corpus.py")
+
+
+def _app(source: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if source is not None:
+        at.session_state["corpus_source"] = source
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at
+
+
+def _metrics(at) -> dict[str, int]:
+    return {m.label.split(" (")[0]: int(m.value.replace(",", "")) for m in at.metric}
+
+
+def test_default_sample_corpus_page():
+    at = _app().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="corpus_source").value == "sample"
+    m = _metrics(at)
+    assert m["Tokens"] > 400_000 and m["Documents"] > 10_000 and m["Distinct words"] > 30_000
+    assert 0 < m["Words kept"] < m["Distinct words"]
+    assert len(at.get("plotly_chart")) == 2  # top words and Zipf
+    assert len(at.text_area) == 3 and "anarchism" in at.text_area[0].value
+
+
+def test_size_control_changes_the_token_count_and_matches_training_corpus():
+    at = _app("lee").run()
+    full = _metrics(at)["Tokens"]
+    at.select_slider(key="corpus_size").set_value(10_000).run()
+    assert not at.exception
+    m = _metrics(at)
+    expected = load_corpus(CorpusConfig(source="lee", max_tokens=10_000))  # what a training run would load
+    assert m["Tokens"] == expected.n_tokens and 10_000 <= m["Tokens"] < full
+    assert m["Distinct words"] == expected.n_words
+    assert any("Cut to" in c.value for c in at.caption)
+
+
+def test_min_count_slider_matches_the_vocabulary():
+    at = _app("lee").run()
+    corpus = load_corpus(CorpusConfig(source="lee"))
+    for mc in (1, 3, 20):
+        at.slider(key="corpus_min_count").set_value(mc).run()
+        assert _metrics(at)["Words kept"] == len(Vocabulary.from_corpus(corpus, min_count=mc)[0])
+
+
+def test_tokenization_options_change_the_corpus():
+    at = _app("lee").run()
+    before = _metrics(at)["Distinct words"]
+    at.checkbox(key="corpus_keep_numbers").check().run()
+    assert _metrics(at)["Distinct words"] > before
+    at.number_input(key="corpus_min_token_len").set_value(4).run()
+    assert not at.exception and _metrics(at)["Distinct words"] < before
+
+
+def test_hub_failure_offers_the_bundled_sample():
+    at = _app("wikitext-2").run()  # the Hub is off in tests (conftest) and nothing is cached
+    assert not at.exception
+    assert len(at.error) == 1 and "--corpus sample" in at.error[0].value
+    assert not at.metric
+    at.button(key="corpus_use_sample").click().run()
+    assert not at.error and at.selectbox(key="corpus_source").value == "sample"
+    assert _metrics(at)["Tokens"] > 400_000
+
+
+def test_pasted_text():
+    at = _app("paste").run()
+    assert not at.exception and at.info  # nothing pasted yet
+    at.text_area(key="corpus_paste").input("the cat sat\nthe dog sat on the cat\n").run()
+    m = _metrics(at)
+    assert (m["Tokens"], m["Documents"], m["Distinct words"]) == (9, 2, 5)
+
+
+def test_local_file_with_several_text_columns(tmp_path):
+    p = tmp_path / "reviews.csv"
+    p.write_text("title,body\nGreat,loved every page\nMeh,too long really\n", encoding="utf-8")
+    at = _app("path").run()
+    at.text_input(key="corpus_path").input(str(p)).run()
+    assert not at.exception
+    assert at.selectbox(key="corpus_text_column").options == ["title", "body"]
+    at.selectbox(key="corpus_text_column").set_value("body").run()
+    assert _metrics(at)["Tokens"] == 6
+    at.selectbox(key="corpus_text_column").set_value("title").run()
+    assert _metrics(at)["Tokens"] == 2
+
+
+@pytest.mark.parametrize("content", [None, b"\x00\x01\x02" * 100])
+def test_bad_path_is_an_error_not_a_crash(tmp_path, content):
+    p = tmp_path / "bad.txt"
+    if content is not None:
+        p.write_bytes(content)
+    at = _app("path").run()
+    at.text_input(key="corpus_path").input(str(p)).run()
+    assert not at.exception and len(at.error) == 1
+    assert ("not found" if content is None else "binary") in at.error[0].value
