@@ -9,7 +9,12 @@ Sources (``CorpusConfig.source``):
 * ``sample`` (default): the Wikipedia excerpt that ships inside gensim's wheel (~470k tokens, offline).
 * ``lee``: the Lee news corpus from gensim's wheel (~60k tokens, offline).
 * ``wikitext-2`` / ``wikitext-103``: WikiText (raw) through Hugging Face ``datasets`` (see ``hub.py``).
-* a path to a text file (one document a line) or another local dataset file (see ``sources.py``).
+* a path to a text file (one document a line), a CSV/JSON-lines/Parquet file or a saved ``datasets`` folder
+  (see ``sources.py``; uploads are saved to a file first).
+
+``load_corpus`` goes through an on-disk cache (``corpus_cache.py``): the same source and options are
+tokenized once; a smaller ``max_tokens`` is cut from a cached full corpus. ``corpus_stats`` summarises a
+corpus for the app (sizes, words kept after ``min_count``, top words, rank/frequency for a Zipf plot).
 
 Tokenization (``tokenize``): lowercase, words only (letters, with inner apostrophes), WikiText artefacts
 (`` @-@ ``, `` @,@ ``, `` @.@ ``, `` = Heading = `` lines, ``<unk>``) cleaned. ``pretokenized`` splits on
