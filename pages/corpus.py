@@ -55,8 +55,9 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Tokens", f"{stats.n_tokens:,}", help="Words in running text after tokenization.")
 c2.metric("Documents", f"{stats.n_docs:,}", help="Lines / paragraphs / rows.")
 c3.metric("Distinct words", f"{stats.n_words:,}")
-c4.metric(f"Words kept (min_count={min_count})", f"{kept:,}",
-          help=f"{stats.tokens_kept(min_count) / max(stats.n_tokens, 1):.1%} of the tokens belong to these words.")
+c4.metric("Words kept", f"{kept:,}",
+          help=f"Words seen at least min_count = {min_count} times: the vocabulary training will use. "
+               f"{stats.tokens_kept(min_count) / max(stats.n_tokens, 1):.1%} of the tokens are these words.")
 if stats.truncated:
     st.caption(f"Cut to {stats.n_tokens:,} tokens (whole documents, in order) by the corpus size setting.")
 
