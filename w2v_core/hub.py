@@ -35,7 +35,7 @@ CONFIGS = {"wikitext-2": "wikitext-2-raw-v1", "wikitext-103": "wikitext-103-raw-
 assert set(CONFIGS) == set(WIKITEXT)
 PROBE_TIMEOUT = 3.0  # seconds
 _TRUE = {"1", "ON", "YES", "TRUE"}
-_offline_lock = threading.Lock()
+_offline_lock = threading.RLock()
 
 
 class HubUnavailable(W2VError):
@@ -98,7 +98,8 @@ def unreachable_message(name: str, split: str = "train") -> str:
 def _datasets_offline():
     """Switch ``datasets`` (and ``huggingface_hub``) to offline mode for a cache-only lookup.
 
-    ``datasets`` reads ``HF_HUB_OFFLINE`` once at import, so setting the environment is not enough.
+    ``datasets`` reads ``HF_HUB_OFFLINE`` once at import, so setting the environment is not enough. The
+    switch is process-wide, hence the (re-entrant) lock.
     """
     import datasets.config as dcfg
 
@@ -156,7 +157,9 @@ def load_wikitext(name: str, split: str = "train", cache_dir: str | None = None,
         raise HubUnavailable(unreachable_message(name, split))
     log.info("downloading %s from the Hugging Face Hub", _pretty(name, split))
     try:
-        return _load_dataset(name, split, cache_dir)
+        with _offline_lock:  # no cache lookup may flip the offline switch mid-download; a second caller waits, then hits the cache
+            ds = load_cached(name, split, cache_dir)
+            return ds if ds is not None else _load_dataset(name, split, cache_dir)
     except (ConnectionError, TimeoutError, socket.gaierror) as e:
         raise HubUnavailable(unreachable_message(name, split)) from e
     except OSError as e:
