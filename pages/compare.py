@@ -195,9 +195,10 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
             if label in errors:
                 st.warning(errors[label])
                 continue
-            df = pd.DataFrame([{"": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
+            df = pd.DataFrame([{"shared": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
             st.dataframe(df, hide_index=True, width="stretch",
-                         column_config={"cosine": st.column_config.ProgressColumn(format="%.3f", min_value=0.0,
+                         column_config={"shared": st.column_config.TextColumn(width="small"),
+                                        "cosine": st.column_config.ProgressColumn(format="%.3f", min_value=0.0,
                                                                                   max_value=1.0)})
     if len(lists) > 1:
         sets = [set(w for w, _ in r) for r in lists.values()]
@@ -259,8 +260,10 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     marked = mark if mark in words else None
     if mark and not marked:
         st.warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
+    mode = "markers+text" if len(words) <= 40 else "markers"  # few words: label them all
     for i, xy in enumerate(coords):
-        fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers", text=list(words), name=labels[i],
+        fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode=mode, text=list(words), name=labels[i],
+                                   textposition="top center", textfont=dict(size=10),
                                    marker=dict(size=6, color=PALETTE[i % len(PALETTE)], opacity=0.7),
                                    hovertemplate="<b>%{text}</b><extra>" + labels[i] + "</extra>", showlegend=False),
                       row=1, col=i + 1)
@@ -269,11 +272,18 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
             fig.add_trace(go.Scatter(x=[float(xy[j, 0])], y=[float(xy[j, 1])], mode="markers+text", text=[marked],
                                      textposition="top center", marker=dict(size=14, color="black", symbol="star"),
                                      showlegend=False, hoverinfo="text"), row=1, col=i + 1)
+    fig.update_xaxes(matches="x")  # one coordinate system: the same scale in every panel
+    fig.update_yaxes(matches="y")
     fig.update_layout(height=480, margin=dict(t=40, b=10))
     st.plotly_chart(fig, width="stretch", key="cmp_map_chart")
     st.caption("Alignment error (mean distance between a word's unit vectors after rotation; 0 = identical "
                "geometry, about 1.4 = unrelated): " +
                " · ".join(f"{lab}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
+    n_fit = min(len(shared), 10_000)
+    widest = max(m.vectors.dim for m in models)
+    if n_fit < 2 * widest:
+        st.warning(f"The rotation was fitted on only {n_fit} shared words for {widest} dimensions, so it can bend "
+                   "almost any model onto another: treat the alignment error and the maps with caution.")
     if len(models) >= 2:
         a, b = coords[0], coords[1]
         moved = np.linalg.norm(a - b, axis=1)

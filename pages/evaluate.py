@@ -76,7 +76,7 @@ def _analogy_chart(det: dict) -> None:
                  hover_data={"correct": True, "covered": True, "kind": False},
                  color_discrete_map={"meaning": "#4c78a8", "grammar": "#f58518"},
                  labels={"accuracy": "accuracy", "section": "", "kind": "tests"})
-    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], height=380, margin=dict(t=30, b=10),
+    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, min(1.0, max(0.1, df["accuracy"].max() * 1.25))], height=380, margin=dict(t=30, b=10),
                       legend=dict(orientation="h", y=1.1))
     fig.update_traces(textposition="outside")
     st.plotly_chart(fig, width="stretch", key="eval_analogy_chart")
@@ -102,8 +102,10 @@ def _pairs_view(det: dict, key: str) -> None:
     fig.add_trace(go.Scatter(x=normal["human"], y=normal["cosine"], mode="markers", name="pairs",
                              text=normal["pair"], marker=dict(size=7, color="#4c78a8", opacity=0.6),
                              hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
+    labelled = {f"{r['w1']} – {r['w2']}" for r in worst[:6]}  # label only the worst few: labels pile up
     fig.add_trace(go.Scatter(x=bad["human"], y=bad["cosine"], mode="markers+text", name="biggest disagreements",
-                             text=bad["pair"], textposition="top center", textfont=dict(size=11),
+                             text=bad["pair"], texttemplate=[p if p in labelled else "" for p in bad["pair"]],
+                             textposition="top center", textfont=dict(size=11),
                              marker=dict(size=10, color="#e45756"),
                              hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
     fig.update_layout(xaxis_title="people's similarity score (0–10)", yaxis_title="model's cosine similarity",

@@ -78,7 +78,7 @@ def test_two_models_side_by_side(models_root, monkeypatch):
     at = at.text_input(key="cmp_word").set_value("paris").run()
     nb = [df.value for df in at.dataframe if "cosine" in df.value.columns]
     assert len(nb) == 2 and all(len(df) == 10 for df in nb)
-    assert any("★" in set(df[""]) for df in nb)
+    assert any("★" in set(df["shared"]) for df in nb)
     assert not at.exception
 
 
