@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-token-len", type=_positive_int("--min-token-len"), default=1, help="drop shorter tokens")
     t.add_argument("--no-lowercase", action="store_true", help="keep the original case")
     t.add_argument("--text-column", default=None, help="column holding the text (CSV/JSON/Parquet/datasets)")
+    t.add_argument("--split", default="train", help="WikiText split: train | validation | test")
     t.add_argument("--arch", default="skipgram", help="skipgram | cbow")
     t.add_argument("--loss", default="negative", help="negative (sampling) | softmax (full softmax)")
     t.add_argument("--dim", type=_positive_int("--dim"), default=100)
@@ -114,7 +115,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise W2VError(f"--out {out} is a file; give a folder path for the model.")
     cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
                       lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
-                      min_token_len=a.min_token_len, text_column=a.text_column)
+                      min_token_len=a.min_token_len, text_column=a.text_column, split=a.split)
     mc = ModelConfig(arch=a.arch, loss=a.loss, dim=a.dim, window=a.window, negative=a.negative,
                      min_count=a.min_count, sample=a.sample, max_vocab=a.max_vocab)
     tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
