@@ -1,0 +1,51 @@
+"""Home: what the app is, where to start, and the current model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _ui
+
+st.title("Word2Vec Explorer")
+st.markdown(
+    '<p class="w2v-lead">Train word2vec (CBOW or Skip-gram, in PyTorch) on a real corpus, watch the loss fall '
+    "while it learns, then explore what it learnt: words on a map, nearest neighbours and analogies. "
+    "Everything runs on your machine, offline, with the bundled Wikipedia sample as the default corpus.</p>",
+    unsafe_allow_html=True)
+
+st.subheader("Start here")
+steps = [
+    ("train", "1. Train a model", ":material/model_training:",
+     "The defaults train in seconds on the bundled corpus; watch the live loss chart."),
+    ("map", "2. See the words on a map", ":material/scatter_plot:",
+     "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),
+    ("neighbours", "3. Ask questions", ":material/hub:",
+     "Nearest neighbours, similarity of two words, analogies (king - man + woman), odd one out."),
+    ("models", "4. Keep, share, import", ":material/inventory_2:",
+     "Rename, download as zip, upload back, import word2vec/GloVe vectors, export for the Embedding Projector."),
+]
+cols = st.columns(len(steps))
+for col, (key, label, icon, text) in zip(cols, steps):
+    with col.container(border=True, height="stretch"):
+        _ui.link(key, label, icon)
+        st.caption(text)
+
+extra = [(k, lbl, ic) for k, lbl, ic in (("corpus", "Look at the corpus", ":material/library_books:"),
+                                         ("evaluate", "Score the model on benchmarks", ":material/grading:"),
+                                         ("compare", "Compare models side by side", ":material/compare_arrows:"))
+         if (_ui.ROOT / _ui.PAGES[k]).is_file()]
+if extra:
+    cols = st.columns(len(extra))
+    for col, (k, lbl, ic) in zip(cols, extra):
+        _ui.link(k, lbl, ic, col)
+
+st.subheader("Current model")
+job = st.session_state.get("train_job")
+if job is not None and job.snapshot().active:
+    st.info("A training run is going on; follow it on the Train page.", icon=":material/hourglass_top:")
+model = _ui.current_model()
+if model is None:
+    st.info("No model yet: start with step 1. Models you train are saved and still here after a restart.",
+            icon=":material/info:")
+else:
+    _ui.model_card(model)

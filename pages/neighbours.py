@@ -1,0 +1,111 @@
+"""Neighbours & analogies: ask the current model questions about words."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages import _ui
+from w2v_core.errors import W2VError
+
+ss = st.session_state
+
+st.title(":material/hub: Neighbours & analogies")
+st.caption("All answers use cosine similarity between word vectors: 1 = same direction, 0 = unrelated.")
+
+model = _ui.require_model()
+wv = model.vectors
+
+examples = [w for w in ("king", "city", "music", "war", "france", "water") if w in wv] or wv.words[:3]
+first = examples[0] if examples else ""
+analogy = next((q for q in (("man", "king", "woman"), ("france", "paris", "germany"), ("good", "better", "bad"))
+                if all(w in wv for w in q)), ("", "", ""))
+for k, v in {"w_nb_word": first, "w_nb_k": 10, "w_sim_a": first, "w_sim_b": examples[1] if len(examples) > 1 else "",
+             "w_an_a": analogy[0], "w_an_b": analogy[1], "w_an_c": analogy[2], "w_an_method": "3CosAdd", "w_an_k": 5,
+             "w_odd": " ".join(examples[:3] + (["the"] if "the" in wv else []))}.items():
+    _ui.default(k, v)
+
+st.caption(f"Model **{model.name}** · {len(wv):,} words · a few to try: {', '.join(examples)}")
+
+t_nb, t_sim, t_an, t_odd = st.tabs([":material/hub: Neighbours", ":material/compare_arrows: Similarity",
+                                    ":material/function: Analogy", ":material/rule: Odd one out"])
+
+with t_nb:
+    c1, c2 = st.columns([2, 1])
+    c1.text_input("Word", key="w_nb_word", persist_state="session", help="The words whose vectors point most nearly the same way.")
+    c2.slider("How many", 1, 50, key="w_nb_k", persist_state="session")
+    if ss["w_nb_word"].strip():
+        try:
+            w = _ui.resolve_word(wv, ss["w_nb_word"])
+            res = wv.most_similar(w, topn=int(ss["w_nb_k"]))
+            df = pd.DataFrame(res, columns=["word", "cosine"])
+            if wv.counts is not None and wv.counts.any():
+                df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
+            df.index = range(1, len(df) + 1)
+            left, right = st.columns([3, 2])
+            fig = px.bar(df.iloc[::-1], x="cosine", y="word", orientation="h", text=df["cosine"].iloc[::-1].round(3),
+                         color="cosine", color_continuous_scale="Blues", range_color=(min(0, df["cosine"].min()), 1))
+            fig.update_layout(height=max(260, 28 * len(df) + 60), margin=dict(l=0, r=0, t=30, b=0),
+                              coloraxis_showscale=False, title=f"Nearest to '{w}'", yaxis_title=None)
+            left.plotly_chart(fig, key="nb_chart", config={"displayModeBar": False})
+            right.dataframe(df, column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
+                            width="stretch")
+        except W2VError as e:
+            st.warning(str(e), icon=":material/help:")
+
+with t_sim:
+    c1, c2 = st.columns(2)
+    c1.text_input("First word", key="w_sim_a", persist_state="session")
+    c2.text_input("Second word", key="w_sim_b", persist_state="session")
+    if ss["w_sim_a"].strip() and ss["w_sim_b"].strip():
+        try:
+            a, b = _ui.resolve_word(wv, ss["w_sim_a"]), _ui.resolve_word(wv, ss["w_sim_b"])
+            sim = wv.similarity(a, b)
+            st.metric(f"cosine({a}, {b})", f"{sim:.3f}")
+            st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
+            rank = sum(1 for _, s in wv.most_similar(a, topn=min(len(wv) - 1, 1000)) if s > sim) + 1
+            st.caption(f"'{b}' would be neighbour number {rank:,} of '{a}'" if rank <= 1000
+                       else f"'{b}' is not among the 1,000 nearest neighbours of '{a}'.")
+        except W2VError as e:
+            st.warning(str(e), icon=":material/help:")
+
+with t_an:
+    st.markdown("**a** is to **b** as **c** is to **?** (the answer is near b - a + c)")
+    c = st.columns([1, 1, 1, 1.3])
+    c[0].text_input("a", key="w_an_a", persist_state="session")
+    c[1].text_input("b", key="w_an_b", persist_state="session")
+    c[2].text_input("c", key="w_an_c", persist_state="session")
+    c[3].radio("Method", ["3CosAdd", "3CosMul"], key="w_an_method", persist_state="session", horizontal=True,
+               help="3CosAdd (Mikolov): cosine with b - a + c. 3CosMul (Levy & Goldberg): cos(x,b)·cos(x,c)/cos(x,a), "
+                    "less dominated by one large similarity.")
+    st.slider("Answers", 1, 20, key="w_an_k", persist_state="session")
+    if all(ss[k].strip() for k in ("w_an_a", "w_an_b", "w_an_c")):
+        try:
+            a, b, cc = (_ui.resolve_word(wv, ss[k]) for k in ("w_an_a", "w_an_b", "w_an_c"))
+            res = wv.most_similar(positive=[b, cc], negative=[a], topn=int(ss["w_an_k"]),
+                                  method=ss["w_an_method"].lower())
+            best = res[0][0] if res else "?"
+            st.success(f"{a} : {b} :: {cc} : **{best}**", icon=":material/lightbulb:")
+            df = pd.DataFrame(res, columns=["answer", "score"])
+            df.index = range(1, len(df) + 1)
+            st.dataframe(df, column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+        except W2VError as e:
+            st.warning(str(e), icon=":material/help:")
+    else:
+        st.caption("Fill in a, b and c.")
+
+with t_odd:
+    st.text_input("Words (three or more)", key="w_odd", persist_state="session", help="Separated by spaces or commas.")
+    words = _ui.parse_words(ss["w_odd"])
+    if words:
+        try:
+            words = [_ui.resolve_word(wv, w) for w in words]
+            odd = wv.doesnt_match(words)
+            st.success(f"The odd one out is **{odd}**", icon=":material/rule:")
+            rows = [{"word": w, "mean cosine to the others": sum(wv.similarities(w, [o for o in words if o != w]))
+                     / (len(words) - 1)} for w in words]
+            st.dataframe(pd.DataFrame(rows).sort_values("mean cosine to the others"), hide_index=True,
+                         column_config={"mean cosine to the others": st.column_config.NumberColumn(format="%.3f")})
+        except W2VError as e:
+            st.warning(str(e), icon=":material/help:")

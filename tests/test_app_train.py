@@ -1,0 +1,126 @@
+"""Train page (AppTest): knobs are there, a tiny run reaches the chart and a saved current model, bad settings say why."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from w2v_core import store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+KNOBS = ["w_train_arch", "w_train_loss", "w_train_window", "w_train_dim", "w_train_min_count", "w_train_sample",
+         "w_train_negative", "w_train_epochs", "w_train_lr", "w_train_batch", "w_train_seed"]
+
+
+def open_train() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    return at
+
+
+def widget(at: AppTest, key: str):
+    return at.get_by_key(key) if hasattr(at, "get_by_key") else None
+
+
+def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
+    """The page polls the job with a fragment; in a test we rerun until the job has been handled."""
+    for _ in range(max_runs):
+        at.run()
+        job = at.session_state["train_job"]
+        if not job.snapshot().active and "train_job_handled" in at.session_state:
+            at.run()
+            return
+        time.sleep(0.1)
+    raise AssertionError("the training run did not finish")
+
+
+def small_run(at: AppTest, epochs: int = 1, min_count: int = 2) -> None:
+    """Lee news, 5k tokens, dimension 10: trains in well under a second."""
+    at.selectbox(key="train_source").set_value("lee")
+    at.select_slider(key="train_size").set_value(5_000)
+    at.select_slider(key="w_train_dim").set_value(10)
+    at.slider(key="w_train_epochs").set_value(epochs)
+    at.number_input(key="w_train_min_count").set_value(min_count)
+    at.button(key="btn_train").click().run()
+
+
+def test_every_knob_is_there_with_help():
+    at = open_train()
+    for key in KNOBS:
+        w = widget(at, key)
+        assert w is not None, key
+        assert w.help, f"{key} has no help text"
+    assert at.button(key="btn_train").label == "Train"
+    assert any("press **Train**" in i.value for i in at.info)
+
+
+def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
+    at = open_train()
+    small_run(at)
+    assert not at.exception
+    assert at.button(key="btn_train").disabled or "train_job_handled" in at.session_state
+    run_until_finished(at)
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "Finished"
+    assert len(at.get("plotly_chart")) == 1  # the loss chart
+    path = at.session_state["current_model"]
+    assert path and Path(path).parent == store.models_dir()
+    m = store.load_model(path)
+    assert m.config["model"]["dim"] == 10 and m.config["train"]["epochs"] == 1
+    assert m.config["corpus"]["tokens"] <= 5_000 + 500
+    assert m.history["epoch"] and m.history["epoch"][0]["loss"] > 0
+    assert any("is now the current model" in s.value for s in at.success)
+    # the Train button is usable again, and the model card is shown
+    assert not at.button(key="btn_train").disabled
+    assert any(mt.label == "Final loss" for mt in at.metric)
+
+
+def test_stop_keeps_the_partial_model():
+    at = open_train()
+    small_run(at, epochs=50)
+    at.session_state["train_job"].stop()
+    run_until_finished(at)
+    assert not at.exception
+    job = at.session_state["train_job"].snapshot()
+    assert job.status == "stopped"
+    if job.path:  # stopped after learning something: kept and made current
+        assert at.session_state["current_model"] == job.path
+        assert store.load_model(job.path).config["summary"]["stopped"] is True
+    assert at.subheader[0].value == "Stopped"
+
+
+def test_the_run_survives_visiting_another_page():
+    at = open_train()
+    small_run(at, epochs=2)
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    at.switch_page("pages/train.py").run()
+    assert at.select_slider(key="w_train_dim").value == 10  # knobs kept too
+    assert at.slider(key="w_train_epochs").value == 2
+    run_until_finished(at)
+    assert at.subheader[0].value == "Finished"
+
+
+def test_settings_that_leave_no_vocabulary_show_an_error():
+    at = open_train()
+    small_run(at, min_count=1000)
+    run_until_finished(at)
+    assert not at.exception
+    assert at.subheader[0].value == "Failed"
+    assert any("min_count" in e.value or "min count" in e.value for e in at.error)
+    assert at.session_state["current_model"] is None
+
+
+def test_a_missing_corpus_file_shows_an_error(tmp_path):
+    at = open_train()
+    at.selectbox(key="train_source").set_value("path").run()
+    at.text_input(key="train_path").set_value(str(tmp_path / "nope.txt")).run()
+    at.button(key="btn_train").click().run()
+    if "train_job" in at.session_state:
+        run_until_finished(at)
+    assert not at.exception
+    assert any("not found" in e.value.lower() or "no such" in e.value.lower() for e in at.error)
