@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from pages import _ui
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
@@ -26,19 +25,6 @@ KNOBS = [  # (label, where in config.json)
     ("final loss", ("summary", "final_loss")), ("training time (s)", ("summary", "seconds")),
     ("imported from", ("source_file",)),
 ]
-
-
-@st.cache_resource(max_entries=8, show_spinner="Loading models…")
-def _load(path: str, stamp: int) -> store.Model:
-    """Read-only model shared by reruns; ``stamp`` (the weights' mtime) invalidates it when the folder changes."""
-    return store.load_model(path)
-
-
-def _stamp(path: str) -> int:
-    try:
-        return os.stat(Path(path) / store.WEIGHTS).st_mtime_ns
-    except OSError:
-        return 0
 
 
 def _get(cfg: dict, keys: tuple[str, ...]) -> Any:
@@ -150,7 +136,7 @@ def scores_section(paths: list[str], labels: list[str]) -> None:
         if st.button(f"Compute missing scores ({', '.join(names)})", key="cmp_eval"):
             bar = st.progress(0.0, text="Evaluating…")
             for k, p in enumerate(todo):
-                m = _load(p, _stamp(p))
+                m = _ui.load_model(p)
 
                 def tick(f: float, msg: str, _k: int = k, _name: str = m.name) -> None:
                     bar.progress((_k + f) / len(todo), text=f"{_name}: {msg}")
@@ -178,7 +164,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
     errors: dict[str, str] = {}
     for m, label in zip(models, labels):
         try:
-            lists[label] = m.vectors.most_similar(word, topn=topn)
+            lists[label] = m.vectors.most_similar(_ui.resolve_word(m.vectors, word), topn=topn)
         except W2VError as e:
             errors[label] = str(e)
     if not lists:
@@ -211,7 +197,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
 def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[str, ...], method: str,
                  seed: int) -> tuple[list[np.ndarray], list[float]]:
     """Align every model onto the first on their shared words, then project all of them into one plane."""
-    models = [_load(p, s) for p, s in zip(paths, stamps)]
+    models = [_ui.load_model(p) for p in paths]
     ref = models[0]
 
     def rows(m: store.Model) -> np.ndarray:
@@ -251,7 +237,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     paths = tuple(str(m.path) for m in models)
     try:
         with st.spinner("Aligning and projecting…"):
-            coords, errors = _aligned_map(paths, tuple(_stamp(p) for p in paths), words, method, 0)
+            coords, errors = _aligned_map(paths, tuple(_ui.stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
         st.error(str(e))
         return
@@ -294,7 +280,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
 
 # ----------------------------------------------------------------------------------------------- page
 
-st.title("Compare models")
+st.title(":material/compare_arrows: Compare models")
 st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
          "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
 
@@ -317,7 +303,7 @@ if len(chosen) < 2:
 models: list[store.Model] = []
 for p in chosen:
     try:
-        models.append(_load(p, _stamp(p)))
+        models.append(_ui.load_model(p))
     except W2VError as e:
         st.error(f"{names.get(p, p)} could not be opened: {e}")
 if len(models) < 2:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,21 +10,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _ui
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _load(path: str, stamp: int) -> store.Model:
-    """Read-only model shared by reruns; ``stamp`` (the weights' mtime) invalidates it when the folder changes."""
-    return store.load_model(path)
-
-
-def _stamp(path: str) -> int:
-    try:
-        return os.stat(Path(path) / store.WEIGHTS).st_mtime_ns
-    except OSError:
-        return 0
 
 
 def _stored_scores(path: str) -> dict | None:
@@ -128,11 +115,12 @@ def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
                                      which=which, tables=True)
     except W2VError as e:
         bar.empty()
-        st.error(str(e))
+        _ui.show_error(e)
         return None
     bar.empty()
     try:
         store.save_scores(path, evaluation.without_tables(result))
+        model.scores = evaluation.without_tables(result)  # the cached model (and its card) shows them at once
     except (W2VError, OSError) as e:
         st.warning(f"The scores were computed but could not be saved in the model folder: {e}")
     st.session_state.setdefault("eval_results", {})[path] = result
@@ -141,22 +129,14 @@ def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
 
 # ----------------------------------------------------------------------------------------------- page
 
-st.title("Evaluate")
+st.title(":material/grading: Evaluate")
 st.write("Loss tells you the model is learning its task; benchmarks tell you whether the vectors capture meaning. "
          "**WordSim353** and **SimLex-999** ask people how similar two words are and check that the model's cosine "
          "ranks the pairs the same way (Spearman ρ, −1…1). The **Google analogies** ask *a is to b as c is to ?* "
          "(Paris : France :: Berlin : ?).")
 
-path = st.session_state.get("current_model")
-if not path:
-    st.info("There is no current model yet. Train one on the **Train** page, or choose a saved one on the "
-            "**Models** page, then come back here.")
-    st.stop()
-try:
-    model = _load(str(path), _stamp(str(path)))
-except W2VError as e:
-    st.error(f"The current model could not be opened: {e} Choose another one on the **Models** page.")
-    st.stop()
+model = _ui.require_model()
+path = str(model.path)
 
 st.subheader(f"Model: {model.name}")
 st.caption(f"{len(model.vectors):,} words × {model.vectors.dim} dimensions" +

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from w2v_core import store
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/compare.py"
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,9 @@ def models_root(tmp_path_factory):
 
 def _app(root, monkeypatch, current=None):
     monkeypatch.setenv("W2V_MODELS_DIR", str(root))
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["current_model"] = current
+    at.switch_page(PAGE)  # through app.py: navigation, session defaults and page links as in the app
     return at
 
 

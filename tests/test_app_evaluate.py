@@ -14,7 +14,8 @@ from w2v_core import store
 from w2v_core.evaluation import load_analogies, load_pairs
 from w2v_core.vectors import WordVectors
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "evaluate.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/evaluate.py"
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +48,32 @@ def models_root(tmp_path_factory):
 
 def _app(models_root, monkeypatch, current):
     monkeypatch.setenv("W2V_MODELS_DIR", str(models_root["root"]))
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["current_model"] = current
+    at.switch_page(PAGE)  # through app.py: navigation, session defaults and page links as in the app
     return at
 
 
-def test_no_model_points_to_train(models_root, monkeypatch):
-    at = _app(models_root, monkeypatch, None).run()
+def test_no_model_points_to_train(monkeypatch, tmp_path):
+    monkeypatch.setenv("W2V_MODELS_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["current_model"] = None
+    at.switch_page(PAGE).run()
     assert not at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.button
 
 
-def test_broken_current_model_shows_error(models_root, monkeypatch, tmp_path):
-    at = _app(models_root, monkeypatch, str(tmp_path / "gone")).run()
+def test_damaged_current_model_shows_error(models_root, monkeypatch, tmp_path):
+    bad = tmp_path / "damaged"
+    bad.mkdir()
+    (bad / "config.json").write_text((Path(models_root["trained"]) / "config.json").read_text())
+    (bad / "vocab.tsv").write_text("cat\t3\n")
+    (bad / "weights.safetensors").write_bytes(b"not safetensors")
+    at = _app(models_root, monkeypatch, str(bad)).run()
     assert not at.exception
     assert at.error and "could not be opened" in at.error[0].value
+    assert not at.button  # nothing to evaluate
 
 
 def test_run_benchmarks_shows_and_stores_scores(models_root, monkeypatch):
@@ -89,6 +100,10 @@ def test_run_benchmarks_shows_and_stores_scores(models_root, monkeypatch):
     assert saved["wordsim353"] == pytest.approx(ws, abs=1e-3)
     assert "table" not in saved["details"]["wordsim353"]
     assert "capital-common-countries" in saved["details"]["analogy"]["sections"]
+    # the model card on Home shows them right away
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    assert any("WordSim353" in c.value for c in at.caption)
 
 
 def test_stored_scores_shown_without_rerunning(models_root, monkeypatch):
