@@ -70,6 +70,7 @@ def test_tsne_input_cap_says_so():
     assert n == MAX_TSNE_POINTS and str(MAX_TSNE_POINTS) in msg.replace(",", "") and "PCA" in msg
     assert cap_points(MAX_TSNE_POINTS + 500, "pca") == (MAX_TSNE_POINTS + 500, None)
     assert cap_points(100, "tsne") == (100, None)
+    assert cap_points(MAX_TSNE_POINTS + 1, "t-SNE")[0] == MAX_TSNE_POINTS  # the label a page shows works too
     with pytest.raises(W2VError, match="at most"):
         project(np.random.default_rng(0).normal(size=(MAX_TSNE_POINTS + 1, 4)), "tsne")
 

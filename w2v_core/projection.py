@@ -68,9 +68,17 @@ def tsne_cap_message(n_points: int) -> str | None:
             f"(asked for {n_points:,}). Use PCA for more words, or lower the number of words.")
 
 
+def _method(method: str) -> str:
+    """'PCA', 't-SNE', 'tsne' ... -> 'pca' | 'tsne' (W2VError for anything else)."""
+    m = str(method).lower().replace("-", "").replace("_", "")
+    if m not in METHODS:
+        raise W2VError(f"Unknown projection method {method!r}; choose 'pca' or 'tsne'.")
+    return m
+
+
 def cap_points(n_points: int, method: str) -> tuple[int, str | None]:
     """How many points ``method`` may take, with a message when ``n_points`` had to be cut."""
-    if method == "tsne" and n_points > MAX_TSNE_POINTS:
+    if _method(method) == "tsne" and n_points > MAX_TSNE_POINTS:
         return MAX_TSNE_POINTS, tsne_cap_message(n_points)
     return n_points, None
 
@@ -82,9 +90,7 @@ def project(X: np.ndarray, method: str = "pca", dims: int = 2, perplexity: float
     Deterministic for a given seed. Raises W2VError when there are too few rows, or more than
     ``MAX_TSNE_POINTS`` for t-SNE (cut the input with ``cap_points`` first).
     """
-    method = str(method).lower().replace("-", "")
-    if method not in METHODS:
-        raise W2VError(f"Unknown projection method {method!r}; choose 'pca' or 'tsne'.")
+    method = _method(method)
     if dims not in (2, 3):
         raise W2VError(f"A map has 2 or 3 dimensions (got {dims}).")
     X = _check_matrix(X)
