@@ -54,6 +54,12 @@ def default(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
+def clamp(key: str, lo: int | float, hi: int | float) -> None:
+    """Keep a remembered slider value inside this model's range (a smaller model has fewer words)."""
+    if key in st.session_state:
+        st.session_state[key] = min(max(st.session_state[key], lo), hi)
+
+
 def set_current_model(path: str | os.PathLike | None) -> None:
     st.session_state["current_model"] = str(path) if path is not None else None
 
@@ -197,6 +203,21 @@ def model_card(model: Any, *, current: bool | None = None, border: bool = True) 
                     parts.append(f"{title} {v:.1%}" if pct else f"{title} ρ = {v:.3f}")
             if parts:
                 st.caption(":material/grading: " + " · ".join(parts))
+
+
+def projector_zip(path: str | os.PathLike) -> bytes:
+    """vectors.tsv + metadata.tsv for projector.tensorflow.org ("Load" takes both), in one zip to download."""
+    import io
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as d:
+        files = store.export_model(path, "projector", d)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, f.name)
+        return buf.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------- look

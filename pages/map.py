@@ -79,7 +79,7 @@ with left:
     if ss["w_map_mode"] == MODES[0]:
         if V > 100:
             hi = min(5000, V)
-            ss["w_map_n"] = min(max(int(ss["w_map_n"]), 100), hi)
+            _ui.clamp("w_map_n", 100, hi)
             st.slider("How many", 100, hi, key="w_map_n", persist_state="session", step=50 if hi >= 200 else 1,
                       help="The N most frequent words of the vocabulary.")
         else:
@@ -90,7 +90,9 @@ with left:
                      help="Separated by spaces, commas or new lines.")
     else:
         st.text_input("Word", key="w_map_center", persist_state="session", placeholder="e.g. music", help="A word and its nearest neighbours.")
-        st.slider("Neighbours", 5, min(500, max(V - 1, 5)), key="w_map_center_n", persist_state="session")
+        hi = min(500, max(V - 1, 6))
+        _ui.clamp("w_map_center_n", 5, hi)
+        st.slider("Neighbours", 5, hi, key="w_map_center_n", persist_state="session")
     st.radio("Projection", ["PCA", "t-SNE"], key="w_map_method", persist_state="session", horizontal=True,
              help="PCA: fast, keeps global directions. t-SNE: slower, keeps local neighbourhoods.")
     st.radio("Dimensions", ["2-D", "3-D"], key="w_map_dims", persist_state="session", horizontal=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import tempfile
-import zipfile
 from pathlib import Path
 
 import streamlit as st
@@ -35,14 +33,7 @@ def zipped(path: str, stamp: int) -> bytes:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def projector_zip(path: str, stamp: int) -> bytes:
-    """vectors.tsv + metadata.tsv (for projector.tensorflow.org) in one zip."""
-    with tempfile.TemporaryDirectory() as d:
-        files = store.export_model(path, "projector", d)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in files:
-                z.write(f, f.name)
-        return buf.getvalue()
+    return _ui.projector_zip(path)
 
 
 def make_current(path: str) -> None:
