@@ -22,6 +22,12 @@ the rows involved, a few batched matrix products, then one ``index_add_`` per ta
 no optimizer state, so it is fast on a CPU and runs unchanged on a GPU. For Skip-gram the ``k`` negatives
 of a centre word are shared by all its context words (Ji et al., 2016, "Parallelizing Word2Vec in Shared and
 Distributed Memory"), which turns many dot products into one small matrix product.
+
+The trainer uses a faster, packed form of the same step (:class:`PackedBatch`, :meth:`Word2Vec.step_packed`):
+only real context words are stored (no padding), CBOW's mean is one ``embedding_bag``, and a batch draws one
+pool of ``N`` negatives that every example shares, each weighted ``k / N`` so that the expected gradient is
+that of ``k`` negatives per example (BlazingText's trick, Gupta & Khare, 2017: the negative scores of a whole
+batch become one matrix product ``H @ O_neg.T`` and only ``N`` output rows are touched).
 """
 
 from __future__ import annotations
@@ -82,6 +88,34 @@ class Batch:
     negatives: torch.Tensor | None = None  # int64 (B, k), negative sampling only
 
 
+@dataclass
+class PackedBatch:
+    """A batch in the trainer's compact form: real context words only, negatives shared by the batch.
+
+    Centre ``i`` owns ``ctx[starts[i] : starts[i] + counts[i]]``; ``rows`` repeats ``i`` once per context word.
+    Every centre has at least one context word.
+    """
+
+    centres: torch.Tensor  # int64 (B,)
+    ctx: torch.Tensor  # int64 (P,): context ids, grouped by centre
+    rows: torch.Tensor  # int64 (P,): the centre (0..B-1) each context word belongs to
+    starts: torch.Tensor  # int64 (B,): where each centre's context words start in ctx
+    counts: torch.Tensor  # float (B,): context words per centre
+    negatives: torch.Tensor | None = None  # int64 (N,): negatives shared by every example of the batch
+
+    @classmethod
+    def from_batch(cls, batch: Batch, negatives: torch.Tensor | None = None) -> "PackedBatch":
+        """Pack a padded :class:`Batch` (centres without any context word are dropped)."""
+        valid = batch.mask > 0
+        has = valid.any(1)
+        valid = valid[has]
+        counts = valid.sum(1)
+        starts = torch.zeros_like(counts)
+        torch.cumsum(counts[:-1], 0, out=starts[1:])
+        rows = torch.arange(int(has.sum()), device=counts.device).repeat_interleave(counts)
+        return cls(batch.centres[has], batch.ctx[has][valid], rows, starts, counts.float(), negatives)
+
+
 class Word2Vec(nn.Module):
     """Shared parts of CBOW and Skip-gram: the two tables, initialisation and the output layers."""
 
@@ -131,6 +165,14 @@ class Word2Vec(nn.Module):
         if self.config.loss == "softmax":
             return self._step_softmax(batch, lr)
         return self._step_negative(batch, lr)
+
+    @torch.no_grad()
+    def step_packed(self, batch: PackedBatch, lr: float, want_loss: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SGD step on a packed batch (the trainer's fast path). Returns (summed loss, examples) as tensors;
+        the loss is only computed when ``want_loss`` (the trainer reads it every few batches)."""
+        if self.config.loss == "softmax":
+            return self._packed_softmax(batch, lr, want_loss)
+        return self._packed_negative(batch, lr, want_loss)
 
     @torch.no_grad()
     def loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,6 +235,44 @@ class SkipGram(Word2Vec):
         return loss, n_ctx.sum()
 
 
+    def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool):
+        w_in, w_out = self.w_in, self.w_out
+        negs = b.negatives
+        h = w_in.index_select(0, b.centres)  # (B, D)
+        he = h.index_select(0, b.rows)  # (P, D): the centre's row beside each of its context words
+        op = w_out.index_select(0, b.ctx)  # (P, D)
+        sp = (he * op).sum(1)  # (P,) positive scores
+        on = w_out.index_select(0, negs)  # (N, D)
+        sn = h @ on.t()  # (B, N) negative scores
+        # each centre's context words share the pool; a pool word stands for k / N negatives per context word
+        wn = b.counts.unsqueeze(1) * (self.config.negative / negs.shape[0])
+        loss = None
+        if want_loss:
+            loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
+        gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)  # -lr * d loss / d score
+        gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
+        grad_h = gn @ on
+        grad_h.index_add_(0, b.rows, op.mul_(gp.unsqueeze(1)))
+        w_out.index_add_(0, b.ctx, he.mul_(gp.unsqueeze(1)))
+        w_out.index_add_(0, negs, gn.t() @ h)
+        w_in.index_add_(0, b.centres, grad_h)
+        return loss, b.counts.sum()
+
+    def _packed_softmax(self, b: PackedBatch, lr: float, want_loss: bool):
+        h = self.w_in.index_select(0, b.centres)
+        logp = torch.log_softmax(self._softmax_logits(h), 1)  # (B, V)
+        loss = -logp[b.rows, b.ctx].sum() if want_loss else None
+        g = logp.exp_().mul_(b.counts.unsqueeze(1))  # n_ctx * softmax - counts of each true context word
+        g.index_put_((b.rows, b.ctx), torch.full_like(b.counts[:1], -1.0).expand(b.rows.shape[0]),
+                     accumulate=True)
+        g.mul_(-lr)
+        grad_h = g @ self.w_out
+        self.w_out.add_(g.t() @ h)
+        self.out_bias.add_(g.sum(0))
+        self.w_in.index_add_(0, b.centres, grad_h)
+        return loss, b.counts.sum()
+
+
 class CBOW(Word2Vec):
     """The mean of the context words' input rows predicts the centre word."""
 
@@ -246,6 +326,47 @@ class CBOW(Word2Vec):
         self.out_bias.add_(g.sum(0))
         self._spread_to_context(batch, grad_h)
         return loss, has_ctx.sum()
+
+
+    def _packed_hidden(self, b: PackedBatch) -> torch.Tensor:
+        return F.embedding_bag(b.ctx, self.w_in, b.starts, mode="mean")  # (B, D), one fused gather + mean
+
+    def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool):
+        w_out = self.w_out
+        negs = b.negatives
+        h = self._packed_hidden(b)
+        oc = w_out.index_select(0, b.centres)  # (B, D)
+        sp = (h * oc).sum(1)  # (B,)
+        on = w_out.index_select(0, negs)  # (N, D)
+        sn = h @ on.t()  # (B, N)
+        # a pool word that is this example's centre is no negative for it (word2vec skips such draws)
+        wn = (negs.unsqueeze(0) != b.centres.unsqueeze(1)).to(h.dtype).mul_(self.config.negative / negs.shape[0])
+        loss = None
+        if want_loss:
+            loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
+        gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)
+        gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
+        grad_h = torch.addmm(oc.mul_(gp.unsqueeze(1)), gn, on)
+        w_out.index_add_(0, b.centres, h * gp.unsqueeze(1))
+        w_out.index_add_(0, negs, gn.t() @ h)
+        # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
+        self.w_in.index_add_(0, b.ctx, grad_h.index_select(0, b.rows))
+        return loss, b.counts.new_full((), float(h.shape[0]))
+
+    def _packed_softmax(self, b: PackedBatch, lr: float, want_loss: bool):
+        h = self._packed_hidden(b)
+        B = h.shape[0]
+        logp = torch.log_softmax(self._softmax_logits(h), 1)
+        ar = torch.arange(B, device=h.device)
+        loss = -logp[ar, b.centres].sum() if want_loss else None
+        g = logp.exp_()
+        g[ar, b.centres] -= 1.0
+        g.mul_(-lr)
+        grad_h = g @ self.w_out
+        self.w_out.add_(g.t() @ h)
+        self.out_bias.add_(g.sum(0))
+        self.w_in.index_add_(0, b.ctx, grad_h.index_select(0, b.rows))
+        return loss, b.counts.new_full((), float(B))
 
 
 def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:

@@ -24,15 +24,22 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
+from w2v_core.models import Batch, ModelConfig, PackedBatch, Word2Vec, build_model
 from w2v_core.vocab import Vocabulary
-from w2v_core.windows import Stream, context_matrix, draw_radii, subsample
+from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 # centre words per batch; measured on 2 CPU cores (see benchmarks/), larger on a GPU
-DEFAULT_BATCH = {("cpu", "skipgram"): 256, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
+# A batch sums the updates of every example in it, so a word that fills a large share of a batch gets one
+# huge step where sequential SGD would take many small self-correcting ones, and training diverges. The batch
+# is kept small enough that its most frequent word (after subsampling) appears about this many times at most:
+# as a centre for CBOW, as a context word (window + 1 per centre on average) for Skip-gram.
+MAX_ROW_REPEATS = {"cbow": 8.0, "skipgram": 20.0}
+MIN_BATCH = 16
+DEFAULT_POOL = 32  # negatives shared per batch (each stands for k / N of an example's k negatives)
+DEFAULT_BATCH = {("cpu", "skipgram"): 256, ("cpu", "cbow"): 512, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,14 @@ class TrainConfig:
     epochs: int = 5
     lr: float | None = None  # starting learning rate; None = word2vec's default for the architecture
     min_lr_fraction: float = 1e-4  # the rate decays linearly to lr * this
-    batch_size: int | None = None  # centre words per batch; None = tuned default for device and architecture
+    batch_size: int | None = None  # centre words per batch at most; None = tuned default (see safe_batch_size)
     threads: int = 0  # worker threads on the CPU; 0 = one per core
     seed: int = 1
     device: str = "auto"  # "auto" (CUDA when present) | "cpu" | "cuda"
-    chunk_tokens: int = 200_000  # tokens per chunk of an epoch (bounds memory)
+    chunk_tokens: int = 50_000  # tokens per chunk of an epoch (bounds memory)
     report_every: float = 0.25  # seconds between progress reports to callbacks
+    shared_negatives: int | None = None  # N, negatives drawn per batch and shared by its examples; None = default
+    loss_every: int = 4  # compute the loss on every n-th batch only (it is only shown, never trained on)
 
     def validate(self) -> None:
         if not 1 <= self.epochs <= 1000:
@@ -58,10 +67,29 @@ class TrainConfig:
             raise W2VError(f"The batch size must be between 1 and 1,000,000 (got {self.batch_size}).")
         if not 0 <= self.threads <= 256:
             raise W2VError(f"threads must be between 0 (all cores) and 256 (got {self.threads}).")
+        if self.shared_negatives is not None and not 1 <= self.shared_negatives <= 100_000:
+            raise W2VError(f"shared_negatives must be between 1 and 100,000 (got {self.shared_negatives}).")
+        if not 1 <= self.loss_every <= 1_000_000:
+            raise W2VError(f"loss_every must be at least 1 (got {self.loss_every}).")
+        if not 1_000 <= self.chunk_tokens <= 100_000_000:
+            raise W2VError(f"chunk_tokens must be between 1,000 and 100,000,000 (got {self.chunk_tokens}).")
         if self.device not in ("auto", "cpu", "cuda"):
             raise W2VError(f"Unknown device '{self.device}': choose auto, cpu or cuda.")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise W2VError("--device cuda was asked for, but no CUDA GPU is available here; use --device cpu or auto.")
+
+
+def safe_batch_size(requested: int, vocab: Vocabulary, model_config: ModelConfig) -> int:
+    """The largest batch (at most ``requested``) in which the most frequent word stays below ``MAX_ROW_REPEATS``.
+
+    Why: a row's updates within a batch are summed from the same old weights; past a few dozen repeats that
+    overshoots and diverges (tiny vocabularies, no subsampling). Large real corpora keep the requested size.
+    """
+    kept = vocab.counts.astype(np.float64) * vocab.keep_probs(model_config.sample)
+    share = float(kept.max() / kept.sum())
+    per_centre = 1.0 if model_config.arch == "cbow" else model_config.window + 1.0
+    bound = MAX_ROW_REPEATS[model_config.arch] / (share * per_centre)
+    return int(max(min(requested, bound), min(MIN_BATCH, requested)))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -146,6 +174,7 @@ class _Shared:
     epoch_loss_n: float = 0.0
     last_report: float = 0.0
     error: BaseException | None = None
+    next_chunk: int = 0  # the next chunk of this epoch that no worker has taken
 
 
 def encode_corpus(corpus, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +242,11 @@ class Trainer:
         if mc.window >= 1 and lengths.max() < 2:
             raise W2VError("Every document has fewer than 2 in-vocabulary words, so no word has any context. "
                            "Use longer documents (one per line) or lower min_count.")
+        safe = safe_batch_size(tc.batch_size, self.vocab, mc)
+        if safe < tc.batch_size:
+            log.info("Batch size lowered from %d to %d: the most frequent word would repeat too often in a batch.",
+                     tc.batch_size, safe)
+            self.train_config = tc = replace(tc, batch_size=safe)
         self.ids = torch.from_numpy(ids)
         self.offsets = offsets
         self.chunks = chunk_bounds(offsets, len(ids), tc.chunk_tokens)
@@ -238,8 +272,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> TrainResult:
-        tc, mc = self.train_config, self.model_config
         self._prepare()
+        tc, mc = self.train_config, self.model_config
         epochs = tc.epochs
         total_enc = self.encoded_tokens * epochs
         scale = self.raw_tokens / max(self.encoded_tokens, 1)  # raw tokens per in-vocabulary token
@@ -303,81 +337,93 @@ class Trainer:
     def _run_epoch(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
         tc = self.train_config
         n_workers = min(tc.threads, len(self.chunks))
+        sh.next_chunk = 0
         if n_workers <= 1:
-            self._worker(epoch, list(range(len(self.chunks))), sh, total_enc, scale, start)
+            self._worker(epoch, sh, total_enc, scale, start)
             return
-        shares = [list(range(w, len(self.chunks), n_workers)) for w in range(n_workers)]
-        threads = [threading.Thread(target=self._worker, args=(epoch, s, sh, total_enc, scale, start), daemon=True)
-                   for s in shares]
+        # workers take the next chunk when they are free, so neither idles while the other has work
+        threads = [threading.Thread(target=self._worker, args=(epoch, sh, total_enc, scale, start), daemon=True)
+                   for _ in range(n_workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
-    def _worker(self, epoch: int, chunk_ids: list[int], sh: _Shared, total_enc: int, scale: float,
-                start: float) -> None:
+    def _worker(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
         try:
-            self._work(epoch, chunk_ids, sh, total_enc, scale, start)
+            self._work(epoch, sh, total_enc, scale, start)
         except BaseException as e:  # surfaced by the main thread
             sh.error = e
             self.stop_event.set()
 
+    def _chunk_windows(self, epoch: int, ci: int):
+        """Subsampling, radii and packed windows of one chunk, from the chunk's own seeded generator."""
+        tc, mc = self.train_config, self.model_config
+        dev = self.device
+        a, b, local = self.chunks[ci]
+        g = torch.Generator(device=dev).manual_seed(tc.seed * 1_000_003 + epoch * 10_007 + ci)
+        ids = self.ids[a:b].to(dev, non_blocking=True).long()
+        offs = torch.from_numpy(local).to(dev)
+        kept, koffs, _ = subsample(ids, offs, self.keep_prob, g)
+        stream = Stream.from_offsets(kept, koffs)
+        radii = draw_radii(len(stream), mc.window, g, dev)
+        return packed_windows(stream, radii, mc.window), g, b - a
+
     @torch.no_grad()
-    def _work(self, epoch, chunk_ids, sh, total_enc, scale, start) -> None:
+    def _work(self, epoch, sh, total_enc, scale, start) -> None:
         tc, mc = self.train_config, self.model_config
         dev = self.device
         model = self.model
         lr0, lr_min = tc.lr, tc.lr * tc.min_lr_fraction
-        B, k = tc.batch_size, mc.negative
+        B = tc.batch_size
         table = self.neg_table
+        pool = tc.shared_negatives or max(DEFAULT_POOL, mc.negative)
         loss_acc = torch.zeros((), device=dev)
         n_acc = torch.zeros((), device=dev)
-        for ci in chunk_ids:
-            if self.stop_event.is_set():
-                return
-            a, b, local = self.chunks[ci]
-            g = torch.Generator(device=dev).manual_seed(tc.seed * 1_000_003 + epoch * 10_007 + ci)
-            ids = self.ids[a:b].to(dev, non_blocking=True).long()
-            offs = torch.from_numpy(local).to(dev)
-            kept, koffs, _ = subsample(ids, offs, self.keep_prob, g)
-            stream = Stream.from_offsets(kept, koffs)
-            n = len(stream)
-            chunk_len = b - a
-            radii = draw_radii(n, mc.window, g, dev)
-            positions_all = torch.arange(n, device=dev)
-            pos = 0
-            while pos < n or (n == 0 and pos == 0):
+        nb = 0
+        while True:
+            with sh.lock:
+                ci = sh.next_chunk
+                sh.next_chunk += 1
+            if ci >= len(self.chunks) or self.stop_event.is_set():
+                break
+            win, g, chunk_len = self._chunk_windows(epoch, ci)
+            n = len(win)
+            if n == 0:  # nothing to learn from (every word subsampled away or alone in its document)
+                with sh.lock:
+                    sh.done += chunk_len
+                continue
+            counts = win.counts.to(torch.float32)
+            n_batches = (n + B - 1) // B
+            cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
+            negs_all = (table[torch.randint(len(table), (n_batches, pool), generator=g, device=dev)].long()
+                        if table is not None else None)
+            for bi in range(n_batches):
                 if self.stop_event.is_set():
-                    return
-                if n == 0:
-                    step_tokens = chunk_len
-                    pos = 1
-                else:
-                    end = min(pos + B, n)
-                    positions = positions_all[pos:end]
-                    ctx, valid = context_matrix(stream, positions, radii[pos:end], mc.window)
-                    negs = (table[torch.randint(len(table), (end - pos, k), generator=g, device=dev)].long()
-                            if table is not None else None)
-                    with sh.lock:
-                        frac = sh.done / total_enc
-                    lr = max(lr_min, lr0 * (1.0 - frac))
-                    batch = Batch(stream.ids[positions], ctx, valid.to(torch.float32), negs)
-                    loss, cnt = model.step(batch, lr)
+                    break
+                c0, c1 = bi * B, min((bi + 1) * B, n)
+                p0, p1 = cuts[bi], cuts[bi + 1]
+                batch = PackedBatch(win.centres[c0:c1], win.ctx[p0:p1], win.rows[p0:p1] - c0,
+                                    win.starts[c0:c1] - p0, counts[c0:c1],
+                                    negs_all[bi] if negs_all is not None else None)
+                lr = max(lr_min, lr0 * (1.0 - sh.done / total_enc))
+                want = nb % tc.loss_every == 0
+                nb += 1
+                loss, cnt = model.step_packed(batch, lr, want)
+                if want:
                     loss_acc += loss
                     n_acc += cnt
-                    step_tokens = chunk_len * (end - pos) / n
-                    pos = end
                 now = time.perf_counter()
-                report = False
                 with sh.lock:
-                    sh.done += step_tokens
-                    if now - sh.last_report >= tc.report_every:
+                    sh.done += chunk_len * (c1 - c0) / n
+                    report = now - sh.last_report >= tc.report_every
+                    if report:
                         sh.last_report = now
-                        report = True
                 if report:
                     self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc)
                     loss_acc = torch.zeros((), device=dev)
                     n_acc = torch.zeros((), device=dev)
+                    nb = 0
         if n_acc.item() > 0:
             self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc, call=False)
 

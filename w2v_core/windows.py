@@ -85,6 +85,53 @@ def context_matrix(
     return ctx, valid
 
 
+@dataclass
+class Windows:
+    """The windows of a whole stream, packed: only real context words, grouped by centre (CSR layout).
+
+    Centre ``i`` (position ``positions[i]`` in the stream, word ``centres[i]``) owns
+    ``ctx[starts[i] : starts[i + 1]]``, in text order. Centres without any context word are left out.
+    """
+
+    positions: torch.Tensor  # int64 (C,)
+    centres: torch.Tensor  # int64 (C,)
+    ctx: torch.Tensor  # int64 (P,)
+    starts: torch.Tensor  # int64 (C + 1,)
+    rows: torch.Tensor  # int64 (P,): the centre (0..C-1) each context word belongs to
+
+    def __len__(self) -> int:
+        return int(self.centres.shape[0])
+
+    @property
+    def counts(self) -> torch.Tensor:
+        return self.starts[1:] - self.starts[:-1]
+
+
+def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int = 65_536) -> Windows:
+    """All windows of a stream as one :class:`Windows` (built ``block`` positions at a time to bound memory)."""
+    dev = stream.ids.device
+    pos_parts, ctx_parts, cnt_parts = [], [], []
+    n = len(stream)
+    for a in range(0, n, block):
+        positions = torch.arange(a, min(a + block, n), device=dev)
+        ctx, valid = context_matrix(stream, positions, radii[a:a + block], window)
+        cnt = valid.sum(1)
+        has = cnt > 0
+        pos_parts.append(positions[has])
+        cnt_parts.append(cnt[has])
+        ctx_parts.append(ctx[valid])  # row-major: grouped by centre, in text order
+    if not pos_parts:
+        e = torch.zeros(0, dtype=torch.int64, device=dev)
+        return Windows(e, e, e, torch.zeros(1, dtype=torch.int64, device=dev), e)
+    positions = torch.cat(pos_parts)
+    counts = torch.cat(cnt_parts)
+    starts = torch.zeros(len(counts) + 1, dtype=torch.int64, device=dev)
+    torch.cumsum(counts, 0, out=starts[1:])
+    ctx = torch.cat(ctx_parts)
+    rows = torch.repeat_interleave(torch.arange(len(counts), device=dev), counts, output_size=ctx.shape[0])
+    return Windows(positions, stream.ids[positions], ctx, starts, rows)
+
+
 def skipgram_pairs(
     stream: Stream, radii: torch.Tensor, window: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,226 @@
+"""Side by side with gensim: speed, peak memory and quality on the same tokens with the same knobs.
+
+    python benchmarks/bench_vs_gensim.py                          # the bundled `sample` corpus
+    python benchmarks/bench_vs_gensim.py --corpus FILE            # a text file, our tokenizer (WikiText is fine)
+    python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
+    python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
+
+The corpus is tokenized once (``w2v_core.corpus.load_corpus``) and written as one document a line, split into
+pieces of at most 10,000 tokens (gensim silently truncates longer sentences), so both trainers read exactly the
+same documents. Every training run is its own subprocess, so the peak RSS (``ru_maxrss``) printed is that
+run's own. Words/s = raw tokens x epochs / seconds of the training loop (vocabulary building excluded for both).
+Scores use gensim's evaluators (``evaluate_word_pairs`` / ``evaluate_word_analogies``) on both sets of vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+MAX_DOC = 10_000  # gensim's MAX_WORDS_IN_BATCH: longer sentences are cut by gensim, so cut them for both
+
+
+def write_tokens(sources: list[str], pretokenized: bool, path: str) -> dict:
+    from w2v_core.corpus import CorpusConfig, load_corpus
+
+    n_tok = n_doc = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for src in sources:
+            c = load_corpus(CorpusConfig(source=src, pretokenized=pretokenized))
+            for i in range(c.n_docs):
+                toks = c.doc_tokens(i)
+                for a in range(0, len(toks), MAX_DOC):
+                    piece = toks[a:a + MAX_DOC]
+                    if piece:
+                        f.write(" ".join(piece) + "\n")
+                        n_tok += len(piece)
+                        n_doc += 1
+    return {"tokens": n_tok, "documents": n_doc}
+
+
+def evaluate(words: list[str], vectors) -> dict:
+    """WordSim353 / SimLex-999 Spearman and Google-analogy accuracy through gensim's evaluators."""
+    import logging
+
+    from gensim.models import KeyedVectors
+
+    from w2v_core.corpus import _gensim_datapath
+
+    logging.getLogger("gensim").setLevel(logging.ERROR)
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(words, vectors)
+    out = {}
+    for name, fname in (("ws353", "wordsim353.tsv"), ("simlex", "simlex999.txt")):
+        _p, sp, oov = kv.evaluate_word_pairs(_gensim_datapath(fname))
+        out[name] = round(float(sp.statistic if hasattr(sp, "statistic") else sp[0]), 4)
+        out[name + "_oov"] = round(float(oov), 1)
+    acc, _sections = kv.evaluate_word_analogies(_gensim_datapath("questions-words.txt"))
+    out["analogy"] = round(float(acc), 4)
+    return out
+
+
+def child(args) -> None:
+    """One training run; prints one JSON line."""
+    import numpy as np
+
+    args.arch = args.arch[-1]
+    knobs = dict(dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
+                 sample=args.sample)
+    if args.child == "gensim":
+        from gensim.models import Word2Vec
+
+        with open(args.tokens, encoding="utf-8") as f:
+            docs = [line.split() for line in f]
+        m = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
+                     min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
+                     workers=args.threads, seed=args.seed)
+        m.build_vocab(docs)
+        t = time.perf_counter()
+        m.train(docs, total_examples=m.corpus_count, epochs=args.epochs)
+        secs = time.perf_counter() - t
+        raw = m.corpus_total_words
+        words, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
+        vocab = len(words)
+    else:
+        from w2v_core.corpus import from_documents
+        from w2v_core.models import ModelConfig
+        from w2v_core.training import Callback, Trainer, TrainConfig
+
+        with open(args.tokens, encoding="utf-8") as f:  # the very documents gensim reads
+            corpus = from_documents((line.split() for line in f), name="bench")
+        callbacks = []
+        if args.app_callback:  # what the app does: every report appended to a list under a lock
+            import threading
+
+            class AppLike(Callback):
+                def __init__(self):
+                    self.lock, self.points = threading.Lock(), []
+
+                def on_batch_end(self, p):
+                    with self.lock:
+                        self.points.append((p.fraction, p.loss, p.smoothed_loss, p.words_per_sec))
+
+            callbacks.append(AppLike())
+        tc = TrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed, device="cpu",
+                         batch_size=args.batch_size, lr=args.lr)
+        res = Trainer(corpus, ModelConfig(arch=args.arch, **knobs), tc, callbacks).train()
+        secs = res.summary["seconds"]
+        raw = res.summary["tokens"]
+        words, vecs = list(res.vocab.words), res.model.w_in.detach().numpy()
+        vocab = len(words)
+    wps = raw * args.epochs / secs
+    out = {"who": args.child, "arch": args.arch, "seconds": round(secs, 3), "words_per_sec": round(wps),
+           "vocab": vocab, "tokens": raw}
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if not args.no_eval:
+        out.update(evaluate(words, vecs))
+    print(json.dumps(out))
+
+
+def run_child(base: list[str], who: str, arch: str) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", who, "--arch", arch] + base
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        raise SystemExit(f"{who} {arch} failed")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", action="append", help="built-in name or text file (repeat to concatenate)")
+    ap.add_argument("--pretokenized", action="store_true")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--negative", type=int, default=5)
+    ap.add_argument("--min-count", type=int, default=5)
+    ap.add_argument("--sample", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--arch", action="append", choices=["skipgram", "cbow"], help="default: both")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each (the best speed is kept)")
+    ap.add_argument("--only", choices=["gensim", "ours"], help="run one side only")
+    ap.add_argument("--batch-size", type=int, default=None, help="ours only; default: the trainer's")
+    ap.add_argument("--lr", type=float, default=None, help="ours only; default: the trainer's")
+    ap.add_argument("--app-callback", action="store_true", help="ours with the app-style progress callback")
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--tokens", help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["gensim", "ours"], help=argparse.SUPPRESS)
+    ap.add_argument("--json", help="also write all results to this file")
+    args = ap.parse_args()
+
+    if args.child:
+        child(args)
+        return
+    sources = args.corpus or ["sample"]
+    archs = args.arch or ["skipgram", "cbow"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tok_path = os.path.join(tmp, "tokens.txt")
+        t = time.perf_counter()
+        info = write_tokens(sources, args.pretokenized, tok_path)
+        print(f"corpus {'+'.join(sources)}: {info['tokens']:,} tokens, {info['documents']:,} documents "
+              f"(tokenized in {time.perf_counter() - t:.1f}s); epochs {args.epochs}, threads {args.threads}",
+              flush=True)
+        base = ["--tokens", tok_path, "--epochs", str(args.epochs), "--threads", str(args.threads),
+                "--dim", str(args.dim), "--window", str(args.window), "--negative", str(args.negative),
+                "--min-count", str(args.min_count), "--sample", str(args.sample), "--seed", str(args.seed)]
+        if args.no_eval:
+            base.append("--no-eval")
+        ours_extra = []
+        if args.batch_size:
+            ours_extra += ["--batch-size", str(args.batch_size)]
+        if args.lr:
+            ours_extra += ["--lr", str(args.lr)]
+        if args.app_callback:
+            ours_extra.append("--app-callback")
+        results = []
+        for arch in archs:
+            runs: dict[str, list[dict]] = {"gensim": [], "ours": []}
+            for _ in range(args.repeat):  # interleaved, so load from others hits both sides alike
+                for who in ("gensim", "ours"):
+                    if args.only and who != args.only:
+                        continue
+                    r = run_child(base + (ours_extra if who == "ours" else []), who, arch)
+                    runs[who].append(r)
+                    print(f"  {arch:8s} {who:6s} {r['words_per_sec']:>10,} words/s  {r['seconds']:7.2f}s  "
+                          f"RSS {r['peak_rss_mb']:7.1f} MB" + ("" if args.no_eval else
+                          f"  ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}  analogy {r['analogy']:.4f}"),
+                          flush=True)
+            results.append({"arch": arch, "runs": runs})
+        print()
+        hdr = f"{'arch':9s} {'gensim w/s':>11s} {'ours w/s':>11s} {'ratio':>6s} {'RSS g/o MB':>13s}"
+        if not args.no_eval:
+            hdr += f" {'WS353 g/o':>15s} {'SimLex g/o':>15s} {'analogy g/o':>15s}"
+        print(hdr)
+        for r in results:
+            g = max(r["runs"]["gensim"], key=lambda x: x["words_per_sec"], default=None)
+            o = max(r["runs"]["ours"], key=lambda x: x["words_per_sec"], default=None)
+            if g is None or o is None:
+                continue
+            # ratio per repeat pair, then the median: both sides of a pair ran under the same load
+            ratios = sorted(b["words_per_sec"] / a["words_per_sec"] for a, b in zip(r["runs"]["gensim"], r["runs"]["ours"]))
+            ratio = ratios[len(ratios) // 2]
+            r["ratio"] = ratio
+            line = (f"{r['arch']:9s} {g['words_per_sec']:>11,} {o['words_per_sec']:>11,} {ratio:>5.2f}x "
+                    f"{g['peak_rss_mb']:>6.0f}/{o['peak_rss_mb']:<6.0f}")
+            if not args.no_eval:
+                line += (f" {g['ws353']:.3f}/{o['ws353']:.3f}     {g['simlex']:.3f}/{o['simlex']:.3f}     "
+                         f"{g['analogy']:.3f}/{o['analogy']:.3f}")
+            print(line)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"corpus": sources, "info": info, "args": vars(args), "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
