@@ -195,8 +195,12 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[str, ...], method: str,
-                 seed: int) -> tuple[list[np.ndarray], list[float]]:
-    """Align every model onto the first on their shared words, then project all of them into one plane."""
+                 seed: int) -> tuple[list[np.ndarray], list[float], np.ndarray]:
+    """Align every model onto the first on their shared words, then project all of them into one plane.
+
+    Also returns, per word, the cosine distance between the first two models' aligned vectors (how much its
+    meaning differs between them), measured in the full space rather than on the flattened map.
+    """
     models = [_ui.load_model(p) for p in paths]
     ref = models[0]
 
@@ -211,7 +215,8 @@ def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[s
     width = max(x.shape[1] for x in mats)  # models of different dimension: pad with zero columns
     mats = [np.hstack([x, np.zeros((x.shape[0], width - x.shape[1]))]) for x in mats]
     coords = project_together(mats, method=method, dims=2, perplexity=30, n_iter=750, seed=seed)
-    return coords, errors
+    moved = 1.0 - np.einsum("ij,ij->i", mats[0], mats[1]) if len(mats) > 1 else np.zeros(len(words))
+    return coords, errors, moved
 
 
 def map_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
@@ -237,7 +242,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     paths = tuple(str(m.path) for m in models)
     try:
         with st.spinner("Aligning and projecting…"):
-            coords, errors = _aligned_map(paths, tuple(_ui.stamp(p) for p in paths), words, method, 0)
+            coords, errors, moved = _aligned_map(paths, tuple(_ui.stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
         st.error(str(e))
         return
@@ -270,12 +275,9 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     if n_fit < 2 * widest:
         st.warning(f"The rotation was fitted on only {n_fit} shared words for {widest} dimensions, so it can bend "
                    "almost any model onto another: treat the alignment error and the maps with caution.")
-    if len(models) >= 2:
-        a, b = coords[0], coords[1]
-        moved = np.linalg.norm(a - b, axis=1)
-        order = np.argsort(-moved)[:10]
-        st.caption(f"Words placed furthest apart by {labels[0]} and {labels[1]}: " +
-                   ", ".join(words[i] for i in order))
+    order = np.argsort(-moved, kind="stable")[:10]
+    st.caption(f"Words whose vectors differ most between {labels[0]} and {labels[1]} after alignment "
+               "(cosine distance): " + ", ".join(f"{words[i]} ({moved[i]:.2f})" for i in order))
 
 
 # ----------------------------------------------------------------------------------------------- page

@@ -105,6 +105,8 @@ def test_rotated_import_aligns_back_on_the_map(models_root, monkeypatch):
     assert not at.exception, at.exception
     err = next(c.value for c in at.caption if c.value.startswith("Alignment error"))
     assert "rotated text: 0.000" in err  # a rotated copy aligns back exactly
+    moved = next(c.value for c in at.caption if c.value.startswith("Words whose vectors differ most"))
+    assert "(0.00)" in moved and "(0.0" in moved.split(":")[-1]  # no word moved after alignment
     chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
     a, b = chart["data"][0], chart["data"][1]
     np.testing.assert_allclose(a["x"], b["x"], atol=1e-3)  # the same word sits in the same place
