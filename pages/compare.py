@@ -16,6 +16,7 @@ from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
+PROBE_WORDS = ["city", "king", "music", "water", "war", "film", "france", "school", "river", "game", "cat", "paris"]
 KNOBS = [  # (label, where in config.json)
     ("corpus", ("corpus", "name")), ("corpus tokens", ("corpus", "tokens")),
     ("architecture", ("model", "arch")), ("output layer", ("model", "loss")), ("dimension", ("model", "dim")),
@@ -88,21 +89,25 @@ def loss_section(models: list[store.Model], labels: list[str]) -> None:
         batch = (m.history or {}).get("batch") or []
         epochs = _get(m.config, ("train", "epochs")) or 1
         per_epoch = (m.history or {}).get("epoch") or []
-        if batch:  # reports during training (smoothed), x in epochs so runs of different lengths line up
-            x = [b.get("fraction", 0.0) * epochs for b in batch]
-            y = [b.get("smoothed", b.get("loss")) for b in batch]
-            mode = "lines"
-        elif per_epoch:  # a run too short for progress reports still has its epoch means
-            x = [e.get("epoch", k + 1) for k, e in enumerate(per_epoch)]
-            y = [e.get("loss") for e in per_epoch]
-            mode = "lines+markers"
-        else:
+        colour = PALETTE[i % len(PALETTE)]
+        if not batch and not per_epoch:
             missing.append(label)
             continue
-        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line=dict(color=PALETTE[i % len(PALETTE)]),
-                                 hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + label + "</extra>"))
+        # each progress report already averages the batches since the previous one; the trainer's "smoothed"
+        # running mean lags far behind when reports are few, so the raw report is the truer curve
+        if len(batch) >= 3:  # x in epochs, so runs of different lengths line up
+            fig.add_trace(go.Scatter(x=[b.get("fraction", 0.0) * epochs for b in batch],
+                                     y=[b.get("loss") for b in batch], mode="lines", name=label,
+                                     legendgroup=label, line=dict(color=colour),
+                                     hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + label + "</extra>"))
+        if per_epoch:  # each epoch's mean loss, at the end of that epoch (short runs have few progress reports)
+            fig.add_trace(go.Scatter(x=[e.get("epoch", k + 1) for k, e in enumerate(per_epoch)],
+                                     y=[e.get("loss") for e in per_epoch], mode="lines+markers",
+                                     name=f"{label} (epoch mean)", legendgroup=label,
+                                     line=dict(color=colour, dash="dot"), marker=dict(size=8),
+                                     hovertemplate="epoch %{x}<br>mean loss %{y:.4f}<extra>" + label + "</extra>"))
     if fig.data:
-        fig.update_layout(xaxis_title="epochs", yaxis_title="training loss (smoothed)", height=360,
+        fig.update_layout(xaxis_title="epochs", yaxis_title="training loss", height=360,
                           margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1))
         st.plotly_chart(fig, width="stretch", key="cmp_loss_chart")
         st.caption("Loss is only comparable between models with the same output layer and negatives: "
@@ -152,7 +157,11 @@ def scores_section(paths: list[str], labels: list[str]) -> None:
 
 def neighbours_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
     st.subheader("Neighbours of the same word")
-    default = next((w for w in shared if w.isalpha() and len(w) > 3), shared[0] if shared else "")
+    shared_set = set(shared)
+    probes = [w for w in PROBE_WORDS if w in shared_set]
+    # a familiar content word when there is one; else a mid-frequency word (the most frequent are "the", "of")
+    default = probes[0] if probes else next((w for w in shared[min(50, len(shared) // 4):] if w.isalpha() and len(w) > 3),
+                                            shared[0] if shared else "")
     c1, c2 = st.columns([3, 1])
     word = c1.text_input("Word", value=default, key="cmp_word",
                          help="The nearest words by cosine similarity in each model.").strip()
