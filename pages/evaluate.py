@@ -71,6 +71,14 @@ def _analogy_chart(det: dict) -> None:
     st.caption(f"Meaning (capitals, currencies, family): {_fmt(sem.get('accuracy'), True)} of {sem.get('covered', 0):,} · "
                f"grammar (plurals, tenses, comparatives): {_fmt(syn.get('accuracy'), True)} of {syn.get('covered', 0):,}"
                + (f" · not covered at all: {', '.join(missing)}" if missing else ""))
+    with_examples = [r["section"] for r in rows if det["sections"][r["section"]].get("examples")]
+    if with_examples:
+        name = st.selectbox("See the model's answers in a section", with_examples, key="eval_section")
+        ex = det["sections"][name]["examples"]
+        st.dataframe(pd.DataFrame([{"": "✓" if e["correct"] else "✗",
+                                    "question": f"{e['a']} : {e['b']} :: {e['c']} : ?",
+                                    "expected": e["expected"], "model's answer": e["answer"] or "—"} for e in ex]),
+                     hide_index=True, width="stretch")
 
 
 def _pairs_view(det: dict, key: str) -> None:

@@ -95,6 +95,10 @@ def test_run_benchmarks_shows_and_stores_scores(models_root, monkeypatch):
     assert len(charts) == 3  # analogy sections + one scatter per pair set
     scatter = json.loads(charts[1].proto.spec)
     assert any("biggest" in (t.get("name") or "") for t in scatter["data"])
+    # the model's answers to a few questions of the chosen section
+    at.selectbox(key="eval_section").set_value("family").run()
+    answers = next(df.value for df in at.dataframe if "model's answer" in df.value.columns)
+    assert len(answers) > 0 and set(answers[""]) <= {"✓", "✗"}
     # stored in the model folder (without the big tables) and read back by the store
     saved = store.load_model(path).scores
     assert saved["wordsim353"] == pytest.approx(ws, abs=1e-3)

@@ -104,8 +104,14 @@ def test_evaluate_top_level_and_progress(vectors):
     sections = res["details"]["analogy"]["sections"]
     assert "capital-common-countries" in sections and "gram9-plural-verbs" in sections and len(sections) == 14
     assert seen[-1] == 1.0 and seen == sorted(seen)
+    # a few questions per section with the model's answer, right ones marked
+    ex = sections["family"]["examples"]
+    assert ex and all(set(e) == {"a", "b", "c", "expected", "answer", "correct"} for e in ex)
+    assert all(e["correct"] == (e["answer"] == e["expected"]) for e in ex)
+    assert {False} <= {e["correct"] for e in ex}
     small = without_tables(res)
     assert "table" not in small["details"]["wordsim353"] and "table" in res["details"]["wordsim353"]
+    assert "examples" not in small["details"]["analogy"]["sections"]["family"]
     import json
     json.dumps(small)  # stored and printed as JSON
 

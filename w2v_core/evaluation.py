@@ -195,12 +195,14 @@ def disagreements(table: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str
 def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_insensitive: bool = True,
                        progress: Progress | None = None,
                        sections: Sequence[tuple[str, Sequence[tuple[str, str, str, str]]]] | None = None,
-                       batch: int = ANALOGY_BATCH) -> dict[str, Any]:
+                       batch: int = ANALOGY_BATCH, examples: int = 0) -> dict[str, Any]:
     """Accuracy on the Google analogy questions, overall, per section and for semantic/syntactic halves.
 
     A question counts only when all four words are among the first ``restrict_vocab`` words; ``accuracy``
     is None when no question is covered. ``sections`` maps each section name to ``accuracy``,
-    ``correct``, ``covered`` and ``questions`` (in the file).
+    ``correct``, ``covered`` and ``questions`` (in the file). With ``examples=n`` each section also gets
+    ``examples``: up to n questions the model got wrong and n/2 it got right, each with the model's answer
+    (seeing *what* it answers teaches more than the percentage).
     """
     sections = load_analogies() if sections is None else sections
     words = vectors.words
@@ -226,6 +228,7 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
     quads_arr = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
     owner_arr = np.asarray(owner, dtype=np.int64)
     correct = np.zeros(len(quads_arr), dtype=bool)
+    answer = np.full(len(quads_arr), -1, dtype=np.int64)  # row of the model's answer (-1: none)
 
     _report(progress, 0.0, f"analogies: {len(quads_arr):,} of {n_questions:,} questions use known words")
     for start in range(0, len(quads_arr), batch):
@@ -246,6 +249,7 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
                 if not np.isfinite(scores[j, cand]):
                     break
                 predicted = keys[cand]
+                answer[start + j] = cand
                 if predicted not in ignore:
                     break
             correct[start + j] = predicted == keys[expected]
@@ -261,6 +265,8 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
         ps["accuracy"] = ps["correct"] / ps["covered"] if ps["covered"] else None
         out_sections[name] = {"accuracy": ps["accuracy"], "correct": ps["correct"], "covered": ps["covered"],
                               "questions": ps["questions"]}
+        if examples > 0:
+            out_sections[name]["examples"] = _examples(np.flatnonzero(mine), correct, answer, quads_arr, words, examples)
 
     def part(pred: Callable[[str], bool]) -> dict[str, Any]:
         chosen = [v for n, v in out_sections.items() if pred(n)]
@@ -281,6 +287,18 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
     return result
 
 
+def _examples(idx: np.ndarray, correct: np.ndarray, answer: np.ndarray, quads: np.ndarray, words: Sequence[str],
+              n: int) -> list[dict[str, Any]]:
+    """Up to n wrong and n/2 right questions of one section, spread over it (not just its first lines)."""
+    def spread(sel: np.ndarray, k: int) -> np.ndarray:
+        return sel[np.linspace(0, len(sel) - 1, num=min(k, len(sel))).round().astype(int)] if len(sel) else sel
+
+    chosen = np.concatenate([spread(idx[~correct[idx]], n), spread(idx[correct[idx]], max(1, n // 2))])
+    return [{"a": words[quads[i, 0]], "b": words[quads[i, 1]], "c": words[quads[i, 2]],
+             "expected": words[quads[i, 3]], "answer": words[answer[i]] if answer[i] >= 0 else None,
+             "correct": bool(correct[i])} for i in sorted(set(chosen.tolist()))]
+
+
 # ----- everything at once ---------------------------------------------------------------------------------
 
 def evaluate(vectors: Any, progress: Progress | None = None, which: Sequence[str] = BENCHMARKS,
@@ -289,8 +307,8 @@ def evaluate(vectors: Any, progress: Progress | None = None, which: Sequence[str
 
     Top level: ``wordsim353``, ``simlex999`` (Spearman) and ``analogy`` (accuracy), floats or None when the
     vocabulary covers too little (or the benchmark was not asked for), plus ``details`` with coverage,
-    per-section analogy accuracy and, with ``tables=True``, the per-pair tables (for the app; leave them
-    out of what is stored or printed).
+    per-section analogy accuracy and, with ``tables=True``, the per-pair tables and a few analogy questions
+    per section with the model's answers (for the app; ``without_tables`` drops them before storing/printing).
     """
     unknown = [w for w in which if w not in BENCHMARKS]
     if unknown:
@@ -310,7 +328,7 @@ def evaluate(vectors: Any, progress: Progress | None = None, which: Sequence[str
 
         sub(0.0, f"{TITLES[name]}…")
         if name == "analogy":
-            res = evaluate_analogies(vectors, restrict_vocab=restrict_vocab, progress=sub)
+            res = evaluate_analogies(vectors, restrict_vocab=restrict_vocab, progress=sub, examples=8 if tables else 0)
             out[name] = res["accuracy"]
         else:
             res = evaluate_pairs(vectors, name, restrict_vocab=restrict_vocab, table=tables)
@@ -325,6 +343,11 @@ def evaluate(vectors: Any, progress: Progress | None = None, which: Sequence[str
 
 
 def without_tables(result: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an ``evaluate`` result without the per-pair tables, small enough to store or print."""
-    details = {k: {kk: vv for kk, vv in v.items() if kk != "table"} for k, v in result.get("details", {}).items()}
+    """A copy of an ``evaluate`` result without the per-pair tables and analogy examples, to store or print."""
+    details = {}
+    for k, v in result.get("details", {}).items():
+        v = {kk: vv for kk, vv in v.items() if kk != "table"}
+        if isinstance(v.get("sections"), dict):
+            v["sections"] = {n: {kk: vv for kk, vv in sec.items() if kk != "examples"} for n, sec in v["sections"].items()}
+        details[k] = v
     return {**result, "details": details}
