@@ -122,14 +122,14 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
                        "Type a sentence instead.") from None
 
 
-def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 5,
+def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
                      callbacks=()) -> Path:
     """Train and save a small Skip-gram model in seconds, so the Learn page works before any real training."""
     from w2v_core.training import TrainConfig, Trainer
 
     root = Path(root) if root is not None else store.models_dir()
     corpus = load_corpus(CorpusConfig(source=source))
-    mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=3, sample=1e-3)
+    mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
     result = Trainer(corpus, mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
                      callbacks=callbacks).train()
     name = f"tiny {source} skip-gram"
