@@ -101,6 +101,7 @@ class Vocabulary:
         """
         if size is None:
             size = int(min(1e8, max(1e6, 100 * len(self))))
+        size = max(size, len(self))
         p = self.noise_distribution(power)
         slots = np.maximum(np.floor(p * size).astype(np.int64), 1)
         # distribute the remaining slots to the largest fractional parts so the table is exactly `size` long
@@ -108,5 +109,12 @@ class Vocabulary:
         if short > 0:
             frac = p * size - np.floor(p * size)
             slots[np.argsort(-frac, kind="stable")[:short]] += 1
+        elif short < 0:  # the one-slot minimum overshot: take the excess from the biggest words, keeping >= 1
+            for i in np.argsort(-slots, kind="stable"):
+                take = min(-short, int(slots[i]) - 1)
+                slots[i] -= take
+                short += take
+                if short == 0:
+                    break
         table = np.repeat(np.arange(len(self), dtype=np.int32), slots)
         return table

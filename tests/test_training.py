@@ -1,0 +1,210 @@
+"""The Trainer: it learns, it stops when asked, it repeats with a seed, it refuses bad settings clearly."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from w2v_core.corpus import CorpusConfig, from_documents, from_texts
+from w2v_core.errors import W2VError
+from w2v_core.models import ModelConfig
+from w2v_core.training import (Callback, TrainConfig, Trainer, chunk_bounds, encode_corpus, safe_batch_size,
+                               train)
+from w2v_core.vocab import Vocabulary
+
+SMALL = dict(dim=16, window=3, min_count=1, sample=0)
+
+
+def _cos(vecs, words, a, b):
+    x, y = vecs[words.index(a)], vecs[words.index(b)]
+    return float(x @ y / np.linalg.norm(x) / np.linalg.norm(y))
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.begin, self.batches, self.epochs, self.end = None, [], [], None
+
+    def on_train_begin(self, info):
+        self.begin = info
+
+    def on_batch_end(self, p):
+        self.batches.append(p)
+
+    def on_epoch_end(self, epoch, loss, p):
+        self.epochs.append((epoch, loss))
+
+    def on_train_end(self, result):
+        self.end = result
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+@pytest.mark.parametrize("loss", ["negative", "softmax"])
+def test_both_architectures_and_output_layers_learn(tiny_corpus, arch, loss):
+    rec = Recorder()
+    r = Trainer(tiny_corpus, ModelConfig(arch=arch, loss=loss, **SMALL),
+                TrainConfig(epochs=4, threads=1, seed=3, report_every=0.02), [rec]).train()
+    losses = [e["loss"] for e in r.history["epoch"]]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    # untrained, every score is 0 (output rows start at zero): loss (1 + k) ln 2, or ln V for the full softmax
+    start = (1 + 5) * np.log(2) if loss == "negative" else np.log(len(r.vocab))
+    assert losses[-1] < 0.8 * start
+    v = r.model.w_in.numpy()
+    words = r.vocab.words
+    # words used alike end up closer than words used differently
+    assert _cos(v, words, "cat", "dog") > _cos(v, words, "cat", "paris")
+    assert _cos(v, words, "paris", "berlin") > _cos(v, words, "paris", "grass")
+    assert rec.begin["vocab_size"] == len(words)
+    assert [e for e, _ in rec.epochs] == [1, 2, 3, 4]
+    assert rec.end is r and r.summary["stopped"] is False and r.summary["epochs"] == 4
+    fr = [p.fraction for p in rec.batches]
+    assert fr == sorted(fr) and 0 < fr[-1] <= 1.0
+    p = rec.batches[-1]
+    assert p.words_per_sec > 0 and p.eta >= 0 and p.total_words == 4 * tiny_corpus.n_tokens
+
+
+def test_summary_counts_raw_tokens_and_speed(tiny_corpus):
+    r = train(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=2, threads=1))
+    s = r.summary
+    assert s["tokens"] == tiny_corpus.n_tokens and s["vocab_size"] == len(r.vocab)
+    assert s["words_per_sec"] == pytest.approx(s["tokens"] * 2 / s["seconds"], rel=0.05)
+    assert np.isfinite(s["final_loss"])
+    assert r.vectors.vectors.shape == (len(r.vocab), 16)
+
+
+def test_same_seed_repeats_and_another_seed_differs(tiny_corpus):
+    def run(seed):
+        return Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=2, threads=1, seed=seed)).train()
+
+    a, b, c = run(7), run(7), run(8)
+    assert torch.equal(a.model.w_in, b.model.w_in) and torch.equal(a.model.w_out, b.model.w_out)
+    assert not torch.allclose(a.model.w_in, c.model.w_in)
+
+
+def test_stop_event_ends_training_cleanly_and_keeps_what_was_learnt(tiny_texts):
+    corpus = from_texts(tiny_texts * 5, name="bigger", config=CorpusConfig(source="x"))
+    stop = threading.Event()
+
+    class StopSoon(Callback):
+        def __init__(self):
+            self.n = 0
+
+        def on_batch_end(self, p):
+            self.n += 1
+            if self.n == 3:
+                stop.set()
+
+    mc = ModelConfig(**SMALL)
+    tc = TrainConfig(epochs=50, threads=1, seed=1, report_every=0.0, batch_size=16, chunk_tokens=1000)
+    t = Trainer(corpus, mc, tc, [StopSoon()], stop)
+    r = t.train()
+    assert r.summary["stopped"] is True
+    assert 0 < r.summary["epochs"] < 1
+    init = Trainer(corpus, mc, tc)
+    init._prepare()
+    assert not torch.allclose(r.model.w_in, init.model.w_in)  # the steps taken are kept
+    assert torch.count_nonzero(r.model.w_out) > 0
+    assert torch.isfinite(r.model.w_in).all()
+
+
+def test_a_stop_before_training_trains_nothing(tiny_corpus):
+    stop = threading.Event()
+    stop.set()
+    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=1), stop_event=stop).train()
+    assert r.summary["stopped"] is True and r.history["epoch"] == []
+
+
+def test_two_worker_threads_learn_too(tiny_texts):
+    corpus = from_texts(tiny_texts * 3, name="x", config=CorpusConfig(source="x"))
+    r = Trainer(corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=2, chunk_tokens=2000)).train()
+    losses = [e["loss"] for e in r.history["epoch"]]
+    assert r.summary["threads"] == 2
+    assert losses[-1] < losses[0] and torch.isfinite(r.model.w_in).all()
+
+
+def test_divergence_stops_with_a_clear_message(tiny_corpus):
+    with pytest.raises(W2VError, match="diverged.*Lower the learning rate"):
+        Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=1, lr=10.0)).train()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(epochs=0), "epochs"),
+    (dict(lr=-0.1), "learning rate"),
+    (dict(lr=float("nan")), "learning rate"),
+    (dict(batch_size=0), "batch size"),
+    (dict(threads=-1), "threads"),
+    (dict(device="tpu"), "Unknown device"),
+    (dict(shared_negatives=0), "shared_negatives"),
+    (dict(loss_every=0), "loss_every"),
+    (dict(chunk_tokens=10), "chunk_tokens"),
+])
+def test_bad_train_configs_are_refused(tiny_corpus, kwargs, words):
+    with pytest.raises(W2VError, match=words):
+        Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(**kwargs))
+
+
+def test_cuda_asked_for_without_a_gpu_is_a_user_error(tiny_corpus):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(W2VError, match="no CUDA GPU"):
+        TrainConfig(device="cuda").validate()
+
+
+def test_corpus_without_any_context_is_refused():
+    corpus = from_documents([["alone"], ["single"], ["alone"]])
+    with pytest.raises(W2VError, match="fewer than 2 in-vocabulary words"):
+        Trainer(corpus, ModelConfig(**SMALL), TrainConfig(threads=1)).train()
+
+
+def test_defaults_follow_word2vec(tiny_corpus):
+    sg = Trainer(tiny_corpus, ModelConfig(arch="skipgram"), TrainConfig())
+    cb = Trainer(tiny_corpus, ModelConfig(arch="cbow"), TrainConfig())
+    assert sg.train_config.lr == 0.025 and cb.train_config.lr == 0.05
+    assert sg.train_config.threads >= 1 and sg.train_config.device == "cpu"
+
+
+def test_batches_shrink_when_one_word_would_fill_them():
+    words = ["the", "a", "b", "c"]
+    v, _ = Vocabulary.build(words, np.array([1000, 10, 10, 10]), min_count=1)
+    small = safe_batch_size(4096, v, ModelConfig(arch="cbow", sample=0))
+    assert small == 16  # "the" is 97% of the text: the smallest batch (16) is used
+    v2, _ = Vocabulary.build([str(i) for i in range(10_000)], np.full(10_000, 5), min_count=1)
+    assert safe_batch_size(512, v2, ModelConfig(arch="cbow")) == 512  # a flat vocabulary keeps the request
+    assert safe_batch_size(256, v2, ModelConfig(arch="skipgram")) == 256
+
+
+def test_the_trainer_records_the_batch_size_it_used(tiny_corpus):
+    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=1, threads=1, batch_size=100_000)).train()
+    assert r.train_config.batch_size < 100_000
+
+
+def test_loss_read_every_batch_or_every_few_gives_the_same_training(tiny_corpus):
+    def run(every):
+        return Trainer(tiny_corpus, ModelConfig(**SMALL),
+                       TrainConfig(epochs=2, threads=1, loss_every=every)).train()
+
+    a, b = run(1), run(5)
+    assert torch.equal(a.model.w_in, b.model.w_in)  # the loss is only watched, never trained on
+    assert a.history["epoch"][-1]["loss"] == pytest.approx(b.history["epoch"][-1]["loss"], rel=0.2)
+
+
+def test_encode_corpus_drops_unknown_words_and_keeps_documents():
+    corpus = from_documents([["a", "b", "zz"], ["q"], ["b", "a", "a"]])
+    v, remap = Vocabulary.from_corpus(corpus, min_count=2)
+    ids, offsets = encode_corpus(corpus, remap)
+    assert [v.words[i] for i in ids] == ["a", "b", "b", "a", "a"]
+    assert offsets.tolist() == [0, 2, 2, 5]
+    assert ids.dtype == np.int32
+
+
+def test_chunks_cover_the_stream_and_prefer_document_boundaries():
+    offsets = np.array([0, 30, 60, 95, 100, 260, 300])
+    chunks = chunk_bounds(offsets, 300, 50)
+    assert chunks[0][0] == 0 and chunks[-1][1] == 300
+    assert all(a2 == b1 for (_, b1, _), (a2, _, _) in zip(chunks, chunks[1:]))
+    assert chunks[0][1] == 30 or chunks[0][1] == 50
+    for a, b, local in chunks:  # local offsets are within the chunk and include its two ends
+        assert local[0] == 0 and local[-1] == b - a and np.all(np.diff(local) >= 0)
+    assert (60, 95) in [(a, b) for a, b, _ in chunks] or any(a <= 60 and b >= 95 for a, b, _ in chunks)
