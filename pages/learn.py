@@ -37,7 +37,7 @@ st.markdown(
     .w2v-chips {line-height: 2.6em; margin: 0.3em 0 0.6em 0;}
     .w2v-chip {display: inline-block; padding: 0.05em 0.45em; margin: 0 0.18em; border-radius: 0.4em;
                border: 1px solid #ccc; text-align: center; line-height: 1.2em; vertical-align: top;}
-    .w2v-chip small {display: block; font-size: 0.7em; color: #666;}
+    .w2v-chip small {display: block; font-size: 0.7em; color: inherit; opacity: 0.75;}
     .w2v-legend span {display: inline-block; padding: 0 0.4em; margin-right: 0.6em; border-radius: 0.3em;
                       border: 1px solid #ccc; font-size: 0.85em;}
     </style>""",
@@ -111,11 +111,16 @@ def _choose_model() -> str | None:
     st.stop()
 
 
-def _chips(tokens: list[str], styles: list[str], notes: list[str], titles: list[str] | None = None) -> str:
+def _chips(tokens: list[str], styles: list[str], notes: list[str], titles: list[str] | None = None,
+           strike: list[bool] | None = None) -> str:
+    """Words as little boxes with a note under each (ids, roles, keep probabilities)."""
     parts = []
     for i, (t, s, n) in enumerate(zip(tokens, styles, notes)):
         title = html.escape(titles[i]) if titles else ""
-        parts.append(f'<span class="w2v-chip" style="{s}" title="{title}">{html.escape(t)}<small>{html.escape(n)}</small></span>')
+        word = html.escape(t)
+        if strike and strike[i]:
+            word = f'<s>{word}</s>'
+        parts.append(f'<span class="w2v-chip" style="{s}" title="{title}">{word}<small>{html.escape(n)}</small></span>')
     return '<div class="w2v-chips">' + "".join(parts) + "</div>"
 
 
@@ -197,12 +202,12 @@ with tab1:
             lo, hi = max(0, wid - 3), min(lm.V, wid + 4)
             xs = x[0, lo:hi].int().tolist()
             w_rows = lm.model.w_in[lo:hi].numpy()
-            show_d = min(lm.D, 8)
+            show_d = min(lm.D, 6)
             left, right = st.columns([1, 3])
             with left:
-                st.caption(f"x (rows {lo}–{hi - 1} of {lm.V:,})")
+                st.caption(f"x, entries {lo}–{hi - 1} of {lm.V:,}")
                 st.dataframe(pd.DataFrame({"word": lm.words[lo:hi], "x": xs}, index=range(lo, hi)),
-                             width="stretch")
+                             hide_index=True, width="stretch")
             with right:
                 st.caption(f"W_in, the same rows (first {show_d} of {lm.D} columns)")
                 df = pd.DataFrame(w_rows[:, :show_d], index=[f"{i} {lm.words[i]}" for i in range(lo, hi)],
@@ -236,11 +241,14 @@ with tab1:
                     else:
                         pairs = [(extra[0], extra[1])] + pairs
                 rows = learn.similarity_rows(_spaces(path, stamp), lm.vocab, pairs)
-                st.dataframe(pd.DataFrame(rows).style.format(
-                    {c: "{:.3f}" for c in ("one-hot", "bag of words", "TF-IDF", "embedding")}),
-                    hide_index=True, width="stretch")
-                st.caption("Suggested pairs: a few mid-frequency words with their nearest embedding neighbour, "
-                           "and one unrelated pair. Count vectors only see words that share documents; the "
+                sim = pd.DataFrame(rows)
+                if len(sim):
+                    sim.insert(0, "pair", sim.pop("word 1") + " · " + sim.pop("word 2"))
+                    sim = sim.rename(columns={"bag of words": "BoW"})
+                    st.dataframe(sim.style.format({c: "{:.2f}" for c in ("one-hot", "BoW", "TF-IDF", "embedding")}),
+                                 hide_index=True, width="stretch")
+                st.caption("Suggested pairs: textbook pairs found in this vocabulary, a few mid-frequency words "
+                           "with their nearest embedding neighbour, and one unrelated pair. Count vectors only see words that share documents; the "
                            "embedding sees words that share contexts.")
 
 # ---------------------------------------------------------------------------------------------- step 2
@@ -291,7 +299,7 @@ with tab2:
                     notes.append("not in vocab")
                     titles.append("rarer than min_count: removed before training")
                 elif not demo.kept[i]:
-                    styles.append(f"background:{C_DROP};color:#888;text-decoration:line-through")
+                    styles.append(f"background:{C_DROP};color:#777")
                     notes.append(f"dropped (keep {_p(kp)})")
                     titles.append(f"subsampled away this time; kept with probability {kp:.3f}")
                 elif i == demo.token_of[centre]:
@@ -306,7 +314,8 @@ with tab2:
                     styles.append("")
                     notes.append(f"keep {_p(kp)}" if kp is not None and kp < 1 else "")
                     titles.append("")
-            st.markdown(_chips(tokens, styles, notes, titles), unsafe_allow_html=True)
+            strike = [demo.ids[i] is not None and not demo.kept[i] for i in range(len(tokens))]
+            st.markdown(_chips(tokens, styles, notes, titles, strike), unsafe_allow_html=True)
             st.markdown(
                 f'<div class="w2v-legend"><span style="background:{C_CENTRE};color:white">centre</span>'
                 f'<span style="background:{C_CTX}">context</span>'

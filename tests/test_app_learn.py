@@ -92,11 +92,11 @@ def test_step1_one_hot_product_is_the_row(models):
     assert x_df["x"].sum() == 1 and x_df.loc[wid, "x"] == 1 and x_df.loc[wid, "word"] == "spain"
     # side panel: the four similarities, one-hot 0 for different words
     sim = next(df.value for df in at.dataframe if "TF-IDF" in df.value.columns)
-    assert list(sim.columns) == ["word 1", "word 2", "one-hot", "bag of words", "TF-IDF", "embedding"]
+    assert list(sim.columns) == ["pair", "one-hot", "BoW", "TF-IDF", "embedding"]
     assert (sim["one-hot"] == 0).all() and len(sim) >= 2
     at.text_input(key="learn_pair").input("paris paris").run()
     sim = next(df.value for df in at.dataframe if "TF-IDF" in df.value.columns)
-    assert sim.iloc[0]["word 1"] == "paris" and sim.iloc[0]["embedding"] == pytest.approx(1.0)
+    assert sim.iloc[0]["pair"] == "paris · paris" and sim.iloc[0]["embedding"] == pytest.approx(1.0)
 
 
 def test_step2_pairs_equal_windows_py(models):

@@ -266,17 +266,24 @@ def similarity_rows(spaces: WordSpaces, vocab: Vocabulary, pairs: list[tuple[str
     return rows
 
 
-def suggest_pairs(lm: LearnModel, n: int = 4, start_rank: int = 40) -> list[tuple[str, str]]:
-    """A few word pairs worth comparing: mid-frequency words with their nearest embedding neighbour, and one
-    unrelated pair, so the table shows where the representations agree and differ."""
+# pairs a lecture would use; those in the vocabulary come first
+CLASSIC_PAIRS = [("police", "officers"), ("man", "woman"), ("king", "queen"), ("monday", "tuesday"),
+                 ("city", "town"), ("government", "minister"), ("good", "bad"), ("war", "peace"),
+                 ("france", "germany"), ("cat", "dog")]
+
+
+def suggest_pairs(lm: LearnModel, n: int = 3, start_rank: int = 40, classic: int = 3) -> list[tuple[str, str]]:
+    """A few word pairs worth comparing: textbook pairs found in the vocabulary, mid-frequency words with their
+    nearest embedding neighbour, and one unrelated pair, so the table shows where representations differ."""
     V = lm.V
     if V < 4:
         return []
+    idx = lm.vocab.index
+    pairs: list[tuple[str, str]] = [p for p in CLASSIC_PAIRS if p[0] in idx and p[1] in idx][:classic]
     w = lm.model.w_in.detach().cpu().numpy().astype(np.float64)
     w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
     lo = min(start_rank, V // 4)
     ranks = np.unique(np.linspace(lo, min(V - 1, lo + 400), num=n).astype(int))
-    pairs: list[tuple[str, str]] = []
     for r in ranks:
         sims = w @ w[r]
         sims[r] = -np.inf
