@@ -396,6 +396,10 @@ class Trainer:
             counts = win.counts.to(torch.float32)
             n_batches = (n + B - 1) // B
             cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
+            # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
+            rows = win.rows % B
+            first = torch.arange(n, device=dev).div_(B, rounding_mode="floor").mul_(B)
+            starts = win.starts[:-1] - win.starts[first]
             negs_all = (table[torch.randint(len(table), (n_batches, pool), generator=g, device=dev)].long()
                         if table is not None else None)
             for bi in range(n_batches):
@@ -403,8 +407,7 @@ class Trainer:
                     break
                 c0, c1 = bi * B, min((bi + 1) * B, n)
                 p0, p1 = cuts[bi], cuts[bi + 1]
-                batch = PackedBatch(win.centres[c0:c1], win.ctx[p0:p1], win.rows[p0:p1] - c0,
-                                    win.starts[c0:c1] - p0, counts[c0:c1],
+                batch = PackedBatch(win.centres[c0:c1], win.ctx[p0:p1], rows[p0:p1], starts[c0:c1], counts[c0:c1],
                                     negs_all[bi] if negs_all is not None else None)
                 lr = max(lr_min, lr0 * (1.0 - sh.done / total_enc))
                 want = nb % tc.loss_every == 0

@@ -35,8 +35,9 @@ class Stream:
     def from_offsets(cls, ids: torch.Tensor, offsets: torch.Tensor) -> "Stream":
         """``offsets`` (n_docs + 1) delimit documents in ``ids``; empty documents are allowed."""
         lengths = offsets[1:] - offsets[:-1]
-        starts = torch.repeat_interleave(offsets[:-1], lengths)
-        ends = torch.repeat_interleave(offsets[1:], lengths)
+        n = int(ids.shape[0])  # output_size: no device -> host sync on a GPU
+        starts = torch.repeat_interleave(offsets[:-1], lengths, output_size=n)
+        ends = torch.repeat_interleave(offsets[1:], lengths, output_size=n)
         return cls(ids.long(), starts.long(), ends.long())
 
 
