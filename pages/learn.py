@@ -89,25 +89,41 @@ def _choose_model() -> str | None:
     path = st.session_state.get("current_model")
     if path and Path(path).is_dir():
         return str(path)
-    st.info("Learn shows word2vec working on a real model. There is no current model yet.")
+    st.markdown(
+        "This page takes one real sentence through word2vec, using a trained model and the code that trained it:  \n"
+        "1. **Words → numbers**: tokens, vocabulary ids, one-hot vectors and the embedding matrix.  \n"
+        "2. **Context windows**: which training examples a sentence gives (with subsampling and the dynamic window).  \n"
+        "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
+        "4. **One gradient step**: what one SGD update changes.  \n"
+        "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
+    st.info("There is no current model yet: pick a saved one or train a tiny one.")
     models = learn.learnable_models()
-    if models:
-        names = {str(m.path): m.name for m in models}
-        pick = st.selectbox("Learn from a saved model", list(names), format_func=names.get, key="learn_pick")
-        if st.button("Use this model", key="learn_use"):
-            st.session_state["current_model"] = pick
-            st.rerun()
-        st.caption("…or train a tiny one:")
-    if st.button(f"Train a tiny model (Skip-gram on the '{learn.TINY_CORPUS}' news corpus, a few seconds)",
-                 type="primary", key="learn_tiny"):
-        with st.spinner("Training a tiny model…"):
+    left, _ = st.columns([2, 3])
+    with left:
+        if models:
+            names = {str(m.path): m.name for m in models}
+            pick = st.selectbox("Learn from a saved model", list(names), format_func=names.get, key="learn_pick")
+            if st.button("Use this model", key="learn_use"):
+                st.session_state["current_model"] = pick
+                st.rerun()
+            st.caption("…or train a tiny one:")
+        if st.button(f"Train a tiny model (Skip-gram on the '{learn.TINY_CORPUS}' news corpus, under a minute)",
+                     type="primary", key="learn_tiny"):
+            from w2v_core.training import Callback
+
+            bar = st.progress(0.0, text="Training a tiny model…")
+
+            class _Bar(Callback):  # the Trainer runs in this script thread here (one worker), so it may draw
+                def on_batch_end(self, p) -> None:
+                    bar.progress(min(1.0, p.fraction), text=f"Epoch {p.epoch}/{p.epochs} · loss {p.smoothed_loss:.3f}")
+
             try:
-                p = learn.train_tiny_model()
+                p = learn.train_tiny_model(callbacks=[_Bar()])
             except W2VError as e:
                 st.error(str(e))
                 st.stop()
-        st.session_state["current_model"] = str(p)
-        st.rerun()
+            st.session_state["current_model"] = str(p)
+            st.rerun()
     st.stop()
 
 

@@ -554,7 +554,7 @@ def pca_2d(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def architecture_svg(template: str, lm_or_config: LearnModel | ModelConfig, vocab_size: int | None = None) -> str:
     """Fill an SVG template's ``{{V}}``, ``{{D}}``, ``{{W}}``, ``{{C}}`` (2 x window), ``{{K}}`` and ``{{OUT}}``
-    placeholders with the current configuration."""
+    placeholders (and ``{{BIAS}}``, " + b" with a softmax output layer) with the current configuration."""
     if isinstance(lm_or_config, LearnModel):
         mc, V = lm_or_config.config, lm_or_config.V
     else:
@@ -563,7 +563,7 @@ def architecture_svg(template: str, lm_or_config: LearnModel | ModelConfig, voca
            if mc.loss == "negative" else f"softmax over all V={V:,} words")
     values = {"V": f"{V:,}", "D": str(mc.dim), "W": str(mc.window), "C": str(2 * mc.window),
               "K": str(mc.negative) if mc.loss == "negative" else "0", "K1": str(mc.negative + 1) if mc.loss == "negative" else f"{V:,}",
-              "OUT": out, "LOSS": "negative sampling" if mc.loss == "negative" else "full softmax"}
+              "OUT": out, "BIAS": " + b" if mc.loss == "softmax" else "", "LOSS": "negative sampling" if mc.loss == "negative" else "full softmax"}
     for k, v in values.items():
         template = template.replace("{{" + k + "}}", v.replace("&", "&amp;").replace("<", "&lt;"))
     return template
