@@ -17,7 +17,7 @@ st.subheader("Start here")
 steps = [
     ("train", "1. Train a model", ":material/model_training:",
      "The defaults train in seconds on the bundled corpus; watch the live loss chart."),
-    ("map", "2. See the words on a map", ":material/scatter_plot:",
+    ("map", "2. Map the words", ":material/scatter_plot:",
      "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),
     ("neighbours", "3. Ask questions", ":material/hub:",
      "Nearest neighbours, similarity of two words, analogies (king - man + woman), odd one out."),

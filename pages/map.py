@@ -172,14 +172,17 @@ with right:
 
     show_labels = len(df) <= 150
     hover = {c: True for c in ("count", "rank") if c in df} | {"x": False, "y": False}
+    orders = {"cluster": [f"cluster {i + 1}" for i in range(int(ss["w_map_k"]))]}
     if dims == 3:
         hover["z"] = False
         fig = px.scatter_3d(df, x="x", y="y", z="z", color=color_col, hover_name="word", hover_data=hover,
+                            category_orders=orders,
                             text="word" if show_labels else None, opacity=0.35 if hl else 0.85,
                             color_continuous_scale="Viridis")
         fig.update_traces(marker=dict(size=3.5))
     else:
         fig = px.scatter(df, x="x", y="y", color=color_col, hover_name="word", hover_data=hover,
+                         category_orders=orders,
                          text="word" if show_labels else None, opacity=0.3 if hl else 0.85,
                          color_continuous_scale="Viridis")
         fig.update_traces(marker=dict(size=7 if len(df) < 1000 else 5), textposition="top center",
@@ -205,7 +208,6 @@ with right:
     st.plotly_chart(fig, key="word_map")
     st.caption(f"{len(df):,} words · {ss['w_map_method']} {ss['w_map_dims']} · model **{model.name}**"
                + (f" · highlighted: {', '.join(hl)}" if hl else ""))
-    c1, c2 = st.columns([1, 3])
-    c1.download_button("Download coordinates (CSV)", df.drop(columns=["highlight"]).to_csv(index=False),
+    st.download_button("Download coordinates (CSV)", df.drop(columns=["highlight"]).to_csv(index=False),
                        file_name=f"{model.path.name}-{method}-{dims}d.csv", mime="text/csv",
                        icon=":material/download:", key="btn_map_csv", on_click="ignore")

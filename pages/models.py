@@ -74,27 +74,27 @@ with tab_list:
     for i, info in enumerate(models):
         p = str(info.path)
         is_current = p == current
-        _ui.model_card(info, current=is_current)
-        c = st.columns([1.1, 1.3, 1.6, 2.4, 1.0])
-        c[0].button("Use this model", key=f"btn_use_{i}", on_click=make_current, args=(p,), disabled=is_current,
-                    icon=":material/check:", type="primary" if not is_current else "secondary",
+        with st.container(border=True):
+            _ui.model_card(info, current=is_current, border=False)
+            row = st.container(horizontal=True, gap="small")
+        row.button("Use this model", key=f"btn_use_{i}", on_click=make_current, args=(p,), disabled=is_current,
+                    icon=":material/check:",
                     help="Make it the model every page shows.")
         stamp = _ui.stamp(p)
-        c[1].download_button("Download zip", lambda p=p, s=stamp: zipped(p, s), file_name=f"{info.path.name}.zip",
+        row.download_button("Download zip", lambda p=p, s=stamp: zipped(p, s), file_name=f"{info.path.name}.zip",
                              mime="application/zip", key=f"btn_zip_{i}", icon=":material/download:", on_click="ignore",
                              help="The whole model folder; upload it back here or on another machine.")
-        c[2].download_button("Embedding Projector", lambda p=p, s=stamp: projector_zip(p, s),
+        row.download_button("Embedding Projector", lambda p=p, s=stamp: projector_zip(p, s),
                              file_name=f"{info.path.name}-projector.zip", mime="application/zip", key=f"btn_proj_{i}",
                              icon=":material/public:", on_click="ignore",
                              help="vectors.tsv + metadata.tsv: load both at projector.tensorflow.org ('Load').")
-        with c[3].popover("Rename", icon=":material/edit:"):
+        with row.popover("Rename", icon=":material/edit:"):
             rk = f"rename_{i}"
             st.text_input("New name", value=info.name, key=rk)
             st.button("Rename", key=f"btn_rename_{i}", on_click=do_rename, args=(p, rk))
-        with c[4].popover("Delete", icon=":material/delete:"):
+        with row.popover("Delete", icon=":material/delete:"):
             st.write(f"Delete **{info.name}** for good?")
             st.button("Yes, delete", key=f"btn_delete_{i}", on_click=do_delete, args=(p,), type="primary")
-        st.write("")
 
 with tab_import:
     c1, c2 = st.columns(2, gap="large")

@@ -59,52 +59,59 @@ def simple_corpus_picker() -> CorpusConfig:
 job: TrainingJob | None = ss.get("train_job")
 active = job is not None and job.snapshot().active
 
-with st.container(border=True):
-    st.markdown("##### :material/library_books: Corpus")
-    corpus_config: CorpusConfig | None
-    if corpus_picker is not None:
-        corpus_config = corpus_picker("train")
-    else:
-        corpus_config = simple_corpus_picker()
+left, right = st.columns([5, 7], gap="large")
 
-with st.container(border=True):
-    st.markdown("##### :material/neurology: Model")
-    c = st.columns(4)
-    c[0].radio("Architecture", ["Skip-gram", "CBOW"], key="w_train_arch", persist_state="session", horizontal=True,
-               help="Skip-gram predicts each context word from the centre word; CBOW predicts the centre word "
-                    "from the average of its context.")
-    c[1].radio("Output layer", ["Negative sampling", "Full softmax"], key="w_train_loss", persist_state="session", horizontal=True,
-               help="Negative sampling scores the true word against a few random ones (fast); full softmax scores "
-                    "every word in the vocabulary (exact, slow on large vocabularies).")
-    c[2].slider("Window", 1, 15, key="w_train_window", persist_state="session",
-                help="How many words on each side count as context (the actual radius is drawn from 1..window).")
-    c[3].select_slider("Dimension", DIM_CHOICES, key="w_train_dim", persist_state="session",
-                       help="Length of each word vector: more can hold more, but needs more text and time.")
-    c = st.columns(4)
-    c[0].number_input("Min count", 1, 1000, key="w_train_min_count", persist_state="session", step=1,
-                      help="Words seen fewer times than this are dropped from the vocabulary.")
-    c[1].select_slider("Subsampling", SAMPLE_CHOICES, key="w_train_sample", persist_state="session",
-                       format_func=lambda x: "off" if x == 0 else f"{x:g}",
-                       help="Randomly skips very frequent words (the, of, ...) so rarer words get more updates.")
-    softmax = ss["w_train_loss"] == "Full softmax"
-    c[2].slider("Negatives", 1, 25, key="w_train_negative", persist_state="session", disabled=softmax,
-                help="Random 'wrong' words each true word is contrasted with (negative sampling only).")
+with left:
+    with st.container(border=True):
+        st.markdown("##### :material/library_books: Corpus")
+        corpus_config: CorpusConfig | None
+        if corpus_picker is not None:
+            corpus_config = corpus_picker("train")
+        else:
+            corpus_config = simple_corpus_picker()
 
-with st.container(border=True):
-    st.markdown("##### :material/tune: Training")
-    c = st.columns(4)
-    c[0].slider("Epochs", 1, 50, key="w_train_epochs", persist_state="session", help="Passes over the corpus.")
-    c[1].select_slider("Learning rate", LR_CHOICES, key="w_train_lr", persist_state="session",
-                       format_func=lambda x: "auto" if x == "auto" else f"{x:g}",
-                       help="Starting step size, decayed linearly to ~0. auto = word2vec's default "
-                            "(0.025 Skip-gram, 0.05 CBOW). Too high diverges; too low learns slowly.")
-    c[2].select_slider("Batch size", BATCH_CHOICES, key="w_train_batch", persist_state="session",
-                       format_func=lambda x: "auto" if x == "auto" else f"{x:,}",
-                       help="Centre words updated together: larger is faster per word but each update is coarser.")
-    c[3].number_input("Seed", 0, 2**31 - 1, key="w_train_seed", persist_state="session", step=1,
-                      help="Same seed and settings give the same model (with one training thread).")
-    st.text_input("Model name (optional)", key="w_train_name", persist_state="session", placeholder="e.g. sg-window5",
-                  help="Folder name under the models directory; left empty, a name is made from the settings.")
+    with st.container(border=True):
+        st.markdown("##### :material/neurology: Model")
+        c = st.columns(2)
+        c[0].radio("Architecture", ["Skip-gram", "CBOW"], key="w_train_arch", persist_state="session",
+                   help="Skip-gram predicts each context word from the centre word; CBOW predicts the centre word "
+                        "from the average of its context.")
+        c[1].radio("Output layer", ["Negative sampling", "Full softmax"], key="w_train_loss", persist_state="session",
+                   help="Negative sampling scores the true word against a few random ones (fast); full softmax "
+                        "scores every word in the vocabulary (exact, slow on large vocabularies).")
+        c = st.columns(2)
+        c[0].slider("Window", 1, 15, key="w_train_window", persist_state="session",
+                    help="How many words on each side count as context (the actual radius is drawn from 1..window).")
+        c[1].select_slider("Dimension", DIM_CHOICES, key="w_train_dim", persist_state="session",
+                           help="Length of each word vector: more can hold more, but needs more text and time.")
+        c = st.columns(2)
+        c[0].number_input("Min count", 1, 1000, key="w_train_min_count", persist_state="session", step=1,
+                          help="Words seen fewer times than this are dropped from the vocabulary.")
+        c[1].select_slider("Subsampling", SAMPLE_CHOICES, key="w_train_sample", persist_state="session",
+                           format_func=lambda x: "off" if x == 0 else f"{x:g}",
+                           help="Randomly skips very frequent words (the, of, ...) so rarer words get more updates.")
+        softmax = ss["w_train_loss"] == "Full softmax"
+        c = st.columns(2)
+        c[0].slider("Negatives", 1, 25, key="w_train_negative", persist_state="session", disabled=softmax,
+                    help="Random 'wrong' words each true word is contrasted with (negative sampling only).")
+
+    with st.container(border=True):
+        st.markdown("##### :material/tune: Training")
+        c = st.columns(2)
+        c[0].slider("Epochs", 1, 50, key="w_train_epochs", persist_state="session", help="Passes over the corpus.")
+        c[1].select_slider("Learning rate", LR_CHOICES, key="w_train_lr", persist_state="session",
+                           format_func=lambda x: "auto" if x == "auto" else f"{x:g}",
+                           help="Starting step size, decayed linearly to ~0. auto = word2vec's default "
+                                "(0.025 Skip-gram, 0.05 CBOW). Too high diverges; too low learns slowly.")
+        c = st.columns(2)
+        c[0].select_slider("Batch size", BATCH_CHOICES, key="w_train_batch", persist_state="session",
+                           format_func=lambda x: "auto" if x == "auto" else f"{x:,}",
+                           help="Centre words updated together: larger is faster per word, each update coarser.")
+        c[1].number_input("Seed", 0, 2**31 - 1, key="w_train_seed", persist_state="session", step=1,
+                          help="Same seed and settings give the same model (with one training thread).")
+        st.text_input("Model name (optional)", key="w_train_name", persist_state="session",
+                      placeholder="e.g. sg-window5",
+                      help="Folder name under the models directory; left empty, a name is made from the settings.")
 
 
 def build_configs() -> tuple[ModelConfig, TrainConfig]:
@@ -123,12 +130,12 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
 
 
 if softmax:
-    st.warning(f"Full softmax costs time in proportion to the vocabulary: keep the corpus small or the min count "
+    left.warning(f"Full softmax costs time in proportion to the vocabulary: keep the corpus small or the min count "
                f"high (above ~{SOFTMAX_WARN_VOCAB:,} words it gets very slow).", icon=":material/speed:")
 
-start = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=active, key="btn_train",
-                  help="Runs in the background: you can use other pages meanwhile." if not active else
-                  "A run is going on; stop it below to start another.")
+start = left.button("Train", type="primary", icon=":material/play_arrow:", disabled=active, key="btn_train",
+                   help="Runs in the background: you can use other pages meanwhile." if not active else
+                   "A run is going on; stop it to start another.", width="stretch")
 
 if start and not active:
     try:
@@ -142,7 +149,8 @@ if start and not active:
         active = True
         st.rerun()
     except W2VError as e:
-        _ui.show_error(e)
+        with left:
+            _ui.show_error(e)
 
 
 # ---------------------------------------------------------------------------------------------- live view
@@ -204,8 +212,13 @@ def live_view() -> None:
             st.button("Stop", icon=":material/stop:", key="btn_stop", on_click=job.stop,
                       help="Stop now; what was learnt so far is saved.")
     c = st.columns(5)
-    c[0].metric("Loss (smoothed)", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-")
-    c[1].metric("Epoch", f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epochs else "-")
+    final = s.summary.get("final_loss") if not s.active else None
+    if isinstance(final, (int, float)):
+        c[0].metric("Final loss", f"{final:.4f}", help="Mean loss of the last epoch.")
+    else:
+        c[0].metric("Loss", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-",
+                    help="Moving average of the loss per training example.")
+    c[1].metric("Epoch", f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epoch else "-")
     c[2].metric("Words/s", f"{s.words_per_sec:,.0f}" if s.words_per_sec else "-")
     c[3].metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-")
     c[4].metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-")
@@ -223,12 +236,12 @@ def live_view() -> None:
             except W2VError as e:
                 _ui.show_error(e)
             c = st.columns(3)
-            _ui.link("map", "See the words on a map", ":material/scatter_plot:", c[0])
+            _ui.link("map", "Open the map", ":material/scatter_plot:", c[0])
             _ui.link("neighbours", "Ask for neighbours", ":material/hub:", c[1])
             _ui.link("models", "Manage models", ":material/inventory_2:", c[2])
         else:
             st.info(s.message, icon=":material/info:")
 
 
-st.divider()
-st.fragment(live_view, run_every=0.75 if active else None)()
+with right:
+    st.fragment(live_view, run_every=0.75 if active else None)()

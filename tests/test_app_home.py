@@ -21,7 +21,7 @@ def test_home_without_a_model_points_to_training():
     assert "Train word2vec" in text
     assert any("No model yet" in i.value for i in at.info)
     links = [p.proto.label for p in at.get("page_link")]
-    assert "1. Train a model" in links and "2. See the words on a map" in links
+    assert "1. Train a model" in links and "2. Map the words" in links
 
 
 def test_first_load_picks_the_newest_saved_model_and_shows_its_card(tiny_model):

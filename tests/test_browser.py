@@ -1,0 +1,162 @@
+"""A newcomer's path in a real browser (Playwright + Debian's Chromium) against `streamlit run app.py`.
+
+Open the app, train with the defaults (a smaller corpus, chosen in the UI, keeps it short), see the loss chart
+and the finished run, open the map and see the points, ask for the neighbours of a common word and see scores.
+
+Skips with a printed reason when /usr/bin/chromium (or Playwright) is missing, except when ``CI`` is set: then
+it fails, because CI installs Chromium. Set ``W2V_SCREENSHOTS=/some/dir`` to keep a screenshot of every step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 180_000  # the machine may be busy: generous, never a timing assertion
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required when CI is set)")
+    print(f"SKIP browser test: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free port, with its own empty models folder."""
+    base = tmp_path_factory.mktemp("browser")
+    env = dict(os.environ, W2V_MODELS_DIR=str(base / "models"), W2V_CACHE_DIR=str(base / "cache"),
+               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    port = _free_port()
+    log = open(base / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.close()
+            pytest.fail("streamlit did not start:\n" + (base / "streamlit.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _shot(page, name: str) -> None:
+    d = os.environ.get("W2V_SCREENSHOTS")
+    if d:
+        Path(d).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(d) / f"{name}.png"), full_page=True)
+
+
+def _nav(page, title: str) -> None:
+    links = page.locator('[data-testid="stSidebarNav"] a').filter(has=page.get_by_text(title, exact=True))
+    links.first.click(timeout=30_000)
+    page.get_by_role("heading", name=re.compile(re.escape(title.split(" ")[0]))).first.wait_for(timeout=TIMEOUT_MS)
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+
+
+def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server)
+    page.get_by_role("heading", name="Word2Vec Explorer").wait_for()
+    page.get_by_text("No model yet").wait_for()
+    _no_exception(page)
+    _shot(page, "1-home-empty")
+
+    # Train: defaults, except a smaller corpus (100k tokens of the bundled sample) chosen on the size slider
+    _nav(page, "Train")
+    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    size = page.get_by_role("slider", name=re.compile("Corpus size"))
+    size.focus()
+    page.keyboard.press("Home")
+    for _ in range(4):  # 5k -> 10k -> 20k -> 50k -> 100k
+        page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(500)
+    assert "100k" in size.get_attribute("aria-valuetext") or "100" in (size.get_attribute("aria-valuetext") or "")
+    page.get_by_role("button", name=re.compile("^.*Train$")).click()
+    page.get_by_role("heading", name="Finished").wait_for()
+    page.get_by_text("is now the current model").wait_for()
+    chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    chart.wait_for()
+    assert chart.locator(".scatterlayer .trace").count() >= 2  # loss per report + smoothed (+ epoch means)
+    _no_exception(page)
+    _shot(page, "2-train-finished")
+
+    # Map: the most frequent words as points
+    _nav(page, "Map")
+    plot = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    plot.wait_for()
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length > 100")
+    assert plot.locator(".scatterlayer .point").count() >= 100
+    _no_exception(page)
+    _shot(page, "3-map")
+
+    # Neighbours of a common word: a bar per neighbour with its cosine score
+    _nav(page, "Neighbours & analogies")
+    box = page.get_by_label("Word", exact=True)
+    box.fill("war")
+    box.press("Enter")
+    page.get_by_text("Nearest to 'war'").wait_for()
+    chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    bars = chart.locator(".bars .point")
+    bars.first.wait_for()
+    assert bars.count() == 10
+    scores = [float(t) for t in chart.locator(".bartext").all_text_contents() if t and t.strip()]
+    assert len(scores) == 10 and all(-1.0 <= s <= 1.0 for s in scores)
+    assert scores == sorted(scores)  # drawn bottom-up: the best neighbour on top
+    _no_exception(page)
+    _shot(page, "4-neighbours")
+    page.close()
