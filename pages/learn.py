@@ -49,8 +49,9 @@ st.markdown(
 
 
 def _stamp(path: str) -> int:
+    """Changes when the folder is rewritten or renamed, so the caches reload."""
     try:
-        return os.stat(Path(path) / store.WEIGHTS).st_mtime_ns
+        return max(os.stat(Path(path) / store.WEIGHTS).st_mtime_ns, os.stat(Path(path) / store.CONFIG).st_mtime_ns)
     except OSError:
         return 0
 
@@ -84,11 +85,16 @@ def _passages(path: str, stamp: int) -> list[list[str]]:
     return learn.passages(corpus, _model(path, stamp).vocab)
 
 
-def _choose_model() -> str | None:
-    """The current model, or an offer to pick a saved one or to train a tiny one (then the page stops)."""
+def _choose_model() -> str:
+    """The current model's path, or (without one) the offer to pick or train one."""
     path = st.session_state.get("current_model")
     if path and Path(path).is_dir():
         return str(path)
+    _offer_models(None)
+
+
+def _offer_models(problem: str | None) -> None:
+    """Explain the page and offer a saved trainable model or a one-click tiny one; then stop the run."""
     st.markdown(
         "This page takes one real sentence through word2vec, using a trained model and the code that trained it:  \n"
         "1. **Words → numbers**: tokens, vocabulary ids, one-hot vectors and the embedding matrix.  \n"
@@ -96,8 +102,14 @@ def _choose_model() -> str | None:
         "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
         "4. **One gradient step**: what one SGD update changes.  \n"
         "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
-    st.info("There is no current model yet: pick a saved one or train a tiny one.")
-    models = learn.learnable_models()
+    models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get("current_model")]
+    todo = ("pick a saved one or train a tiny one." if models else
+            "train a tiny one here (a few seconds to a minute), or a real one on the Train page.")
+    if problem:
+        st.error(problem)
+        st.info("Learn needs a model trained by this app: " + todo)
+    else:
+        st.info("There is no current model yet: " + todo)
     left, _ = st.columns([2, 3])
     with left:
         if models:
@@ -160,9 +172,7 @@ stamp = _stamp(path)
 try:
     lm = _model(path, stamp)
 except W2VError as e:
-    st.error(str(e))
-    st.session_state.pop("current_model", None) if st.button("Choose another model", key="learn_reset") else None
-    st.stop()
+    _offer_models(str(e))
 
 mc = lm.config
 arch = mc.arch

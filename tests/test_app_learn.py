@@ -207,3 +207,4 @@ def test_imported_vectors_get_a_clear_error(tmp_path):
     at = _app(str(p))
     assert not at.exception
     assert any("imported word vectors" in e.value for e in at.error)
+    assert at.button(key="learn_tiny") is not None and not at.tabs  # offered a model it can use instead
