@@ -208,3 +208,24 @@ def test_chunks_cover_the_stream_and_prefer_document_boundaries():
     for a, b, local in chunks:  # local offsets are within the chunk and include its two ends
         assert local[0] == 0 and local[-1] == b - a and np.all(np.diff(local) >= 0)
     assert (60, 95) in [(a, b) for a, b, _ in chunks] or any(a <= 60 and b >= 95 for a, b, _ in chunks)
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
+    """On a GPU every .item()/.tolist()/float(t) waits for the device; the loop may read back once per chunk
+    or report, never once per batch (checked on the CPU by counting the calls)."""
+    calls = {"n": 0}
+    for name in ("item", "tolist", "__float__", "__int__", "__bool__"):
+        orig = getattr(torch.Tensor, name)
+
+        def wrapped(self, *a, _orig=orig, **k):
+            calls["n"] += 1
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapped)
+    r = Trainer(tiny_corpus, ModelConfig(arch=arch, **SMALL),
+                TrainConfig(epochs=2, threads=1, batch_size=16, report_every=1e9)).train()
+    monkeypatch.undo()
+    n_batches = 2 * len(tiny_corpus.ids) // 16 // 2  # fewer centres than tokens, and pairs of tokens at least
+    assert r.summary["epochs"] == 2
+    assert calls["n"] < n_batches / 10, (calls["n"], n_batches)
