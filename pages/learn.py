@@ -236,10 +236,10 @@ with tab1:
                              hide_index=True, width="stretch")
             with right:
                 st.caption(f"W_in, the same rows (first {show_d} of {lm.D} columns)")
-                df = pd.DataFrame(w_rows[:, :show_d], index=[f"{i} {lm.words[i]}" for i in range(lo, hi)],
+                df = pd.DataFrame(w_rows[:, :show_d], index=[f"row {i}" for i in range(lo, hi)],
                                   columns=[f"d{j}" for j in range(show_d)])
-                st.dataframe(df.style.format("{:+.4f}").apply(
-                    lambda r: ["background-color: #ffe8a3" if r.name.split(" ")[0] == str(wid) else "" for _ in r],
+                st.dataframe(df.style.format("{:+.3f}").apply(
+                    lambda r: ["background-color: #ffe8a3" if r.name == f"row {wid}" else "" for _ in r],
                     axis=1), width="stretch")
             diff = float((prod - row).abs().max())
             st.markdown(f"x · W_in = `{_fmt_vec(prod.numpy(), show_d)}`  \nW_in[{wid}] = `{_fmt_vec(row.numpy(), show_d)}`  \n"
@@ -296,9 +296,10 @@ with tab2:
         a, b, c, d = st.columns([3, 2, 2, 2])
         window = a.slider("Window (maximum radius)", 1, 10, int(min(mc.window, 10)), key="learn_window",
                           help=f"The model was trained with window {mc.window}.")
-        dynamic = b.toggle("Dynamic window", True, key="learn_dynamic")
-        subs = c.toggle(f"Subsampling (sample = {mc.sample:g})", mc.sample > 0, key="learn_subsample",
-                        disabled=mc.sample <= 0)
+        dynamic = b.toggle("Dynamic window", True, key="learn_dynamic",
+                           help="On: each centre's radius is drawn from 1…window, as in training. Off: always the full window.")
+        subs = c.toggle("Subsampling", mc.sample > 0, key="learn_subsample", disabled=mc.sample <= 0,
+                        help=f"The model was trained with sample = {mc.sample:g}" + (" (off)." if mc.sample <= 0 else "."))
         if d.button("Draw again", icon=":material/casino:", key="learn_draw"):
             st.session_state["learn_seed"] = st.session_state.get("learn_seed", 0) + 1
         seed = st.session_state.get("learn_seed", 0)
