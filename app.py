@@ -43,4 +43,6 @@ sections = {
     "Manage": [page("pages/models.py", "Models", ":material/inventory_2:")],
 }
 nav = {name: [p for p in pages if p is not None] for name, pages in sections.items()}
-st.navigation({name: pages for name, pages in nav.items() if pages}).run()
+current = st.navigation({name: pages for name, pages in nav.items() if pages})
+_ui.training_status(show=current.url_path != "train")  # the Train page has its own, larger view
+current.run()

@@ -48,6 +48,44 @@ def init_session() -> None:
         ss["current_model"] = newest_model_path()
 
 
+def finish_job_if_done() -> bool:
+    """Once this session's training job has ended: make its model current (once). True when that just happened.
+
+    Called from every page (through the sidebar status), so a run that ends while the user is on another page
+    still becomes the current model.
+    """
+    job = st.session_state.get("train_job")
+    if job is None or st.session_state.get("train_job_handled") == id(job):
+        return False
+    s = job.snapshot()
+    if s.active:
+        return False
+    st.session_state["train_job_handled"] = id(job)
+    if s.path:
+        set_current_model(s.path)
+    return True
+
+
+def training_status(show: bool = True) -> None:
+    """A small live status of this session's training run in the sidebar, on every page (polled while it runs)."""
+    finish_job_if_done()  # ended since the last run: the page about to run already shows the new model
+    job = st.session_state.get("train_job")
+    if job is None or not job.snapshot().active:
+        return
+
+    def poll() -> None:
+        s = job.snapshot()
+        if finish_job_if_done():
+            st.rerun()  # the whole page: it now shows the new model
+        if s.active and show:
+            st.caption(":material/model_training: Training in the background")
+            st.progress(min(max(s.fraction, 0.0), 1.0),
+                        text=f"{s.fraction:.0%} · epoch {max(s.epoch, 1)}/{s.epochs}" if s.epoch else s.message)
+
+    with st.sidebar:
+        st.fragment(poll, run_every=1.0)()
+
+
 def default(key: str, value: Any) -> None:
     """Give a widget key its first value (use with ``key=`` and no ``value=``, so no double-default warning)."""
     if key not in st.session_state:
@@ -86,6 +124,8 @@ def load_model(path: str | os.PathLike) -> store.Model:
 
 def current_model() -> store.Model | None:
     """The current model, loaded; None when there is none. A model deleted meanwhile falls back to the newest."""
+    if "current_model" not in st.session_state:  # a page run without app.py (first request on a deep link)
+        init_session()
     path = st.session_state.get("current_model")
     if path and not (Path(path) / store.CONFIG).is_file():
         path = newest_model_path()

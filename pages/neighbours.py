@@ -19,11 +19,15 @@ wv = model.vectors
 
 examples = [w for w in ("king", "city", "music", "war", "france", "water") if w in wv] or wv.words[:3]
 first = examples[0] if examples else ""
+pair = next((q for q in (("france", "germany"), ("war", "battle"), ("city", "town"), ("cat", "dog"))
+             if all(w in wv for w in q)), tuple(examples[:2]) if len(examples) > 1 else ("", ""))
+odd = next((q for q in (("france", "germany", "italy", "music"), ("king", "queen", "prince", "river"),
+                        ("cat", "dog", "horse", "paris")) if all(w in wv for w in q)), tuple(examples[:4]))
 analogy = next((q for q in (("man", "king", "woman"), ("france", "paris", "germany"), ("good", "better", "bad"))
                 if all(w in wv for w in q)), ("", "", ""))
-for k, v in {"w_nb_word": first, "w_nb_k": 10, "w_sim_a": first, "w_sim_b": examples[1] if len(examples) > 1 else "",
+for k, v in {"w_nb_word": first, "w_nb_k": 10, "w_sim_a": pair[0], "w_sim_b": pair[1],
              "w_an_a": analogy[0], "w_an_b": analogy[1], "w_an_c": analogy[2], "w_an_method": "3CosAdd", "w_an_k": 5,
-             "w_odd": " ".join(examples[:3] + (["the"] if "the" in wv else []))}.items():
+             "w_odd": " ".join(odd)}.items():
     _ui.default(k, v)
 
 st.caption(f"Model **{model.name}** · {len(wv):,} words · a few to try: {', '.join(examples)}")
@@ -79,7 +83,7 @@ with t_an:
     c[3].radio("Method", ["3CosAdd", "3CosMul"], key="w_an_method", persist_state="session", horizontal=True,
                help="3CosAdd (Mikolov): cosine with b - a + c. 3CosMul (Levy & Goldberg): cos(x,b)·cos(x,c)/cos(x,a), "
                     "less dominated by one large similarity.")
-    st.slider("Answers", 1, 20, key="w_an_k", persist_state="session")
+    st.columns([1, 3])[0].slider("Answers", 1, 20, key="w_an_k", persist_state="session")
     if all(ss[k].strip() for k in ("w_an_a", "w_an_b", "w_an_c")):
         try:
             a, b, cc = (_ui.resolve_word(wv, ss[k]) for k in ("w_an_a", "w_an_b", "w_an_c"))
@@ -89,7 +93,7 @@ with t_an:
             st.success(f"{a} : {b} :: {cc} : **{best}**", icon=":material/lightbulb:")
             df = pd.DataFrame(res, columns=["answer", "score"])
             df.index = range(1, len(df) + 1)
-            st.dataframe(df, column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+            st.dataframe(df, column_config={"score": st.column_config.NumberColumn(format="%.3f")}, width=480)
         except W2VError as e:
             st.warning(str(e), icon=":material/help:")
     else:
@@ -105,7 +109,7 @@ with t_odd:
             st.success(f"The odd one out is **{odd}**", icon=":material/rule:")
             rows = [{"word": w, "mean cosine to the others": sum(wv.similarities(w, [o for o in words if o != w]))
                      / (len(words) - 1)} for w in words]
-            st.dataframe(pd.DataFrame(rows).sort_values("mean cosine to the others"), hide_index=True,
+            st.dataframe(pd.DataFrame(rows).sort_values("mean cosine to the others"), hide_index=True, width=480,
                          column_config={"mean cosine to the others": st.column_config.NumberColumn(format="%.3f")})
         except W2VError as e:
             st.warning(str(e), icon=":material/help:")

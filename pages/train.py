@@ -188,10 +188,7 @@ def live_view() -> None:
                 icon=":material/lightbulb:")
         return
     s = job.snapshot()
-    if not s.active and ss.get("train_job_handled") != id(job):
-        ss["train_job_handled"] = id(job)
-        if s.path:
-            _ui.set_current_model(s.path)
+    if _ui.finish_job_if_done():
         st.rerun()  # a full run: the page stops polling and every widget sees the new model
 
     title = {"pending": "Starting ...", "loading": "Loading the corpus ...", "running": "Training ...",

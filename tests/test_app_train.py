@@ -5,11 +5,30 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from w2v_core import store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def _navigation_as_served(monkeypatch):
+    """Run pages through app.py's st.navigation, as `streamlit run app.py` does.
+
+    AppTest re-detects the old "pages/ folder" mode before every run (our pages live in pages/), and in that mode
+    a switched-to page runs without app.py. The server leaves that mode at the first st.navigation call.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", patched)
 KNOBS = ["w_train_arch", "w_train_loss", "w_train_window", "w_train_dim", "w_train_min_count", "w_train_sample",
          "w_train_negative", "w_train_epochs", "w_train_lr", "w_train_batch", "w_train_seed"]
 
@@ -96,13 +115,19 @@ def test_stop_keeps_the_partial_model():
 def test_the_run_survives_visiting_another_page():
     at = open_train()
     small_run(at, epochs=2)
+    job = at.session_state["train_job"]
     at.switch_page("pages/home.py").run()
     assert not at.exception
+    # the run ends while the user is elsewhere: it still becomes the current model
+    assert job.join(120)
+    at.run()
+    assert at.session_state["current_model"] == job.path is not None
     at.switch_page("pages/train.py").run()
+    assert at.session_state["train_job"] is job
     assert at.select_slider(key="w_train_dim").value == 10  # knobs kept too
     assert at.slider(key="w_train_epochs").value == 2
-    run_until_finished(at)
     assert at.subheader[0].value == "Finished"
+    assert len(at.get("plotly_chart")) == 1
 
 
 def test_settings_that_leave_no_vocabulary_show_an_error():
