@@ -33,6 +33,8 @@ batch become one matrix product ``H @ O_neg.T`` and only ``N`` output rows are t
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -236,27 +238,7 @@ class SkipGram(Word2Vec):
 
 
     def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool):
-        w_in, w_out = self.w_in, self.w_out
-        negs = b.negatives
-        h = w_in.index_select(0, b.centres)  # (B, D)
-        he = h.index_select(0, b.rows)  # (P, D): the centre's row beside each of its context words
-        op = w_out.index_select(0, b.ctx)  # (P, D)
-        sp = (he * op).sum(1)  # (P,) positive scores
-        on = w_out.index_select(0, negs)  # (N, D)
-        sn = h @ on.t()  # (B, N) negative scores
-        # each centre's context words share the pool; a pool word stands for k / N negatives per context word
-        wn = b.counts.unsqueeze(1) * (self.config.negative / negs.shape[0])
-        loss = None
-        if want_loss:
-            loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
-        gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)  # -lr * d loss / d score
-        gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
-        grad_h = gn @ on
-        grad_h.index_add_(0, b.rows, op.mul_(gp.unsqueeze(1)))
-        w_out.index_add_(0, b.ctx, he.mul_(gp.unsqueeze(1)))
-        w_out.index_add_(0, negs, gn.t() @ h)
-        w_in.index_add_(0, b.centres, grad_h)
-        return loss, b.counts.sum()
+        return _run(sg_negative_step, self.w_in, self.w_out, b, lr, float(self.config.negative), want_loss)
 
     def _packed_softmax(self, b: PackedBatch, lr: float, want_loss: bool):
         h = self.w_in.index_select(0, b.centres)
@@ -332,26 +314,7 @@ class CBOW(Word2Vec):
         return F.embedding_bag(b.ctx, self.w_in, b.starts, mode="mean")  # (B, D), one fused gather + mean
 
     def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool):
-        w_out = self.w_out
-        negs = b.negatives
-        h = self._packed_hidden(b)
-        oc = w_out.index_select(0, b.centres)  # (B, D)
-        sp = (h * oc).sum(1)  # (B,)
-        on = w_out.index_select(0, negs)  # (N, D)
-        sn = h @ on.t()  # (B, N)
-        # a pool word that is this example's centre is no negative for it (word2vec skips such draws)
-        wn = (negs.unsqueeze(0) != b.centres.unsqueeze(1)).to(h.dtype).mul_(self.config.negative / negs.shape[0])
-        loss = None
-        if want_loss:
-            loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
-        gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)
-        gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
-        grad_h = torch.addmm(oc.mul_(gp.unsqueeze(1)), gn, on)
-        w_out.index_add_(0, b.centres, h * gp.unsqueeze(1))
-        w_out.index_add_(0, negs, gn.t() @ h)
-        # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
-        self.w_in.index_add_(0, b.ctx, grad_h.index_select(0, b.rows))
-        return loss, b.counts.new_full((), float(h.shape[0]))
+        return _run(cbow_negative_step, self.w_in, self.w_out, b, lr, float(self.config.negative), want_loss)
 
     def _packed_softmax(self, b: PackedBatch, lr: float, want_loss: bool):
         h = self._packed_hidden(b)
@@ -367,6 +330,83 @@ class CBOW(Word2Vec):
         self.out_bias.add_(g.sum(0))
         self.w_in.index_add_(0, b.ctx, grad_h.index_select(0, b.rows))
         return loss, b.counts.new_full((), float(B))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The negative-sampling steps of the packed batch as plain functions of tensors, so that they can run as TorchScript:
+# one call per batch instead of ~25 Python-level op calls, with the GIL released for the whole step, so that the
+# trainer's worker threads really run side by side.
+
+
+def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, ctx: torch.Tensor,
+                     rows: torch.Tensor, counts: torch.Tensor, negs: torch.Tensor, lr: float, k: float,
+                     want_loss: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Skip-gram: h = the centre's input row; positives = its context words; the pool of N negatives is shared."""
+    h = w_in.index_select(0, centres)  # (B, D)
+    he = h.index_select(0, rows)  # (P, D): the centre's row beside each of its context words
+    op = w_out.index_select(0, ctx)  # (P, D)
+    sp = (he * op).sum(1)  # (P,) positive scores
+    on = w_out.index_select(0, negs)  # (N, D)
+    sn = torch.mm(h, on.t())  # (B, N) negative scores
+    # each centre's context words share the pool; a pool word stands for k / N negatives per context word
+    wn = counts.unsqueeze(1) * (k / negs.shape[0])
+    loss = torch.zeros((), dtype=h.dtype, device=h.device)
+    if want_loss:
+        loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
+    gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)  # -lr * d loss / d score
+    gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
+    grad_h = torch.mm(gn, on)
+    grad_h.index_add_(0, rows, op.mul_(gp.unsqueeze(1)))
+    w_out.index_add_(0, ctx, he.mul_(gp.unsqueeze(1)))
+    w_out.index_add_(0, negs, torch.mm(gn.t(), h))
+    w_in.index_add_(0, centres, grad_h)
+    return loss, counts.sum()
+
+
+def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, ctx: torch.Tensor,
+                       rows: torch.Tensor, starts: torch.Tensor, negs: torch.Tensor, lr: float, k: float,
+                       want_loss: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """CBOW: h = the mean of the context rows (one embedding_bag); it predicts the centre against the pool."""
+    h = F.embedding_bag(ctx, w_in, starts, mode="mean")  # (B, D)
+    oc = w_out.index_select(0, centres)  # (B, D)
+    sp = (h * oc).sum(1)  # (B,)
+    on = w_out.index_select(0, negs)  # (N, D)
+    sn = torch.mm(h, on.t())  # (B, N)
+    # a pool word that is this example's centre is no negative for it (word2vec skips such draws)
+    wn = (negs.unsqueeze(0) != centres.unsqueeze(1)).to(h.dtype).mul_(k / negs.shape[0])
+    loss = torch.zeros((), dtype=h.dtype, device=h.device)
+    if want_loss:
+        loss = F.softplus(-sp).sum() + (F.softplus(sn) * wn).sum()
+    gp = torch.sigmoid(sp).sub_(1.0).mul_(-lr)
+    gn = torch.sigmoid(sn).mul_(wn).mul_(-lr)
+    grad_h = torch.addmm(oc.mul_(gp.unsqueeze(1)), gn, on)
+    w_out.index_add_(0, centres, h * gp.unsqueeze(1))
+    w_out.index_add_(0, negs, torch.mm(gn.t(), h))
+    # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
+    w_in.index_add_(0, ctx, grad_h.index_select(0, rows))
+    return loss, torch.full((), float(h.shape[0]), dtype=h.dtype, device=h.device)
+
+
+_SCRIPTED: dict = {}
+USE_SCRIPT = os.environ.get("W2V_TORCHSCRIPT", "1") != "0"
+
+
+def _run(fn, w_in, w_out, b: PackedBatch, lr: float, k: float, want_loss: bool):
+    """Call ``fn`` compiled to TorchScript once per process (plain Python if that is not possible)."""
+    f = _SCRIPTED.get(fn)
+    if f is None:
+        f = fn
+        if USE_SCRIPT:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    f = torch.jit.script(fn)
+            except Exception as e:  # pragma: no cover - TorchScript missing or changed: same maths, slower
+                log.info("TorchScript unavailable (%s); using the Python step.", e)
+        _SCRIPTED[fn] = f
+    aux = b.counts if fn is sg_negative_step else b.starts
+    loss, n = f(w_in, w_out, b.centres, b.ctx, b.rows, aux, b.negatives, float(lr), k, bool(want_loss))
+    return (loss if want_loss else None), n
 
 
 def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:
