@@ -380,8 +380,8 @@ with tab2:
                         {"word": [t for t, _ in drops], "count": [int(lm.vocab.counts[lm.vocab.index[t]]) for t, _ in drops],
                          "keep probability": [p for _, p in drops],
                          "kept this time": [demo.kept[i] for i, (t, p) in enumerate(zip(tokens, demo.keep_prob))
-                                            if demo.ids[i] is not None and p is not None and p < 1]}),
-                        hide_index=True, width="stretch")
+                                            if demo.ids[i] is not None and p is not None and p < 1]}
+                    ).style.format({"keep probability": "{:.3f}"}), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------------------------------------- step 3
 
