@@ -123,7 +123,8 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
         min_count=int(ss["w_train_min_count"]), sample=float(ss["w_train_sample"]))
     lr, batch = ss["w_train_lr"], ss["w_train_batch"]
     tc = TrainConfig(epochs=int(ss["w_train_epochs"]), lr=None if lr == "auto" else float(lr),
-                     batch_size=None if batch == "auto" else int(batch), seed=int(ss["w_train_seed"]))
+                     batch_size=None if batch == "auto" else int(batch), seed=int(ss["w_train_seed"]),
+                     report_every=0.1)  # a point on the live chart every 0.1 s
     mc.validate()
     tc.validate()
     return mc, tc

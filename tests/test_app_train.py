@@ -100,8 +100,10 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
 
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=50)
-    at.session_state["train_job"].stop()
+    small_run(at, epochs=500)
+    assert at.session_state["train_job"].snapshot().active
+    at.button(key="btn_stop").click().run()  # the Stop button under the progress bar
+    assert at.session_state["train_job"].stop_requested
     run_until_finished(at)
     assert not at.exception
     job = at.session_state["train_job"].snapshot()

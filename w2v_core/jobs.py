@@ -259,6 +259,9 @@ class TrainingJob:
             st.status = "stopped" if stopped else "done"
             st.fraction = st.fraction if stopped else 1.0
             st.eta = 0.0 if not stopped else None
-            st.message = (f"stopped after {summary.get('epochs')} epochs; what was learnt is saved" if stopped
+            ep = summary.get("epochs")
+            ep_txt = f"{ep:.1f}" if isinstance(ep, (int, float)) else str(ep)
+            st.message = (f"stopped after {ep_txt} of {self.train_config.epochs} epochs; what was learnt is saved"
+                          if stopped
                           else "finished and saved")
             st.finished = time.time()
