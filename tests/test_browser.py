@@ -4,7 +4,7 @@ Open the app, train with the defaults (a smaller corpus, chosen in the UI, keeps
 and the finished run, open the map and see the points, ask for the neighbours of a common word and see scores.
 
 Skips with a printed reason when /usr/bin/chromium (or Playwright) is missing, except when ``CI`` is set: then
-it fails, because CI installs Chromium. Set ``W2V_SCREENSHOTS=/some/dir`` to keep a screenshot of every step.
+it fails, because CI installs Chromium (``W2V_CHROMIUM`` points elsewhere). Set ``W2V_SCREENSHOTS=/some/dir`` to keep a screenshot of every step.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("W2V_CHROMIUM", "/usr/bin/chromium")  # Debian's Chromium
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 180_000  # the machine may be busy: generous, never a timing assertion
