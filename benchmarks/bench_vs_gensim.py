@@ -80,9 +80,12 @@ def child(args) -> None:
 
         with open(args.tokens, encoding="utf-8") as f:
             docs = [line.split() for line in f]
+        # the same starting rate for both: word2vec.c's (and our) default per architecture, 0.025 skip-gram and
+        # 0.05 CBOW (gensim's own default is 0.025 for both); both decay linearly to 1e-4 of it
+        alpha = args.lr or {"skipgram": 0.025, "cbow": 0.05}[args.arch]  # not imported: keeps torch out of RSS
         m = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
                      min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
-                     workers=args.threads, seed=args.seed)
+                     workers=args.threads, seed=args.seed, alpha=alpha, min_alpha=alpha * 1e-4)
         m.build_vocab(docs)
         t = time.perf_counter()
         m.train(docs, total_examples=m.corpus_count, epochs=args.epochs)
@@ -151,7 +154,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (the best speed is kept)")
     ap.add_argument("--only", choices=["gensim", "ours"], help="run one side only")
     ap.add_argument("--batch-size", type=int, default=None, help="ours only; default: the trainer's")
-    ap.add_argument("--lr", type=float, default=None, help="ours only; default: the trainer's")
+    ap.add_argument("--lr", type=float, default=None,
+                    help="starting learning rate of both; default: 0.025 skip-gram, 0.05 CBOW (word2vec.c's)")
     ap.add_argument("--app-callback", action="store_true", help="ours with the app-style progress callback")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--tokens", help=argparse.SUPPRESS)
@@ -180,7 +184,7 @@ def main() -> None:
         if args.batch_size:
             ours_extra += ["--batch-size", str(args.batch_size)]
         if args.lr:
-            ours_extra += ["--lr", str(args.lr)]
+            base += ["--lr", str(args.lr)]
         if args.app_callback:
             ours_extra.append("--app-callback")
         results = []

@@ -27,7 +27,9 @@ The trainer uses a faster, packed form of the same step (:class:`PackedBatch`, :
 only real context words are stored (no padding), CBOW's mean is one ``embedding_bag``, and a batch draws one
 pool of ``N`` negatives that every example shares, each weighted ``k / N`` so that the expected gradient is
 that of ``k`` negatives per example (BlazingText's trick, Gupta & Khare, 2017: the negative scores of a whole
-batch become one matrix product ``H @ O_neg.T`` and only ``N`` output rows are touched).
+batch become one matrix product ``H @ O_neg.T`` and only ``N`` output rows are touched). Its negative-sampling
+steps are plain tensor functions (``sg_negative_step``, ``cbow_negative_step``) run through TorchScript.
+``tests/test_models.py`` checks every step, padded and packed, against autograd.
 """
 
 from __future__ import annotations
@@ -236,7 +238,6 @@ class SkipGram(Word2Vec):
         self.w_in.index_add_(0, batch.centres, grad_h)
         return loss, n_ctx.sum()
 
-
     def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool):
         return _run(sg_negative_step, self.w_in, self.w_out, b, lr, float(self.config.negative), want_loss)
 
@@ -308,7 +309,6 @@ class CBOW(Word2Vec):
         self.out_bias.add_(g.sum(0))
         self._spread_to_context(batch, grad_h)
         return loss, has_ctx.sum()
-
 
     def _packed_hidden(self, b: PackedBatch) -> torch.Tensor:
         return F.embedding_bag(b.ctx, self.w_in, b.starts, mode="mean")  # (B, D), one fused gather + mean

@@ -247,7 +247,7 @@ class Trainer:
             log.info("Batch size lowered from %d to %d: the most frequent word would repeat too often in a batch.",
                      tc.batch_size, safe)
             self.train_config = tc = replace(tc, batch_size=safe)
-        self.ids = torch.from_numpy(ids)
+        self.ids = torch.from_numpy(ids).to(self.device)  # int32; on a GPU the whole corpus lives there
         self.offsets = offsets
         self.chunks = chunk_bounds(offsets, len(ids), tc.chunk_tokens)
         dev = self.device

@@ -109,18 +109,32 @@ class Windows:
 
 
 def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int = 65_536) -> Windows:
-    """All windows of a stream as one :class:`Windows` (built ``block`` positions at a time to bound memory)."""
+    """All windows of a stream as one :class:`Windows` (built ``block`` positions at a time to bound memory).
+
+    Cheaper than :func:`context_matrix` on every position: a centre's reach to the left is
+    ``min(radius, tokens before it in its document)``, to the right likewise, so the valid slots of a row are
+    known from two numbers and the context count is their sum.
+    """
     dev = stream.ids.device
+    left = torch.arange(-window, 0, device=dev)  # -w .. -1
+    slots = torch.cat([left, -left.flip(0)])  # -w..-1, 1..w
+    reach_need = slots.abs()
+    is_left = slots < 0
     pos_parts, ctx_parts, cnt_parts = [], [], []
     n = len(stream)
     for a in range(0, n, block):
-        positions = torch.arange(a, min(a + block, n), device=dev)
-        ctx, valid = context_matrix(stream, positions, radii[a:a + block], window)
-        cnt = valid.sum(1)
+        b = min(a + block, n)
+        positions = torch.arange(a, b, device=dev)
+        r = radii[a:b]
+        reach_l = torch.minimum(r, positions - stream.doc_start[a:b])
+        reach_r = torch.minimum(r, stream.doc_end[a:b] - 1 - positions)
+        reach = torch.where(is_left.unsqueeze(0), reach_l.unsqueeze(1), reach_r.unsqueeze(1))  # (n, 2w)
+        valid = reach_need.unsqueeze(0) <= reach
+        cnt = reach_l + reach_r
         has = cnt > 0
         pos_parts.append(positions[has])
         cnt_parts.append(cnt[has])
-        ctx_parts.append(ctx[valid])  # row-major: grouped by centre, in text order
+        ctx_parts.append(stream.ids[(positions.unsqueeze(1) + slots.unsqueeze(0))[valid]])  # grouped by centre
     if not pos_parts:
         e = torch.zeros(0, dtype=torch.int64, device=dev)
         return Windows(e, e, e, torch.zeros(1, dtype=torch.int64, device=dev), e)
