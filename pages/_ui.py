@@ -22,6 +22,26 @@ from w2v_core.errors import W2VError
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def _leave_pages_folder_mode() -> None:
+    """Make a fresh server honour app.py's st.navigation even when its first request is a deep link (/train).
+
+    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the first
+    ``st.navigation`` call; a first request for /train would then run pages/train.py alone, with the old
+    automatic sidebar. Leaving that mode and rerunning sends the request through app.py instead.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover - a Streamlit without them has no such mode
+        return
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_folder_mode()
+
 PAGES = {  # page files by role, so pages can link to each other with st.page_link
     "home": "pages/home.py", "train": "pages/train.py", "map": "pages/map.py",
     "neighbours": "pages/neighbours.py", "models": "pages/models.py", "corpus": "pages/corpus.py",

@@ -241,5 +241,5 @@ def live_view() -> None:
             st.info(s.message, icon=":material/info:")
 
 
-with right:
+with right.container(key="train_live"):  # sticky (assets/style.css): stays in view while the knobs scroll
     st.fragment(live_view, run_every=0.75 if active else None)()
