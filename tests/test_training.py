@@ -229,3 +229,14 @@ def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
     n_batches = 2 * len(tiny_corpus.ids) // 16 // 2  # fewer centres than tokens, and pairs of tokens at least
     assert r.summary["epochs"] == 2
     assert calls["n"] < n_batches / 10, (calls["n"], n_batches)
+
+
+def test_shuffled_batches_learn_and_repeat_with_the_seed(tiny_corpus):
+    def run(shuffle):
+        return Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL),
+                       TrainConfig(epochs=3, threads=1, seed=2, shuffle=shuffle)).train()
+
+    a, b, plain = run(True), run(True), run(False)
+    assert torch.equal(a.model.w_in, b.model.w_in)
+    assert not torch.equal(a.model.w_in, plain.model.w_in)  # another order of the same examples
+    assert a.history["epoch"][-1]["loss"] < 0.8 * 6 * np.log(2)

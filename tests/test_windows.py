@@ -121,3 +121,36 @@ def test_no_subsampling_keeps_everything():
     ids = torch.arange(10)
     kept, off, mask = subsample(ids, torch.tensor([0, 10]), None, None)
     assert torch.equal(kept, ids) and mask.all() and off.tolist() == [0, 10]
+
+
+def test_permuted_windows_keep_each_centre_with_its_own_context():
+    docs = random_docs(7)
+    stream = make_stream(docs)
+    radii = draw_radii(len(stream), 3, torch.Generator().manual_seed(7))
+    w = packed_windows(stream, radii, 3)
+    order = torch.randperm(len(w), generator=torch.Generator().manual_seed(0))
+    s = w.permute(order)
+
+    def rows_of(x):
+        return [(int(x.positions[i]), int(x.centres[i]), x.ctx[x.starts[i]:x.starts[i + 1]].tolist())
+                for i in range(len(x))]
+
+    before, after = rows_of(w), rows_of(s)
+    assert after == [before[i] for i in order.tolist()]
+    assert s.rows.tolist() == [i for i, (_, _, xs) in enumerate(after) for _ in xs]
+
+
+def test_windows_built_in_a_given_order_equal_the_permuted_windows():
+    docs = random_docs(8)
+    stream = make_stream(docs)
+    radii = draw_radii(len(stream), 4, torch.Generator().manual_seed(8))
+    perm = torch.randperm(len(stream), generator=torch.Generator().manual_seed(1))
+    direct = packed_windows(stream, radii, 4, block=5, order=perm)
+    w = packed_windows(stream, radii, 4)
+    # the same windows, in the order of `perm` (centres without context dropped)
+    rank = torch.empty_like(perm)
+    rank[perm] = torch.arange(len(perm))
+    via = w.permute(torch.argsort(rank[w.positions]))
+    for a, b in ((direct.positions, via.positions), (direct.centres, via.centres), (direct.ctx, via.ctx),
+                 (direct.starts, via.starts), (direct.rows, via.rows)):
+        assert torch.equal(a, b)

@@ -107,13 +107,30 @@ class Windows:
     def counts(self) -> torch.Tensor:
         return self.starts[1:] - self.starts[:-1]
 
+    def permute(self, order: torch.Tensor) -> "Windows":
+        """The same windows with the centres in ``order`` (each keeps its own context words, in text order).
 
-def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int = 65_536) -> Windows:
+        Why: the trainer takes batches of consecutive centres. Neighbouring centres share most of their context
+        words, so in text order a batch sums several updates to the same rows from the same old weights;
+        shuffled, a batch's windows come from all over the chunk.
+        """
+        counts = self.counts[order]
+        starts = torch.zeros_like(self.starts)
+        torch.cumsum(counts, 0, out=starts[1:])
+        p = int(self.ctx.shape[0])
+        rows = torch.repeat_interleave(torch.arange(len(order), device=order.device), counts, output_size=p)
+        src = self.starts[order][rows] + (torch.arange(p, device=order.device) - starts[rows])
+        return Windows(self.positions[order], self.centres[order], self.ctx[src], starts, rows)
+
+
+def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int = 65_536,
+                   order: torch.Tensor | None = None) -> Windows:
     """All windows of a stream as one :class:`Windows` (built ``block`` positions at a time to bound memory).
 
     Cheaper than :func:`context_matrix` on every position: a centre's reach to the left is
     ``min(radius, tokens before it in its document)``, to the right likewise, so the valid slots of a row are
-    known from two numbers and the context count is their sum.
+    known from two numbers and the context count is their sum. ``order`` (a permutation of the positions)
+    lists the centres in that order instead of text order, at no extra cost (see :meth:`Windows.permute`).
     """
     dev = stream.ids.device
     left = torch.arange(-window, 0, device=dev)  # -w .. -1
@@ -124,10 +141,14 @@ def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int 
     n = len(stream)
     for a in range(0, n, block):
         b = min(a + block, n)
-        positions = torch.arange(a, b, device=dev)
-        r = radii[a:b]
-        reach_l = torch.minimum(r, positions - stream.doc_start[a:b])
-        reach_r = torch.minimum(r, stream.doc_end[a:b] - 1 - positions)
+        if order is None:
+            positions = torch.arange(a, b, device=dev)
+            r, d0, d1 = radii[a:b], stream.doc_start[a:b], stream.doc_end[a:b]
+        else:
+            positions = order[a:b]
+            r, d0, d1 = radii[positions], stream.doc_start[positions], stream.doc_end[positions]
+        reach_l = torch.minimum(r, positions - d0)
+        reach_r = torch.minimum(r, d1 - 1 - positions)
         reach = torch.where(is_left.unsqueeze(0), reach_l.unsqueeze(1), reach_r.unsqueeze(1))  # (n, 2w)
         valid = reach_need.unsqueeze(0) <= reach
         cnt = reach_l + reach_r
