@@ -416,7 +416,7 @@ class Trainer:
             # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
             rows = win.rows % B
             first = torch.arange(n, device=dev).div_(B, rounding_mode="floor").mul_(B)
-            starts = win.starts[:-1] - win.starts[first]
+            starts = win.starts[:-1] - win.starts.index_select(0, first)
             negs_all = (table[torch.randint(len(table), (n_batches, pool), generator=g, device=dev)].long()
                         if table is not None else None)
             for bi in range(n_batches):
