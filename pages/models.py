@@ -12,7 +12,7 @@ from w2v_core import store
 from w2v_core.errors import W2VError
 
 ss = st.session_state
-MAX_VECTORS_UPLOAD_MB = 500
+MAX_VECTORS_UPLOAD_MB = 200  # Streamlit refuses larger uploads unless server.maxUploadSize is raised
 
 st.title(":material/inventory_2: Models")
 st.caption(f"Saved under `{store.models_dir()}` (set `W2V_MODELS_DIR` to change it). A model folder holds JSON, TSV, "
@@ -115,7 +115,7 @@ with tab_import:
         st.markdown("##### :material/text_snippet: word2vec / GloVe vectors")
         st.caption("A text file with a word and its numbers on each line (word2vec's format, with or without the "
                    "'count dim' header line, as GloVe writes it) or word2vec's binary format.")
-        upv = st.file_uploader("Vectors file", type=["txt", "vec", "bin", "tsv"], key="up_vectors")
+        upv = st.file_uploader("Vectors file", type=["txt", "vec", "bin"], key="up_vectors")
         limit = st.number_input("Keep the first N words (0 = all)", 0, 5_000_000, 0, step=10_000, key="w_imp_limit", persist_state="session",
                                 help="Big files (GloVe has 400k words) load faster with a limit; files list frequent "
                                      "words first.")
@@ -125,8 +125,8 @@ with tab_import:
             if not data.strip():
                 _ui.show_error("The uploaded file is empty: choose a vectors file with a word and numbers per line.")
             elif len(data) > MAX_VECTORS_UPLOAD_MB * 1024**2:
-                _ui.show_error(f"The file is larger than {MAX_VECTORS_UPLOAD_MB} MB: import it with the command line "
-                               "or keep fewer words.")
+                _ui.show_error(f"The file is larger than {MAX_VECTORS_UPLOAD_MB} MB. Keep fewer words (e.g. "
+                               "`head -n 100000 glove.txt > glove-100k.txt`) and upload that.")
             else:
                 suffix = Path(upv.name).suffix or ".txt"
                 with tempfile.TemporaryDirectory() as d:
