@@ -179,7 +179,26 @@ def loss_figure(state) -> go.Figure:
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
                       legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
     fig.update_xaxes(range=[0, max(state.epochs, 1)])
+    ys = [b["loss"] for b in state.batch_losses] + [e["loss"] for e in state.epoch_losses]
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 100:  # a diverging run: a log scale keeps the curve readable
+        fig.update_yaxes(type="log")
     return fig
+
+
+def divergence_warning(job: TrainingJob, s) -> str | None:
+    """A finished run whose loss grew, or ended far above where an untrained model starts: say what to change."""
+    ep = [e["loss"] for e in s.epoch_losses]
+    if not ep:
+        return None
+    mc = job.model_config
+    vocab = int(s.info.get("vocab_size") or 2)
+    start = math.log(max(vocab, 2)) if mc.loss == "softmax" else (mc.negative + 1) * math.log(2)  # random guessing
+    lr = s.info.get("lr", job.train_config.lr)
+    if ep[-1] > 3 * start or (len(ep) > 1 and ep[-1] > ep[0] * 1.05):
+        return (f"The loss went up or stayed far above where training starts (last epoch {ep[-1]:.4g}, untrained "
+                f"≈ {start:.2f}): the learning rate ({lr:g}) is probably too high. Train again with a lower one "
+                "(or 'auto').")
+    return None
 
 
 def live_view() -> None:
@@ -226,6 +245,9 @@ def live_view() -> None:
     if s.batch_losses or s.epoch_losses:
         st.plotly_chart(loss_figure(s), key="loss_chart", config={"displayModeBar": False})
     if s.status in ("done", "stopped"):
+        warning = divergence_warning(job, s)
+        if warning:
+            st.warning(warning, icon=":material/trending_up:")
         if s.path:
             st.success(f"{s.message}: **{s.path.rsplit('/', 1)[-1]}** is now the current model.",
                        icon=":material/check_circle:")

@@ -84,6 +84,7 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
     run_until_finished(at)
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
+    assert not any("too high" in w.value for w in at.warning)  # a healthy run gets no learning-rate warning
     assert at.subheader[0].value == "Finished"
     assert len(at.get("plotly_chart")) == 1  # the loss chart
     path = at.session_state["current_model"]
@@ -141,6 +142,27 @@ def test_settings_that_leave_no_vocabulary_show_an_error():
     assert at.subheader[0].value == "Failed"
     assert any("min_count" in e.value or "min count" in e.value for e in at.error)
     assert at.session_state["current_model"] is None
+
+
+def test_a_learning_rate_that_blows_up_gets_a_warning():
+    at = open_train()
+    at.select_slider(key="w_train_lr").set_value(0.5)
+    small_run(at)
+    run_until_finished(at)
+    assert not at.exception
+    assert any("learning rate" in w.value and "too high" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_documents_too_short_for_any_context_show_an_error():
+    at = open_train()
+    at.selectbox(key="train_source").set_value("paste").run()
+    at.text_area(key="train_paste").set_value("\n".join(["alpha", "beta", "gamma", "delta"] * 20)).run()
+    at.number_input(key="w_train_min_count").set_value(1)
+    at.button(key="btn_train").click().run()
+    run_until_finished(at)
+    assert not at.exception
+    assert at.subheader[0].value == "Failed"
+    assert any("context" in e.value for e in at.error), [e.value for e in at.error]
 
 
 def test_a_missing_corpus_file_shows_an_error(tmp_path):
