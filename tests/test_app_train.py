@@ -134,6 +134,18 @@ def test_the_run_survives_visiting_another_page():
     assert len(at.get("plotly_chart")) == 1
 
 
+def test_two_sessions_train_without_seeing_each_other():
+    a, b = open_train(), open_train()
+    small_run(a, epochs=1)
+    small_run(b, epochs=3)
+    run_until_finished(a)
+    run_until_finished(b)
+    ja, jb = a.session_state["train_job"], b.session_state["train_job"]
+    assert ja is not jb
+    assert len(ja.snapshot().epoch_losses) == 1 and len(jb.snapshot().epoch_losses) == 3
+    assert a.session_state["current_model"] == ja.path != jb.path == b.session_state["current_model"]
+
+
 def test_settings_that_leave_no_vocabulary_show_an_error():
     at = open_train()
     small_run(at, min_count=1000)
