@@ -90,14 +90,14 @@ def training_status(show: bool = True) -> None:
     """A small live status of this session's training run in the sidebar, on every page (polled while it runs)."""
     finish_job_if_done()  # ended since the last run: the page about to run already shows the new model
     job = st.session_state.get("train_job")
-    if job is None or not job.snapshot().active:
+    if not show or job is None or not job.snapshot().active:
         return
 
     def poll() -> None:
         s = job.snapshot()
         if finish_job_if_done():
             st.rerun()  # the whole page: it now shows the new model
-        if s.active and show:
+        if s.active:
             st.caption(":material/model_training: Training in the background")
             st.progress(min(max(s.fraction, 0.0), 1.0),
                         text=f"{s.fraction:.0%} · epoch {max(s.epoch, 1)}/{s.epochs}" if s.epoch else s.message)

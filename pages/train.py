@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -164,14 +165,16 @@ def _fmt_eta(s: float | None) -> str:
 
 
 def loss_figure(state) -> go.Figure:
-    """Per-report loss (faint), its moving average (bold) and the per-epoch mean (markers), against epochs."""
+    """Loss per report (faint), its moving average (bold) and the per-epoch mean (markers), against epochs."""
     fig = go.Figure()
     xs = [b["x"] for b in state.batch_losses]
     if xs:
         fig.add_trace(go.Scatter(x=xs, y=[b["loss"] for b in state.batch_losses], mode="lines", name="loss per report",
                                  line=dict(width=1, color="rgba(99,110,250,0.35)")))
-        fig.add_trace(go.Scatter(x=xs, y=[b["smoothed"] for b in state.batch_losses], mode="lines",
-                                 name="smoothed", line=dict(width=2.5, color="#636efa")))
+        # a centred moving average: it follows the curve without the lag of an exponential average
+        raw = pd.Series([b["loss"] for b in state.batch_losses])
+        smooth = raw.rolling(max(3, len(raw) // 15) | 1, center=True, min_periods=1).mean()
+        fig.add_trace(go.Scatter(x=xs, y=smooth, mode="lines", name="smoothed", line=dict(width=2.5, color="#636efa")))
     if state.epoch_losses:
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in state.epoch_losses], y=[e["loss"] for e in state.epoch_losses],
                                  mode="lines+markers", name="epoch mean", marker=dict(size=9, color="#ef553b"),
