@@ -48,10 +48,12 @@ with t_nb:
                 df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
             df.index = range(1, len(df) + 1)
             left, right = st.columns([3, 2])
-            fig = px.bar(df.iloc[::-1], x="cosine", y="word", orientation="h", text=df["cosine"].iloc[::-1].round(3),
-                         color="cosine", color_continuous_scale="Blues", range_color=(min(0, df["cosine"].min()), 1))
+            fig = px.bar(df.iloc[::-1], x="cosine", y="word", orientation="h")
+            fig.update_traces(marker_color="#4c78a8", texttemplate="%{x:.3f}", textposition="inside",
+                              hovertemplate="%{y}: %{x:.3f}<extra></extra>")
             fig.update_layout(height=max(260, 28 * len(df) + 60), margin=dict(l=0, r=0, t=30, b=0),
-                              coloraxis_showscale=False, title=f"Nearest to '{w}'", yaxis_title=None)
+                              title=f"Nearest to '{w}'", yaxis_title=None)
+            fig.update_xaxes(range=[min(0.0, float(df["cosine"].min())), 1.0])
             left.plotly_chart(fig, key="nb_chart", config={"displayModeBar": False})
             right.dataframe(df, column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
                             width="stretch")
