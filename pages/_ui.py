@@ -45,7 +45,7 @@ _leave_pages_folder_mode()
 PAGES = {  # page files by role, so pages can link to each other with st.page_link
     "home": "pages/home.py", "train": "pages/train.py", "map": "pages/map.py",
     "neighbours": "pages/neighbours.py", "models": "pages/models.py", "corpus": "pages/corpus.py",
-    "evaluate": "pages/evaluate.py", "compare": "pages/compare.py",
+    "evaluate": "pages/evaluate.py", "compare": "pages/compare.py", "learn": "pages/learn.py",
 }
 
 

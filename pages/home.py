@@ -32,7 +32,8 @@ for col, (key, label, icon, text) in zip(cols, steps):
 
 extra = [(k, lbl, ic) for k, lbl, ic in (("corpus", "Look at the corpus", ":material/library_books:"),
                                          ("evaluate", "Score the model on benchmarks", ":material/grading:"),
-                                         ("compare", "Compare models side by side", ":material/compare_arrows:"))
+                                         ("compare", "Compare models side by side", ":material/compare_arrows:"),
+                                         ("learn", "See word2vec work step by step", ":material/school:"))
          if (_ui.ROOT / _ui.PAGES[k]).is_file()]
 if extra:
     cols = st.columns(len(extra))
