@@ -205,7 +205,7 @@ def main() -> None:
         hdr = f"{'arch':9s} {'gensim w/s':>11s} {'ours w/s':>11s} {'ratio':>6s} {'RSS g/o MB':>13s}"
         if not args.no_eval:
             hdr += f" {'WS353 g/o':>15s} {'SimLex g/o':>15s} {'analogy g/o':>15s}"
-        print(hdr)
+        print(hdr + "   (best words/s of each; ratio = median of back-to-back pairs; scores = mean of the runs)")
         for r in results:
             g = max(r["runs"]["gensim"], key=lambda x: x["words_per_sec"], default=None)
             o = max(r["runs"]["ours"], key=lambda x: x["words_per_sec"], default=None)
@@ -217,9 +217,13 @@ def main() -> None:
             r["ratio"] = ratio
             line = (f"{r['arch']:9s} {g['words_per_sec']:>11,} {o['words_per_sec']:>11,} {ratio:>5.2f}x "
                     f"{g['peak_rss_mb']:>6.0f}/{o['peak_rss_mb']:<6.0f}")
-            if not args.no_eval:
-                line += (f" {g['ws353']:.3f}/{o['ws353']:.3f}     {g['simlex']:.3f}/{o['simlex']:.3f}     "
-                         f"{g['analogy']:.3f}/{o['analogy']:.3f}")
+            if not args.no_eval:  # quality: the mean over the repeats (hogwild runs differ a little)
+                mean = {who: {m: sum(x[m] for x in r["runs"][who]) / len(r["runs"][who])
+                              for m in ("ws353", "simlex", "analogy")} for who in ("gensim", "ours")}
+                r["mean_scores"] = mean
+                mg, mo = mean["gensim"], mean["ours"]
+                line += (f" {mg['ws353']:.3f}/{mo['ws353']:.3f}     {mg['simlex']:.3f}/{mo['simlex']:.3f}     "
+                         f"{mg['analogy']:.3f}/{mo['analogy']:.3f}")
             print(line)
         if args.json:
             with open(args.json, "w") as f:

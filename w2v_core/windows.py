@@ -6,8 +6,10 @@ Windows never cross a document boundary. Frequent words are first thinned out by
 window reaches further in the original text.
 
 Everything here works on a *stream*: one int64 tensor of vocabulary ids plus document offsets, on any device.
-There is no Python loop per word; a corpus is processed chunk by chunk, and a chunk's windows are built
-one batch of centre positions at a time, so all the pairs of a big corpus are never in memory at once.
+There is no Python loop per word. The trainer processes a corpus chunk by chunk (tens of thousands of
+tokens): a chunk's windows are built at once, packed (:func:`packed_windows`: only real context words, no
+padding), and cut into batches, so all the pairs of a big corpus are never in memory at once.
+:func:`context_matrix` gives the padded (positions x 2 window) view that displays and the padded step use.
 
 * CBOW example: the context words of a position -> its centre word.
 * Skip-gram pairs: the centre word -> each of its context words.
@@ -155,7 +157,8 @@ def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int 
     ar = torch.arange(p, device=dev)
     ctx_pos = (positions - reach_l - first).index_select(0, rows).add_(ar)
     ctx_pos.add_(ar >= (first + reach_l).index_select(0, rows))
-    return Windows(positions, stream.ids.index_select(0, positions), stream.ids.index_select(0, ctx_pos), starts, rows)
+    ids = stream.ids
+    return Windows(positions, ids.index_select(0, positions), ids.index_select(0, ctx_pos), starts, rows)
 
 
 def skipgram_pairs(
@@ -163,7 +166,7 @@ def skipgram_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All Skip-gram pairs of a stream, in text order: (centre ids, context ids), each (P,).
 
-    For display and tests; training uses :func:`context_matrix` batch by batch.
+    For display and tests; training uses :func:`packed_windows` chunk by chunk.
     """
     positions = torch.arange(len(stream), device=stream.ids.device)
     ctx, valid = context_matrix(stream, positions, radii, window)
