@@ -240,3 +240,22 @@ def test_shuffled_batches_learn_and_repeat_with_the_seed(tiny_corpus):
     assert torch.equal(a.model.w_in, b.model.w_in)
     assert not torch.equal(a.model.w_in, plain.model.w_in)  # another order of the same examples
     assert a.history["epoch"][-1]["loss"] < 0.8 * 6 * np.log(2)
+
+
+def test_intra_op_threads_are_restored_after_training_even_with_two_runs_at_once(tiny_corpus):
+    before = torch.get_num_threads()
+    seen = []
+
+    class Peek(Callback):
+        def on_epoch_end(self, epoch, loss, p):
+            seen.append(torch.get_num_threads())
+
+    runs = [threading.Thread(target=lambda: Trainer(tiny_corpus, ModelConfig(**SMALL),
+                                                    TrainConfig(epochs=2, threads=1), [Peek()]).train())
+            for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert seen and all(n == 1 for n in seen)  # while training: one intra-op thread
+    assert torch.get_num_threads() == before

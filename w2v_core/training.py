@@ -89,6 +89,32 @@ class TrainConfig:
             raise W2VError("--device cuda was asked for, but no CUDA GPU is available here; use --device cpu or auto.")
 
 
+# One intra-op thread per training worker: the ops are small, and OpenMP threads spinning at barriers on a busy
+# machine cost far more than they give (tiny corpus, batch 16: 0.28 s with 1 thread, 5.7 s with 2, 69 s with 2
+# while two other processes kept both cores busy). The setting is process-wide, so concurrent trainings (two
+# jobs in the app) share one count: the first sets it, the last restores what was there before.
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 1
+
+
+def _intra_op_threads_enter() -> None:
+    global _threads_users, _threads_saved
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+        _threads_users += 1
+        torch.set_num_threads(1)
+
+
+def _intra_op_threads_exit() -> None:
+    global _threads_users
+    with _threads_lock:
+        _threads_users -= 1
+        if _threads_users == 0:
+            torch.set_num_threads(_threads_saved)
+
+
 def safe_batch_size(requested: int, vocab: Vocabulary, model_config: ModelConfig) -> int:
     """The largest batch (at most ``requested``) in which the most frequent word stays below ``MAX_ROW_REPEATS``.
 
@@ -297,12 +323,9 @@ class Trainer:
                 "lr": tc.lr}
         for cb in self.callbacks:
             cb.on_train_begin(info)
-        old_threads = torch.get_num_threads()
-        if self.device.type == "cpu":
-            # one intra-op thread per worker: the ops are small, and OpenMP threads spinning at barriers on a
-            # busy machine cost far more than they give (tiny corpus, batch 16: 0.28 s with 1, 5.7 s with 2, 69 s
-            # with 2 while two other processes kept both cores busy)
-            torch.set_num_threads(1)
+        cpu = self.device.type == "cpu"
+        if cpu:
+            _intra_op_threads_enter()
         start = time.perf_counter()
         sh.last_report = start
         epochs_done = 0
@@ -324,7 +347,8 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_end(epoch + 1, eloss, prog)
         finally:
-            torch.set_num_threads(old_threads)
+            if cpu:
+                _intra_op_threads_exit()
         seconds = time.perf_counter() - start
         if not torch.isfinite(self.model.w_in).all():
             raise W2VError("Training diverged: the word vectors contain NaN/inf. Lower the learning rate.")
@@ -367,6 +391,8 @@ class Trainer:
 
     def _worker(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
         try:
+            if self.device.type == "cpu":
+                torch.set_num_threads(1)  # OpenMP's setting is partly per thread: make sure for this one
             self._work(epoch, sh, total_enc, scale, start)
         except BaseException as e:  # surfaced by the main thread
             sh.error = e
