@@ -53,13 +53,15 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
             at.run()
             return
         time.sleep(0.1)
-    raise AssertionError("the training run did not finish")
+    s = at.session_state["train_job"].snapshot()
+    raise AssertionError(f"the training run did not finish: {s.status} {s.message} {s.error}")
 
 
-def small_run(at: AppTest, epochs: int = 1, min_count: int = 2) -> None:
+def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
     """Lee news, 5k tokens, dimension 10: trains in well under a second."""
+    assert 1 <= epochs <= 50  # the slider's range
     at.selectbox(key="train_source").set_value("lee")
-    at.select_slider(key="train_size").set_value(5_000)
+    at.select_slider(key="train_size").set_value(tokens)
     at.select_slider(key="w_train_dim").set_value(10)
     at.slider(key="w_train_epochs").set_value(epochs)
     at.number_input(key="w_train_min_count").set_value(min_count)
@@ -101,18 +103,24 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
 
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=1000)
-    first = at.session_state["train_job"].snapshot()
-    assert first.active, (first.status, first.error)
+    small_run(at, epochs=50, tokens=50_000)  # a few seconds at least: time to press Stop
+    job = at.session_state["train_job"]
+    for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
+        if job.snapshot().batch_losses or not job.snapshot().active:
+            break
+        time.sleep(0.05)
+    at.run()
+    first = job.snapshot()
+    assert first.active and first.batch_losses, (first.status, first.error, first.message)
     at.button(key="btn_stop").click().run()  # the Stop button under the progress bar
-    assert at.session_state["train_job"].stop_requested
+    assert job.stop_requested
     run_until_finished(at)
     assert not at.exception
-    job = at.session_state["train_job"].snapshot()
-    assert job.status == "stopped", (job.status, job.error, job.message)
-    if job.path:  # stopped after learning something: kept and made current
-        assert at.session_state["current_model"] == job.path
-        assert store.load_model(job.path).config["summary"]["stopped"] is True
+    s = job.snapshot()
+    assert s.status == "stopped", (s.status, s.error, s.message)
+    assert s.path and at.session_state["current_model"] == s.path  # what was learnt is kept, and current
+    m = store.load_model(s.path)
+    assert m.config["summary"]["stopped"] is True and m.name.endswith("-stopped")
     assert [h.value for h in at.subheader][:1] == ["Stopped"], [h.value for h in at.subheader]
 
 
