@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
+import pages._ui  # noqa: E402,F401  (a deep link on a fresh server goes through app.py's navigation)
 from pages._corpus_ui import corpus_picker, corpus_stats_cached, load_corpus_cached  # noqa: E402
 from w2v_core.errors import W2VError  # noqa: E402
 from w2v_core.hub import HubUnavailable  # noqa: E402

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
+import pages._ui  # noqa: E402,F401  (a deep link on a fresh server goes through app.py's navigation)
 from w2v_core import learn, store  # noqa: E402
 from w2v_core.errors import W2VError  # noqa: E402
 
