@@ -11,6 +11,7 @@ Session conventions other pages rely on:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -137,9 +138,37 @@ def _load_model(path: str, stamp: int) -> store.Model:
     return store.load_model(path)
 
 
+def scores_stamp(path: str) -> int:
+    """scores.json's mtime (0 while there is none): the CLI or another session may write it at any time."""
+    try:
+        return os.stat(Path(path) / store.SCORES).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _read_scores(path: str) -> dict[str, Any] | None:
+    try:
+        obj = json.loads((Path(path) / store.SCORES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def load_model(path: str | os.PathLike) -> store.Model:
-    """A model folder, loaded once per version (W2VError for a damaged or missing folder)."""
-    return _load_model(str(path), stamp(str(path)))
+    """A model folder, loaded once per version (W2VError for a damaged or missing folder).
+
+    The weights are cached by :func:`stamp`; scores.json is checked on every call, so scores written meanwhile
+    (``python -m w2v_core evaluate DIR`` while the app runs) show on the next rerun without reloading the vectors
+    (nor recomputing the map/zip caches keyed by :func:`stamp`).
+    """
+    path = str(path)
+    s = scores_stamp(path)  # before loading: scores written during the load are read again next time
+    model = _load_model(path, stamp(path))
+    if getattr(model, "_scores_stamp", None) != s:
+        if getattr(model, "_scores_stamp", None) is not None:  # the first check keeps what load_model read
+            model.scores = _read_scores(path) if s else None
+        model._scores_stamp = s
+    return model
 
 
 def current_model() -> store.Model | None:
