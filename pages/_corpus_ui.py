@@ -14,6 +14,7 @@ Not a page: the leading underscore keeps it out of the navigation.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import streamlit as st
 
@@ -61,13 +62,37 @@ def _saved_upload(key: str, uploaded) -> str:
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
     path = str(sources.save_upload(uploaded.getvalue(), uploaded.name))
-    st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path)
+    st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
 
 
+def _upload_changed(key: str) -> None:
+    """The user removed the uploaded file: forget it (coming back from another page keeps it, see below)."""
+    if st.session_state.get(f"{key}_upload") is None:
+        st.session_state.pop(f"{key}_saved_upload", None)
+
+
+def _default(key: str, value) -> None:
+    """A persisted widget's first value (set once, so no widget gets both ``value=`` and a Session State value)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+PERSIST = "session"  # choices survive a visit to another page, like the Train page's knobs
+
+
 def corpus_picker(key: str) -> CorpusConfig | None:
-    """Source, corpus size and tokenization options; returns the config, or None until a source is complete."""
-    src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source",
+    """Source, corpus size and tokenization options; returns the config, or None until a source is complete.
+
+    Every choice but an uploaded file (a browser upload cannot be kept by the server's widget state) persists
+    for the session: leaving the page and coming back finds the picker as it was left.
+    """
+    for name, value in (("source", "sample"), ("split", "train"),
+                        ("paste", ""), ("path", ""), ("size", ALL), ("lowercase", True),
+                        ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
+                        ("pretokenized", False)):
+        _default(f"{key}_{name}", value)
+    src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source", persist_state=PERSIST,
                        help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
     source: str | None = None
     split = "train"
@@ -75,11 +100,13 @@ def corpus_picker(key: str) -> CorpusConfig | None:
     if src in BUILTIN or src in WIKITEXT:
         source = src
     if src in WIKITEXT:
-        split = st.selectbox("Split", SPLITS, key=f"{key}_split", help="WikiText's train split is the big one.")
+        split = st.selectbox("Split", SPLITS, key=f"{key}_split", persist_state=PERSIST,
+                             help="WikiText's train split is the big one.")
         if src == "wikitext-103":
             st.caption("WikiText-103 has ~100M tokens: pick a corpus size below unless you have time to spare.")
     elif src == "upload":
         up = st.file_uploader("Corpus file", type=list(sources.UPLOAD_TYPES), key=f"{key}_upload",
+                              on_change=_upload_changed, args=(key,),
                               help="Text: one document a line. CSV/JSON lines/Parquet: one document a row. Max 200 MB.")
         if up is not None:
             try:
@@ -87,13 +114,20 @@ def corpus_picker(key: str) -> CorpusConfig | None:
             except W2VError as e:
                 st.error(str(e))
                 return None
+        else:
+            # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
+            memo = st.session_state.get(f"{key}_saved_upload")
+            if memo and len(memo) > 2 and Path(memo[1]).is_file():
+                source = memo[1]
+                st.caption(f":material/attach_file: Using **{memo[2]}**, uploaded earlier. Upload another file to "
+                           "replace it.")
     elif src == "paste":
-        text = st.text_area("Text", key=f"{key}_paste", height=160, placeholder="One document a line…",
+        text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160, placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
             source = str(sources.save_pasted_text(text))
     elif src == "path":
-        p = st.text_input("Path", key=f"{key}_path", placeholder="/data/corpus.csv",
+        p = st.text_input("Path", key=f"{key}_path", persist_state=PERSIST, placeholder="/data/corpus.csv",
                           help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
         if p and p.strip():
             source = p.strip()
@@ -101,25 +135,28 @@ def corpus_picker(key: str) -> CorpusConfig | None:
         ident = corpus_cache.source_identity(source)
         cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
         if len(cols) > 1:
-            text_column = st.selectbox("Text column", cols, index=cols.index("text") if "text" in cols else 0,
-                                       key=f"{key}_text_column", help="The column that holds the documents.")
+            tk = f"{key}_text_column"
+            if st.session_state.get(tk) not in cols:  # first time, or another file: its own default column
+                st.session_state[tk] = "text" if "text" in cols else cols[0]
+            text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
+                                       help="The column that holds the documents.")
 
-    size = st.select_slider("Corpus size (tokens)", options=SIZES, value=ALL, format_func=_fmt_size,
-                            key=f"{key}_size",
+    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=_fmt_size,
+                            key=f"{key}_size", persist_state=PERSIST,
                             help="Whole documents in a fixed order until this many tokens: the same size always "
                                  "gives the same corpus.")
     with st.expander("Tokenization options"):
-        lowercase = st.checkbox("Lowercase", value=True, key=f"{key}_lowercase",
+        lowercase = st.checkbox("Lowercase", key=f"{key}_lowercase", persist_state=PERSIST,
                                 help="'The' and 'the' become one word.")
-        keep_numbers = st.checkbox("Keep numbers", value=False, key=f"{key}_keep_numbers",
+        keep_numbers = st.checkbox("Keep numbers", key=f"{key}_keep_numbers", persist_state=PERSIST,
                                    help="Keep tokens with digits (1984, mp3) instead of dropping them.")
-        keep_punct = st.checkbox("Keep punctuation", value=False, key=f"{key}_keep_punct",
+        keep_punct = st.checkbox("Keep punctuation", key=f"{key}_keep_punct", persist_state=PERSIST,
                                  help="Keep punctuation marks as tokens of their own.")
-        min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, value=1, step=1,
-                                        key=f"{key}_min_token_len", help="Drop tokens shorter than this.")
-        keep_unk = st.checkbox("Keep <unk>", value=False, key=f"{key}_keep_unk",
+        min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, step=1,
+                                        key=f"{key}_min_token_len", persist_state=PERSIST, help="Drop tokens shorter than this.")
+        keep_unk = st.checkbox("Keep <unk>", key=f"{key}_keep_unk", persist_state=PERSIST,
                                help="WikiText marks rare words as <unk>; keep it as a word.")
-        pretokenized = st.checkbox("Already tokenized", value=False, key=f"{key}_pretokenized",
+        pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
                                    help="Split on white space only; no other cleaning.")
     if source is None:
         return None

@@ -194,3 +194,42 @@ def test_a_missing_corpus_file_shows_an_error(tmp_path):
         run_until_finished(at)
     assert not at.exception
     assert any("not found" in e.value.lower() or "no such" in e.value.lower() for e in at.error)
+
+
+def test_corpus_choices_survive_visiting_another_page():
+    at = open_train()
+    at.selectbox(key="train_source").set_value("lee").run()
+    at.select_slider(key="train_size").set_value(20_000).run()
+    at.checkbox(key="train_keep_numbers").check().run()
+    at.number_input(key="train_min_token_len").set_value(3).run()
+    at.switch_page("pages/map.py").run()
+    assert not at.exception
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.selectbox(key="train_source").value == "lee"
+    assert at.select_slider(key="train_size").value == 20_000
+    assert at.checkbox(key="train_keep_numbers").value is True
+    assert at.number_input(key="train_min_token_len").value == 3
+    # and the run uses them
+    at.select_slider(key="w_train_dim").set_value(10)
+    at.number_input(key="w_train_min_count").set_value(2)
+    at.button(key="btn_train").click().run()
+    cfg = at.session_state["train_job"].corpus_config
+    assert (cfg.source, cfg.max_tokens, cfg.keep_numbers, cfg.min_token_len) == ("lee", 20_000, True, 3)
+    run_until_finished(at)
+
+
+def test_pasted_text_and_a_path_survive_visiting_another_page(tmp_path):
+    at = open_train()
+    at.selectbox(key="train_source").set_value("paste").run()
+    at.text_area(key="train_paste").set_value("the cat sat on the mat\nthe dog sat on the log\n").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_source").value == "paste"
+    assert at.text_area(key="train_paste").value.startswith("the cat sat")
+    at.selectbox(key="train_source").set_value("path").run()
+    at.text_input(key="train_path").set_value(str(tmp_path / "corpus.txt")).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_source").value == "path"
+    assert at.text_input(key="train_path").value == str(tmp_path / "corpus.txt")
