@@ -457,6 +457,10 @@ with tab3:
                          hide_index=True, width="stretch")
             if any(i == fw.target for i in fw.ns_ids[1:]):
                 st.caption("A negative that equals the true word is skipped (loss term 0), as word2vec does.")
+            st.caption("This is the textbook form: k negatives for this one example (models.py's `step`, checked "
+                       "against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
+                       "and shares it among the batch's examples, each pool word weighted so that the expected "
+                       "gradient is the same.")
             m1, m2 = st.columns(2)
             m1.metric(f"σ(h·u_{tw}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
             m2.metric("Loss of this example", f"{fw.loss:.4f}")

@@ -363,7 +363,8 @@ def window_demo(tokens: list[str], vocab: Vocabulary, window: int, sample: float
 
 
 def draw_negatives(lm: LearnModel, k: int, seed: int = 0) -> torch.Tensor:
-    """k negatives (1 x k) drawn from the model's noise table as the Trainer draws them."""
+    """k negatives (1 x k) from the model's noise table, one set for this example (word2vec's textbook form; the
+    Trainer draws one pool per batch and shares it, which has the same expected gradient)."""
     table = torch.from_numpy(lm.negative_table())
     g = torch.Generator().manual_seed(int(seed))
     return table[torch.randint(len(table), (1, k), generator=g)].long()
@@ -373,7 +374,7 @@ def example_batch(demo: WindowDemo, p: int, arch: str, target: int | None = None
                   negatives: torch.Tensor | None = None) -> Batch:
     """One training example as a Batch of one row.
 
-    CBOW: all context words of stream position ``p`` -> its centre word (exactly the Trainer's row).
+    CBOW: all context words of stream position ``p`` -> its centre word (the Trainer's example for ``p``).
     Skip-gram: the centre word -> the single context word at stream position ``target`` (the Trainer's row
     holds all context words of the centre at once; one of them is one (centre, context) example).
     """
