@@ -4,7 +4,8 @@ Session conventions other pages rely on:
 
 * ``st.session_state["current_model"]``: str path of the current model folder, or None. On a session's first
   run it is the newest saved model, so a browser refresh or a server restart keeps working.
-* ``st.session_state["train_job"]``: this session's :class:`w2v_core.jobs.TrainingJob` (or absent).
+* ``st.session_state["train_job"]``: this session's :class:`w2v_core.jobs.TrainingJob` (or absent). Its registry
+  id is in the URL (``?job=...``), so a browser refresh reattaches to the run (:func:`reattach_job`).
 * Widgets whose values should survive a visit to another page use ``persist_state="session"``; their first
   value comes from :func:`default` (so no widget gets both a ``value=`` and a Session State value).
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from w2v_core import store
+from w2v_core import jobs, store
 from w2v_core.errors import W2VError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,44 @@ def init_session() -> None:
     ss = st.session_state
     if "current_model" not in ss:
         ss["current_model"] = newest_model_path()
+    reattach_job()
+
+
+JOB_PARAM = "job"  # the URL query parameter that holds this tab's training job id
+
+
+def remember_job(job: jobs.TrainingJob) -> None:
+    """Make ``job`` this session's run and put its registry id into the tab's URL (see :func:`reattach_job`)."""
+    job_id = job.job_id or jobs.register(job)
+    st.session_state["train_job"] = job
+    st.session_state.pop("train_job_handled", None)
+    st.query_params[JOB_PARAM] = job_id
+
+
+def reattach_job() -> None:
+    """A refreshed tab (a new session) finds its training run again through the job id in its URL.
+
+    Only the id in this tab's own URL is looked up, and ids are random: nobody else's run can be reached, and
+    jobs are never listed. A run that had already ended before the refresh is shown, but does not take the
+    current model back (the user may have chosen another since). While the session has a registered job, its
+    id is kept in the URL on every page (page switches drop query parameters), so a refresh anywhere works.
+    """
+    ss = st.session_state
+    job = ss.get("train_job")
+    wanted = st.query_params.get(JOB_PARAM)
+    if job is None:
+        if not wanted:
+            return
+        job = jobs.find_job(wanted)
+        if job is None:  # dropped from the registry meanwhile (or a mistyped link): a clean URL
+            del st.query_params[JOB_PARAM]
+            return
+        ss["train_job"] = job
+        ss["train_job_reattached"] = True  # the Train page shows the run's own settings (train.restore_knobs)
+        if not job.snapshot().active:
+            ss["train_job_handled"] = id(job)
+    elif job.job_id and wanted != job.job_id:
+        st.query_params[JOB_PARAM] = job.job_id
 
 
 def finish_job_if_done() -> bool:

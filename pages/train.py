@@ -33,6 +33,37 @@ DEFAULTS = {
     "w_train_epochs": 5, "w_train_lr": "auto", "w_train_min_count": 5, "w_train_sample": 1e-3,
     "w_train_negative": 5, "w_train_batch": "auto", "w_train_seed": 1, "w_train_name": "",
 }
+
+
+def restore_knobs(job: TrainingJob) -> None:
+    """After a refresh reattached this tab to its run, show the knobs that run was started with (not defaults)."""
+    mc, tc, cc = job.model_config, job.train_config, job.corpus_config
+    knobs = {"w_train_arch": "Skip-gram" if mc.arch == "skipgram" else "CBOW",
+             "w_train_loss": "Full softmax" if mc.loss == "softmax" else "Negative sampling",
+             "w_train_window": mc.window, "w_train_dim": mc.dim, "w_train_min_count": mc.min_count,
+             "w_train_sample": mc.sample, "w_train_negative": mc.negative, "w_train_epochs": tc.epochs,
+             "w_train_lr": "auto" if tc.lr is None else tc.lr, "w_train_batch": "auto" if tc.batch_size is None
+             else tc.batch_size, "w_train_seed": tc.seed, "w_train_name": job.name or ""}
+    choices = {"w_train_dim": DIM_CHOICES, "w_train_sample": SAMPLE_CHOICES, "w_train_lr": LR_CHOICES,
+               "w_train_batch": BATCH_CHOICES}
+    for k, v in knobs.items():
+        if k not in choices or v in choices[k]:  # a value no widget offers keeps the widget's own
+            ss[k] = v
+    try:
+        from pages._corpus_ui import SIZES, SOURCES
+    except ImportError:  # pragma: no cover
+        return
+    if cc is not None and cc.source in SOURCES:  # a bundled/WikiText corpus (uploads and paths are files)
+        ss["train_source"] = cc.source
+        ss["train_split"] = cc.split
+        if (cc.max_tokens or 0) in SIZES:
+            ss["train_size"] = cc.max_tokens or 0
+        for k in ("lowercase", "keep_numbers", "keep_punct", "min_token_len", "keep_unk", "pretokenized"):
+            ss[f"train_{k}"] = getattr(cc, k)
+
+
+if ss.pop("train_job_reattached", False) and ss.get("train_job") is not None:
+    restore_knobs(ss["train_job"])
 for k, v in DEFAULTS.items():
     _ui.default(k, v)
 
@@ -146,8 +177,7 @@ if start and not active:
         corpus_config.validate()
         mc, tc = build_configs()
         job = TrainingJob(corpus_config, mc, tc, name=ss["w_train_name"].strip() or None).start()
-        ss["train_job"] = job
-        ss.pop("train_job_handled", None)
+        _ui.remember_job(job)  # this session's run, and its id in the URL: a refreshed tab finds it again
         active = True
         st.rerun()
     except W2VError as e:

@@ -233,3 +233,55 @@ def test_pasted_text_and_a_path_survive_visiting_another_page(tmp_path):
     at.switch_page("pages/train.py").run()
     assert at.selectbox(key="train_source").value == "path"
     assert at.text_input(key="train_path").value == str(tmp_path / "corpus.txt")
+
+
+def refreshed(job_id: str | None, page: str = "pages/train.py") -> AppTest:
+    """A browser refresh: a new session whose URL carries (or lacks) the ?job= id."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    if job_id is not None:
+        at.query_params["job"] = job_id
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
+    at = open_train()
+    small_run(at, epochs=50, tokens=50_000)  # long enough to refresh while it runs
+    job = at.session_state["train_job"]
+    job_id = at.query_params.get("job")
+    assert job_id and job_id == job.job_id  # the run's id is in the tab's URL
+    for _ in range(600):
+        if job.snapshot().batch_losses or not job.snapshot().active:
+            break
+        time.sleep(0.05)
+
+    again = refreshed(job_id)  # same URL: the live view of the same run
+    assert again.session_state["train_job"] is job
+    assert job.snapshot().active, job.snapshot().status
+    assert again.subheader[0].value == "Training ...", [h.value for h in again.subheader]
+    assert len(again.get("plotly_chart")) == 1
+    assert again.query_params.get("job") == job_id  # a second refresh works too
+    # the knobs are the run's own, not the defaults
+    assert again.slider(key="w_train_epochs").value == 50 and again.select_slider(key="w_train_dim").value == 10
+    assert again.selectbox(key="train_source").value == "lee"
+    assert again.select_slider(key="train_size").value == 50_000
+
+    stranger = refreshed(None)  # another user (no id in the URL) sees no run at all
+    assert "train_job" not in stranger.session_state
+    assert any("Nothing has been trained in this session yet" in i.value for i in stranger.info)
+    assert not stranger.get("plotly_chart")
+    guess = refreshed(job_id[:-2] + "xx")  # a wrong id finds nothing, and leaves a clean URL
+    assert "train_job" not in guess.session_state and "job" not in guess.query_params
+
+    again.button(key="btn_stop").click().run()  # the refreshed tab controls the run
+    assert job.stop_requested
+    run_until_finished(again)
+    assert again.session_state["current_model"] == job.path is not None  # and takes its model when it ends
+    stranger.run()
+    assert "train_job" not in stranger.session_state and not stranger.get("plotly_chart")
+
+    late = refreshed(job_id)  # a refresh after the end still shows the result
+    assert late.subheader[0].value == "Stopped"
+    assert len(late.get("plotly_chart")) == 1

@@ -119,3 +119,52 @@ def test_a_job_starts_once(tiny_corpus):
     with pytest.raises(RuntimeError):
         job.start()
     _wait(job)
+
+
+def test_registered_jobs_are_found_only_by_their_random_id(tiny_corpus):
+    from w2v_core import jobs
+
+    a = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
+    b = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
+    ia, ib = jobs.register(a), jobs.register(b)
+    assert ia != ib and len(ia) >= 20 and a.job_id == ia
+    assert jobs.find_job(ia) is a and jobs.find_job(ib) is b
+    for wrong in (None, "", ia[:-1], ia + "x", "job"):
+        assert jobs.find_job(wrong) is None
+    jobs.forget(ia)
+    assert jobs.find_job(ia) is None and jobs.find_job(ib) is b
+    jobs.forget(ib)
+
+
+def test_finished_jobs_leave_the_registry_running_ones_stay(tiny_corpus, monkeypatch):
+    import threading
+
+    from w2v_core import jobs
+
+    gate = threading.Event()
+
+    def held_loader(config):
+        gate.wait(120)
+        return tiny_corpus
+
+    running = TrainingJob(CorpusConfig(source="tiny"), SMALL, TrainConfig(epochs=1, threads=1),
+                          loader=held_loader).start()
+    done = []
+    for i in range(3):  # one after the other: distinct, ordered end times
+        done.append(TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1),
+                                corpus=tiny_corpus, name=f"d{i}").start())
+        _wait(done[-1])
+        time.sleep(0.01)
+    ids = [jobs.register(j) for j in [running, *done]]
+    monkeypatch.setattr(jobs, "MAX_FINISHED", 2)  # only the two newest finished jobs are kept
+    assert jobs.find_job(ids[1]) is None
+    assert [jobs.find_job(i) for i in ids[2:]] == done[1:]
+    monkeypatch.setattr(jobs, "KEEP_FINISHED_S", 0.0)  # and none once they are old enough
+    time.sleep(0.01)
+    assert all(jobs.find_job(i) is None for i in ids[1:])
+    assert jobs.find_job(ids[0]) is running  # still loading: never dropped
+    gate.set()
+    _wait(running)
+    time.sleep(0.01)
+    s = running.snapshot()
+    assert jobs.find_job(ids[0]) is None, (s.status, s.finished, time.time())

@@ -7,6 +7,10 @@ reads :meth:`TrainingJob.snapshot` as often as it likes (``@st.fragment(run_ever
 trainer's stop event; whatever was learnt up to then is still saved ("keeps what was learnt").
 
 Each browser session keeps its own job objects, so two people training at once never see each other's losses.
+A browser refresh starts a new session, though, so started jobs are also kept in a small process-wide registry
+under a random, unguessable id (:func:`register` / :func:`find_job`); the app puts that id in the tab's URL and
+a refreshed tab finds its run again. There is deliberately no way to list the registry: only someone holding
+the id (the tab that started the run) can reach a job. Finished jobs leave it after :data:`KEEP_FINISHED_S`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 STATUSES = ("pending", "loading", "running", "saving", "done", "stopped", "failed")
 ACTIVE = ("pending", "loading", "running", "saving")
 MAX_POINTS = 4000  # loss reports kept for the chart (older ones thinned), so a long run stays cheap to draw
+KEEP_FINISHED_S = 30 * 60  # a finished job stays reachable by its id this long (a refresh shows its result)
+MAX_FINISHED = 32  # and at most this many finished jobs are kept at all (bounded memory on a busy server)
 
 
 @dataclass
@@ -136,6 +143,7 @@ class TrainingJob:
         self._state = JobState(epochs=train_config.epochs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.job_id: str | None = None  # set by register()
 
     # ------------------------------------------------------------------ control
     def start(self) -> "TrainingJob":
@@ -265,3 +273,55 @@ class TrainingJob:
                           if stopped
                           else "finished and saved")
             st.finished = time.time()
+
+
+# ---------------------------------------------------------------------------------------------- registry
+
+_registry: dict[str, TrainingJob] = {}
+_registry_lock = threading.Lock()
+
+
+def _prune(now: float) -> None:
+    """Drop finished jobs older than KEEP_FINISHED_S, then the oldest finished beyond MAX_FINISHED (lock held)."""
+    finished = []
+    for job_id, job in list(_registry.items()):
+        with job._lock:  # not snapshot(): no need to copy the loss curves
+            active, ended = job._state.active, job._state.finished
+        if active:
+            continue  # a running job is never dropped: its tab must be able to come back to it
+        ended = ended if ended is not None else now
+        if now - ended > KEEP_FINISHED_S:
+            del _registry[job_id]
+        else:
+            finished.append((ended, job_id))
+    for _, job_id in sorted(finished)[:max(0, len(finished) - MAX_FINISHED)]:
+        del _registry[job_id]
+
+
+def register(job: TrainingJob) -> str:
+    """Keep ``job`` reachable for a while under a new random id (returned, and set as ``job.job_id``).
+
+    Why: a browser refresh loses the session that held the job; the id (kept in the tab's URL) finds it again.
+    The id is 128 random bits, so nobody else's tab can guess it.
+    """
+    job_id = secrets.token_urlsafe(16)
+    with _registry_lock:
+        _prune(time.time())
+        _registry[job_id] = job
+    job.job_id = job_id
+    return job_id
+
+
+def find_job(job_id: str | None) -> TrainingJob | None:
+    """The registered job with this id, or None (unknown, malformed or already dropped)."""
+    if not job_id or not isinstance(job_id, str):
+        return None
+    with _registry_lock:
+        _prune(time.time())
+        return _registry.get(job_id)
+
+
+def forget(job_id: str | None) -> None:
+    """Drop a job from the registry (its thread, if still running, goes on)."""
+    with _registry_lock:
+        _registry.pop(job_id or "", None)
