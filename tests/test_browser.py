@@ -2,6 +2,7 @@
 
 Open the app, train with the defaults (the bundled corpus, seconds on two cores), see the loss chart
 and the finished run, open the map and see the points, ask for the neighbours of a common word and see scores.
+A reload during a run shows the same run still learning (its id is in the URL); another user's tab sees none of it.
 
 Skips with a printed reason when /usr/bin/chromium (or Playwright) is missing, except when ``CI`` is set: then
 it fails, because CI installs Chromium (``W2V_CHROMIUM`` points elsewhere). Set ``W2V_SCREENSHOTS=/some/dir`` to keep a screenshot of every step.
@@ -152,4 +153,46 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     assert scores == sorted(scores)  # drawn bottom-up: the best neighbour on top
     _no_exception(page)
     _shot(page, "4-neighbours")
+    page.close()
+
+
+def _chart_points(page) -> int:
+    return page.evaluate("() => { const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+                         " return p && p.data && p.data[0] ? p.data[0].x.length : 0 }")
+
+
+def test_a_reload_during_training_shows_the_same_run_still_learning(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server + "/train")
+    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    epochs = page.get_by_role("slider", name="Epochs")
+    epochs.focus()
+    epochs.press("End")  # 50 epochs: a run long enough to reload during it
+    page.get_by_role("button", name=re.compile("^.*Train$")).click()
+    page.get_by_role("heading", name="Training ...").wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
+    assert "job=" in page.url  # the run's id rides in the URL
+    _shot(page, "5-before-reload")
+
+    page.reload()
+    page.get_by_role("heading", name="Training ...").wait_for()  # not "Nothing has been trained ..."
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
+    before = _chart_points(page)
+    page.wait_for_function(f"(() => {{ const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+                           f" return p && p.data[0].x.length > {before}; }})()")  # the live chart goes on
+    _no_exception(page)
+    _shot(page, "6-after-reload")
+
+    stranger = browser.new_page(viewport={"width": 1400, "height": 1000})  # another user: no run to see
+    stranger.set_default_timeout(TIMEOUT_MS)
+    stranger.goto(server + "/train")
+    stranger.get_by_text("Nothing has been trained in this session yet").wait_for()
+    assert stranger.get_by_role("heading", name="Training ...").count() == 0
+    stranger.close()
+
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_role("heading", name="Stopped").wait_for()
+    page.get_by_text("is now the current model").wait_for()
+    _no_exception(page)
     page.close()
