@@ -122,7 +122,8 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                 st.caption(f":material/attach_file: Using **{memo[2]}**, uploaded earlier. Upload another file to "
                            "replace it.")
     elif src == "paste":
-        text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160, placeholder="One document a line…",
+        text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160,
+                            placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
             source = str(sources.save_pasted_text(text))
@@ -153,7 +154,8 @@ def corpus_picker(key: str) -> CorpusConfig | None:
         keep_punct = st.checkbox("Keep punctuation", key=f"{key}_keep_punct", persist_state=PERSIST,
                                  help="Keep punctuation marks as tokens of their own.")
         min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, step=1,
-                                        key=f"{key}_min_token_len", persist_state=PERSIST, help="Drop tokens shorter than this.")
+                                        key=f"{key}_min_token_len", persist_state=PERSIST,
+                                        help="Drop tokens shorter than this.")
         keep_unk = st.checkbox("Keep <unk>", key=f"{key}_keep_unk", persist_state=PERSIST,
                                help="WikiText marks rare words as <unk>; keep it as a word.")
         pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,

@@ -60,7 +60,8 @@ def test_scores_written_by_the_cli_show_on_the_next_rerun(tiny_model):
     # written again with other figures: the card follows
     store.save_scores(path, {"wordsim353": 0.123, "simlex999": 0.045, "analogy": 0.5})
     at.run()
-    assert _score_captions(at) == [":material/grading: WordSim353 ρ = 0.123 · SimLex-999 ρ = 0.045 · Analogies 50.0%"]
+    assert _score_captions(at) == [
+        ":material/grading: WordSim353 ρ = 0.123 · SimLex-999 ρ = 0.045 · Analogies 50.0%"]
 
     # and removed: the card no longer claims scores the folder does not have
     (path / store.SCORES).unlink()
