@@ -413,6 +413,24 @@ def _run(fn, w_in, w_out, b: PackedBatch, lr: float, k: float, want_loss: bool):
     return (loss if want_loss else None), n
 
 
+def warm_up(config: ModelConfig, device: torch.device | str = "cpu") -> None:
+    """Compile the training step (TorchScript) before training starts, on throwaway tensors.
+
+    Why: the first calls of a scripted function profile and optimise it (~0.1 s on a CPU); that is set-up, like
+    building the vocabulary, and would otherwise land in the first batches of the run. The real weights are
+    not touched."""
+    if config.loss != "negative" or not USE_SCRIPT:
+        return
+    V, D, B, C = 16, max(2, config.dim), 4, 2
+    w_in, w_out = torch.zeros(V, D, device=device), torch.zeros(V, D, device=device)
+    ar = torch.arange(B, device=device)
+    b = PackedBatch(ar.clone(), (ar + 1).repeat_interleave(C), ar.repeat_interleave(C), ar * C,
+                    torch.full((B,), float(C), device=device), torch.arange(8, device=device))
+    fn = sg_negative_step if config.arch == "skipgram" else cbow_negative_step
+    for i in range(3):
+        _run(fn, w_in, w_out, b, 0.0, float(config.negative), i == 0)
+
+
 def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:
     """The model class for ``config.arch``."""
     config.validate()

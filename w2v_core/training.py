@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import Batch, ModelConfig, PackedBatch, Word2Vec, build_model
+from w2v_core.models import Batch, ModelConfig, PackedBatch, Word2Vec, build_model, warm_up
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
@@ -297,6 +297,7 @@ class Trainer:
         self.model = build_model(len(self.vocab), mc)
         self.model.reset_parameters(gen)
         self.model.to(dev)
+        warm_up(mc, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
         self.encoded_tokens = len(ids)
 
