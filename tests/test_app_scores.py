@@ -18,18 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def _navigation_as_served(monkeypatch):
-    """Run pages through app.py's st.navigation, as `streamlit run app.py` does (see test_app_train.py)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def patched(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", patched)
+pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def _score_captions(at: AppTest) -> list[str]:

@@ -13,22 +13,7 @@ from w2v_core import store
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def _navigation_as_served(monkeypatch):
-    """Run pages through app.py's st.navigation, as `streamlit run app.py` does.
-
-    AppTest re-detects the old "pages/ folder" mode before every run (our pages live in pages/), and in that mode
-    a switched-to page runs without app.py. The server leaves that mode at the first st.navigation call.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def patched(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", patched)
+pytestmark = pytest.mark.usefixtures("navigation_as_served")
 KNOBS = ["w_train_arch", "w_train_loss", "w_train_window", "w_train_dim", "w_train_min_count", "w_train_sample",
          "w_train_negative", "w_train_epochs", "w_train_lr", "w_train_batch", "w_train_seed"]
 
