@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +83,18 @@ def navigation_as_served(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", patched)
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_app_page(page: str, model_path, timeout: float = 60):
+    """AppTest of app.py with ``model_path`` as the current model, switched to ``page`` (no exception)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["current_model"] = str(model_path)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    return at

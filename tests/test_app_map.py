@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import open_app_page
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -16,12 +18,7 @@ pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def open_map(model_path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["current_model"] = str(model_path)
-    at.run()
-    at.switch_page("pages/map.py").run()
-    assert not at.exception
-    return at
+    return open_app_page("pages/map.py", model_path, timeout=120)
 
 
 def figure(at: AppTest) -> dict:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import open_app_page
+
 from w2v_core import store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -16,12 +18,7 @@ pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def open_page(model_path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["current_model"] = str(model_path)
-    at.run()
-    at.switch_page("pages/neighbours.py").run()
-    assert not at.exception
-    return at
+    return open_app_page("pages/neighbours.py", model_path)
 
 
 def test_neighbours_show_a_chart_and_a_table_of_scores(tiny_model):

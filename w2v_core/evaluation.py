@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from w2v_core.errors import W2VError
+from w2v_core.vectors import unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +105,11 @@ def _lookup(words: Sequence[str], restrict_vocab: int, case_insensitive: bool) -
     return {w: i for i, w in enumerate(keys)}
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    v = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return v / np.where(norms > 0, norms, 1.0)
-
-
 def _normed(vectors: Any) -> np.ndarray:
     normed = getattr(vectors, "normed", None)
     if isinstance(normed, np.ndarray):
         return normed
-    return _unit(vectors.vectors)
+    return unit_rows(vectors.vectors)
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -170,10 +170,9 @@ def load_wikitext(name: str, split: str = "train", cache_dir: str | None = None,
 
 def iter_texts(ds, batch_size: int = 10_000) -> Iterator[str]:
     """The ``text`` column row by row, read in Arrow batches (never the whole column as one Python list)."""
-    for batch in ds.with_format("arrow").iter(batch_size=batch_size):
-        for s in batch.column("text").to_pylist():
-            if s:
-                yield s
+    from w2v_core.sources import iter_column_texts
+
+    return iter_column_texts(ds, "text", batch_size)
 
 
 def load_wikitext_corpus(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:

@@ -23,6 +23,7 @@ from w2v_core import store
 from w2v_core.corpus import Corpus, CorpusConfig, load_corpus, tokenize
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
+from w2v_core.vectors import unit_rows
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, cbow_examples, context_matrix, draw_radii, skipgram_pairs, subsample
 
@@ -242,10 +243,8 @@ def word_spaces(corpus: Corpus, lm: LearnModel) -> WordSpaces:
 
     counts = doc_term_counts(corpus, lm.vocab)
     tfidf = TfidfTransformer().fit_transform(counts)
-    w = lm.model.w_in.detach().cpu().numpy().astype(np.float64)
-    n = np.linalg.norm(w, axis=1, keepdims=True)
-    n[n == 0] = 1.0
-    return WordSpaces(_rownorm(counts.T.tocsr()), _rownorm(tfidf.T.tocsr()), w / n, corpus.n_docs)
+    emb = unit_rows(lm.model.w_in.detach().cpu().numpy(), np.float64)
+    return WordSpaces(_rownorm(counts.T.tocsr()), _rownorm(tfidf.T.tocsr()), emb, corpus.n_docs)
 
 
 def similarity_rows(spaces: WordSpaces, vocab: Vocabulary, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -280,8 +279,7 @@ def suggest_pairs(lm: LearnModel, n: int = 3, start_rank: int = 40, classic: int
         return []
     idx = lm.vocab.index
     pairs: list[tuple[str, str]] = [p for p in CLASSIC_PAIRS if p[0] in idx and p[1] in idx][:classic]
-    w = lm.model.w_in.detach().cpu().numpy().astype(np.float64)
-    w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+    w = unit_rows(lm.model.w_in.detach().cpu().numpy(), np.float64)
     lo = min(start_rank, V // 4)
     ranks = np.unique(np.linspace(lo, min(V - 1, lo + 400), num=n).astype(int))
     for r in ranks:

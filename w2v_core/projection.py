@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from w2v_core.errors import W2VError
+from w2v_core.vectors import unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,8 @@ MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
 
 
 def normalize_rows(X: np.ndarray) -> np.ndarray:
-    """Unit-length rows (zero rows stay zero), so that dot products are cosines."""
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
+    """Unit-length rows in float64 (zero rows stay zero), so that dot products are cosines."""
+    return unit_rows(X, np.float64)
 
 
 def _check_matrix(X: Any, what: str = "The vectors") -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import Batch, ModelConfig, PackedBatch, Word2Vec, build_model, warm_up
+from w2v_core.models import ModelConfig, PackedBatch, Word2Vec, build_model, warm_up
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
@@ -204,8 +204,6 @@ class _Shared:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: float = 0.0  # encoded tokens processed, all epochs
-    loss_sum: float = 0.0
-    loss_n: float = 0.0
     epoch_loss_sum: float = 0.0
     epoch_loss_n: float = 0.0
     last_report: float = 0.0
@@ -369,11 +367,15 @@ class Trainer:
             cb.on_train_end(result)
         return result
 
+    def _diverged(self, loss: float, epoch: int) -> W2VError:
+        """Stop the run and say what to change (epoch is 1-based)."""
+        self.stop_event.set()
+        return W2VError(f"Training diverged in epoch {epoch} (the loss became {loss}). "
+                        f"Lower the learning rate (it was {self.train_config.lr}).")
+
     def _check_finite(self, loss: float, epoch: int) -> None:
         if not math.isfinite(loss):
-            self.stop_event.set()
-            raise W2VError(f"Training diverged in epoch {epoch} (the loss became {loss}). "
-                           f"Lower the learning rate (it was {self.train_config.lr}).")
+            raise self._diverged(loss, epoch)
 
     def _run_epoch(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
         tc = self.train_config
@@ -483,9 +485,7 @@ class Trainer:
                 return
             loss = ls / n
             if not math.isfinite(loss):
-                self.stop_event.set()
-                sh.error = W2VError(f"Training diverged in epoch {epoch + 1} (the loss became {loss}). "
-                                    f"Lower the learning rate (it was {self.train_config.lr}).")
+                sh.error = self._diverged(loss, epoch + 1)
                 return
             prog = self._progress(sh, epoch + 1, total_enc, scale, start, loss)
             self.history["batch"].append({"fraction": round(prog.fraction, 5), "words": prog.words_done,

@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 
 
+def unit_rows(X: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), so that dot products are cosines."""
+    X = np.asarray(X, dtype=dtype)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
 def _as_list(x: str | Sequence[str] | None) -> list[str]:
     if x is None:
         return []
@@ -67,8 +74,7 @@ class WordVectors:
     def normed(self) -> np.ndarray:
         """Unit-length rows (zero rows stay zero), computed once."""
         if self._normed is None:
-            n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._normed = self.vectors / np.where(n > 0, n, 1.0)
+            self._normed = unit_rows(self.vectors)
         return self._normed
 
     def suggest(self, word: str, n: int = 5) -> list[str]:
