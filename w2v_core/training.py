@@ -128,6 +128,17 @@ def safe_batch_size(requested: int, vocab: Vocabulary, model_config: ModelConfig
     return int(max(min(requested, bound), min(MIN_BATCH, requested)))
 
 
+def untrained_loss(model_config: ModelConfig, vocab_size: int) -> float:
+    """The loss per example of a model that has learnt nothing (every score 0: output rows start at zero).
+
+    (1 + k) ln 2 with negative sampling (k = 5: 4.16), ln V with the full softmax. A loss above this means the
+    run made the model worse than untrained: it diverged.
+    """
+    if model_config.loss == "softmax":
+        return math.log(max(int(vocab_size), 2))
+    return (model_config.negative + 1) * math.log(2)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
