@@ -330,7 +330,7 @@ class Trainer:
         self._ema: float | None = None
         info = {"vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
                 "epochs": epochs, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
-                "lr": tc.lr}
+                "lr": tc.lr, "words": self.vocab.words, "snapshot": self.snapshot}
         for cb in self.callbacks:
             cb.on_train_begin(info)
         cpu = self.device.type == "cpu"
@@ -377,6 +377,18 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(result)
         return result
+
+    def snapshot(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """A float32 CPU copy of the input vectors (all rows, or ``rows``), as they are now.
+
+        Callbacks may call it from the training thread (``info["snapshot"]`` in ``on_train_begin``) to keep
+        the vectors at points of the run, e.g. to show the map forming. Other workers keep writing meanwhile
+        (Hogwild), so a copy taken mid-epoch is a blend of a few batches: fine for a picture.
+        """
+        w = self.model.w_in
+        if rows is not None:
+            w = w.index_select(0, torch.as_tensor(np.asarray(rows, dtype=np.int64), device=w.device))
+        return w.detach().float().cpu().numpy().copy()
 
     def _diverged(self, loss: float, epoch: int) -> W2VError:
         """Stop the run and say what to change (epoch is 1-based)."""
