@@ -86,7 +86,7 @@ class _Recorder(Callback):
     def on_train_begin(self, info: dict[str, Any]) -> None:
         with self.job._lock:
             st = self.job._state
-            st.info = dict(info)
+            st.info = {k: v for k, v in info.items() if k not in ("words", "snapshot")}  # figures only
             st.status = "running"
             st.epochs = int(info.get("epochs", st.epochs))
             st.message = f"training on {info.get('train_tokens', 0):,} tokens, {info.get('vocab_size', 0):,} words"
