@@ -24,6 +24,8 @@ from w2v_core.errors import W2VError
 log = logging.getLogger(__name__)
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
+DIM_RANGE = (2, 1000)  # numbers per vector this app handles: the trainer's limits (ModelConfig.validate)
+MAX_WORD_BYTES = 1000  # a longer "word" in a binary file means the file is not what its header says
 
 
 def unit_rows(X: np.ndarray, dtype=np.float32) -> np.ndarray:
@@ -223,6 +225,7 @@ class WordVectors:
         with open(path, encoding="utf-8", errors="replace") as f:
             if has_header:
                 V, dim = (int(t) for t in f.readline().split())
+                _check_dim(path, dim)
             for ln, line in enumerate(f, 2 if has_header else 1):
                 parts = line.rstrip("\n").rstrip().split(" ")
                 if len(parts) < 2:
@@ -230,7 +233,7 @@ class WordVectors:
                         continue
                     raise W2VError(f"{path.name}, line {ln}: expected a word followed by numbers.")
                 if dim is None:
-                    dim = len(parts) - 1
+                    dim = _check_dim(path, len(parts) - 1)
                 if len(parts) - 1 != dim:
                     raise W2VError(f"{path.name}, line {ln}: {len(parts) - 1} numbers where {dim} were expected.")
                 words.append(parts[0])
@@ -249,8 +252,13 @@ class WordVectors:
     @classmethod
     def _load_binary(cls, path: Path, limit: int | None) -> "WordVectors":
         with open(path, "rb") as f:
-            V, D = (int(t) for t in f.readline().split())
+            V, D = (int(t) for t in f.readline(64).split())
+            _check_dim(path, D)
             n = min(V, limit) if limit else V
+            left = os.fstat(f.fileno()).st_size - f.tell()
+            if n < 1 or n * (4 * D + 2) > left:  # each row: a word, a space, D float32s (and a newline)
+                raise W2VError(f"{path.name} says it holds {V:,} vectors of {D} numbers, but the file is "
+                               f"{left:,} bytes long; it is damaged or not a word2vec binary file.")
             words, vecs = [], np.empty((n, D), dtype=np.float32)
             for i in range(n):
                 w = bytearray()
@@ -262,6 +270,9 @@ class WordVectors:
                         break
                     if c != b"\n":
                         w += c
+                    if len(w) > MAX_WORD_BYTES:
+                        raise W2VError(f"{path.name}: vector {i + 1} has no word before its numbers; the file is "
+                                       "damaged or not a word2vec binary file.")
                 words.append(w.decode("utf-8", errors="replace"))
                 buf = f.read(4 * D)
                 if len(buf) < 4 * D:
@@ -286,6 +297,13 @@ class WordVectors:
                 for w in self.words:
                     f.write(_tsv_safe(w) + "\n")
         return vec_p, meta_p
+
+
+def _check_dim(path: Path, dim: int) -> int:
+    if not DIM_RANGE[0] <= dim <= DIM_RANGE[1]:
+        raise W2VError(f"{path.name} has vectors of {dim} numbers; this app handles {DIM_RANGE[0]} to "
+                       f"{DIM_RANGE[1]}.")
+    return dim
 
 
 def _tsv_safe(w: str) -> str:
