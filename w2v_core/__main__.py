@@ -108,11 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(a: argparse.Namespace) -> int:
     from w2v_core.corpus import CorpusConfig, load_corpus
     from w2v_core.models import ModelConfig
+    from w2v_core.store import check_model_destination
     from w2v_core.training import LogCallback, TrainConfig, Trainer
 
     out = Path(a.out)
-    if out.exists() and not out.is_dir():
-        raise W2VError(f"--out {out} is a file; give a folder path for the model.")
+    try:  # before the corpus is read: a destination we may not use must not cost a whole training run
+        check_model_destination(out)
+    except W2VError as e:
+        raise W2VError(f"--out: {e}") from None
     cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
                       lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
                       min_token_len=a.min_token_len, text_column=a.text_column, split=a.split)
@@ -203,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:
         _err("out of memory: use a smaller corpus (--max-tokens), a smaller --dim or a larger --min-count.")
+        return EXIT_USER_ERROR
+    except OSError as e:  # a full disk, a folder that became read-only: say which, in one line
+        where = f" ({e.filename})" if e.filename else ""
+        _err(f"{e.strerror or e}{where}: free some space or choose another folder.")
         return EXIT_USER_ERROR
 
 
