@@ -11,6 +11,11 @@ A browser refresh starts a new session, though, so started jobs are also kept in
 under a random, unguessable id (:func:`register` / :func:`find_job`); the app puts that id in the tab's URL and
 a refreshed tab finds its run again. There is deliberately no way to list the registry: only someone holding
 the id (the tab that started the run) can reach a job. Finished jobs leave it after :data:`KEEP_FINISHED_S`.
+
+A server trains at most :func:`max_concurrent_jobs` runs at once (``W2V_MAX_JOBS``, default ``min(2, cores)``): a
+started job beyond that waits, status "pending", in a first-come-first-served queue, and its
+:attr:`JobState.queue_position` (1 = next) says where it stands; stopping a waiting job takes it out of the queue.
+After a run is saved, the disk quotas are enforced (``w2v_core.quota``), never touching the new model.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class JobState:
     corpus: dict[str, Any] = field(default_factory=dict)  # tokens, documents, distinct words of the loaded corpus
     summary: dict[str, Any] = field(default_factory=dict)  # the trainer's summary once finished
     path: str | None = None  # the saved model folder
+    queue_position: int | None = None  # while waiting for a training slot: 1 = next; None once it has one
+    evicted: list[str] = field(default_factory=list)  # what the disk quotas removed after this run was saved
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -155,11 +162,13 @@ class TrainingJob:
         return self
 
     def stop(self) -> None:
-        """Ask the run to stop soon; what was learnt so far is still saved."""
+        """Ask the run to stop soon; what was learnt so far is still saved. A job still queued leaves the queue."""
         self._stop.set()
         with self._lock:
             if self._state.active:
                 self._state.message = "stopping ..."
+        with _slots:
+            _slots.notify_all()  # a queued job wakes up and leaves the queue
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has finished."""
@@ -183,6 +192,12 @@ class TrainingJob:
             return self._state.status
 
     @property
+    def queue_position(self) -> int | None:
+        """1 when this job is next to start, 2 after that, ...; None when it is not waiting for a slot."""
+        with self._lock:
+            return self._state.queue_position
+
+    @property
     def path(self) -> str | None:
         with self._lock:
             return self._state.path
@@ -204,11 +219,33 @@ class TrainingJob:
                 setattr(self._state, k, v)
 
     def _run(self) -> None:
+        from w2v_core import store
+
+        try:
+            store.check_writable_folder(self.root if self.root is not None else store.models_dir())
+            got_slot = _wait_for_slot(self)  # the folder is checked first: no waiting in line to learn it is useless
+        except (W2VError, OSError) as e:
+            msg = str(e) if isinstance(e, W2VError) else f"The models folder cannot be used ({e}); check its place."
+            self._set(status="failed", error=msg, message="failed", queue_position=None, finished=time.time())
+            return
+        if not got_slot:
+            self._set(status="stopped", message="stopped while waiting for a training slot; nothing to save",
+                      queue_position=None, finished=time.time())
+            return
+        try:
+            self._run_in_slot()
+        finally:
+            _release_slot(self)
+
+    def _run_in_slot(self) -> None:
         try:
             corpus = self._corpus
             if corpus is None:
                 self._set(status="loading", message="loading and tokenizing the corpus ...")
                 corpus = self._load(self.corpus_config)
+                from w2v_core.quota import mark_corpus_used
+
+                mark_corpus_used(self.corpus_config)  # the cache entry and upload this run read go last
             self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
                               "documents": int(corpus.n_docs), "distinct_words": int(corpus.n_words)})
             if self._stop.is_set():
@@ -242,7 +279,7 @@ class TrainingJob:
         return load_corpus(config, progress)
 
     def _finish(self, result: TrainResult) -> None:
-        from w2v_core import store
+        from w2v_core import quota, store
 
         summary = dict(result.summary)
         stopped = bool(summary.get("stopped"))
@@ -260,9 +297,16 @@ class TrainingJob:
         if stopped:
             name += "-stopped"
         path = result.save(store.new_model_path(root, name), name=name)
+        keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
+        try:
+            evicted = [str(p) for ps in quota.enforce(models_folder=root, keep=keep).values() for p in ps]
+        except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
+            log.exception("enforcing the disk quotas failed")
+            evicted = []
         with self._lock:
             st = self._state
             st.path = str(path)
+            st.evicted = evicted
             st.summary = summary
             st.status = "stopped" if stopped else "done"
             st.fraction = st.fraction if stopped else 1.0
@@ -273,6 +317,70 @@ class TrainingJob:
                           if stopped
                           else "finished and saved")
             st.finished = time.time()
+
+
+# ---------------------------------------------------------------------------------------------- the queue
+# Server-wide: every session's jobs share these slots. A job's thread waits on the condition until it is at the head
+# of the queue and a slot is free (or it is stopped); finishing a job or stopping a waiting one wakes the others.
+
+_slots = threading.Condition()
+_waiting: list[TrainingJob] = []  # first come, first served
+_running: set[TrainingJob] = set()
+
+
+def max_concurrent_jobs() -> int:
+    """Training runs allowed at once on this server (``W2V_MAX_JOBS``; read on every check, so it can change)."""
+    from w2v_core.settings import get_settings
+
+    return get_settings().max_jobs
+
+
+def running_jobs() -> int:
+    """How many runs hold a slot now (loading, training or saving)."""
+    with _slots:
+        return len(_running)
+
+
+def queued_jobs() -> int:
+    """How many runs are waiting for a slot."""
+    with _slots:
+        return len(_waiting)
+
+
+def _show_positions() -> None:
+    """Tell every waiting job where it stands (called with _slots held)."""
+    for i, job in enumerate(_waiting, 1):
+        with job._lock:
+            if job._state.queue_position != i and not job._stop.is_set():
+                job._state.queue_position = i
+                ahead = "next in line" if i == 1 else f"{i - 1} runs ahead of this one"
+                job._state.message = f"waiting for a free training slot ({ahead})"
+
+
+def _wait_for_slot(job: TrainingJob) -> bool:
+    """Block until ``job`` may run (True) or was stopped while waiting (False)."""
+    with _slots:
+        _waiting.append(job)
+        try:
+            while not job._stop.is_set():
+                if _waiting[0] is job and len(_running) < max_concurrent_jobs():
+                    _running.add(job)
+                    return True
+                _show_positions()
+                _slots.wait(timeout=1.0)  # also notices a raised W2V_MAX_JOBS
+            return False
+        finally:
+            _waiting.remove(job)
+            with job._lock:
+                job._state.queue_position = None
+            _show_positions()
+            _slots.notify_all()
+
+
+def _release_slot(job: TrainingJob) -> None:
+    with _slots:
+        _running.discard(job)
+        _slots.notify_all()
 
 
 # ---------------------------------------------------------------------------------------------- registry
