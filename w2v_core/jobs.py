@@ -234,7 +234,7 @@ class TrainingJob:
     def _load(self, config):
         if self._loader is not None:
             return self._loader(config)
-        from w2v_core.corpus import load_corpus
+        from w2v_core.loader import load_corpus
 
         def progress(frac: float, msg: str) -> None:
             self._set(message=f"loading corpus: {msg}")
