@@ -21,7 +21,7 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -190,12 +190,6 @@ class TrainingJob:
     @property
     def done(self) -> bool:
         return not self.snapshot().active
-
-    def settings(self) -> dict[str, Any]:
-        """The settings this job was started with (for showing next to the chart)."""
-        cc = self.corpus_config
-        return {"corpus": asdict(cc) if cc is not None and hasattr(cc, "__dataclass_fields__") else None,
-                "model": asdict(self.model_config), "train": asdict(self.train_config)}
 
     # ------------------------------------------------------------------ the thread
     def _set(self, **kw: Any) -> None:
