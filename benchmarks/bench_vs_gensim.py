@@ -5,7 +5,7 @@
     python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
     python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
 
-The corpus is tokenized once (``w2v_core.corpus.load_corpus``) and written as one document a line, split into
+The corpus is tokenized once (``w2v_core.loader.load_corpus``) and written as one document a line, split into
 pieces of at most 10,000 tokens (gensim silently truncates longer sentences), so both trainers read exactly the
 same documents. Every training run is its own subprocess, so the peak RSS (``ru_maxrss``) printed is that
 run's own. Words/s = raw tokens x epochs / seconds of the training loop (vocabulary building excluded for both).
@@ -30,7 +30,8 @@ MAX_DOC = 10_000  # gensim's MAX_WORDS_IN_BATCH: longer sentences are cut by gen
 
 
 def write_tokens(sources: list[str], pretokenized: bool, path: str) -> dict:
-    from w2v_core.corpus import CorpusConfig, load_corpus
+    from w2v_core.corpus import CorpusConfig
+    from w2v_core.loader import load_corpus
 
     n_tok = n_doc = 0
     with open(path, "w", encoding="utf-8") as f:
@@ -53,17 +54,17 @@ def evaluate(words: list[str], vectors) -> dict:
 
     from gensim.models import KeyedVectors
 
-    from w2v_core.corpus import _gensim_datapath
+    from w2v_core.bundled import data_path
 
     logging.getLogger("gensim").setLevel(logging.ERROR)
     kv = KeyedVectors(vectors.shape[1])
     kv.add_vectors(words, vectors)
     out = {}
     for name, fname in (("ws353", "wordsim353.tsv"), ("simlex", "simlex999.txt")):
-        _p, sp, oov = kv.evaluate_word_pairs(_gensim_datapath(fname))
+        _p, sp, oov = kv.evaluate_word_pairs(data_path(fname))
         out[name] = round(float(sp.statistic if hasattr(sp, "statistic") else sp[0]), 4)
         out[name + "_oov"] = round(float(oov), 1)
-    acc, _sections = kv.evaluate_word_analogies(_gensim_datapath("questions-words.txt"))
+    acc, _sections = kv.evaluate_word_analogies(data_path("questions-words.txt"))
     out["analogy"] = round(float(acc), 4)
     return out
 

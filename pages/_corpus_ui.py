@@ -19,8 +19,9 @@ from pathlib import Path
 import streamlit as st
 
 from w2v_core import corpus_cache, sources
-from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats, load_corpus
+from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
+from w2v_core.loader import load_corpus
 
 SOURCES = {
     "sample": "Wikipedia sample · bundled, offline (~465k tokens)",

@@ -57,7 +57,7 @@ PAGES = {  # page files by role, so pages can link to each other with st.page_li
 def newest_model_path() -> str | None:
     """The most recently created model folder under models_dir(), or None."""
     try:
-        models = store.list_models()
+        models = store.list_records()
     except OSError:
         return None
     return str(models[0].path) if models else None

@@ -118,7 +118,7 @@ def loss_section(models: list[store.Model], labels: list[str]) -> None:
 
 def scores_section(paths: list[str], labels: list[str]) -> None:
     st.subheader("Benchmark scores")
-    infos = {str(i.path): i for i in store.list_models()}
+    infos = {str(i.path): i for i in store.list_records()}
     scores = {p: (infos[p].scores if p in infos else None) for p in paths}
     rows = []
     for p, label in zip(paths, labels):
@@ -295,7 +295,7 @@ st.title(":material/compare_arrows: Compare models")
 st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
          "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
 
-infos = store.list_models()
+infos = store.list_records()
 if len(infos) < 2:
     st.info(f"Comparing needs at least two saved models (there {'is' if len(infos) == 1 else 'are'} "
             f"{len(infos)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")

@@ -22,7 +22,7 @@ flash = ss.pop("models_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
 
-models = store.list_models()
+models = store.list_records()
 current = ss.get("current_model")
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from w2v_core.corpus import CorpusConfig, load_corpus
+from w2v_core.corpus import CorpusConfig
+from w2v_core.loader import load_corpus
 from w2v_core.vocab import Vocabulary
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "corpus.py")

@@ -53,7 +53,7 @@ def test_list_choose_rename_delete(tiny_model):
     # choose the other one as current
     cur = at.session_state["current_model"]
     other = str(a) if cur == str(b) else str(b)
-    idx = [str(m.path) for m in store.list_models()].index(other)
+    idx = [str(m.path) for m in store.list_records()].index(other)
     at.button(key=f"btn_use_{idx}").click().run()
     assert at.session_state["current_model"] == other
     # rename
@@ -74,7 +74,7 @@ def test_zip_upload_round_trip_and_bad_zip(tiny_model):
     at.file_uploader(key="up_model_zip").upload("tiny.zip", data, "application/zip").run()
     button(at, "Import model").click().run()
     assert not at.exception
-    models = store.list_models()
+    models = store.list_records()
     assert len(models) == 1
     assert at.session_state["current_model"] == str(models[0].path)
     assert any("Imported" in s.value for s in at.success)

@@ -9,10 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from w2v_core import corpus as corpus_mod
-from w2v_core import corpus_cache
-from w2v_core.corpus import CorpusConfig, corpus_stats, cut, from_texts, load_corpus, tokenize
+from w2v_core import corpus_cache, loader
+from w2v_core.corpus import CorpusConfig, corpus_stats, cut, from_texts, tokenize
 from w2v_core.errors import W2VError
+from w2v_core.loader import load_corpus
 from w2v_core.vocab import Vocabulary
 
 TEXT = "The Cat's 3 mats, in 1984: well @-@ known <unk> cafés!"
@@ -91,13 +91,13 @@ def test_every_option_reaches_builtin_corpora():
 
 def _count_tokenizations(monkeypatch) -> list:
     calls = []
-    real = corpus_mod._load_uncached
+    real = loader._load_uncached
 
     def counting(config, progress=None):
         calls.append(config)
         return real(config, progress)
 
-    monkeypatch.setattr(corpus_mod, "_load_uncached", counting)
+    monkeypatch.setattr(loader, "_load_uncached", counting)
     return calls
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from w2v_core.corpus import _gensim_datapath
+from w2v_core.bundled import data_path
 from w2v_core.errors import W2VError
 from w2v_core.evaluation import (disagreements, evaluate, evaluate_analogies, evaluate_pairs, load_analogies,
                                  load_pairs, without_tables)
@@ -66,7 +66,7 @@ def _gensim(v):
 @pytest.mark.parametrize("restrict", [300_000, 400])
 def test_pairs_match_gensim(vectors, name, fname, restrict):
     ours = evaluate_pairs(vectors, name, restrict_vocab=restrict)
-    pearson, spearman, oov = _gensim(vectors).evaluate_word_pairs(_gensim_datapath(fname), restrict_vocab=restrict)
+    pearson, spearman, oov = _gensim(vectors).evaluate_word_pairs(data_path(fname), restrict_vocab=restrict)
     assert ours["spearman"] == pytest.approx(spearman.statistic, abs=1e-4)
     assert ours["pearson"] == pytest.approx(pearson.statistic, abs=1e-4)
     assert ours["oov_ratio"] * 100 == pytest.approx(oov, abs=1e-6)
@@ -79,7 +79,7 @@ def test_pairs_match_gensim(vectors, name, fname, restrict):
 @pytest.mark.parametrize("restrict", [300_000, 600])
 def test_analogies_match_gensim(vectors, restrict):
     ours = evaluate_analogies(vectors, restrict_vocab=restrict)
-    score, sections = _gensim(vectors).evaluate_word_analogies(_gensim_datapath("questions-words.txt"),
+    score, sections = _gensim(vectors).evaluate_word_analogies(data_path("questions-words.txt"),
                                                                restrict_vocab=restrict)
     assert ours["accuracy"] == pytest.approx(score, abs=1e-9)
     theirs = {s["section"]: s for s in sections}

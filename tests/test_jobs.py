@@ -71,7 +71,7 @@ def test_stop_before_training_saves_nothing(tiny_corpus):
     _wait(job)
     s = job.snapshot()
     assert s.status == "stopped" and s.path is None
-    assert store.list_models() == []
+    assert store.list_records() == []
 
 
 def test_failure_is_reported_with_a_message(tmp_path):

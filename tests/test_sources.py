@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from w2v_core import sources
-from w2v_core.corpus import CorpusConfig, from_texts, load_corpus
+from w2v_core.corpus import CorpusConfig, from_texts
 from w2v_core.errors import W2VError
+from w2v_core.loader import load_corpus, load_upload
 
 DOCS = ["The cat sat on the mat.", "Dogs chase 3 cats, daily!", "A mat is\nnot a hat"]
 LABELS = ["one", "two", "three"]
@@ -170,8 +171,8 @@ def test_uploads_of_every_type_load_and_train_can_reload_them(ds, tmp_path):
         assert sources.save_upload(data, f"My Upload.{kind}") == path  # same bytes, same file
 
 
-def test_corpus_from_upload_applies_options():
-    c = sources.corpus_from_upload(b"alpha beta 42\ngamma\n", "a.txt", CorpusConfig(keep_numbers=True))
+def test_load_upload_applies_options():
+    c = load_upload(b"alpha beta 42\ngamma\n", "a.txt", CorpusConfig(keep_numbers=True))
     assert c.words == ["alpha", "beta", "42", "gamma"]
 
 

@@ -79,7 +79,7 @@ def test_overwrite_is_atomic_and_failed_save_leaves_old_model(tiny_model, monkey
 def test_list_rename_delete(tiny_model):
     root = tiny_model.parent
     (root / "junk").mkdir()  # not a model: skipped
-    infos = store.list_models(root)
+    infos = store.list_records(root)
     assert [i.path for i in infos] == [tiny_model]
     store.rename_model(tiny_model, "My model")
     assert store.load_model(tiny_model).name == "My model"
@@ -88,7 +88,7 @@ def test_list_rename_delete(tiny_model):
     with pytest.raises(W2VError):
         store.delete_model(root / "junk")
     store.delete_model(tiny_model)
-    assert store.list_models(root) == []
+    assert store.list_records(root) == []
 
 
 def test_zip_round_trip_and_bad_zips(tiny_model, tmp_path):
@@ -133,5 +133,5 @@ def test_import_text_vectors_and_export(tmp_path):
 def test_scores_saved_and_listed(tiny_model):
     store.save_scores(tiny_model, {"wordsim353": 0.5})
     assert store.load_model(tiny_model).scores == {"wordsim353": 0.5}
-    assert store.list_models(tiny_model.parent)[0].scores == {"wordsim353": 0.5}
+    assert store.list_records(tiny_model.parent)[0].scores == {"wordsim353": 0.5}
     assert json.loads((tiny_model / "config.json").read_text())["format"] == store.FORMAT

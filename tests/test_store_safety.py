@@ -125,7 +125,7 @@ def test_replacing_a_model_keeps_it_listed_at_every_step(tmp_path, monkeypatch):
 
     def watching_replace(src, dst):
         real_replace(src, dst)
-        seen.append([i.path.name for i in store.list_models(root)])  # what a page would list right now
+        seen.append([i.path.name for i in store.list_records(root)])  # what a page would list right now
         if Path(dst).name == "m":
             seen.append(store.load_model(root / "m").vectors.vectors.copy())
 
@@ -144,7 +144,7 @@ def test_killed_between_the_two_renames_finishes_the_replacement(tmp_path):
     aside = _leftover(root, "m", "old")
     os.replace(root / "m", aside)  # the old copy moved aside ...
     os.replace(new, aside.with_name(aside.name.replace("w2v-old", "w2v-new")))  # ... the new one never renamed in
-    assert [i.path.name for i in store.list_models(root)] == ["m"]
+    assert [i.path.name for i in store.list_records(root)] == ["m"]
     np.testing.assert_array_equal(store.load_model(root / "m").vectors.vectors, _vectors(seed=2).vectors)
     assert sorted(p.name for p in root.iterdir()) == ["m"]
 
@@ -168,7 +168,7 @@ def test_a_save_still_running_is_read_through_its_aside_copy_and_left_alone(tmp_
     aside = _leftover(root, "m", "old", pid=os.getpid())  # this process, now: another thread mid-swap
     os.replace(root / "m", aside)
     assert store.repair_models_dir(root) == []
-    assert [(i.name, i.path) for i in store.list_models(root)] == [("m", root / "m")]
+    assert [(i.name, i.path) for i in store.list_records(root)] == [("m", root / "m")]
     np.testing.assert_array_equal(store.load_model(root / "m").vectors.vectors, _vectors(seed=1).vectors)
     assert aside.is_dir()
     assert store.new_model_path(root, "m") == root / "m-2"  # the name is still taken
@@ -185,7 +185,7 @@ def test_leftovers_holding_foreign_files_and_unmarked_folders_are_never_removed(
         (root / name / "f").write_text("keep")
     part = root / "m" / store._marked_name(store.CONFIG, "part", f"{DEAD_PID}-{int(time.time()):08x}-abc123")
     part.write_text("{")
-    store.list_models(root)
+    store.list_records(root)
     assert (stale / "precious.docx").read_text() == "not ours"
     assert all((root / n / "f").read_text() == "keep" for n in (".hidden", ".m.1234.tmp", "mine"))
     assert not part.exists()  # a stale temporary file inside a model folder is ours: cleaned
@@ -283,7 +283,7 @@ def test_malformed_config_is_refused_with_one_sentence(patch, expected, tmp_path
     assert "\n" not in str(e.value)
     with pytest.raises(W2VError, match=expected):
         store.validate_config(cfg)
-    assert store.list_models(tmp_path) == []  # skipped, not fatal
+    assert store.list_records(tmp_path) == []  # skipped, not fatal
 
 
 def test_validate_config_accepts_what_the_app_writes(tiny_model):
@@ -320,7 +320,7 @@ def test_special_and_oversized_files_in_a_model_folder_never_block_or_crash(what
         (m / store.WEIGHTS).mkdir()
     with pytest.raises(W2VError):
         _finishes(lambda: store.load_model(m))
-    listed = _finishes(lambda: store.list_models(tmp_path))  # the listing reads config.json only
+    listed = _finishes(lambda: store.list_records(tmp_path))  # the listing reads config.json only
     bad_config = what in ("config fifo", "huge config", "deep json", "config folder")
     assert [i.path for i in listed] == ([] if bad_config else [m])
 
@@ -332,8 +332,10 @@ def test_a_broken_folder_beside_a_good_one_never_breaks_the_listing(tmp_path):
     (bad / store.CONFIG).write_text(json.dumps({**cfg, "summary": "a string"}))
     (good / store.SCORES).write_text("[1, 2]")  # scores of the wrong shape are ignored, not shown
     (good / store.HISTORY).write_text(json.dumps({"batch": "oops"}))
-    infos = store.list_models(tmp_path)
+    infos = store.list_records(tmp_path)
     assert [i.name for i in infos] == ["good"] and infos[0].scores is None
+    shown = {r.path.name: r.error for r in store.list_records(tmp_path, broken=True)}
+    assert shown["good"] is None and "'summary' must be an object" in shown["bad"]
     assert store.load_model(good).history == {"batch": [], "epoch": []}
 
 

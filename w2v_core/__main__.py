@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from w2v_core.corpus import CorpusConfig, load_corpus
+    from w2v_core.corpus import CorpusConfig
+    from w2v_core.loader import load_corpus
     from w2v_core.models import ModelConfig
     from w2v_core.store import check_model_destination
     from w2v_core.training import LogCallback, TrainConfig, Trainer

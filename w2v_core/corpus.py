@@ -1,20 +1,13 @@
-"""Corpora: raw text from a source -> documents -> one int32 array of token ids plus document offsets.
+"""Corpora: the types, the tokenizer and the builder. Text in, one int32 array of token ids plus offsets out.
 
 A corpus is never held as lists of strings: ``ids`` is an int32 array over the whole corpus, ``offsets``
 (n_docs + 1, int64) says where each document starts, and ``words``/``counts`` name the ids. Word ids here
 are in order of first appearance; the training vocabulary (``vocab.py``) re-ranks them by count.
 
-Sources (``CorpusConfig.source``):
-
-* ``sample`` (default): the Wikipedia excerpt that ships inside gensim's wheel (~470k tokens, offline).
-* ``lee``: the Lee news corpus from gensim's wheel (~60k tokens, offline).
-* ``wikitext-2`` / ``wikitext-103``: WikiText (raw) through Hugging Face ``datasets`` (see ``hub.py``).
-* a path to a text file (one document a line), a CSV/JSON-lines/Parquet file or a saved ``datasets`` folder
-  (see ``sources.py``; uploads are saved to a file first).
-
-``load_corpus`` goes through an on-disk cache (``corpus_cache.py``): the same source and options are
-tokenized once; a smaller ``max_tokens`` is cut from a cached full corpus. ``corpus_stats`` summarises a
-corpus for the app (sizes, words kept after ``min_count``, top words, rank/frequency for a Zipf plot).
+This module is a leaf: it reads no files and knows no source. ``loader.load_corpus`` turns a
+:class:`CorpusConfig` into a :class:`Corpus` (bundled corpora in ``bundled.py``, WikiText in ``hub.py``,
+local files and uploads in ``sources.py``, the on-disk cache in ``corpus_cache.py``). ``corpus_stats``
+summarises a corpus for the app (sizes, words kept after ``min_count``, top words, rank/frequency for a Zipf plot).
 
 Tokenization (``tokenize``): lowercase, words only (letters, with inner apostrophes), WikiText artefacts
 (`` @-@ ``, `` @,@ ``, `` @.@ ``, `` = Heading = `` lines, ``<unk>``) cleaned. ``pretokenized`` splits on
@@ -34,11 +27,9 @@ from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
 
-BUILTIN = ("sample", "lee")
-WIKITEXT = ("wikitext-2", "wikitext-103")
+BUILTIN = ("sample", "lee")  # bundled with gensim (bundled.py)
+WIKITEXT = ("wikitext-2", "wikitext-103")  # through Hugging Face datasets (hub.py)
 SPLITS = ("train", "validation", "test")
-SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-LEE_FILE = "lee_background.cor"
 
 ProgressFn = Callable[[float, str], None]  # (fraction 0..1, message)
 
@@ -268,134 +259,6 @@ def from_texts(texts: Iterable[str], name: str = "text", config: CorpusConfig | 
         raise W2VError(f"The corpus '{name}' has no tokens after tokenization: is it empty, or all numbers and "
                        "punctuation? Check the file, or keep numbers/punctuation in the tokenization options.")
     return corpus
-
-
-# ---------------------------------------------------------------------------------------------- built-ins
-
-
-def _gensim_datapath(fname: str) -> str:
-    # the same folder as gensim.test.utils.datapath, without importing that module (it builds demo corpora)
-    import importlib.util
-    import os
-
-    spec = importlib.util.find_spec("gensim")
-    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - gensim is in requirements.txt
-        raise W2VError("The bundled corpora and benchmarks come with gensim: pip install gensim")
-    return os.path.join(list(spec.submodule_search_locations)[0], "test", "test_data", fname)
-
-
-def sample_texts() -> Iterator[str]:
-    """Articles of the Wikipedia excerpt bundled with gensim, wiki markup removed (one string per article)."""
-    import bz2
-
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-
-    with bz2.open(_gensim_datapath(SAMPLE_FILE), "rt", encoding="utf-8") as f:
-        for _title, text, _pid in extract_pages(f, filter_namespaces=("0",)):
-            if not text or text.lstrip().lower().startswith("#redirect"):
-                continue
-            # paragraphs are documents; filter_wiki leaves '''bold''' and ''italic'' quotes, which the tokenizer drops
-            yield filter_wiki(text)
-
-
-def lee_texts() -> Iterator[str]:
-    """The Lee background news corpus bundled with gensim (one news story per line)."""
-    with open(_gensim_datapath(LEE_FILE), encoding="utf-8", errors="replace") as f:
-        yield from f
-
-
-def load_builtin(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
-    if config.source == "sample":
-        texts, name, total = sample_texts(), "sample (Wikipedia excerpt bundled with gensim)", 107
-    elif config.source == "lee":
-        texts, name, total = lee_texts(), "lee (Lee news corpus bundled with gensim)", 300
-    else:
-        raise W2VError(f"Unknown built-in corpus '{config.source}': choose one of {', '.join(BUILTIN)}.")
-    return from_texts(texts, name, config, progress, total)
-
-
-# ---------------------------------------------------------------------------------------------- files
-
-
-def looks_binary(head: bytes) -> bool:
-    """NUL bytes or mostly control characters in the first few KB: not text."""
-    if not head:
-        return False
-    if b"\x00" in head:
-        return True
-    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return ctrl / len(head) > 0.05
-
-
-def read_text_lines(path, errors: str = "replace") -> Iterator[str]:
-    """Lines of a text file; non-UTF-8 bytes become U+FFFD instead of failing; binary files are refused."""
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.exists():
-        raise W2VError(f"Corpus file not found: {p}. Give a path to a text file or a built-in corpus "
-                       f"({', '.join(BUILTIN)}, wikitext-2, wikitext-103).")
-    if p.is_dir():
-        raise W2VError(f"{p} is a folder: give a text file (one document a line) or a saved `datasets` folder.")
-    if p.stat().st_size == 0:
-        raise W2VError(f"The corpus file {p} is empty: give a file with text in it.")
-    with open(p, "rb") as fb:
-        if looks_binary(fb.read(8192)):
-            raise W2VError(f"{p} looks like a binary file, not text. Give a plain-text file (UTF-8, one document a line).")
-    with open(p, encoding="utf-8", errors=errors, newline=None) as f:
-        yield from f
-
-
-def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
-    """A text file, one document per line."""
-    from pathlib import Path
-
-    tok = Tokenizer.from_config(config)
-    b = CorpusBuilder(config.max_tokens)
-    for toks in iter_line_docs(read_text_lines(path), tok):
-        if not b.add(toks):
-            break
-    corpus = b.build(Path(path).name, config)
-    if corpus.n_tokens == 0:
-        raise W2VError(f"The corpus file {path} has no words in it after tokenization. Check the file, or keep "
-                       "numbers/punctuation in the tokenization options.")
-    return corpus
-
-
-def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_cache: bool = True) -> Corpus:
-    """Load and tokenize the corpus that ``config`` names, through the on-disk corpus cache.
-
-    Why the cache: tokenizing WikiText-103 takes a minute or more; a second run with the same source and
-    options reads int32 arrays back instead. A smaller ``max_tokens`` is cut from a cached full corpus.
-    """
-    config.validate()
-    if use_cache:
-        from w2v_core import corpus_cache
-
-        cached = corpus_cache.load(config)
-        if cached is not None:
-            if progress is not None:
-                progress(1.0, "loaded from the corpus cache")
-            return cached
-    corpus = _load_uncached(config, progress)
-    if use_cache:
-        corpus_cache.save(config, corpus)
-    if progress is not None:
-        progress(1.0, f"{corpus.n_tokens:,} tokens")
-    return corpus
-
-
-def _load_uncached(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
-    """Dispatch on the source: built-in corpora, WikiText from the Hub, or a local file/folder."""
-    if config.source in BUILTIN:
-        return load_builtin(config, progress)
-    if config.source in WIKITEXT:
-        from w2v_core import hub
-
-        return hub.load_wikitext_corpus(config, progress)
-    from w2v_core import sources
-
-    return sources.load_local(config.source, config, progress)
 
 
 def cut(corpus: Corpus, max_tokens: int | None, config: CorpusConfig | None = None) -> Corpus:

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from w2v_core.corpus import BUILTIN, LEE_FILE, SAMPLE_FILE, WIKITEXT, Corpus, CorpusConfig, _gensim_datapath, cut
+from w2v_core import bundled
+from w2v_core.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, cut
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _file_identity(p: Path) -> dict:
 def source_identity(source: str) -> dict | None:
     """What makes this source's text what it is; None when it cannot be identified (not cached then)."""
     if source in BUILTIN:
-        f = Path(_gensim_datapath(SAMPLE_FILE if source == "sample" else LEE_FILE))
+        f = bundled.corpus_file(source)
         return {"builtin": source, **(_file_identity(f) if f.exists() else {})}
     if source in WIKITEXT:
         return {"hub": source}  # WikiText is a fixed release; the split is in the options

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from w2v_core import bundled
 from w2v_core.errors import W2VError
 from w2v_core.vectors import unit_rows
 
@@ -43,15 +44,11 @@ Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happenin
 # ----- the benchmark files -----------------------------------------------------------------------------
 
 def _datapath(fname: str) -> str:
-    import os
-
-    from w2v_core.corpus import _gensim_datapath
-
-    path = _gensim_datapath(fname)
-    if not os.path.exists(path):
+    path = bundled.data_path(fname)
+    if not path.exists():
         raise W2VError(f"The benchmark file {fname} is missing from gensim's install; reinstall it: "
                        "pip install --force-reinstall gensim")
-    return path
+    return str(path)
 
 
 @functools.lru_cache(maxsize=None)

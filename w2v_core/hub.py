@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from w2v_core.corpus import WIKITEXT, Corpus, CorpusConfig, ProgressFn, from_texts
 from w2v_core.errors import W2VError
+from w2v_core.sources import iter_column_texts
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,6 @@ def load_wikitext(name: str, split: str = "train", cache_dir: str | None = None,
 
 def iter_texts(ds, batch_size: int = 10_000) -> Iterator[str]:
     """The ``text`` column row by row, read in Arrow batches (never the whole column as one Python list)."""
-    from w2v_core.sources import iter_column_texts
-
     return iter_column_texts(ds, "text", batch_size)
 
 

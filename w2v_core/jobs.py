@@ -26,7 +26,7 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -206,12 +206,6 @@ class TrainingJob:
     def done(self) -> bool:
         return not self.snapshot().active
 
-    def settings(self) -> dict[str, Any]:
-        """The settings this job was started with (for showing next to the chart)."""
-        cc = self.corpus_config
-        return {"corpus": asdict(cc) if cc is not None and hasattr(cc, "__dataclass_fields__") else None,
-                "model": asdict(self.model_config), "train": asdict(self.train_config)}
-
     # ------------------------------------------------------------------ the thread
     def _set(self, **kw: Any) -> None:
         with self._lock:
@@ -271,7 +265,7 @@ class TrainingJob:
     def _load(self, config):
         if self._loader is not None:
             return self._loader(config)
-        from w2v_core.corpus import load_corpus
+        from w2v_core.loader import load_corpus
 
         def progress(frac: float, msg: str) -> None:
             self._set(message=f"loading corpus: {msg}")

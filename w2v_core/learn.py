@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,9 +20,11 @@ import numpy as np
 import torch
 
 from w2v_core import store
-from w2v_core.corpus import Corpus, CorpusConfig, load_corpus, tokenize
+from w2v_core.corpus import Corpus, CorpusConfig, tokenize
 from w2v_core.errors import W2VError
+from w2v_core.loader import load_corpus
 from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
+from w2v_core.training import DEFAULT_LR, TrainConfig, Trainer
 from w2v_core.vectors import unit_rows
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, cbow_examples, context_matrix, draw_radii, skipgram_pairs, subsample
@@ -68,26 +70,23 @@ class LearnModel:
         return self._neg_table
 
 
-def _known_fields(cls, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
-
-
 def load_training_model(path: str | Path) -> LearnModel:
     """Rebuild the trained ``SkipGram``/``CBOW`` module of a model folder from its saved tensors.
 
     Why: the Learn page must run the model's own ``hidden``/``loss``/``step`` code, not a copy of the maths.
     Imported vectors (no output layer, no model config) cannot be stepped and raise a W2VError.
     """
-    m = store.load_model(path)
-    cfg = m.config
-    if m.imported or not isinstance(cfg.get("model"), dict):
-        raise W2VError(f"'{m.name}' is a set of imported word vectors: it has no output layer or training settings, "
+    rec = store.read_record(path)
+    if rec.error is not None:
+        raise W2VError(rec.error)
+    if not rec.trained_here:
+        raise W2VError(f"'{rec.name}' is a set of imported word vectors: it has no output layer or training settings, "
                        "so its training steps cannot be shown. Train a model here (or use the tiny model) for Learn.")
-    mc = ModelConfig(**_known_fields(ModelConfig, cfg["model"]))
+    mc = rec.model
+    m = store.load_model(path)
     t = m.tensors()
     if "out" not in t:
-        raise W2VError(f"'{m.name}' was saved without its output layer (weights 'out'); Learn needs a model trained "
+        raise W2VError(f"'{rec.name}' was saved without its output layer (weights 'out'); Learn needs a model trained "
                        "by this app.")
     model = build_model(len(m.vectors.words), mc)
     with torch.no_grad():
@@ -100,15 +99,8 @@ def load_training_model(path: str | Path) -> LearnModel:
                 model.out_bias.zero_()
     model.eval()
     vocab = Vocabulary(list(m.vectors.words), np.asarray(m.vectors.counts, dtype=np.int64))
-    corpus = cfg.get("corpus") or {}
-    cc = None
-    if isinstance(corpus.get("config"), dict):
-        try:
-            cc = CorpusConfig(**_known_fields(CorpusConfig, corpus["config"]))
-        except TypeError:
-            cc = None
-    lr = (cfg.get("train") or {}).get("lr") or (0.05 if mc.arch == "cbow" else 0.025)
-    return LearnModel(Path(path), m.name, model, vocab, mc, cc, str(corpus.get("name") or "unknown corpus"), float(lr))
+    lr = rec.lr or DEFAULT_LR[mc.arch]
+    return LearnModel(Path(path), rec.name, model, vocab, mc, rec.corpus, rec.corpus_name or "unknown corpus", lr)
 
 
 def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | None = None) -> Corpus:
@@ -126,8 +118,6 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
 def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
                      callbacks=()) -> Path:
     """Train and save a small Skip-gram model in seconds, so the Learn page works before any real training."""
-    from w2v_core.training import TrainConfig, Trainer
-
     root = Path(root) if root is not None else store.models_dir()
     corpus = load_corpus(CorpusConfig(source=source))
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
@@ -137,9 +127,9 @@ def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, 
     return result.save(store.new_model_path(root, name), name=name)
 
 
-def learnable_models(root: str | Path | None = None) -> list[store.ModelInfo]:
+def learnable_models(root: str | Path | None = None) -> list[store.ModelRecord]:
     """Saved models that were trained here (imported vectors have no output layer to step)."""
-    return [m for m in store.list_models(root) if not m.config.get("imported") and isinstance(m.config.get("model"), dict)]
+    return [r for r in store.list_records(root) if r.trained_here]
 
 
 # ---------------------------------------------------------------------------------------------- step 1

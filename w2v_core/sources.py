@@ -1,6 +1,6 @@
 """Local datasets and uploads: text, CSV, JSON lines, Parquet files and saved ``datasets`` folders.
 
-* ``.txt`` (and any other text file): one document a line (``corpus.load_text_file``).
+* ``.txt`` (and any other text file): one document a line (:func:`load_text_file`).
 * ``.csv`` / ``.tsv`` / ``.json`` / ``.jsonl`` / ``.parquet``: read with ``datasets.load_dataset(<format>,
   data_files=...)``; each row of the text column is a document (inner newlines split it into paragraphs).
 * a folder written by ``Dataset.save_to_disk`` (or ``DatasetDict.save_to_disk``): ``datasets.load_from_disk``.
@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from w2v_core.corpus import Corpus, CorpusConfig, ProgressFn, from_texts, load_text_file, looks_binary
+from w2v_core.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusConfig, ProgressFn, Tokenizer, from_texts,
+                             iter_line_docs)
+from w2v_core.corpus_cache import cache_dir
 from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,54 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 def _hf_cache() -> str:
     """``datasets`` converts files to Arrow in a cache; keep those next to our corpus cache."""
-    from w2v_core.corpus_cache import cache_dir
-
     return str(cache_dir() / "datasets")
+
+
+# ---------------------------------------------------------------------------------------------- text files
+
+
+def looks_binary(head: bytes) -> bool:
+    """NUL bytes or mostly control characters in the first few KB: not text."""
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return ctrl / len(head) > 0.05
+
+
+def read_text_lines(path, errors: str = "replace") -> Iterator[str]:
+    """Lines of a text file; non-UTF-8 bytes become U+FFFD instead of failing; binary files are refused."""
+    p = Path(path)
+    if not p.exists():
+        raise W2VError(f"Corpus file not found: {p}. Give a path to a text file or a built-in corpus "
+                       f"({', '.join(BUILTIN + WIKITEXT)}).")
+    if p.is_dir():
+        raise W2VError(f"{p} is a folder: give a text file (one document a line) or a saved `datasets` folder.")
+    if p.stat().st_size == 0:
+        raise W2VError(f"The corpus file {p} is empty: give a file with text in it.")
+    with open(p, "rb") as fb:
+        if looks_binary(fb.read(8192)):
+            raise W2VError(f"{p} looks like a binary file, not text. Give a plain-text file (UTF-8, one document a line).")
+    with open(p, encoding="utf-8", errors=errors, newline=None) as f:
+        yield from f
+
+
+def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
+    """A text file, one document per line."""
+    tok = Tokenizer.from_config(config)
+    b = CorpusBuilder(config.max_tokens)
+    for toks in iter_line_docs(read_text_lines(path), tok):
+        if not b.add(toks):
+            break
+    corpus = b.build(Path(path).name, config)
+    if corpus.n_tokens == 0:
+        raise W2VError(f"The corpus file {path} has no words in it after tokenization. Check the file, or keep "
+                       "numbers/punctuation in the tokenization options.")
+    return corpus
+
+
+# ---------------------------------------------------------------------------------------------- datasets
 
 
 def is_saved_dataset(path: Path) -> bool:
@@ -170,8 +217,6 @@ def _is_parquet(p: Path) -> bool:
 
 
 def uploads_dir() -> Path:
-    from w2v_core.corpus_cache import cache_dir
-
     return cache_dir() / "uploads"
 
 
@@ -229,14 +274,3 @@ def save_pasted_text(text: str, name: str = "pasted") -> Path:
     if not text or not text.strip():
         raise W2VError("The pasted text is empty: paste some text (one document a line).")
     return save_upload(text.encode("utf-8"), f"{name}.txt")
-
-
-def corpus_from_upload(data: bytes, filename: str, config: CorpusConfig | None = None,
-                       progress: ProgressFn | None = None) -> Corpus:
-    """Save an upload and load it as a corpus with ``config``'s options (its source is replaced by the path)."""
-    from dataclasses import replace
-
-    from w2v_core.corpus import load_corpus
-
-    path = save_upload(data, filename)
-    return load_corpus(replace(config or CorpusConfig(), source=str(path)), progress)

@@ -1,0 +1,74 @@
+"""The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "w2v_core"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, wherever the import statement sits (top level or inside a function)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)  # from w2v_core import store
+    return out
+
+
+def core_graph() -> dict[str, set[str]]:
+    modules = {p.stem for p in CORE.glob("*.py") if p.stem != "__init__"}
+    graph = {}
+    for m in modules:
+        deps = {i.split(".")[1] for i in _imports(CORE / f"{m}.py") if i.startswith("w2v_core.")}
+        graph[m] = {d for d in deps if d in modules and d != m}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle as a list of module names (first == last), or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        path.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                return path[path.index(d):] + [d]
+            if d not in state:
+                found = visit(d)
+                if found:
+                    return found
+        path.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+def test_find_cycle_sees_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_core_has_no_import_cycle():
+    graph = core_graph()
+    assert "loader" in graph and "corpus" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+    assert graph["corpus"] == {"errors"}  # the leaf every source builds on
+
+
+def test_the_core_never_imports_streamlit():
+    for p in CORE.glob("*.py"):
+        assert not any(i == "streamlit" or i.startswith("streamlit.") for i in _imports(p)), p.name
