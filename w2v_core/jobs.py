@@ -158,6 +158,9 @@ class TrainingJob:
         if self._thread is not None:
             raise RuntimeError("a job starts only once")
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
+        with _slots:  # the queue's order is the order of start() calls, not of the threads' first steps
+            _waiting.append(self)
+            _show_positions()
         self._thread.start()
         return self
 
@@ -219,6 +222,7 @@ class TrainingJob:
             store.check_writable_folder(self.root if self.root is not None else store.models_dir())
             got_slot = _wait_for_slot(self)  # the folder is checked first: no waiting in line to learn it is useless
         except (W2VError, OSError) as e:
+            _leave_queue(self)
             msg = str(e) if isinstance(e, W2VError) else f"The models folder cannot be used ({e}); check its place."
             self._set(status="failed", error=msg, message="failed", queue_position=None, finished=time.time())
             return
@@ -352,9 +356,8 @@ def _show_positions() -> None:
 
 
 def _wait_for_slot(job: TrainingJob) -> bool:
-    """Block until ``job`` may run (True) or was stopped while waiting (False)."""
+    """Block until ``job`` (queued by start()) may run (True) or was stopped while waiting (False)."""
     with _slots:
-        _waiting.append(job)
         try:
             while not job._stop.is_set():
                 if _waiting[0] is job and len(_running) < max_concurrent_jobs():
@@ -364,11 +367,17 @@ def _wait_for_slot(job: TrainingJob) -> bool:
                 _slots.wait(timeout=1.0)  # also notices a raised W2V_MAX_JOBS
             return False
         finally:
+            _leave_queue(job)
+
+
+def _leave_queue(job: TrainingJob) -> None:
+    with _slots:
+        if job in _waiting:
             _waiting.remove(job)
-            with job._lock:
-                job._state.queue_position = None
-            _show_positions()
-            _slots.notify_all()
+        with job._lock:
+            job._state.queue_position = None
+        _show_positions()
+        _slots.notify_all()
 
 
 def _release_slot(job: TrainingJob) -> None:
