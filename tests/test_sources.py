@@ -123,13 +123,13 @@ def test_nulls_are_skipped(tmp_path):
     assert c.words == ["one", "two", "three"] and c.n_docs == 2
 
 
-def test_non_utf8_local_files_are_read_with_replacement(tmp_path):
+def test_latin1_local_files_are_read_in_their_encoding(tmp_path):
     for name, data in [("l.txt", b"caf\xe9 ole\n"), ("l.csv", b"text\ncaf\xe9 ole\n"),
                        ("l.jsonl", b'{"text": "caf\xe9 ole"}\n')]:
         p = tmp_path / name
         p.write_bytes(data)
         c = load_corpus(CorpusConfig(source=str(p)))
-        assert c.words == ["caf", "ole"], name  # the bad byte became U+FFFD, which is not a letter
+        assert c.words == ["café", "ole"], name
 
 
 def test_bad_local_files_give_clear_errors(tmp_path):
@@ -191,10 +191,10 @@ def test_upload_checks():
         sources.save_upload(b"hello", "notes.docx")
 
 
-def test_non_utf8_upload_is_decoded_with_replacement():
+def test_latin1_upload_is_decoded_and_stored_as_utf8():
     path = sources.save_upload("text\nnaïve café\n".encode("latin-1"), "latin.csv")
-    assert path.read_bytes().decode("utf-8") == "text\nna\ufffdve caf\ufffd\n"
-    assert load_corpus(CorpusConfig(source=str(path))).words == ["na", "ve", "caf"]
+    assert path.read_bytes().decode("utf-8") == "text\nnaïve café\n"
+    assert load_corpus(CorpusConfig(source=str(path))).words == ["naïve", "café"]
 
 
 def test_bom_does_not_rename_the_first_csv_column():

@@ -8,9 +8,12 @@
 The text column: ``CorpusConfig.text_column`` if given, else a column named ``text``, else the only string
 column; with several, the error lists them. A column of lists of strings counts as pre-split tokens.
 
-Uploads (the app): ``save_upload(data, filename)`` checks size, type, emptiness and binary junk, decodes
-non-UTF-8 text with replacement, and stores the bytes under the cache folder by content hash, so a
-training run can load the same file again by path.
+Text is read in its own encoding (UTF-8, a byte-order mark, Windows-1252/Latin-1, ...: ``w2v_core.textfile``), and
+a FIFO, device or socket given as a path is refused before anything opens it.
+
+Uploads (the app): ``save_upload(data, filename)`` checks size, type, emptiness and binary junk, decodes the
+text in its own encoding, and stores it as UTF-8 under the cache folder by content hash, so a training run can load
+the same file again by path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from w2v_core.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusCon
                              iter_line_docs)
 from w2v_core.corpus_cache import cache_dir
 from w2v_core.errors import W2VError
+from w2v_core.textfile import check_local_file, decode_bytes, looks_binary, read_lines, text_encoding
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +45,13 @@ def _hf_cache() -> str:
 # ---------------------------------------------------------------------------------------------- text files
 
 
-def looks_binary(head: bytes) -> bool:
-    """NUL bytes or mostly control characters in the first few KB: not text."""
-    if not head:
-        return False
-    if b"\x00" in head:
-        return True
-    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return ctrl / len(head) > 0.05
-
-
-def read_text_lines(path, errors: str = "replace") -> Iterator[str]:
-    """Lines of a text file; non-UTF-8 bytes become U+FFFD instead of failing; binary files are refused."""
+def read_text_lines(path) -> Iterator[str]:
+    """Lines of a text file in its own encoding; special files, binary files and unknown encodings are refused."""
     p = Path(path)
     if not p.exists():
         raise W2VError(f"Corpus file not found: {p}. Give a path to a text file or a built-in corpus "
                        f"({', '.join(BUILTIN + WIKITEXT)}).")
-    if p.is_dir():
-        raise W2VError(f"{p} is a folder: give a text file (one document a line) or a saved `datasets` folder.")
-    if p.stat().st_size == 0:
-        raise W2VError(f"The corpus file {p} is empty: give a file with text in it.")
-    with open(p, "rb") as fb:
-        if looks_binary(fb.read(8192)):
-            raise W2VError(f"{p} looks like a binary file, not text. Give a plain-text file (UTF-8, one document a line).")
-    with open(p, encoding="utf-8", errors=errors, newline=None) as f:
-        yield from f
+    yield from read_lines(p)  # see w2v_core.textfile
 
 
 def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
@@ -112,9 +98,10 @@ def open_dataset(path: str | Path):
                 raise W2VError(f"The file {p} is empty: give a file with text in it.")
             kwargs: dict = {}
             if fmt == "csv":
-                kwargs = {"encoding_errors": "replace", **({"sep": "\t"} if p.suffix.lower() == ".tsv" else {})}
+                kwargs = {"encoding": text_encoding(p), "encoding_errors": "replace",
+                          **({"sep": "\t"} if p.suffix.lower() == ".tsv" else {})}
             elif fmt == "json":
-                kwargs = {"encoding_errors": "replace"}
+                kwargs = {"encoding": text_encoding(p), "encoding_errors": "replace"}
             ds = datasets.load_dataset(fmt, data_files=str(p), split="train", cache_dir=_hf_cache(), **kwargs)
     except W2VError:
         raise
@@ -195,7 +182,7 @@ def iter_column_texts(ds, column: str, batch_size: int = 10_000) -> Iterator[str
 
 def load_local(path: str | Path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
     """A corpus from a local file or saved dataset folder (see the module docstring for the formats)."""
-    p = Path(path).expanduser()
+    p = check_local_file(path)  # a FIFO or device is refused before anything opens it (opening a FIFO blocks)
     if p.is_file() and p.suffix.lower() not in DATASET_FORMATS and not _is_parquet(p):
         return load_text_file(p, config, progress)
     ds = open_dataset(p)
@@ -249,14 +236,11 @@ def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) -
     """Check an uploaded file and store it under the cache folder by content; returns the path to train from.
 
     Why store it: a training run (and the corpus cache) refers to a corpus by path, so the upload must
-    outlive the browser session's memory. Text formats are re-encoded as UTF-8 (bad bytes -> U+FFFD).
+    outlive the browser session's memory. Text formats are stored as UTF-8, decoded from their own encoding.
     """
     ext = check_upload(data, filename, max_bytes)
     if ext != "parquet":
-        text = data.decode("utf-8-sig", errors="replace")
-        if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
-            log.info("%s is not valid UTF-8: undecodable bytes were replaced", filename)
-        data = text.encode("utf-8")
+        data = decode_bytes(data, filename)[0].encode("utf-8")  # stored as UTF-8 whatever it came in
     digest = hashlib.sha256(data).hexdigest()[:16]
     d = uploads_dir()
     d.mkdir(parents=True, exist_ok=True)
