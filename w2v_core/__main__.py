@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from w2v_core.corpus import CorpusConfig
+    from w2v_core.corpus import BUILTIN, WIKITEXT, CorpusConfig
     from w2v_core.loader import load_corpus
     from w2v_core.models import ModelConfig
     from w2v_core.store import check_model_destination
@@ -117,6 +117,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         check_model_destination(out)
     except W2VError as e:
         raise W2VError(f"--out: {e}") from None
+    if a.corpus not in BUILTIN + WIKITEXT:
+        _check_local_corpus(a.corpus)
     cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
                       lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
                       min_token_len=a.min_token_len, text_column=a.text_column, split=a.split)
@@ -148,6 +150,18 @@ def cmd_train(a: argparse.Namespace) -> int:
     say(f"saved model to {path}")
     print(json.dumps({**result.summary, "out": str(path)}))
     return 0
+
+
+def _check_local_corpus(source: str) -> None:
+    """A FIFO, device or socket (which would block or never end) or a folder that is not a saved dataset (which
+    would be walked file by file for its cache key) is refused at once."""
+    from w2v_core.sources import is_saved_dataset
+    from w2v_core.textfile import check_local_file
+
+    p = check_local_file(source)
+    if p.is_dir() and not is_saved_dataset(p):
+        raise W2VError(f"{p} is a folder but not one saved with `Dataset.save_to_disk`: give a text file (one document "
+                       "a line), a CSV/JSON-lines/Parquet file or a saved dataset folder.")
 
 
 def cmd_neighbors(a: argparse.Namespace) -> int:
