@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,25 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     yield
+
+
+def returns_within(fn, timeout: float = 20.0):
+    """``fn()`` run in a thread; fails (instead of hanging the suite) if it blocks, e.g. on opening a FIFO."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the test
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "blocked (was a FIFO or device opened?)"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def make_texts(n_docs: int = 200, seed: int = 0) -> list[str]:

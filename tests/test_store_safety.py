@@ -7,7 +7,6 @@ import io
 import json
 import os
 import struct
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from tests.conftest import returns_within
 from w2v_core import store
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
@@ -36,25 +36,6 @@ def _save(path: Path, seed: int = 0, name: str | None = None) -> Path:
 def _leftover(root: Path, name: str, kind: str, pid: int = DEAD_PID, age_s: float = 0.0) -> Path:
     """The marked name a save by ``pid`` started ``age_s`` seconds ago uses for ``kind``."""
     return root / store._marked_name(name, kind, f"{pid}-{int(time.time() - age_s):08x}-abc123")
-
-
-def _finishes(fn, timeout: float = 20.0):
-    """Run ``fn`` in a thread; fail (instead of hanging the suite) if it blocks, e.g. on a FIFO."""
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            box["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), "blocked (a FIFO was opened for reading?)"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 # ---------------------------------------------------------------------------------------------- destinations
@@ -319,8 +300,8 @@ def test_special_and_oversized_files_in_a_model_folder_never_block_or_crash(what
         (m / store.WEIGHTS).unlink()
         (m / store.WEIGHTS).mkdir()
     with pytest.raises(W2VError):
-        _finishes(lambda: store.load_model(m))
-    listed = _finishes(lambda: store.list_records(tmp_path))  # the listing reads config.json only
+        returns_within(lambda: store.load_model(m))
+    listed = returns_within(lambda: store.list_records(tmp_path))  # the listing reads config.json only
     bad_config = what in ("config fifo", "huge config", "deep json", "config folder")
     assert [i.path for i in listed] == ([] if bad_config else [m])
 
@@ -447,8 +428,7 @@ def test_bad_zips_are_refused_with_one_sentence(case, expected, tiny_model, tmp_
 
 
 def test_zip_without_vectors_txt_gets_one_and_file_objects_work(tiny_model, tmp_path):
-    dest = tmp_path / "dest"
-    dest.mkdir()
+    dest = tmp_path / "new" / "dest"  # created on import
     p = store.import_zip(io.BytesIO(_model_zip(tiny_model, drop=(store.VECTORS_TXT,))), dest, name="Renamed")
     m = store.load_model(p)
     assert m.name == "Renamed"
@@ -478,6 +458,6 @@ def test_bad_vectors_files_are_refused_before_anything_is_allocated(case, expect
     else:
         src.write_text("a 0.1\nb 0.2\n")
     with pytest.raises(W2VError, match=expected) as e:
-        _finishes(lambda: store.import_vectors(src, tmp_path / "models"))
+        returns_within(lambda: store.import_vectors(src, tmp_path / "models"))
     assert "\n" not in str(e.value)
     assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []

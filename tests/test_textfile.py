@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 
 import pytest
 
+from tests.conftest import returns_within
 from w2v_core import textfile
 from w2v_core.corpus import CorpusConfig
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
-
-
-def _within(fn, timeout: float = 20.0):
-    """Run ``fn`` in a thread and fail (instead of hanging the suite) if it blocks, as reading a FIFO would."""
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            box["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), "blocked: a special file was opened"
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 @pytest.fixture
@@ -48,10 +29,10 @@ def special_files(tmp_path):
 def test_special_files_are_refused_without_being_opened(kind, special_files):
     path = special_files[kind]
     with pytest.raises(W2VError, match=kind) as e:
-        _within(lambda: load_corpus(CorpusConfig(source=str(path))))
+        returns_within(lambda: load_corpus(CorpusConfig(source=str(path))))
     assert "\n" not in str(e.value)
     with pytest.raises(W2VError, match=kind):
-        _within(lambda: textfile.text_encoding(path))
+        returns_within(lambda: textfile.text_encoding(path))
 
 
 def _words(tmp_path, data: bytes, name: str = "c.txt") -> list[str]:

@@ -251,30 +251,23 @@ def _readable_dir(p: Path) -> Path:
 
 
 def check_writable_folder(folder: str | os.PathLike) -> Path:
-    """Make sure files can be created in ``folder`` (creating it if needed) before any long work starts.
+    """Make sure ``folder`` can be created or written to before any long work starts; returns it (absolute).
 
-    Probes by creating and removing a marked folder; folders created only for the probe are removed again.
+    Probes by creating and removing a marked folder in ``folder``, or in its nearest existing parent when it does
+    not exist yet; nothing else is created, so concurrent checks and saves never race over a folder.
     """
     folder = Path(folder).expanduser().absolute()
-    created, q = [], folder
+    q = folder
     while not os.path.lexists(q) and q != q.parent:
-        created.append(q)
         q = q.parent
     if not q.is_dir():
         raise W2VError(f"{q} is not a folder, so {folder} cannot be created: choose another place.")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / _marked_name("probe", "new")
+        probe = q / _marked_name("probe", "new")
         os.mkdir(probe)
         os.rmdir(probe)
     except OSError as e:
-        raise W2VError(f"Cannot write to {folder} ({e.strerror or e}): choose a folder you can write to.") from None
-    finally:
-        for d in created:  # deepest first
-            try:
-                os.rmdir(d)
-            except OSError:
-                break
+        raise W2VError(f"Cannot write to {q} ({e.strerror or e}): choose a folder you can write to.") from None
     return folder
 
 
@@ -648,8 +641,8 @@ def _read_vocab(p: Path) -> tuple[list[str], np.ndarray]:
 SAFETENSORS_DTYPES = ("F32", "F16", "BF16")
 
 
-def read_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The tables in weights.safetensors as float32, validated (see validate_tensors).
+def read_tensors(path: str | os.PathLike, n_words: int | None = None) -> dict[str, np.ndarray]:
+    """The tables in weights.safetensors as float32, validated (see validate_tensors; ``n_words``: rows expected).
 
     No code runs: safetensors is a JSON header plus raw numbers, and the library refuses a header that lies about
     where the numbers are. Each table's type and shape are checked from the header before its numbers are read.
@@ -672,7 +665,7 @@ def read_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except (SafetensorError, OSError, ValueError, TypeError) as e:
         raise W2VError(f"{where} is not a valid safetensors file ({str(e)[:120]}); it may be damaged or "
                        "tampered with, so it was not opened.") from None
-    return validate_tensors(t, where=where)
+    return validate_tensors(t, n_words, where)
 
 
 def _read_bf16(p: Path, key: str, shape: list[int]) -> np.ndarray:
@@ -713,8 +706,7 @@ def load_model(path: str | os.PathLike) -> Model:
     cfg = read_config(p)
     d = _readable_dir(p)
     words, counts = _read_vocab(d)
-    t = read_tensors(p)
-    validate_tensors({"in": t["in"]}, len(words), f"{p.name}/{WEIGHTS}")
+    t = read_tensors(p, len(words))
     history = _read_extra(d, HISTORY) or {"batch": [], "epoch": []}
     return Model(p, cfg, WordVectors(words, t["in"], counts), history, _read_extra(d, SCORES))
 
@@ -939,6 +931,7 @@ def import_zip(data: bytes | BinaryIO, root: str | os.PathLike | None = None, na
     with z:
         files = _model_members(z, max_bytes)
         check_writable_folder(root)
+        root.mkdir(parents=True, exist_ok=True)
         tmp = root / _marked_name("import", "new")
         os.mkdir(tmp)
         try:
