@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import html
 import os
-import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import shell
+from w2v_core import learn, store
+from w2v_core.errors import W2VError
+
+shell.require_app()
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run pages/learn.py` on its own
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-import pages._ui  # noqa: E402,F401  (a deep link on a fresh server goes through app.py's navigation)
-from w2v_core import learn, store  # noqa: E402
-from w2v_core.errors import W2VError  # noqa: E402
-
 ASSETS = ROOT / "assets"
 ARCH_NAME = {"skipgram": "Skip-gram", "cbow": "CBOW"}
 LR_CHOICES = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]

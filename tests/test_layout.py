@@ -1,8 +1,10 @@
-"""The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit."""
+"""The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit;
+the app uses no Streamlit internals; helpers live in ui/, not among the pages."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +74,26 @@ def test_the_core_has_no_import_cycle():
 def test_the_core_never_imports_streamlit():
     for p in CORE.glob("*.py"):
         assert not any(i == "streamlit" or i.startswith("streamlit.") for i in _imports(p)), p.name
+
+
+def _app_files() -> list[Path]:
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
+            *sorted((ROOT / "tests").glob("*.py"))]
+
+
+def test_no_streamlit_internals_in_the_app_or_its_tests():
+    private = re.compile(r"\bst\._\w|streamlit\.runtime|PagesManager|scriptrunner")
+    me = Path(__file__).resolve()
+    for p in _app_files():
+        if p.resolve() == me:
+            continue
+        text = p.read_text(encoding="utf-8")
+        assert not private.search(text), f"{p.relative_to(ROOT)}: {private.search(text).group(0)}"
+        assert not any(i.startswith("streamlit.runtime") for i in _imports(p)), p.name
+
+
+def test_only_pages_live_in_pages():
+    pages = sorted((ROOT / "pages").glob("*.py"))
+    assert pages
+    for p in pages:
+        assert not p.name.startswith("_"), f"{p.name}: helpers belong in ui/, not among the pages"
