@@ -1,5 +1,5 @@
 """The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit;
-the app uses no Streamlit internals; helpers live in ui/, not among the pages."""
+the app uses no Streamlit internals; page scripts stay short (helpers live in ui/)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "w2v_core"
+MAX_PAGE_LINES = 300
 
 
 def _imports(path: Path) -> set[str]:
@@ -92,8 +93,10 @@ def test_no_streamlit_internals_in_the_app_or_its_tests():
         assert not any(i.startswith("streamlit.runtime") for i in _imports(p)), p.name
 
 
-def test_only_pages_live_in_pages():
+def test_page_scripts_are_short_and_only_pages_live_in_pages():
     pages = sorted((ROOT / "pages").glob("*.py"))
     assert pages
     for p in pages:
         assert not p.name.startswith("_"), f"{p.name}: helpers belong in ui/, not among the pages"
+        n = len(p.read_text(encoding="utf-8").splitlines())
+        assert n <= MAX_PAGE_LINES, f"{p.name} has {n} lines"

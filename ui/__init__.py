@@ -10,4 +10,5 @@
 * ``corpus_picker``: the corpus picker shared by the Corpus and Train pages, and the cached corpus loads.
 * ``charts``: loss charts (the Train page's live one, the Compare page's saved curves).
 * ``exports``: downloads (a model zip, the Embedding Projector files, a map's coordinates).
+* ``learn_steps``: the Learn page's five steps, one function each.
 """
