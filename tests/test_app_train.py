@@ -40,7 +40,7 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
 
 
 def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
-    """Lee news, 5k tokens, dimension 10: trains in well under a second."""
+    """Lee news, 5k tokens, dimension 10: a small run."""
     assert 1 <= epochs <= 50  # the slider's range
     at.selectbox(key="train_source").set_value("lee")
     at.select_slider(key="train_size").set_value(tokens)
@@ -85,7 +85,7 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
 
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # a few seconds at least: time to press Stop
+    small_run(at, epochs=50, tokens=50_000)  # long enough to press Stop while it runs
     job = at.session_state["train_job"]
     for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
         if job.snapshot().batch_losses or not job.snapshot().active:

@@ -1,6 +1,6 @@
 """A newcomer's path in a real browser (Playwright + Debian's Chromium) against `streamlit run app.py`.
 
-Open the app, train with the defaults (the bundled corpus, seconds on two cores), see the loss chart
+Open the app, train with the defaults (the bundled corpus), see the loss chart
 and the finished run, open the map and see the points, ask for the neighbours of a common word and see scores.
 A reload during a run shows the same run still learning (its id is in the URL); another user's tab sees none of it.
 A first request straight to a deep link (/train, /learn) on a fresh server still goes through app.py's navigation.
@@ -126,7 +126,7 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     _no_exception(page)
     _shot(page, "1-home-empty")
 
-    # Train with the defaults (the whole bundled Wikipedia sample: seconds on two cores)
+    # Train with the defaults (the whole bundled Wikipedia sample)
     _nav(page, "Train")
     page.get_by_text("Nothing has been trained in this session yet").wait_for()
     page.get_by_role("button", name=re.compile("^.*Train$")).click()

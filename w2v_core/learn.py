@@ -117,7 +117,8 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
 
 def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
                      callbacks=()) -> Path:
-    """Train and save a small Skip-gram model in seconds, so the Learn page works before any real training."""
+    """Train and save a small Skip-gram model on a small bundled corpus, so the Learn page works before any real
+    training."""
     root = Path(root) if root is not None else store.models_dir()
     corpus = load_corpus(CorpusConfig(source=source))
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)

@@ -25,7 +25,7 @@ from w2v_core.vectors import unit_rows
 log = logging.getLogger(__name__)
 
 METHODS = ("pca", "tsne")
-MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE on 2 CPU cores: ~3000 points take tens of seconds
+MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE's time grows fast with the points; larger maps use PCA
 MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
 
 
