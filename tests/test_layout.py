@@ -24,11 +24,12 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-def core_graph() -> dict[str, set[str]]:
-    modules = {p.stem for p in CORE.glob("*.py") if p.stem != "__init__"}
+def package_graph(folder: Path) -> dict[str, set[str]]:
+    """Which modules of a package import which others (module names without the package)."""
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
     graph = {}
     for m in modules:
-        deps = {i.split(".")[1] for i in _imports(CORE / f"{m}.py") if i.startswith("w2v_core.")}
+        deps = {i.split(".")[1] for i in _imports(folder / f"{m}.py") if i.startswith(f"{folder.name}.")}
         graph[m] = {d for d in deps if d in modules and d != m}
     return graph
 
@@ -66,10 +67,16 @@ def test_find_cycle_sees_a_cycle():
 
 
 def test_the_core_has_no_import_cycle():
-    graph = core_graph()
+    graph = package_graph(CORE)
     assert "loader" in graph and "corpus" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
     assert graph["corpus"] == {"errors"}  # the leaf every source builds on
+
+
+def test_the_ui_helpers_have_no_import_cycle():
+    graph = package_graph(ROOT / "ui")
+    assert "shell" in graph and "session" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
 def test_the_core_never_imports_streamlit():

@@ -17,7 +17,7 @@ import streamlit as st
 
 from ui.shell import ROOT
 from ui.cards import ARCH, OUTPUT
-from ui.session import set_current_model
+from ui.session import CURRENT, set_current_model
 from ui.widgets import md_escape
 from w2v_core import learn, projection
 from w2v_core.corpus import Corpus
@@ -72,7 +72,7 @@ def offer_models(problem: str | None) -> NoReturn:
         "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
         "4. **One gradient step**: what one SGD update changes.  \n"
         "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
-    models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get("current_model")]
+    models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get(CURRENT)]
     todo = ("pick a saved one or train a tiny one." if models else
             "train a tiny one here (a few seconds to a minute), or a real one on the Train page.")
     if problem:

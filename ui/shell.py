@@ -36,7 +36,7 @@ def require_app() -> None:
     """
     if st.session_state.pop(VIA_APP, False):
         return
-    runpy.run_path(str(APP), run_name="__main__")
+    runpy.run_path(str(APP), run_name="app")  # not "__main__": runpy would swap that process-wide module meanwhile
     st.stop()  # the page has run, inside app.py
 
 
