@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages import _ui
+from ui import cards, charts, shell
+from ui.session import CURRENT, load_model
+from ui.widgets import md_escape, resolve_word
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
 
+shell.require_app()
+
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
 PROBE_WORDS = ["city", "king", "music", "water", "war", "film", "france", "school", "river", "game", "cat", "paris"]
-KNOBS = [  # (label, where in config.json)
-    ("corpus", ("corpus", "name")), ("corpus tokens", ("corpus", "tokens")),
-    ("architecture", ("model", "arch")), ("output layer", ("model", "loss")), ("dimension", ("model", "dim")),
-    ("window", ("model", "window")), ("negatives", ("model", "negative")), ("min count", ("model", "min_count")),
-    ("subsampling", ("model", "sample")), ("epochs", ("train", "epochs")), ("learning rate", ("train", "lr")),
-    ("batch size", ("train", "batch_size")), ("seed", ("train", "seed")), ("vocabulary", ("vocab_size",)),
-    ("final loss", ("summary", "final_loss")), ("training time (s)", ("summary", "seconds")),
-    ("imported from", ("source_file",)),
-]
-
-
-def _get(cfg: dict, keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if not isinstance(cfg, dict) or k not in cfg:
-            return None
-        cfg = cfg[k]
-    return cfg
-
-
-def _show(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
-
-
-def _labels(models: list[store.Model]) -> list[str]:
+def _labels(models: list[store.ModelRecord]) -> list[str]:
     """Column names: model names, made unique when two models share a name."""
     out: list[str] = []
     for m in models:
@@ -59,11 +32,12 @@ def _labels(models: list[store.Model]) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- sections
 
-def knobs_section(models: list[store.Model], labels: list[str]) -> None:
+def knobs_section(recs: list[store.ModelRecord], labels: list[str]) -> None:
     st.subheader("Settings")
     rows = []
-    for label, keys in KNOBS:
-        vals = [_show(_get(m.config, keys)) for m in models]
+    settings = [cards.settings(r) for r in recs]
+    for label in cards.SETTINGS:
+        vals = [s[label] for s in settings]
         if all(v == "—" for v in vals):
             continue
         rows.append({"setting": label, **dict(zip(labels, vals)), "_differs": len(set(vals)) > 1})
@@ -81,34 +55,11 @@ def knobs_section(models: list[store.Model], labels: list[str]) -> None:
     st.caption("Highlighted rows differ between the models.")
 
 
-def loss_section(models: list[store.Model], labels: list[str]) -> None:
+def loss_section(models: list[store.Model], recs: list[store.ModelRecord], labels: list[str]) -> None:
     st.subheader("Loss curves")
-    fig = go.Figure()
-    missing = []
-    for i, (m, label) in enumerate(zip(models, labels)):
-        batch = (m.history or {}).get("batch") or []
-        epochs = _get(m.config, ("train", "epochs")) or 1
-        per_epoch = (m.history or {}).get("epoch") or []
-        colour = PALETTE[i % len(PALETTE)]
-        if not batch and not per_epoch:
-            missing.append(label)
-            continue
-        # each progress report already averages the batches since the previous one; the trainer's "smoothed"
-        # running mean lags far behind when reports are few, so the raw report is the truer curve
-        if len(batch) >= 3:  # x in epochs, so runs of different lengths line up
-            fig.add_trace(go.Scatter(x=[b.get("fraction", 0.0) * epochs for b in batch],
-                                     y=[b.get("loss") for b in batch], mode="lines", name=label,
-                                     legendgroup=label, line=dict(color=colour),
-                                     hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>" + label + "</extra>"))
-        if per_epoch:  # each epoch's mean loss, at the end of that epoch (short runs have few progress reports)
-            fig.add_trace(go.Scatter(x=[e.get("epoch", k + 1) for k, e in enumerate(per_epoch)],
-                                     y=[e.get("loss") for e in per_epoch], mode="lines+markers",
-                                     name=f"{label} (epoch mean)", legendgroup=label,
-                                     line=dict(color=colour, dash="dot"), marker=dict(size=8),
-                                     hovertemplate="epoch %{x}<br>mean loss %{y:.4f}<extra>" + label + "</extra>"))
+    fig, missing = charts.compare_loss_figure([m.history for m in models], [r.epochs or 1 for r in recs], labels,
+                                              PALETTE)
     if fig.data:
-        fig.update_layout(xaxis_title="epochs", yaxis_title="training loss", height=360,
-                          margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1))
         st.plotly_chart(fig, width="stretch", key="cmp_loss_chart")
         st.caption("Loss is only comparable between models with the same output layer and negatives: "
                    "full softmax and negative sampling measure different things.")
@@ -116,10 +67,10 @@ def loss_section(models: list[store.Model], labels: list[str]) -> None:
         st.caption(f"No loss history for {', '.join(missing)} (imported vectors, or trained elsewhere).")
 
 
-def scores_section(paths: list[str], labels: list[str]) -> None:
+def scores_section(recs: list[store.ModelRecord], labels: list[str]) -> None:
     st.subheader("Benchmark scores")
-    infos = {str(i.path): i for i in store.list_records()}
-    scores = {p: (infos[p].scores if p in infos else None) for p in paths}
+    paths = [str(r.path) for r in recs]
+    scores = {str(r.path): r.scores for r in recs}
     rows = []
     for p, label in zip(paths, labels):
         s = scores[p] or {}
@@ -141,7 +92,7 @@ def scores_section(paths: list[str], labels: list[str]) -> None:
         if st.button(f"Compute missing scores ({', '.join(names)})", key="cmp_eval"):
             bar = st.progress(0.0, text="Evaluating…")
             for k, p in enumerate(todo):
-                m = _ui.load_model(p)
+                m = load_model(p)
 
                 def tick(f: float, msg: str, _k: int = k, _name: str = m.name) -> None:
                     bar.progress((_k + f) / len(todo), text=f"{_name}: {msg}")
@@ -173,7 +124,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
     errors: dict[str, str] = {}
     for m, label in zip(models, labels):
         try:
-            lists[label] = m.vectors.most_similar(_ui.resolve_word(m.vectors, word), topn=topn)
+            lists[label] = m.vectors.most_similar(resolve_word(m.vectors, word), topn=topn)
         except W2VError as e:
             errors[label] = str(e)
     if not lists:
@@ -186,7 +137,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
     cols = st.columns(len(models))
     for col, label in zip(cols, labels):
         with col:
-            st.markdown(f"**{label}**")
+            st.markdown(f"**{md_escape(label)}**")
             if label in errors:
                 st.warning(errors[label])
                 continue
@@ -210,7 +161,7 @@ def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[s
     Also returns, per word, the cosine distance between the first two models' aligned vectors (how much its
     meaning differs between them), measured in the full space rather than on the flattened map.
     """
-    models = [_ui.load_model(p) for p in paths]
+    models = [load_model(p) for p in paths]
     ref = models[0]
 
     def rows(m: store.Model) -> np.ndarray:
@@ -231,7 +182,7 @@ def _aligned_map(paths: tuple[str, ...], stamps: tuple[int, ...], words: tuple[s
 def map_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
     st.subheader("Maps, aligned")
     st.write("Two separately trained models agree at best up to a rotation, so each model is first rotated onto "
-             f"**{labels[0]}** (orthogonal Procrustes on the words they share), then all are projected together: "
+             f"**{md_escape(labels[0])}** (orthogonal Procrustes on the words they share), then all are projected together: "
              "the same word sits in a comparable place in every panel.")
     if len(shared) < 5:
         st.warning(f"The models share only {len(shared)} words, too few to align and map. Compare models trained "
@@ -251,7 +202,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     paths = tuple(str(m.path) for m in models)
     try:
         with st.spinner("Aligning and projecting…"):
-            coords, errors, moved = _aligned_map(paths, tuple(_ui.stamp(p) for p in paths), words, method, 0)
+            coords, errors, moved = _aligned_map(paths, tuple(store.stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
         st.error(str(e))
         return
@@ -295,37 +246,38 @@ st.title(":material/compare_arrows: Compare models")
 st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
          "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
 
-infos = store.list_records()
-if len(infos) < 2:
-    st.info(f"Comparing needs at least two saved models (there {'is' if len(infos) == 1 else 'are'} "
-            f"{len(infos)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")
+records = store.list_records()
+if len(records) < 2:
+    st.info(f"Comparing needs at least two saved models (there {'is' if len(records) == 1 else 'are'} "
+            f"{len(records)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")
     st.stop()
 
-options = [str(i.path) for i in infos]
-names = {str(i.path): i.name for i in infos}
-current = st.session_state.get("current_model")
-default = ([str(current)] if current and str(current) in options else []) + [p for p in options if p != str(current)]
-chosen = st.multiselect("Models", options, default=default[:2], format_func=lambda p: names.get(p, p),
+by_path = {str(r.path): r for r in records}
+current = st.session_state.get(CURRENT)
+default = ([str(current)] if current and str(current) in by_path else []) + [p for p in by_path if p != str(current)]
+chosen = st.multiselect("Models", list(by_path), default=default[:2], format_func=lambda p: by_path[p].name if p in by_path else p,
                         key="cmp_models", max_selections=len(PALETTE))
 if len(chosen) < 2:
     st.info("Choose at least two models to compare.")
     st.stop()
 
 models: list[store.Model] = []
+recs: list[store.ModelRecord] = []
 for p in chosen:
     try:
-        models.append(_ui.load_model(p))
+        models.append(load_model(p))
+        recs.append(by_path[p])
     except W2VError as e:
-        st.error(f"{names.get(p, p)} could not be opened: {e}")
+        st.error(f"{by_path[p].name} could not be opened: {e}")
 if len(models) < 2:
     st.stop()
-labels = _labels(models)
+labels = _labels(recs)
 # shared vocabulary, in the first model's (frequency) order
 shared = [w for w in models[0].vectors.words if all(w in m.vectors.index for m in models[1:])]
 st.caption(f"The models share {len(shared):,} words.")
 
-knobs_section(models, labels)
-loss_section(models, labels)
-scores_section([str(m.path) for m in models], labels)
+knobs_section(recs, labels)
+loss_section(models, recs, labels)
+scores_section(recs, labels)
 neighbours_section(models, labels, shared)
 map_section(models, labels, shared)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pandas as pd
+import plotly.express as px
+import streamlit as st
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:  # `streamlit run pages/corpus.py` on its own
-    sys.path.insert(0, _ROOT)
+from ui import shell
+from ui.corpus_picker import corpus_picker, corpus_stats_cached, load_corpus_cached
+from w2v_core.errors import W2VError
+from w2v_core.hub import HubUnavailable
 
-import pandas as pd  # noqa: E402
-import plotly.express as px  # noqa: E402
-import streamlit as st  # noqa: E402
-
-import pages._ui  # noqa: E402,F401  (a deep link on a fresh server goes through app.py's navigation)
-from pages._corpus_ui import corpus_picker, corpus_stats_cached, load_corpus_cached  # noqa: E402
-from w2v_core.errors import W2VError  # noqa: E402
-from w2v_core.hub import HubUnavailable  # noqa: E402
+shell.require_app()
 
 KEY = "corpus"
 

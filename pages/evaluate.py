@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _ui
+from ui import shell
+from ui.session import require_model
+from ui.widgets import md_escape, show_error
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 
-
-def _stored_scores(path: str) -> dict | None:
-    """Scores saved in the model folder, read fresh (the cached model may predate them)."""
-    try:
-        obj = json.loads((Path(path) / store.SCORES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
+shell.require_app()
 
 
 def _fmt(x: float | None, pct: bool = False) -> str:
@@ -123,12 +115,11 @@ def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
                                      which=which, tables=True)
     except W2VError as e:
         bar.empty()
-        _ui.show_error(e)
+        show_error(e)
         return None
     bar.empty()
     try:
-        store.save_scores(path, evaluation.without_tables(result))
-        model.scores = evaluation.without_tables(result)  # the cached model (and its card) shows them at once
+        store.save_scores(path, evaluation.without_tables(result))  # model cards read them on their next run
     except (W2VError, OSError) as e:
         st.warning(f"The scores were computed but could not be saved in the model folder: {e}")
     st.session_state.setdefault("eval_results", {})[path] = result
@@ -143,10 +134,10 @@ st.write("Loss tells you the model is learning its task; benchmarks tell you whe
          "ranks the pairs the same way (Spearman ρ, −1…1). The **Google analogies** ask *a is to b as c is to ?* "
          "(Paris : France :: Berlin : ?).")
 
-model = _ui.require_model()
+model = require_model()
 path = str(model.path)
 
-st.subheader(f"Model: {model.name}")
+st.subheader(f"Model: {md_escape(model.name)}")
 st.caption(f"{len(model.vectors):,} words × {model.vectors.dim} dimensions" +
            (" · imported vectors" if model.imported else ""))
 
@@ -165,7 +156,7 @@ if run:
         if result is not None:
             st.success("Scores saved in the model folder; they now show on the model card and on the Compare page.")
 
-stored = _stored_scores(str(path)) if result is None else None
+stored = store.read_record(path).scores if result is None else None
 if stored:
     st.caption("Scores stored with this model (run the benchmarks again to see the word pairs):")
     _scores_row(stored)

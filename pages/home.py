@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui
+from ui import cards, job, session, shell
+from w2v_core import store
+
+shell.require_app()
 
 st.title("Word2Vec Explorer")
 st.markdown(
@@ -27,26 +30,23 @@ steps = [
 cols = st.columns(len(steps))
 for col, (key, label, icon, text) in zip(cols, steps):
     with col.container(border=True, height="stretch"):
-        _ui.link(key, label, icon)
+        shell.link(key, label, icon)
         st.caption(text)
 
-extra = [(k, lbl, ic) for k, lbl, ic in (("corpus", "Look at the corpus", ":material/library_books:"),
-                                         ("evaluate", "Score the model on benchmarks", ":material/grading:"),
-                                         ("compare", "Compare models side by side", ":material/compare_arrows:"),
-                                         ("learn", "See word2vec work step by step", ":material/school:"))
-         if (_ui.ROOT / _ui.PAGES[k]).is_file()]
-if extra:
-    cols = st.columns(len(extra))
-    for col, (k, lbl, ic) in zip(cols, extra):
-        _ui.link(k, lbl, ic, col)
+extra = [("corpus", "Look at the corpus", ":material/library_books:"),
+         ("evaluate", "Score the model on benchmarks", ":material/grading:"),
+         ("compare", "Compare models side by side", ":material/compare_arrows:"),
+         ("learn", "See word2vec work step by step", ":material/school:")]
+for col, (k, lbl, ic) in zip(st.columns(len(extra)), extra):
+    shell.link(k, lbl, ic, col)
 
 st.subheader("Current model")
-job = st.session_state.get("train_job")
-if job is not None and job.snapshot().active:
+run = job.current_job()
+if run is not None and run.snapshot().active:
     st.info("A training run is going on; follow it on the Train page.", icon=":material/hourglass_top:")
-model = _ui.current_model()
+model = session.current_model()
 if model is None:
     st.info("No model yet: start with step 1. Models you train are saved and still here after a restart.",
             icon=":material/info:")
 else:
-    _ui.model_card(model)
+    cards.model_card(store.read_record(model.path))

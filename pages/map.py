@@ -8,9 +8,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import _ui
-from w2v_core import projection
+from ui import exports, shell
+from ui.session import load_model, require_model
+from ui.widgets import PERSIST, clamp, default, md_escape, parse_words, resolve_word, show_error
+from w2v_core import projection, store
 from w2v_core.errors import W2VError
+
+shell.require_app()
 
 ss = st.session_state
 MODES = ["Most frequent words", "My word list", "A word and its neighbours"]
@@ -21,95 +25,95 @@ st.caption("Words whose vectors point the same way land close together. PCA keep
            "whole space; t-SNE keeps each word's neighbours close (better clusters, distances between clusters "
            "mean little).")
 
-model = _ui.require_model()
+model = require_model()
 wv = model.vectors
 V = len(wv)
-path, stamp = str(model.path), _ui.stamp(str(model.path))
+path, stamp = str(model.path), store.stamp(model.path)
 
-for k, v in {"w_map_mode": MODES[0], "w_map_n": min(500, V), "w_map_words": "", "w_map_center": "",
-             "w_map_center_n": 100, "w_map_method": "PCA", "w_map_dims": "2-D", "w_map_perplexity": 30,
-             "w_map_iter": 500, "w_map_colour": COLOURS[0], "w_map_k": 8, "w_map_search": "",
-             "w_map_search_n": 10}.items():
-    _ui.default(k, v)
+for k, v in {"map_mode": MODES[0], "map_n": min(500, V), "map_words": "", "map_center": "",
+             "map_center_n": 100, "map_method": "PCA", "map_dims": "2-D", "map_perplexity": 30,
+             "map_iter": 500, "map_colour": COLOURS[0], "map_k": 8, "map_search": "",
+             "map_search_n": 10}.items():
+    default(k, v)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def project_words(path: str, stamp: int, words: tuple[str, ...], method: str, dims: int, perplexity: float,
                   n_iter: int) -> np.ndarray:
     """Coordinates of ``words`` (cached: the same words and settings never project twice)."""
-    m = _ui.load_model(path)
+    m = load_model(path)
     X = m.vectors.vectors[[m.vectors.index[w] for w in words]]
     return projection.project(X, method, dims, perplexity=perplexity, n_iter=n_iter, seed=0)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def clusters(path: str, stamp: int, words: tuple[str, ...], k: int) -> np.ndarray:
-    m = _ui.load_model(path)
+    m = load_model(path)
     return projection.kmeans_labels(m.vectors.vectors[[m.vectors.index[w] for w in words]], k, seed=0)
 
 
 def choose_words() -> tuple[list[str], list[str]]:
     """The words to map (and messages about words that could not be used)."""
     notes: list[str] = []
-    mode = ss["w_map_mode"]
+    mode = ss["map_mode"]
     if mode == MODES[0]:
-        return wv.words[: int(ss["w_map_n"])], notes
+        return wv.words[: int(ss["map_n"])], notes
     if mode == MODES[1]:
-        typed = _ui.parse_words(ss["w_map_words"])
+        typed = parse_words(ss["map_words"])
         words = []
         for w in typed:
             try:
-                words.append(_ui.resolve_word(wv, w))
+                words.append(resolve_word(wv, w))
             except W2VError as e:
                 notes.append(str(e))
         return list(dict.fromkeys(words)), notes
-    centre = ss["w_map_center"].strip()
+    centre = ss["map_center"].strip()
     if not centre:
         return [], notes
     try:
-        c = _ui.resolve_word(wv, centre)
+        c = resolve_word(wv, centre)
     except W2VError as e:
         return [], [str(e)]
-    return [c] + [w for w, _ in wv.most_similar(c, topn=int(ss["w_map_center_n"]))], notes
+    return [c] + [w for w, _ in wv.most_similar(c, topn=int(ss["map_center_n"]))], notes
 
 
 left, right = st.columns([1, 3], gap="large")
 with left:
-    st.radio("Words", MODES, key="w_map_mode", persist_state="session", help="Which words to put on the map.")
-    if ss["w_map_mode"] == MODES[0]:
+    st.radio("Words", MODES, key="map_mode", persist_state=PERSIST, help="Which words to put on the map.")
+    if ss["map_mode"] == MODES[0]:
         if V > 100:
             hi = min(5000, V)
-            _ui.clamp("w_map_n", 100, hi)
-            st.slider("How many", 100, hi, key="w_map_n", persist_state="session", step=50 if hi >= 200 else 1,
+            clamp("map_n", 100, hi)
+            st.slider("How many", 100, hi, key="map_n", persist_state=PERSIST, step=50 if hi >= 200 else 1,
                       help="The N most frequent words of the vocabulary.")
         else:
-            ss["w_map_n"] = V
+            ss["map_n"] = V
             st.caption(f"The vocabulary has only {V} words: all are shown.")
-    elif ss["w_map_mode"] == MODES[1]:
-        st.text_area("Words", key="w_map_words", persist_state="session", placeholder="king queen man woman paris france berlin germany",
+    elif ss["map_mode"] == MODES[1]:
+        st.text_area("Words", key="map_words", persist_state=PERSIST, placeholder="king queen man woman paris france berlin germany",
                      help="Separated by spaces, commas or new lines.")
     else:
-        st.text_input("Word", key="w_map_center", persist_state="session", placeholder="e.g. music", help="A word and its nearest neighbours.")
+        st.text_input("Word", key="map_center", persist_state=PERSIST, placeholder="e.g. music", help="A word and its nearest neighbours.")
         hi = min(500, max(V - 1, 6))
-        _ui.clamp("w_map_center_n", 5, hi)
-        st.slider("Neighbours", 5, hi, key="w_map_center_n", persist_state="session")
-    st.radio("Projection", ["PCA", "t-SNE"], key="w_map_method", persist_state="session", horizontal=True,
+        clamp("map_center_n", 5, hi)
+        st.slider("Neighbours", 5, hi, key="map_center_n", persist_state=PERSIST)
+    st.radio("Projection", ["PCA", "t-SNE"], key="map_method", persist_state=PERSIST, horizontal=True,
              help="PCA: fast, keeps global directions. t-SNE: slower, keeps local neighbourhoods.")
-    st.radio("Dimensions", ["2-D", "3-D"], key="w_map_dims", persist_state="session", horizontal=True)
-    if ss["w_map_method"] == "t-SNE":
-        st.slider("Perplexity", 2, 100, key="w_map_perplexity", persist_state="session",
+    st.radio("Dimensions", ["2-D", "3-D"], key="map_dims", persist_state=PERSIST, horizontal=True)
+    if ss["map_method"] == "t-SNE":
+        st.slider("Perplexity", 2, 100, key="map_perplexity", persist_state=PERSIST,
                   help="Roughly how many neighbours each word cares about (5 to 50 is usual).")
-        st.slider("Iterations", 250, 2000, key="w_map_iter", persist_state="session", step=50, help="More iterations settle the map further.")
-    st.radio("Colour by", COLOURS, key="w_map_colour", persist_state="session")
-    if ss["w_map_colour"] == COLOURS[0]:
-        st.slider("Clusters (k)", 2, 30, key="w_map_k", persist_state="session", help="k-means on the word vectors (cosine geometry).")
-    st.text_input("Highlight a word", key="w_map_search", persist_state="session", placeholder="search ...",
+        st.slider("Iterations", 250, 2000, key="map_iter", persist_state=PERSIST, step=50, help="More iterations settle the map further.")
+    st.radio("Colour by", COLOURS, key="map_colour", persist_state=PERSIST)
+    if ss["map_colour"] == COLOURS[0]:
+        st.slider("Clusters (k)", 2, 30, key="map_k", persist_state=PERSIST, help="k-means on the word vectors (cosine geometry).")
+    st.text_input("Highlight a word", key="map_search", persist_state=PERSIST, placeholder="search ...",
                   help="Lights up the word and its nearest neighbours among the mapped words.")
-    st.slider("Neighbours to highlight", 1, 50, key="w_map_search_n", persist_state="session")
+    st.slider("Neighbours to highlight", 1, 50, key="map_search_n", persist_state=PERSIST)
 
 words, notes = choose_words()
-method = "tsne" if ss["w_map_method"] == "t-SNE" else "pca"
-dims = 3 if ss["w_map_dims"] == "3-D" else 2
+method = "tsne" if ss["map_method"] == "t-SNE" else "pca"
+dims = 3 if ss["map_dims"] == "3-D" else 2
 
 with right:
     for n in notes:
@@ -125,12 +129,12 @@ with right:
     try:
         if method == "tsne":
             with st.spinner(f"Running t-SNE on {len(words):,} words (cached afterwards) ..."):
-                coords = project_words(path, stamp, key, method, dims, float(ss["w_map_perplexity"]),
-                                       int(ss["w_map_iter"]))
+                coords = project_words(path, stamp, key, method, dims, float(ss["map_perplexity"]),
+                                       int(ss["map_iter"]))
         else:
             coords = project_words(path, stamp, key, method, dims, 30.0, 1000)
     except W2VError as e:
-        _ui.show_error(e)
+        show_error(e)
         st.stop()
 
     df = pd.DataFrame(coords, columns=["x", "y", "z"][:dims])
@@ -139,10 +143,10 @@ with right:
     if wv.counts is not None and wv.counts.any():
         df["count"] = wv.counts[idx]
     df["rank"] = idx + 1
-    colour = ss["w_map_colour"]
+    colour = ss["map_colour"]
     color_col = None
     if colour == COLOURS[0]:
-        df["cluster"] = [f"cluster {c + 1}" for c in clusters(path, stamp, key, int(ss["w_map_k"]))]
+        df["cluster"] = [f"cluster {c + 1}" for c in clusters(path, stamp, key, int(ss["map_k"]))]
         color_col = "cluster"
     elif colour == COLOURS[1]:
         if "count" in df:
@@ -155,16 +159,16 @@ with right:
 
     # highlight: the searched word and its nearest neighbours among the mapped words
     hl: list[str] = []
-    search = ss["w_map_search"].strip()
+    search = ss["map_search"].strip()
     if search:
         try:
-            s_word = _ui.resolve_word(wv, search)
+            s_word = resolve_word(wv, search)
             if s_word not in set(words):
                 st.warning(f"'{s_word}' is in the vocabulary but not on this map: add it to a word list, "
                            "or map it with its neighbours.", icon=":material/visibility_off:")
             else:
                 sims = wv.normed[idx] @ wv.normed[wv.index[s_word]]
-                order = [i for i in np.argsort(-sims) if words[i] != s_word][: int(ss["w_map_search_n"])]
+                order = [i for i in np.argsort(-sims) if words[i] != s_word][: int(ss["map_search_n"])]
                 hl = [s_word] + [words[i] for i in order]
         except W2VError as e:
             st.warning(str(e), icon=":material/help:")
@@ -172,7 +176,7 @@ with right:
 
     show_labels = len(df) <= 150
     hover = {c: True for c in ("count", "rank") if c in df} | {"x": False, "y": False}
-    orders = {"cluster": [f"cluster {i + 1}" for i in range(int(ss["w_map_k"]))]}
+    orders = {"cluster": [f"cluster {i + 1}" for i in range(int(ss["map_k"]))]}
     if dims == 3:
         hover["z"] = False
         fig = px.scatter_3d(df, x="x", y="y", z="z", color=color_col, hover_name="word", hover_data=hover,
@@ -205,9 +209,9 @@ with right:
         fig.update_layout(scene=dict(xaxis=dict(showticklabels=False, title=""),
                                      yaxis=dict(showticklabels=False, title=""),
                                      zaxis=dict(showticklabels=False, title="")))
-    st.plotly_chart(fig, key="word_map")
-    st.caption(f"{len(df):,} words · {ss['w_map_method']} {ss['w_map_dims']} · model **{model.name}**"
+    st.plotly_chart(fig, key="map_chart")
+    st.caption(f"{len(df):,} words · {ss['map_method']} {ss['map_dims']} · model **{md_escape(model.name)}**"
                + (f" · highlighted: {', '.join(hl)}" if hl else ""))
-    st.download_button("Download coordinates (CSV)", df.drop(columns=["highlight"]).to_csv(index=False),
-                       file_name=f"{model.path.name}-{method}-{dims}d.csv", mime="text/csv",
-                       icon=":material/download:", key="btn_map_csv", on_click="ignore")
+    st.download_button("Download coordinates (CSV)", exports.coordinates_csv(df),
+                       file_name=exports.coordinates_file_name(model.path, method, dims), mime="text/csv",
+                       icon=":material/download:", key="map_csv", on_click="ignore")

@@ -6,15 +6,19 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import _ui
+from ui import shell
+from ui.session import require_model
+from ui.widgets import PERSIST, default, md_escape, parse_words, resolve_word
 from w2v_core.errors import W2VError
+
+shell.require_app()
 
 ss = st.session_state
 
 st.title(":material/hub: Neighbours & analogies")
 st.caption("All answers use cosine similarity between word vectors: 1 = same direction, 0 = unrelated.")
 
-model = _ui.require_model()
+model = require_model()
 wv = model.vectors
 
 examples = [w for w in ("king", "city", "music", "war", "france", "water") if w in wv] or wv.words[:3]
@@ -25,24 +29,24 @@ odd = next((q for q in (("france", "germany", "italy", "music"), ("king", "queen
                         ("cat", "dog", "horse", "paris")) if all(w in wv for w in q)), tuple(examples[:4]))
 analogy = next((q for q in (("man", "king", "woman"), ("france", "paris", "germany"), ("good", "better", "bad"))
                 if all(w in wv for w in q)), ("", "", ""))
-for k, v in {"w_nb_word": first, "w_nb_k": 10, "w_sim_a": pair[0], "w_sim_b": pair[1],
-             "w_an_a": analogy[0], "w_an_b": analogy[1], "w_an_c": analogy[2], "w_an_method": "3CosAdd", "w_an_k": 5,
-             "w_odd": " ".join(odd)}.items():
-    _ui.default(k, v)
+for k, v in {"nb_word": first, "nb_k": 10, "nb_sim_a": pair[0], "nb_sim_b": pair[1],
+             "nb_an_a": analogy[0], "nb_an_b": analogy[1], "nb_an_c": analogy[2], "nb_an_method": "3CosAdd", "nb_an_k": 5,
+             "nb_odd": " ".join(odd)}.items():
+    default(k, v)
 
-st.caption(f"Model **{model.name}** · {len(wv):,} words · a few to try: {', '.join(examples)}")
+st.caption(f"Model **{md_escape(model.name)}** · {len(wv):,} words · a few to try: {md_escape(', '.join(examples))}")
 
 t_nb, t_sim, t_an, t_odd = st.tabs([":material/hub: Neighbours", ":material/compare_arrows: Similarity",
                                     ":material/function: Analogy", ":material/rule: Odd one out"])
 
 with t_nb:
     c1, c2 = st.columns([2, 1])
-    c1.text_input("Word", key="w_nb_word", persist_state="session", help="The words whose vectors point most nearly the same way.")
-    c2.slider("How many", 1, 50, key="w_nb_k", persist_state="session")
-    if ss["w_nb_word"].strip():
+    c1.text_input("Word", key="nb_word", persist_state=PERSIST, help="The words whose vectors point most nearly the same way.")
+    c2.slider("How many", 1, 50, key="nb_k", persist_state=PERSIST)
+    if ss["nb_word"].strip():
         try:
-            w = _ui.resolve_word(wv, ss["w_nb_word"])
-            res = wv.most_similar(w, topn=int(ss["w_nb_k"]))
+            w = resolve_word(wv, ss["nb_word"])
+            res = wv.most_similar(w, topn=int(ss["nb_k"]))
             df = pd.DataFrame(res, columns=["word", "cosine"])
             if wv.counts is not None and wv.counts.any():
                 df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
@@ -62,11 +66,11 @@ with t_nb:
 
 with t_sim:
     c1, c2 = st.columns(2)
-    c1.text_input("First word", key="w_sim_a", persist_state="session")
-    c2.text_input("Second word", key="w_sim_b", persist_state="session")
-    if ss["w_sim_a"].strip() and ss["w_sim_b"].strip():
+    c1.text_input("First word", key="nb_sim_a", persist_state=PERSIST)
+    c2.text_input("Second word", key="nb_sim_b", persist_state=PERSIST)
+    if ss["nb_sim_a"].strip() and ss["nb_sim_b"].strip():
         try:
-            a, b = _ui.resolve_word(wv, ss["w_sim_a"]), _ui.resolve_word(wv, ss["w_sim_b"])
+            a, b = resolve_word(wv, ss["nb_sim_a"]), resolve_word(wv, ss["nb_sim_b"])
             sim = wv.similarity(a, b)
             st.metric(f"cosine({a}, {b})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
@@ -79,18 +83,18 @@ with t_sim:
 with t_an:
     st.markdown("**a** is to **b** as **c** is to **?** (the answer is near b - a + c)")
     c = st.columns([1, 1, 1, 1.3])
-    c[0].text_input("a", key="w_an_a", persist_state="session")
-    c[1].text_input("b", key="w_an_b", persist_state="session")
-    c[2].text_input("c", key="w_an_c", persist_state="session")
-    c[3].radio("Method", ["3CosAdd", "3CosMul"], key="w_an_method", persist_state="session", horizontal=True,
+    c[0].text_input("a", key="nb_an_a", persist_state=PERSIST)
+    c[1].text_input("b", key="nb_an_b", persist_state=PERSIST)
+    c[2].text_input("c", key="nb_an_c", persist_state=PERSIST)
+    c[3].radio("Method", ["3CosAdd", "3CosMul"], key="nb_an_method", persist_state=PERSIST, horizontal=True,
                help="3CosAdd (Mikolov): cosine with b - a + c. 3CosMul (Levy & Goldberg): cos(x,b)·cos(x,c)/cos(x,a), "
                     "less dominated by one large similarity.")
-    st.columns([1, 3])[0].slider("Answers", 1, 20, key="w_an_k", persist_state="session")
-    if all(ss[k].strip() for k in ("w_an_a", "w_an_b", "w_an_c")):
+    st.columns([1, 3])[0].slider("Answers", 1, 20, key="nb_an_k", persist_state=PERSIST)
+    if all(ss[k].strip() for k in ("nb_an_a", "nb_an_b", "nb_an_c")):
         try:
-            a, b, cc = (_ui.resolve_word(wv, ss[k]) for k in ("w_an_a", "w_an_b", "w_an_c"))
-            res = wv.most_similar(positive=[b, cc], negative=[a], topn=int(ss["w_an_k"]),
-                                  method=ss["w_an_method"].lower())
+            a, b, cc = (resolve_word(wv, ss[k]) for k in ("nb_an_a", "nb_an_b", "nb_an_c"))
+            res = wv.most_similar(positive=[b, cc], negative=[a], topn=int(ss["nb_an_k"]),
+                                  method=ss["nb_an_method"].lower())
             best = res[0][0] if res else "?"
             st.success(f"{a} : {b} :: {cc} : **{best}**", icon=":material/lightbulb:")
             df = pd.DataFrame(res, columns=["answer", "score"])
@@ -102,11 +106,11 @@ with t_an:
         st.caption("Fill in a, b and c.")
 
 with t_odd:
-    st.text_input("Words (three or more)", key="w_odd", persist_state="session", help="Separated by spaces or commas.")
-    words = _ui.parse_words(ss["w_odd"])
+    st.text_input("Words (three or more)", key="nb_odd", persist_state=PERSIST, help="Separated by spaces or commas.")
+    words = parse_words(ss["nb_odd"])
     if words:
         try:
-            words = [_ui.resolve_word(wv, w) for w in words]
+            words = [resolve_word(wv, w) for w in words]
             odd = wv.doesnt_match(words)
             st.success(f"The odd one out is **{odd}**", icon=":material/rule:")
             rows = [{"word": w, "mean cosine to the others": sum(wv.similarities(w, [o for o in words if o != w]))

@@ -87,25 +87,7 @@ def tiny_model(tiny_corpus, tmp_path):
     return r.save(tmp_path / "tiny-model", name="tiny-model")
 
 
-@pytest.fixture
-def navigation_as_served(monkeypatch):
-    """Run pages through app.py's st.navigation, as `streamlit run app.py` does.
-
-    AppTest re-detects the old "pages/ folder" mode before every run (our pages live in pages/), and in that mode
-    a switched-to page runs without app.py. The server leaves that mode at the first st.navigation call.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def patched(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", patched)
-
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")  # every AppTest runs the app as served: through app.py
 
 
 def open_app_page(page: str, model_path, timeout: float = 60):

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_texts
+from conftest import APP, make_texts
 from streamlit.testing.v1 import AppTest
 
 from w2v_core import store
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/compare.py"
 
 

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP
 from w2v_core.corpus import CorpusConfig
 from w2v_core.loader import load_corpus
 from w2v_core.vocab import Vocabulary
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "corpus.py")
-
-
 def _app(source: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    """The Corpus page, through app.py (call .run())."""
+    at = AppTest.from_file(APP, default_timeout=120)
     if source is not None:
         at.session_state["corpus_source"] = source
     for k, v in state.items():
         at.session_state[k] = v
-    return at
+    return at.switch_page("pages/corpus.py")
 
 
 def _metrics(at) -> dict[str, int]:

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP
 from w2v_core import store
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def test_home_without_a_model_points_to_training():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_texts
+from conftest import APP, make_texts
 from w2v_core import learn
 from w2v_core.corpus import CorpusConfig
 from w2v_core.loader import load_corpus
@@ -18,7 +18,6 @@ from w2v_core.models import ModelConfig
 from w2v_core.training import TrainConfig, Trainer
 from w2v_core.windows import Stream, cbow_examples, draw_radii, skipgram_pairs, subsample
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "learn.py")
 SENTENCE = "madrid is the capital of spain and the dog eats the grass"
 
 
@@ -38,10 +37,12 @@ def models(tmp_path_factory):
 
 
 def _app(path: str | None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    """The Learn page, through app.py, with ``path`` as the current model."""
+    at = AppTest.from_file(APP, default_timeout=120)
     if path:
         at.session_state["current_model"] = path
-    return at.run()
+    at.run()
+    return at.switch_page("pages/learn.py").run()
 
 
 def _md(at) -> str:

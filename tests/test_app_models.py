@@ -6,15 +6,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP
 from w2v_core import store
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def two_models(tiny_model) -> tuple[Path, Path]:
@@ -54,15 +49,15 @@ def test_list_choose_rename_delete(tiny_model):
     cur = at.session_state["current_model"]
     other = str(a) if cur == str(b) else str(b)
     idx = [str(m.path) for m in store.list_records()].index(other)
-    at.button(key=f"btn_use_{idx}").click().run()
+    at.button(key=f"models_use_{idx}").click().run()
     assert at.session_state["current_model"] == other
     # rename
-    at.text_input(key=f"rename_{idx}").set_value("my favourite").run()
-    at.button(key=f"btn_rename_{idx}").click().run()
+    at.text_input(key=f"models_new_name_{idx}").set_value("my favourite").run()
+    at.button(key=f"models_rename_{idx}").click().run()
     assert store.read_config(other)["name"] == "my favourite"
     assert any("Renamed" in s.value for s in at.success)
     # delete the current one: the current model falls back to the other
-    at.button(key=f"btn_delete_{idx}").click().run()
+    at.button(key=f"models_delete_{idx}").click().run()
     assert not Path(other).exists()
     assert at.session_state["current_model"] in (str(a), str(b)) and at.session_state["current_model"] != other
     assert not at.exception
@@ -71,7 +66,7 @@ def test_list_choose_rename_delete(tiny_model):
 def test_zip_upload_round_trip_and_bad_zip(tiny_model):
     at = open_models()
     data = store.zip_model(tiny_model)
-    at.file_uploader(key="up_model_zip").upload("tiny.zip", data, "application/zip").run()
+    at.file_uploader(key="models_zip_upload").upload("tiny.zip", data, "application/zip").run()
     button(at, "Import model").click().run()
     assert not at.exception
     models = store.list_records()
@@ -79,7 +74,7 @@ def test_zip_upload_round_trip_and_bad_zip(tiny_model):
     assert at.session_state["current_model"] == str(models[0].path)
     assert any("Imported" in s.value for s in at.success)
     # junk is refused with a message, not an exception
-    at.file_uploader(key="up_model_zip").upload("junk.zip", b"not a zip at all", "application/zip").run()
+    at.file_uploader(key="models_zip_upload").upload("junk.zip", b"not a zip at all", "application/zip").run()
     button(at, "Import model").click().run()
     assert not at.exception
     assert any("not a zip file" in e.value for e in at.error)
@@ -90,17 +85,17 @@ def test_import_glove_vectors_and_bad_files(tmp_path):
     rng = np.random.default_rng(0)
     words = ["alpha", "beta", "gamma", "delta"]
     text = "".join(w + " " + " ".join(f"{x:.4f}" for x in rng.normal(size=5)) + "\n" for w in words)
-    at.file_uploader(key="up_vectors").upload("glove.txt", text.encode(), "text/plain").run()
-    at.text_input(key="w_imp_name").set_value("glove-mini").run()
+    at.file_uploader(key="models_vectors_upload").upload("glove.txt", text.encode(), "text/plain").run()
+    at.text_input(key="models_import_name").set_value("glove-mini").run()
     button(at, "Import vectors").click().run()
     assert not at.exception and not at.error
     m = store.load_model(at.session_state["current_model"])
     assert m.imported and m.vectors.words == words and m.name == "glove-mini"
     # empty and binary junk
-    at.file_uploader(key="up_vectors").upload("empty.txt", b"", "text/plain").run()
+    at.file_uploader(key="models_vectors_upload").upload("empty.txt", b"", "text/plain").run()
     button(at, "Import vectors").click().run()
     assert any("empty" in e.value for e in at.error)
-    at.file_uploader(key="up_vectors").upload("bad.txt", b"hello world\nthis is not vectors\n", "text/plain").run()
+    at.file_uploader(key="models_vectors_upload").upload("bad.txt", b"hello world\nthis is not vectors\n", "text/plain").run()
     button(at, "Import vectors").click().run()
     assert not at.exception
     assert at.error
@@ -110,7 +105,7 @@ def test_projector_export_has_vectors_and_metadata(tiny_model):
     import io
     import zipfile
 
-    from pages._ui import projector_zip
+    from ui.exports import projector_zip
 
     z = zipfile.ZipFile(io.BytesIO(projector_zip(tiny_model)))
     assert sorted(z.namelist()) == ["metadata.tsv", "vectors.tsv"]

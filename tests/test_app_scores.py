@@ -9,16 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP
 from w2v_core import store
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
-
-
-pytestmark = pytest.mark.usefixtures("navigation_as_served")
 
 
 def _score_captions(at: AppTest) -> list[str]:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP
 from w2v_core import store
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
-
-pytestmark = pytest.mark.usefixtures("navigation_as_served")
-KNOBS = ["w_train_arch", "w_train_loss", "w_train_window", "w_train_dim", "w_train_min_count", "w_train_sample",
-         "w_train_negative", "w_train_epochs", "w_train_lr", "w_train_batch", "w_train_seed"]
+KNOBS = ["train_arch", "train_loss", "train_window", "train_dim", "train_min_count", "train_sample",
+         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed"]
 
 
 def open_train() -> AppTest:
@@ -43,14 +40,14 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
 
 
 def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
-    """Lee news, 5k tokens, dimension 10: trains in well under a second."""
+    """Lee news, 5k tokens, dimension 10: a small run."""
     assert 1 <= epochs <= 50  # the slider's range
     at.selectbox(key="train_source").set_value("lee")
     at.select_slider(key="train_size").set_value(tokens)
-    at.select_slider(key="w_train_dim").set_value(10)
-    at.slider(key="w_train_epochs").set_value(epochs)
-    at.number_input(key="w_train_min_count").set_value(min_count)
-    at.button(key="btn_train").click().run()
+    at.select_slider(key="train_dim").set_value(10)
+    at.slider(key="train_epochs").set_value(epochs)
+    at.number_input(key="train_min_count").set_value(min_count)
+    at.button(key="train_start").click().run()
 
 
 def test_every_knob_is_there_with_help():
@@ -59,7 +56,7 @@ def test_every_knob_is_there_with_help():
         w = widget(at, key)
         assert w is not None, key
         assert w.help, f"{key} has no help text"
-    assert at.button(key="btn_train").label == "Train"
+    assert at.button(key="train_start").label == "Train"
     assert any("press **Train**" in i.value for i in at.info)
 
 
@@ -67,7 +64,7 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
     at = open_train()
     small_run(at)
     assert not at.exception
-    assert at.button(key="btn_train").disabled or "train_job_handled" in at.session_state
+    assert at.button(key="train_start").disabled or "train_job_handled" in at.session_state
     run_until_finished(at)
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
@@ -82,13 +79,13 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
     assert m.history["epoch"] and m.history["epoch"][0]["loss"] > 0
     assert any("is now the current model" in s.value for s in at.success)
     # the Train button is usable again, and the model card is shown
-    assert not at.button(key="btn_train").disabled
+    assert not at.button(key="train_start").disabled
     assert any(mt.label == "Final loss" for mt in at.metric)
 
 
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # a few seconds at least: time to press Stop
+    small_run(at, epochs=50, tokens=50_000)  # long enough to press Stop while it runs
     job = at.session_state["train_job"]
     for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
         if job.snapshot().batch_losses or not job.snapshot().active:
@@ -97,7 +94,7 @@ def test_stop_keeps_the_partial_model():
     at.run()
     first = job.snapshot()
     assert first.active and first.batch_losses, (first.status, first.error, first.message)
-    at.button(key="btn_stop").click().run()  # the Stop button under the progress bar
+    at.button(key="train_stop").click().run()  # the Stop button under the progress bar
     assert job.stop_requested
     run_until_finished(at)
     assert not at.exception
@@ -121,8 +118,8 @@ def test_the_run_survives_visiting_another_page():
     assert at.session_state["current_model"] == job.path is not None
     at.switch_page("pages/train.py").run()
     assert at.session_state["train_job"] is job
-    assert at.select_slider(key="w_train_dim").value == 10  # knobs kept too
-    assert at.slider(key="w_train_epochs").value == 2
+    assert at.select_slider(key="train_dim").value == 10  # knobs kept too
+    assert at.slider(key="train_epochs").value == 2
     assert at.subheader[0].value == "Finished"
     assert len(at.get("plotly_chart")) == 1
 
@@ -151,7 +148,7 @@ def test_settings_that_leave_no_vocabulary_show_an_error():
 
 def test_a_learning_rate_that_blows_up_gets_a_warning():
     at = open_train()
-    at.select_slider(key="w_train_lr").set_value(0.5)
+    at.select_slider(key="train_lr").set_value(0.5)
     small_run(at)
     run_until_finished(at)
     assert not at.exception
@@ -162,8 +159,8 @@ def test_documents_too_short_for_any_context_show_an_error():
     at = open_train()
     at.selectbox(key="train_source").set_value("paste").run()
     at.text_area(key="train_paste").set_value("\n".join(["alpha", "beta", "gamma", "delta"] * 20)).run()
-    at.number_input(key="w_train_min_count").set_value(1)
-    at.button(key="btn_train").click().run()
+    at.number_input(key="train_min_count").set_value(1)
+    at.button(key="train_start").click().run()
     run_until_finished(at)
     assert not at.exception
     assert at.subheader[0].value == "Failed"
@@ -174,7 +171,7 @@ def test_a_missing_corpus_file_shows_an_error(tmp_path):
     at = open_train()
     at.selectbox(key="train_source").set_value("path").run()
     at.text_input(key="train_path").set_value(str(tmp_path / "nope.txt")).run()
-    at.button(key="btn_train").click().run()
+    at.button(key="train_start").click().run()
     if "train_job" in at.session_state:
         run_until_finished(at)
     assert not at.exception
@@ -196,9 +193,9 @@ def test_corpus_choices_survive_visiting_another_page():
     assert at.checkbox(key="train_keep_numbers").value is True
     assert at.number_input(key="train_min_token_len").value == 3
     # and the run uses them
-    at.select_slider(key="w_train_dim").set_value(10)
-    at.number_input(key="w_train_min_count").set_value(2)
-    at.button(key="btn_train").click().run()
+    at.select_slider(key="train_dim").set_value(10)
+    at.number_input(key="train_min_count").set_value(2)
+    at.button(key="train_start").click().run()
     cfg = at.session_state["train_job"].corpus_config
     assert (cfg.source, cfg.max_tokens, cfg.keep_numbers, cfg.min_token_len) == ("lee", 20_000, True, 3)
     run_until_finished(at)
@@ -249,7 +246,7 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     assert len(again.get("plotly_chart")) == 1
     assert again.query_params.get("job") == job_id  # a second refresh works too
     # the knobs are the run's own, not the defaults
-    assert again.slider(key="w_train_epochs").value == 50 and again.select_slider(key="w_train_dim").value == 10
+    assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 10
     assert again.selectbox(key="train_source").value == "lee"
     assert again.select_slider(key="train_size").value == 50_000
 
@@ -260,7 +257,7 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     guess = refreshed(job_id[:-2] + "xx")  # a wrong id finds nothing, and leaves a clean URL
     assert "train_job" not in guess.session_state and "job" not in guess.query_params
 
-    again.button(key="btn_stop").click().run()  # the refreshed tab controls the run
+    again.button(key="train_stop").click().run()  # the refreshed tab controls the run
     assert job.stop_requested
     run_until_finished(again)
     assert again.session_state["current_model"] == job.path is not None  # and takes its model when it ends

@@ -1,8 +1,9 @@
 """A newcomer's path in a real browser (Playwright + Debian's Chromium) against `streamlit run app.py`.
 
-Open the app, train with the defaults (the bundled corpus, seconds on two cores), see the loss chart
+Open the app, train with the defaults (the bundled corpus), see the loss chart
 and the finished run, open the map and see the points, ask for the neighbours of a common word and see scores.
 A reload during a run shows the same run still learning (its id is in the URL); another user's tab sees none of it.
+A first request straight to a deep link (/train, /learn) on a fresh server still goes through app.py's navigation.
 
 Skips with a printed reason when /usr/bin/chromium (or Playwright) is missing, except when ``CI`` is set: then
 it fails, because CI installs Chromium (``W2V_CHROMIUM`` points elsewhere). Set ``W2V_SCREENSHOTS=/some/dir`` to keep a screenshot of every step.
@@ -10,6 +11,7 @@ it fails, because CI installs Chromium (``W2V_CHROMIUM`` points elsewhere). Set 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -55,10 +57,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port, with its own empty models folder."""
-    base = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def streamlit_app(base: Path):
+    """`streamlit run app.py` on a free port, with its own empty models folder; yields its URL."""
     env = dict(os.environ, W2V_MODELS_DIR=str(base / "models"), W2V_CACHE_DIR=str(base / "cache"),
                HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     port = _free_port()
@@ -81,13 +82,21 @@ def server(tmp_path_factory):
             log.close()
             pytest.fail("streamlit did not start:\n" + (base / "streamlit.log").read_text()[-3000:])
         time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_app(tmp_path_factory.mktemp("browser")) as url:
+        yield url
 
 
 def _shot(page, name: str) -> None:
@@ -117,7 +126,7 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     _no_exception(page)
     _shot(page, "1-home-empty")
 
-    # Train with the defaults (the whole bundled Wikipedia sample: seconds on two cores)
+    # Train with the defaults (the whole bundled Wikipedia sample)
     _nav(page, "Train")
     page.get_by_text("Nothing has been trained in this session yet").wait_for()
     page.get_by_role("button", name=re.compile("^.*Train$")).click()
@@ -196,3 +205,25 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     page.get_by_text("is now the current model").wait_for()
     _no_exception(page)
     page.close()
+
+
+@pytest.mark.parametrize("path, heading", [("train", "Train"), ("learn", "Learn: word2vec, step by step")])
+def test_a_deep_link_on_a_fresh_server_goes_through_the_navigation(browser, tmp_path, path, heading):
+    """Streamlit runs a pages/ file alone while it still treats pages/ as its legacy folder (a fresh server's first
+    request is /train): the page must hand the run to app.py, whose navigation then shows it."""
+    with streamlit_app(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{url}/{path}")
+        page.get_by_role("heading", name=heading).first.wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"] a')
+        nav.filter(has=page.get_by_text("Learn word2vec", exact=True)).first.wait_for()  # app.py's titles
+        titles = [t.strip().splitlines()[-1].strip() for t in nav.all_inner_texts()]  # the icon's name comes first
+        assert "Neighbours & analogies" in titles and "Models" in titles, titles
+        assert not any(t.strip().lower() in ("app", "learn", "neighbours") for t in titles), titles  # no legacy nav
+        assert page.url.rstrip("/").endswith(f"/{path}")
+        _no_exception(page)
+        nav.filter(has=page.get_by_text("Home", exact=True)).first.click()  # and on from there, as from any page
+        page.get_by_text("No model yet").wait_for()
+        _no_exception(page)
+        page.close()

@@ -1,12 +1,15 @@
-"""The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit."""
+"""The layers hold: the core has no import cycle (function-level imports included) and never imports Streamlit;
+the app uses no Streamlit internals; page scripts stay short (helpers live in ui/)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "w2v_core"
+MAX_PAGE_LINES = 300
 
 
 def _imports(path: Path) -> set[str]:
@@ -21,11 +24,12 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-def core_graph() -> dict[str, set[str]]:
-    modules = {p.stem for p in CORE.glob("*.py") if p.stem != "__init__"}
+def package_graph(folder: Path) -> dict[str, set[str]]:
+    """Which modules of a package import which others (module names without the package)."""
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
     graph = {}
     for m in modules:
-        deps = {i.split(".")[1] for i in _imports(CORE / f"{m}.py") if i.startswith("w2v_core.")}
+        deps = {i.split(".")[1] for i in _imports(folder / f"{m}.py") if i.startswith(f"{folder.name}.")}
         graph[m] = {d for d in deps if d in modules and d != m}
     return graph
 
@@ -63,12 +67,43 @@ def test_find_cycle_sees_a_cycle():
 
 
 def test_the_core_has_no_import_cycle():
-    graph = core_graph()
+    graph = package_graph(CORE)
     assert "loader" in graph and "corpus" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
     assert graph["corpus"] == {"errors"}  # the leaf every source builds on
 
 
+def test_the_ui_helpers_have_no_import_cycle():
+    graph = package_graph(ROOT / "ui")
+    assert "shell" in graph and "session" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
 def test_the_core_never_imports_streamlit():
     for p in CORE.glob("*.py"):
         assert not any(i == "streamlit" or i.startswith("streamlit.") for i in _imports(p)), p.name
+
+
+def _app_files() -> list[Path]:
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
+            *sorted((ROOT / "tests").glob("*.py"))]
+
+
+def test_no_streamlit_internals_in_the_app_or_its_tests():
+    private = re.compile(r"\bst\._\w|streamlit\.runtime|PagesManager|scriptrunner")
+    me = Path(__file__).resolve()
+    for p in _app_files():
+        if p.resolve() == me:
+            continue
+        text = p.read_text(encoding="utf-8")
+        assert not private.search(text), f"{p.relative_to(ROOT)}: {private.search(text).group(0)}"
+        assert not any(i.startswith("streamlit.runtime") for i in _imports(p)), p.name
+
+
+def test_page_scripts_are_short_and_only_pages_live_in_pages():
+    pages = sorted((ROOT / "pages").glob("*.py"))
+    assert pages
+    for p in pages:
+        assert not p.name.startswith("_"), f"{p.name}: helpers belong in ui/, not among the pages"
+        n = len(p.read_text(encoding="utf-8").splitlines())
+        assert n <= MAX_PAGE_LINES, f"{p.name} has {n} lines"

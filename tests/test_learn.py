@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import make_texts
-from w2v_core import learn, store
+from w2v_core import learn, projection, store
 from w2v_core.corpus import CorpusConfig
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
@@ -188,7 +188,7 @@ def test_gradient_step_lowers_the_loss_on_a_copy(trained, arch, loss):
     true_row = rows[0]
     assert true_row["role"] == "true word"
     assert true_row["cos(h, out) after"] > true_row["cos(h, out) before"]  # h and the true word move together
-    pb, pa = learn.pca_2d(np.vstack([res.before.hidden, res.out_before]), np.vstack([res.after.hidden, res.out_after]))
+    pb, pa = projection.pca_2d(np.vstack([res.before.hidden, res.out_before]), np.vstack([res.after.hidden, res.out_after]))
     assert pb.shape == pa.shape == (1 + len(res.words), 2)
 
 
@@ -220,20 +220,6 @@ def test_similarities_one_hot_bow_tfidf_embedding(trained, corpus_file):
     assert 0 <= diff["TF-IDF"] <= 1
     pairs = learn.suggest_pairs(lm)
     assert pairs and all(a in lm.vocab.index and b in lm.vocab.index and a != b for a, b in pairs)
-
-
-def test_architecture_svg_has_the_shapes(trained):
-    from pathlib import Path
-
-    lm = learn.load_training_model(trained[("cbow", "negative")][1])
-    assets = Path(__file__).resolve().parents[1] / "assets"
-    for arch in ("cbow", "skipgram"):
-        svg = learn.architecture_svg((assets / f"{arch}.svg").read_text(encoding="utf-8"), lm)
-        assert "{{" not in svg and svg.lstrip().startswith("<svg")
-        assert f"{lm.V} × {lm.D}" in svg and f"C = {2 * lm.config.window}" in svg and "k=4" in svg
-    soft = learn.architecture_svg((assets / "cbow.svg").read_text(encoding="utf-8"),
-                                  ModelConfig(loss="softmax", dim=7), 12345)
-    assert "12,345 × 7" in soft and "softmax over all V=12,345" in soft
 
 
 def test_train_tiny_model(corpus_file, tmp_path):

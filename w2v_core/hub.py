@@ -1,10 +1,10 @@
 """WikiText-2 and WikiText-103 (raw) through Hugging Face ``datasets``, failing fast without the Hub.
 
 ``datasets.load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1", split=...)`` downloads the data once
-and keeps it in the ``datasets`` cache. Without a network it retries for about half a minute before it
-gives up, which feels like a hang. So, in order:
+and keeps it in the ``datasets`` cache. Without a network it keeps retrying before it gives up, which feels
+like a hang. So, in order:
 
-1. Ask the local ``datasets`` cache, in offline mode (no network at all, a fraction of a second).
+1. Ask the local ``datasets`` cache, in offline mode (no network at all).
 2. If offline mode is on (``HF_HUB_OFFLINE=1`` / ``HF_DATASETS_OFFLINE=1``), stop with a message.
 3. Probe the Hub's host with a plain TCP connection, in a daemon thread joined with a timeout (DNS
    lookups have no timeout of their own), and stop with a one-line message if it does not answer.

@@ -117,7 +117,8 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
 
 def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
                      callbacks=()) -> Path:
-    """Train and save a small Skip-gram model in seconds, so the Learn page works before any real training."""
+    """Train and save a small Skip-gram model on a small bundled corpus, so the Learn page works before any real
+    training."""
     root = Path(root) if root is not None else store.models_dir()
     corpus = load_corpus(CorpusConfig(source=source))
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
@@ -521,38 +522,3 @@ def sgd_step(model: Word2Vec, batch: Batch, lr: float, n_predicted: int = 5) -> 
     after = forward(copy_, batch)
     in_a, out_a = copy_.w_in[words].cpu().numpy().copy(), copy_.w_out[words].cpu().numpy().copy()
     return StepResult(float(lr), before, after, words, roles, in_b, in_a, out_b, out_a, copy_)
-
-
-def pca_2d(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project two sets of vectors into one 2-D PCA basis fitted on both, so movements are comparable."""
-    both = np.concatenate([before, after]).astype(np.float64)
-    mean = both.mean(0)
-    x = both - mean
-    if x.shape[0] < 2 or not np.any(x):
-        z = np.zeros((len(before), 2))
-        return z, z.copy()
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    basis = vt[:2].T
-    if basis.shape[1] < 2:
-        basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
-    return (before - mean) @ basis, (after - mean) @ basis
-
-
-# ---------------------------------------------------------------------------------------------- step 5
-
-
-def architecture_svg(template: str, lm_or_config: LearnModel | ModelConfig, vocab_size: int | None = None) -> str:
-    """Fill an SVG template's ``{{V}}``, ``{{D}}``, ``{{W}}``, ``{{C}}`` (2 x window), ``{{K}}`` and ``{{OUT}}``
-    placeholders (and ``{{BIAS}}``, " + b" with a softmax output layer) with the current configuration."""
-    if isinstance(lm_or_config, LearnModel):
-        mc, V = lm_or_config.config, lm_or_config.V
-    else:
-        mc, V = lm_or_config, int(vocab_size or 0)
-    out = ("negative sampling: σ(h·u) for the true word + k=" + str(mc.negative) + " negatives"
-           if mc.loss == "negative" else f"softmax over all V={V:,} words")
-    values = {"V": f"{V:,}", "D": str(mc.dim), "W": str(mc.window), "C": str(2 * mc.window),
-              "K": str(mc.negative) if mc.loss == "negative" else "0", "K1": str(mc.negative + 1) if mc.loss == "negative" else f"{V:,}",
-              "OUT": out, "BIAS": " + b" if mc.loss == "softmax" else "", "LOSS": "negative sampling" if mc.loss == "negative" else "full softmax"}
-    for k, v in values.items():
-        template = template.replace("{{" + k + "}}", v.replace("&", "&amp;").replace("<", "&lt;"))
-    return template

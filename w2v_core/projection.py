@@ -25,7 +25,7 @@ from w2v_core.vectors import unit_rows
 log = logging.getLogger(__name__)
 
 METHODS = ("pca", "tsne")
-MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE on 2 CPU cores: ~3000 points take tens of seconds
+MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE's time grows fast with the points; larger maps use PCA
 MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
 
 
@@ -228,3 +228,19 @@ def _index(vectors: Any) -> dict[str, int]:
     if isinstance(index, dict):
         return index
     return {w: i for i, w in enumerate(vectors.words)}
+
+
+def pca_2d(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project two sets of raw vectors (not unit length: a move's length matters) into one 2-D PCA basis fitted
+    on both, so that how far each vector moved between them can be seen on a plane."""
+    both = np.concatenate([before, after]).astype(np.float64)
+    mean = both.mean(0)
+    x = both - mean
+    if x.shape[0] < 2 or not np.any(x):
+        z = np.zeros((len(before), 2))
+        return z, z.copy()
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    basis = vt[:2].T
+    if basis.shape[1] < 2:
+        basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
+    return (before - mean) @ basis, (after - mean) @ basis

@@ -1,6 +1,6 @@
 """The corpus picker: one Streamlit widget that returns a ``CorpusConfig``, shared by the Corpus and Train pages.
 
-    from pages._corpus_ui import corpus_picker, load_corpus_cached
+    from ui.corpus_picker import corpus_picker, load_corpus_cached
 
     config = corpus_picker("train")          # None until the user has given a file / text / path
     if config is not None:
@@ -8,7 +8,6 @@
 
 Widget keys start with ``f"{key}_"``, so two pickers never clash. Uploads and pasted text are saved under
 the corpus cache folder and named by path in the config, so a training run (or the CLI) can load them again.
-Not a page: the leading underscore keeps it out of the navigation.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.widgets import PERSIST, default
 from w2v_core import corpus_cache, sources
 from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
@@ -47,8 +47,6 @@ def _fmt_size(n: int) -> str:
 def _text_columns(path: str, stamp: str) -> list[str]:
     """Text columns of a dataset file/folder ([] for plain text or unreadable files: loading will say why)."""
     try:
-        from pathlib import Path
-
         p = Path(path).expanduser()
         if p.is_file() and p.suffix.lower() not in sources.DATASET_FORMATS:
             return []
@@ -73,15 +71,6 @@ def _upload_changed(key: str) -> None:
         st.session_state.pop(f"{key}_saved_upload", None)
 
 
-def _default(key: str, value) -> None:
-    """A persisted widget's first value (set once, so no widget gets both ``value=`` and a Session State value)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
-PERSIST = "session"  # choices survive a visit to another page, like the Train page's knobs
-
-
 def corpus_picker(key: str) -> CorpusConfig | None:
     """Source, corpus size and tokenization options; returns the config, or None until a source is complete.
 
@@ -92,7 +81,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                         ("paste", ""), ("path", ""), ("size", ALL), ("lowercase", True),
                         ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
                         ("pretokenized", False)):
-        _default(f"{key}_{name}", value)
+        default(f"{key}_{name}", value)
     src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source", persist_state=PERSIST,
                        help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
     source: str | None = None

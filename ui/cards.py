@@ -1,0 +1,113 @@
+"""A model's card: name, corpus, architecture, settings, vocabulary, final loss, training time and scores.
+
+Everything on it comes from the folder's ``store.ModelRecord``, read fresh on every run, so a rename or scores
+written meanwhile (``python -m w2v_core evaluate DIR`` while the app runs) show on the next rerun.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from ui import session
+from ui.widgets import md_escape
+from w2v_core.store import ModelRecord
+
+ARCH = {"skipgram": "Skip-gram", "cbow": "CBOW"}
+OUTPUT = {"negative": "negative sampling", "softmax": "full softmax"}
+SETTINGS: dict[str, Callable[[ModelRecord], Any]] = {  # what the Compare page lines up, row by row
+    "corpus": lambda r: r.corpus_name, "corpus tokens": lambda r: r.corpus_tokens,
+    "architecture": lambda r: r.model and r.model.arch, "output layer": lambda r: r.model and r.model.loss,
+    "dimension": lambda r: r.model and r.model.dim, "window": lambda r: r.model and r.model.window,
+    "negatives": lambda r: r.model and r.model.negative, "min count": lambda r: r.model and r.model.min_count,
+    "subsampling": lambda r: r.model and r.model.sample, "epochs": lambda r: r.epochs,
+    "learning rate": lambda r: r.lr, "batch size": lambda r: r.batch_size, "seed": lambda r: r.seed,
+    "vocabulary": lambda r: r.vocab_size, "final loss": lambda r: r.final_loss,
+    "training time (s)": lambda r: r.seconds, "imported from": lambda r: r.source_file,
+}
+SCORES = (("wordsim353", "WordSim353", False), ("simlex999", "SimLex-999", False), ("analogy", "Analogies", True))
+
+
+def fmt_int(x: Any) -> str:
+    return f"{x:,}" if isinstance(x, int) else "-"
+
+
+def fmt_secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(int(round(s)), 60)
+    return f"{m} min {s:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def fmt_value(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def settings(r: ModelRecord) -> dict[str, str]:
+    """Every setting of :data:`SETTINGS` as text ("—" where the model does not have it)."""
+    return {label: fmt_value(get(r)) for label, get in SETTINGS.items()}
+
+
+def describe(r: ModelRecord) -> dict[str, str]:
+    """The facts a model card shows, as strings (imported vectors have fewer)."""
+    mc = r.model
+    out = {
+        "corpus": (f"imported from {r.source_file or 'a vectors file'}" if r.imported
+                   else f"{r.corpus_name or '-'} · {fmt_int(r.corpus_tokens)} tokens"),
+        "architecture": ("imported vectors" if r.imported else
+                         f"{ARCH.get(mc.arch, mc.arch)} · {OUTPUT.get(mc.loss, mc.loss)}" if mc else "- · -"),
+        "vocab": fmt_int(r.vocab_size),
+        "dim": fmt_int(r.dim),
+        "loss": f"{r.final_loss:.4f}" if r.final_loss is not None else "-",
+        "time": fmt_secs(r.seconds),
+        "created": r.created or "-",
+    }
+    if mc:
+        knobs = [f"window {mc.window}", f"min count {mc.min_count}", f"subsample {mc.sample}"]
+        if mc.loss == "negative":
+            knobs.append(f"{mc.negative} negatives")
+        if r.train:
+            knobs += [f"{r.epochs} epochs" + (" (stopped early)" if r.stopped else ""),
+                      f"lr {r.lr}", f"batch {r.batch_size}", f"seed {r.seed}"]
+        out["knobs"] = " · ".join(knobs)
+    return out
+
+
+def scores_line(scores: dict[str, Any] | None) -> str | None:
+    """The benchmark scores in one line, or None when there are none."""
+    parts = []
+    for key, title, pct in SCORES:
+        v = (scores or {}).get(key)
+        if isinstance(v, (int, float)):
+            parts.append(f"{title} {v:.1%}" if pct else f"{title} ρ = {v:.3f}")
+    return " · ".join(parts) or None
+
+
+def model_card(r: ModelRecord, *, current: bool | None = None, border: bool = True) -> None:
+    """Draw a model's card; ``current`` (default: is it the session's current model) adds a badge."""
+    d = describe(r)
+    if current is None:
+        current = str(r.path) == str(st.session_state.get(session.CURRENT))
+    with st.container(border=border):
+        badge = "  :green-badge[:material/check: current]" if current else ""
+        st.markdown(f"**{md_escape(r.name)}**{badge}")
+        st.caption(f"{d['corpus']}  ·  {d['architecture']}  ·  created {d['created']}")
+        c = st.columns(4)
+        c[0].metric("Vocabulary", d["vocab"])
+        c[1].metric("Dimension", d["dim"])
+        c[2].metric("Final loss", d["loss"])
+        c[3].metric("Training time", d["time"])
+        if "knobs" in d:
+            st.caption(d["knobs"])
+        line = scores_line(r.scores)
+        if line:
+            st.caption(":material/grading: " + line)

@@ -1,0 +1,91 @@
+"""This session's training run, which goes on in a worker thread while the user looks at other pages.
+
+``st.session_state["train_job"]`` is this session's :class:`w2v_core.jobs.TrainingJob` (or absent). Its registry
+id rides in the tab's URL (``?job=...``) on every page, so a browser refresh, which starts a new session, finds
+the run again (:func:`reattach_job`). Once a run has ended, its model becomes the current one, whatever page the
+user is on (:func:`finish_job_if_done`, called through the sidebar status on every page).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import session
+from w2v_core import jobs
+
+JOB = "train_job"  # session state: this session's TrainingJob
+HANDLED = "train_job_handled"  # session state: id() of the job whose end has been handled
+REATTACHED = "train_job_reattached"  # session state: set when a refresh found the job (the Train page shows its knobs)
+JOB_PARAM = "job"  # the URL query parameter that holds this tab's training job id
+
+
+def current_job() -> jobs.TrainingJob | None:
+    return st.session_state.get(JOB)
+
+
+def remember_job(job: jobs.TrainingJob) -> None:
+    """Make ``job`` this session's run and put its registry id into the tab's URL."""
+    job_id = job.job_id or jobs.register(job)
+    st.session_state[JOB] = job
+    st.session_state.pop(HANDLED, None)
+    st.query_params[JOB_PARAM] = job_id
+
+
+def reattach_job() -> None:
+    """A refreshed tab (a new session) finds its training run again through the job id in its URL.
+
+    Only the id in this tab's own URL is looked up, and ids are random: nobody else's run can be reached, and
+    jobs are never listed. A run that had already ended before the refresh is shown, but does not take the
+    current model back (the user may have chosen another since). While the session has a registered job, its
+    id is kept in the URL on every page (page switches drop query parameters), so a refresh anywhere works.
+    """
+    ss = st.session_state
+    job = ss.get(JOB)
+    wanted = st.query_params.get(JOB_PARAM)
+    if job is None:
+        if not wanted:
+            return
+        job = jobs.find_job(wanted)
+        if job is None:  # dropped from the registry meanwhile (or a mistyped link): a clean URL
+            del st.query_params[JOB_PARAM]
+            return
+        ss[JOB] = job
+        ss[REATTACHED] = True
+        if not job.snapshot().active:
+            ss[HANDLED] = id(job)
+    elif job.job_id and wanted != job.job_id:
+        st.query_params[JOB_PARAM] = job.job_id
+
+
+def finish_job_if_done() -> bool:
+    """Once this session's training job has ended: make its model current (once). True when that just happened."""
+    job = current_job()
+    if job is None or st.session_state.get(HANDLED) == id(job):
+        return False
+    s = job.snapshot()
+    if s.active:
+        return False
+    st.session_state[HANDLED] = id(job)
+    if s.path:
+        session.set_current_model(s.path)
+    return True
+
+
+def training_status(show: bool = True) -> None:
+    """A small live status of this session's training run in the sidebar, on every page (polled while it runs)."""
+    finish_job_if_done()  # ended since the last run: the page about to run already shows the new model
+    job = current_job()
+    if not show or job is None or not job.snapshot().active:
+        return
+
+    def poll() -> None:
+        s = job.snapshot()
+        if finish_job_if_done():
+            st.rerun()  # the whole page: it now shows the new model
+        if s.active:
+            st.caption(":material/model_training: Training in the background")
+            st.progress(min(max(s.fraction, 0.0), 1.0),
+                        text=f"{s.fraction:.0%} · epoch {max(s.epoch, 1)}/{s.epochs}" if s.epoch else s.message)
+
+    with st.sidebar:
+        st.fragment(poll, run_every=1.0)()
