@@ -25,9 +25,14 @@ def loss_figure(state: JobState) -> go.Figure:
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in state.epoch_losses], y=[e["loss"] for e in state.epoch_losses],
                                  mode="lines+markers", name="epoch mean", marker=dict(size=9, color="#ef553b"),
                                  line=dict(dash="dot", color="#ef553b")))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
+    fig.update_traces(cliponaxis=False)  # a marker on the last epoch sits on the axis' edge: draw all of it
+    fig.update_layout(height=340, margin=dict(l=10, r=20, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
                       legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
-    fig.update_xaxes(range=[0, max(state.epochs, 1)])
+    # the epochs planned while it runs; a stopped run ends where it stopped
+    ran = state.summary.get("epochs")  # epochs run, a fraction when stopped mid-epoch
+    end = (max(xs + [e["epoch"] for e in state.epoch_losses] + [ran if isinstance(ran, (int, float)) else 0])
+           if state.status == "stopped" else state.epochs)
+    fig.update_xaxes(range=[0, max(end, 1e-3)])
     ys = [b["loss"] for b in state.batch_losses] + [e["loss"] for e in state.epoch_losses]
     if ys and min(ys) > 0 and max(ys) / min(ys) > 100:  # a diverging run: a log scale keeps the curve readable
         fig.update_yaxes(type="log")

@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.widgets import PERSIST, default
-from w2v_core import corpus_cache, sources
+from w2v_core import corpus_cache, hub, showcase, sources
 from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
@@ -37,7 +37,10 @@ SIZES = [5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_
          10_000_000, 20_000_000, 50_000_000, ALL]
 
 
-def _fmt_size(n: int) -> str:
+MIN_COUNT = "corpus_min_count"  # one min count for the Corpus and Train pages (it decides the vocabulary)
+
+
+def fmt_size(n: int) -> str:
     if n == ALL:
         return "whole corpus"
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1_000}k"
@@ -132,7 +135,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
             text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
                                        help="The column that holds the documents.")
 
-    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=_fmt_size,
+    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=fmt_size,
                             key=f"{key}_size", persist_state=PERSIST,
                             help="Whole documents in a fixed order until this many tokens: the same size always "
                                  "gives the same corpus.")
@@ -161,6 +164,28 @@ def corpus_picker(key: str) -> CorpusConfig | None:
         st.error(str(e))
         return None
     return cfg
+
+
+def offline_message(config: CorpusConfig) -> str:
+    """Why a WikiText corpus cannot be loaded, for someone in a browser (the library's message names CLI flags)."""
+    name = SOURCES.get(config.source, config.source).split(" · ")[0]
+    why = ("this server is set to work offline" if hub.offline_mode() else
+           "this server cannot reach Hugging Face, where it is downloaded from")
+    return (f"{name} ({config.split} split) is not on this server yet, and {why}. Use the bundled Wikipedia "
+            "sample (it works offline), or ask whoever runs the app to download WikiText once.")
+
+
+def use_sample(key: str) -> None:
+    """Switch picker ``key`` to the bundled sample (a button's on_click, when WikiText cannot be had)."""
+    st.session_state[f"{key}_source"] = "sample"
+
+
+def min_count_control() -> int:
+    """The min count slider, the same widget on the Corpus and Train pages (one value for both)."""
+    default(MIN_COUNT, showcase.FIRST_RUN["min_count"])
+    return st.slider("Min count", min_value=1, max_value=100, key=MIN_COUNT, persist_state=PERSIST,
+                     help="Words seen fewer times than this are dropped from the vocabulary (word2vec's min_count). "
+                          "The Corpus page shows how many words that keeps.")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

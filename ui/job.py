@@ -36,8 +36,9 @@ def reattach_job() -> None:
 
     Only the id in this tab's own URL is looked up, and ids are random: nobody else's run can be reached, and
     jobs are never listed. A run that had already ended before the refresh is shown, but does not take the
-    current model back (the user may have chosen another since). While the session has a registered job, its
-    id is kept in the URL on every page (page switches drop query parameters), so a refresh anywhere works.
+    current model back (the user may have chosen another since). While the session's registered job runs, its
+    id is kept in the URL on every page (page switches drop query parameters), so a refresh anywhere works; once
+    it has ended the id is no longer put back, so the browser's back button leaves ``?job=`` pages behind.
     """
     ss = st.session_state
     job = ss.get(JOB)
@@ -53,8 +54,8 @@ def reattach_job() -> None:
         ss[REATTACHED] = True
         if not job.snapshot().active:
             ss[HANDLED] = id(job)
-    elif job.job_id and wanted != job.job_id:
-        st.query_params[JOB_PARAM] = job.job_id
+    elif job.job_id and wanted != job.job_id and job.snapshot().active:
+        st.query_params[JOB_PARAM] = job.job_id  # a finished run is saved: its id would only pin the back button
 
 
 def finish_job_if_done() -> bool:

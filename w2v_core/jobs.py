@@ -50,6 +50,7 @@ class JobState:
     status: str = "pending"
     message: str = ""  # what is happening now ("loading corpus ...", "epoch 2/5")
     error: str | None = None  # the W2VError message when status == "failed"
+    error_kind: str | None = None  # its class name ("HubUnavailable": the app offers the bundled corpus instead)
     fraction: float = 0.0  # of the whole run, 0..1
     epoch: int = 0
     epochs: int = 0
@@ -256,7 +257,8 @@ class TrainingJob:
             self._finish(result)
         except W2VError as e:
             log.info("training failed: %s", e)
-            self._set(status="failed", error=str(e), message="failed", finished=time.time())
+            self._set(status="failed", error=str(e), error_kind=type(e).__name__, message="failed",
+                      finished=time.time())
         except MemoryError:
             self._set(status="failed", error="Out of memory: use a smaller corpus, a smaller dimension, a larger "
                                              "min count or negative sampling instead of the full softmax.",

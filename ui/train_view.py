@@ -1,0 +1,174 @@
+"""The Train page's live view: the run's progress and loss chart, then what became of it; saved models before.
+
+:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.jobs.TrainingJob` while it runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from ui import cards, charts, shell
+from ui.corpus_picker import offline_message, use_sample
+from ui.job import current_job, finish_job_if_done
+from ui.session import current_path, load_model, set_current_model
+from ui.widgets import md_escape, show_error
+from w2v_core import store
+from w2v_core.errors import W2VError
+from w2v_core.jobs import JobState, TrainingJob
+from w2v_core.training import untrained_loss
+
+CORPUS_KEY = "corpus"  # the corpus picker's keys on the Train (and Corpus) page
+PREVIOUS = "train_previous_model"  # session state: the current model when the run started (None: there was none)
+TITLES = {"pending": "Starting ...", "loading": "Loading the corpus ...", "running": "Training ...",
+          "saving": "Saving ...", "done": "Finished", "stopped": "Stopped", "failed": "Failed"}
+
+
+def _fmt_eta(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def _name(path: str) -> str:
+    try:
+        return store.read_record(path).name
+    except (W2VError, OSError):
+        return path.rsplit("/", 1)[-1]
+
+
+def divergence_warning(job: TrainingJob, s: JobState) -> str | None:
+    """A finished run whose loss grew, or ended far above where an untrained model starts: say what to change."""
+    ep = [e["loss"] for e in s.epoch_losses]
+    if not ep:
+        return None
+    start = untrained_loss(job.model_config, int(s.info.get("vocab_size") or 2))
+    lr = s.info.get("lr", job.train_config.lr)
+    if ep[-1] > 3 * start or (len(ep) > 1 and ep[-1] > ep[0] * 1.05):
+        return (f"The loss went up or stayed far above where training starts (last epoch {ep[-1]:.4g}, untrained "
+                f"≈ {start:.2f}): the learning rate ({lr:g}) is probably too high. Train again with a lower one "
+                "(or 'auto').")
+    return None
+
+
+def saved_models() -> None:
+    """Before this session's first run: the models already saved (a new tab or a restart still has them)."""
+    try:
+        records = store.list_records()
+    except OSError:
+        records = []
+    path = current_path()
+    if not records or path is None:
+        st.info("Nothing has been trained yet. The first values train a model on the bundled Wikipedia sample in "
+                "about half a minute: press **Train**.", icon=":material/lightbulb:")
+        return
+    st.subheader("Your current model")
+    cards.model_card(store.read_record(path))
+    others = [r.name for r in records if str(r.path) != path]
+    if others:
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        st.caption(f"Also saved: {md_escape(', '.join(others[:5]))}{more}.")
+    st.caption("Press **Train** to train another one; it becomes the current model when it finishes.")
+    shell.link("models", "Choose another model", ":material/inventory_2:")
+
+
+def _progress(job: TrainingJob, s: JobState) -> None:
+    frac = min(max(s.fraction, 0.0), 1.0)
+    text = (f"epoch {max(s.epoch, 1)}/{s.epochs} · {frac:.0%} · {s.words_per_sec:,.0f} words/s · "
+            f"ETA {_fmt_eta(s.eta)}" if s.status == "running" and s.words_done else s.message)
+    st.progress(frac, text=text)
+    if job.stop_requested:
+        st.caption("Stopping after the current batch ...")
+    else:
+        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.stop,
+                  help="Stop now; what was learnt so far is saved.")
+
+
+def _metrics(s: JobState) -> None:
+    c = st.columns(5)
+    final = s.summary.get("final_loss") if not s.active else None
+    if isinstance(final, (int, float)):
+        c[0].metric("Final loss", f"{final:.4f}", help="Mean loss of the last full epoch.")
+    else:
+        c[0].metric("Loss", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-",
+                    help="Moving average of the loss per training example.")
+    epochs = s.summary.get("epochs") if s.status == "stopped" else None
+    c[1].metric("Epoch", f"{epochs:g}/{s.epochs}" if isinstance(epochs, (int, float)) else
+                f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epoch else "-")
+    c[2].metric("Words/s", f"{s.words_per_sec:,.0f}" if s.words_per_sec else "-")
+    c[3].metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-")
+    c[4].metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-")
+
+
+def _stopped(s: JobState) -> None:
+    """Say that the run was stopped, what was kept, and which model is current now (with a way back)."""
+    if not s.path:
+        st.info(f"Training was stopped before it learnt anything ({s.message}). The current model is unchanged.",
+                icon=":material/stop_circle:")
+        return
+    done = s.summary.get("epochs")
+    name = md_escape(_name(s.path))
+    head = (f"**Training was stopped** after {done:g} of {s.epochs} epochs. " if isinstance(done, (int, float))
+            else "**Training was stopped.** ")
+    previous = st.session_state.get(PREVIOUS)
+    if current_path() == s.path:
+        st.warning(head + f"What it had learnt is saved as **{name}** and is now the current model, so the other "
+                   "pages show it; it has learnt less than the full run would have.", icon=":material/stop_circle:")
+        if previous and previous != s.path and (store.is_model_folder(previous)):
+            st.button(f"Keep {_name(previous)} as the current model instead", key="train_keep_previous",
+                      icon=":material/undo:", on_click=set_current_model, args=(previous,))
+    else:
+        st.warning(head + f"What it had learnt is saved as **{name}** (on the Models page); the current model "
+                   f"is still **{md_escape(_name(current_path() or ''))}**.", icon=":material/stop_circle:")
+
+
+def live_view() -> None:
+    """This session's run: progress while it runs, then the chart, the outcome and the new model's card."""
+    job = current_job()
+    if job is None:
+        saved_models()
+        return
+    s = job.snapshot()
+    if finish_job_if_done():
+        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+
+    st.subheader(TITLES[s.status])
+    if s.status == "failed" and s.error_kind == "HubUnavailable" and job.corpus_config is not None:
+        st.error(offline_message(job.corpus_config), icon=":material/cloud_off:")
+        if st.button("Use the bundled Wikipedia sample", key="train_use_sample", type="primary",
+                     on_click=use_sample, args=(CORPUS_KEY,)):
+            st.rerun()  # the whole page: the corpus picker shows the sample
+        return
+    if s.status == "failed":
+        show_error(s.error or "Training failed.")
+        st.caption("Change the setting the message names and press **Train** again.")
+        return
+    if s.active:
+        _progress(job, s)
+    _metrics(s)
+    if s.corpus:
+        st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · "
+                   f"{s.corpus['documents']:,} documents · {s.corpus['distinct_words']:,} distinct words")
+    if len(s.batch_losses) >= 2 or s.epoch_losses:
+        st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
+    elif s.active:
+        st.caption("The loss chart appears with the first batches.")
+    if s.status == "stopped":
+        _stopped(s)
+    if s.status in ("done", "stopped") and s.path:
+        warning = divergence_warning(job, s)
+        if warning:
+            st.warning(warning, icon=":material/trending_up:")
+        if s.status == "done":
+            st.success(f"Finished and saved: **{md_escape(_name(s.path))}** is now the current model.",
+                       icon=":material/check_circle:")
+        try:
+            load_model(s.path)  # a damaged save says so here
+            cards.model_card(store.read_record(s.path))
+        except W2VError as e:
+            show_error(e)
+        c = st.columns(3)
+        shell.link("map", "Open the map", ":material/scatter_plot:", c[0])
+        shell.link("neighbours", "Ask for neighbours", ":material/hub:", c[1])
+        shell.link("models", "Manage models", ":material/inventory_2:", c[2])
