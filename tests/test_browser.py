@@ -128,7 +128,7 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
 
     # Train with the defaults (the whole bundled Wikipedia sample)
     _nav(page, "Train")
-    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    page.get_by_text("Nothing has been trained yet").wait_for()
     page.get_by_role("button", name=re.compile("^.*Train$")).click()
     page.get_by_role("heading", name="Finished").wait_for()
     page.get_by_text("is now the current model").wait_for()
@@ -147,17 +147,17 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     _no_exception(page)
     _shot(page, "3-map")
 
-    # Neighbours of a common word: a bar per neighbour with its cosine score
+    # Neighbours of a common word: a dot per neighbour with its cosine score
     _nav(page, "Neighbours & analogies")
     box = page.get_by_label("Word", exact=True)
     box.fill("war")
     box.press("Enter")
     page.get_by_text("Nearest to 'war'").wait_for()
     chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
-    bars = chart.locator(".bars .point")
-    bars.first.wait_for()
-    assert bars.count() == 10
-    scores = [float(t) for t in chart.locator(".bartext").all_text_contents() if t and t.strip()]
+    dots = chart.locator(".scatterlayer .point")
+    dots.first.wait_for()
+    assert dots.count() == 10
+    scores = [float(t) for t in chart.locator(".textpoint").all_text_contents() if t and t.strip()]
     assert len(scores) == 10 and all(-1.0 <= s <= 1.0 for s in scores)
     assert scores == sorted(scores)  # drawn bottom-up: the best neighbour on top
     _no_exception(page)
@@ -174,7 +174,8 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server + "/train")
-    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    page.get_by_role("button", name=re.compile("^.*Train$")).wait_for()
+    page.get_by_role("tab", name="Training").click()  # the settings' third tab
     epochs = page.get_by_role("slider", name="Epochs")
     epochs.focus()
     epochs.press("End")  # 50 epochs: a run long enough to reload during it
@@ -185,7 +186,7 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     _shot(page, "5-before-reload")
 
     page.reload()
-    page.get_by_role("heading", name="Training ...").wait_for()  # not "Nothing has been trained ..."
+    page.get_by_role("heading", name="Training ...").wait_for()  # not the saved models of a session without a run
     page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
     before = _chart_points(page)
     page.wait_for_function(f"(() => {{ const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
@@ -196,7 +197,7 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     stranger = browser.new_page(viewport={"width": 1400, "height": 1000})  # another user: no run to see
     stranger.set_default_timeout(TIMEOUT_MS)
     stranger.goto(server + "/train")
-    stranger.get_by_text("Nothing has been trained in this session yet").wait_for()
+    stranger.get_by_role("heading", name=re.compile("Your current model|Settings")).first.wait_for()
     assert stranger.get_by_role("heading", name="Training ...").count() == 0
     stranger.close()
 
