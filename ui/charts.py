@@ -62,8 +62,9 @@ def compare_loss_figure(histories: list[dict[str, Any]], epochs: list[int], labe
             fig.add_trace(go.Scatter(x=[e.get("epoch", k + 1) for k, e in enumerate(per_epoch)],
                                      y=[e.get("loss") for e in per_epoch], mode="lines+markers",
                                      name=f"{label} (epoch mean)", legendgroup=label,
+                                     showlegend=len(batch) < 3,  # one legend entry per model: its curve
                                      line=dict(color=colour, dash="dot"), marker=dict(size=8),
                                      hovertemplate="epoch %{x}<br>mean loss %{y:.4f}<extra>" + label + "</extra>"))
     fig.update_layout(xaxis_title="epochs", yaxis_title="training loss", height=360,
-                      margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1))
+                      margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.02, yanchor="bottom"))
     return fig, missing
