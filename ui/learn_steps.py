@@ -62,8 +62,12 @@ def passages(path: str, stamp: int) -> list[list[str]]:
     return learn.passages(corpus, load_model(path, stamp).vocab)
 
 
-def offer_models(problem: str | None) -> NoReturn:
-    """Explain the page and offer a saved trainable model or a one-click tiny one; then stop the run."""
+def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
+    """Explain the page and offer a saved trainable model or a one-click tiny one; then stop the run.
+
+    ``problem``: why the current model cannot be used (a red box); ``imported``: the current model's name when it
+    is a set of imported vectors, which is no problem at all, just not something Learn can step through.
+    """
     st.markdown(
         "This page takes one real sentence through word2vec, using a trained model and the code that trained it:  \n"
         "1. **Words → numbers**: tokens, vocabulary ids, one-hot vectors and the embedding matrix.  \n"
@@ -75,12 +79,16 @@ def offer_models(problem: str | None) -> NoReturn:
     models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get(CURRENT)]
     todo = ("pick a saved one or train a tiny one." if models else
             "train a tiny one here (a few seconds to a minute), or a real one on the Train page.")
-    if problem:
+    if imported:
+        st.info(f"The current model, **{md_escape(imported)}**, is a set of imported word vectors: it has the "
+                "vectors but not the output layer and settings that training used, so its training steps cannot "
+                "be shown. Learn works on a model trained by this app: " + todo, icon=":material/info:")
+    elif problem:
         st.error(problem)
         st.info("Learn needs a model trained by this app: " + todo)
     else:
         st.info("There is no current model yet: " + todo)
-    left, _ = st.columns([2, 3])
+    left, _ = st.columns([3, 2])
     with left:
         if models:
             names = {str(m.path): m.name for m in models}
@@ -89,8 +97,10 @@ def offer_models(problem: str | None) -> NoReturn:
                 set_current_model(pick)
                 st.rerun()
             st.caption("…or train a tiny one:")
-        if st.button(f"Train a tiny model (Skip-gram on the '{learn.TINY_CORPUS}' news corpus, under a minute)",
-                     type="primary", key="learn_tiny"):
+        tiny = st.button("Train a tiny model", type="primary", key="learn_tiny", icon=":material/model_training:",
+                         width="stretch")
+        st.caption(f"Skip-gram on the small '{learn.TINY_CORPUS}' news corpus, in under a minute.")
+        if tiny:
             bar = st.progress(0.0, text="Training a tiny model…")
 
             class _Bar(Callback):  # the Trainer runs in this script thread here (one worker), so it may draw
@@ -153,6 +163,34 @@ def architecture_svg(template: str, mc: ModelConfig, vocab_size: int) -> str:
     return template
 
 
+def _label_positions(start: np.ndarray, tip: np.ndarray, labels: list[str]) -> list[str]:
+    """Where each point's label goes: away from its own arrow, and clear of the labels placed before it.
+
+    Greedy, in plot units scaled to the data's span: a label takes the first side (the one opposite its arrow
+    first) whose rough box does not overlap a box already taken.
+    """
+    span = np.ptp(np.vstack([start, tip]), axis=0)
+    span = np.where(span > 0, span, 1.0)
+    p, d = start / span, (tip - start) / span
+    sides = {"top center": (0.0, 0.06), "bottom center": (0.0, -0.06), "middle left": (-1, 0.0),
+             "middle right": (1, 0.0)}
+    taken: list[tuple[float, float, float]] = []  # centre x, centre y, half width of each placed label
+    out = []
+    for i, label in enumerate(labels):
+        half = 0.009 * len(label) + 0.01  # about a character's width in these units
+        away = ("middle left" if d[i, 0] > 0 else "middle right") if abs(d[i, 0]) >= abs(d[i, 1]) else \
+            ("bottom center" if d[i, 1] > 0 else "top center")
+        order = [away] + [k for k in sides if k != away]
+        for side in order:
+            dx, dy = sides[side]
+            cx, cy = p[i, 0] + dx * (half + 0.02), p[i, 1] + dy
+            if all(abs(cx - x) > half + h or abs(cy - y) > 0.05 for x, y, h in taken):
+                break
+        taken.append((cx, cy, half))
+        out.append(side)
+    return out
+
+
 def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figure, np.ndarray, int]:
     """h, the input rows and the targets' output rows, before -> after the step, in one PCA basis.
 
@@ -187,12 +225,13 @@ def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figur
     tip = pb + mag * (pa - pb)
     colour = {"h": "#e4572e", "input": "#f4a259", "true word": "#2a9d8f", "negative": "#6c757d",
               "predicted": "#6c757d"}
+    positions = _label_positions(pb, tip, labels)
     fig = go.Figure()
     for kind in dict.fromkeys(kinds):
         ix = [i for i, k in enumerate(kinds) if k == kind]
         fig.add_trace(go.Scatter(x=pb[ix, 0], y=pb[ix, 1], mode="markers+text", name=kind,
                                  marker=dict(color=colour[kind], size=11), text=[labels[i] for i in ix],
-                                 textposition="bottom center", hoverinfo="text",
+                                 textposition=[positions[i] for i in ix], hoverinfo="text",
                                  hovertext=[f"{labels[i]}: moved {moves[i]:.5f}" for i in ix]))
     for i in range(len(labels)):
         if moves[i] > 0:
@@ -222,7 +261,8 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
                     "are simply removed before training.")
         st.markdown(_chips(tokens, ["" if i is not None else f"background:{C_OOV};color:#999" for i in ids],
                            [str(i) if i is not None else "no id" for i in ids]), unsafe_allow_html=True)
-        main_col, side_col = st.columns([3, 2], gap="large")
+        # one below the other: the comparison table needs the full width for its four kinds of vectors
+        main_col, side_col = st.container(), st.container()
         with main_col:
             known = [t for t, i in zip(tokens, ids) if i is not None]
             word = st.selectbox("Look at one word", list(dict.fromkeys(known)), key="learn_word")
@@ -371,7 +411,7 @@ def context_windows(lm: learn.LearnModel, tokens: list[str]) -> tuple[learn.Wind
                 st.markdown("**Skip-gram** learns: centre → each context word")
                 st.code("\n".join(f"{cw} → {w}" for w in ctx_words) or "(no example)", language=None)
             with st.expander(f"All training examples of this passage ({len(demo.cbow)} CBOW, "
-                             f"{len(demo.skipgram)} Skip-gram), as windows.py produces them"):
+                             f"{len(demo.skipgram)} Skip-gram), as the trainer produces them"):
                 w = lm.words
                 e1, e2 = st.columns(2)
                 e1.dataframe(pd.DataFrame({"context": [" ".join(w[i] for i in ctx) for ctx, _ in demo.cbow],
@@ -444,6 +484,7 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
                                                               for n, (i, _) in zip(names, top)][::-1],
                                orientation="h", marker_color=colors[::-1],
                                text=[f"{p:.2%}" for _, p in top][::-1], textposition="outside"))
+        fig.update_xaxes(tickformat=".2~%")  # the same unit as the bars' labels (not 200µ next to 0.02%)
         fig.update_layout(height=340, margin=dict(l=10, r=40, t=30, b=10), xaxis_title="probability",
                           title=f"Top 10 predictions (true word '{tw}' in red: rank {fw.target_rank:,} of {lm.V:,})")
         st.plotly_chart(fig, key="learn_top10")
@@ -467,8 +508,8 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
                          hide_index=True, width="stretch")
             if any(i == fw.target for i in fw.ns_ids[1:]):
                 st.caption("A negative that equals the true word is skipped (loss term 0), as word2vec does.")
-            st.caption("This is the textbook form: k negatives for this one example (models.py's `step`, checked "
-                       "against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
+            st.caption("This is the textbook form: k negatives for this one example (the model's own `step`, "
+                       "checked against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
                        "and shares it among the batch's examples, each pool word weighted so that the expected "
                        "gradient is the same.")
             m1, m2 = st.columns(2)
