@@ -76,9 +76,9 @@ with zipf_tab:
                   title="Rank vs frequency (log-log): Zipf's law is a straight line")
     fig.add_hline(y=min_count, line_dash="dot", line_color="#e45756")
     if kept:  # the label sits where the cut meets the curve (annotations on log axes take log10 positions)
-        fig.add_annotation(x=math.log10(max(kept, 1)), y=math.log10(min_count), ax=-40, ay=-40,
+        fig.add_annotation(x=math.log10(max(kept, 1)), y=math.log10(min_count), ax=-50, ay=30,
                            text=f"min count {min_count}: the {kept:,} words left of here are kept",
-                           showarrow=True, arrowhead=2, xanchor="right", font=dict(color="#e45756"))
+                           showarrow=True, arrowhead=2, arrowcolor="#e45756", xanchor="right", font=dict(color="#e45756"))
     fig.update_xaxes(dtick=1, tickformat="~s", title="rank (1 = most frequent word)")
     fig.update_yaxes(dtick=1, tickformat="~s", title="count")
     fig.update_layout(height=420, margin=dict(t=50, b=10))

@@ -37,9 +37,9 @@ for col, (key, label, icon, text) in zip(st.columns(len(steps)), steps):
         st.caption(text)
 
 extra = [("corpus", "Look at the corpus", ":material/library_books:"),
-         ("evaluate", "Score the model on benchmarks", ":material/grading:"),
-         ("compare", "Compare models side by side", ":material/compare_arrows:"),
-         ("learn", "See word2vec work step by step", ":material/school:")]
+         ("evaluate", "Score on benchmarks", ":material/grading:"),
+         ("compare", "Compare models", ":material/compare_arrows:"),
+         ("learn", "Learn step by step", ":material/school:")]
 for col, (key, label, icon) in zip(st.columns(len(extra)), extra):
     if col.button(label, icon=icon, key=f"home_{key}", width="stretch"):
         st.switch_page(shell.PAGES[key])

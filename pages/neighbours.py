@@ -176,9 +176,10 @@ with t_an:
                 where = f"its answer number {rank:,} of {len(wv):,}" if rank else "one of the query words"
                 st.warning(f"{q}: not the expected **{md_escape(expected)}**, which is {where}. A small corpus "
                            "teaches few analogies; more text (or epochs) helps.", icon=":material/rule:")
-            df = pd.DataFrame(ranked[:int(ss["nb_an_k"])], columns=["answer", "score"])
-            df.index = range(1, len(df) + 1)
-            if expected is not None:
+            k = int(ss["nb_an_k"])
+            shown = list(range(1, min(k, len(ranked)) + 1)) + ([rank] if rank and rank > k else [])
+            df = pd.DataFrame([ranked[r - 1] for r in shown], columns=["answer", "score"], index=shown)
+            if expected is not None:  # the expected answer gets its own row, at its own rank, when it is further down
                 df["expected"] = ["✓" if x == expected else "" for x in df["answer"]]
             st.dataframe(df, column_config={"score": st.column_config.NumberColumn(format="%.3f")}, width=480)
         except W2VError as e:

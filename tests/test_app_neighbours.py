@@ -83,6 +83,9 @@ def test_analogy_says_where_the_expected_answer_ranks_and_is_green_only_when_rig
     at.text_input(key="nb_an_d").set_value(wrong).run()
     assert not at.success  # a wrong answer is never shown as a success
     assert any(f"answer number 4 of {len(wv):,}" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.text_input(key="nb_an_d").set_value(ranked[9]).run()  # further down than the 5 answers shown
+    table = next(d.value for d in at.dataframe if "answer" in d.value.columns)
+    assert list(table.index) == [1, 2, 3, 4, 5, 10] and table.loc[10, "expected"] == "✓"
 
 
 def test_analogy_examples_fill_all_four_fields(tiny_model):
