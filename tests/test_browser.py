@@ -162,6 +162,52 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     assert scores == sorted(scores)  # drawn bottom-up: the best neighbour on top
     _no_exception(page)
     _shot(page, "4-neighbours")
+
+    # the finished run's id stays out of the URL, so the back button walks back page by page to Home
+    assert "job=" not in page.url
+    seen = [page.url]
+    for _ in range(8):
+        page.go_back()
+        page.wait_for_timeout(1500)  # popstate, then the page's run (which must not push the id back)
+        assert page.url != seen[-1], seen  # every press goes somewhere
+        seen.append(page.url)
+        if page.url.rstrip("/") == server.rstrip("/"):
+            break
+    page.get_by_role("heading", name="Word2Vec Explorer").wait_for()
+    page.close()
+
+
+def _inside(box, viewport) -> bool:
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, {"width": 390, "height": 844}])
+def test_train_button_and_live_view_come_before_the_settings(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server + "/train")
+    start = page.get_by_role("button", name=re.compile("^.*Train$"))
+    start.wait_for()
+    page.wait_for_timeout(1000)  # layout settled
+    assert _inside(start.bounding_box(), viewport)  # in the first screen, no scrolling
+    live = page.locator(".st-key-train_live")
+    settings = page.get_by_role("heading", name="Settings")
+    lb, sb = live.bounding_box(), settings.bounding_box()
+    if viewport["width"] < 640:  # a phone: the columns stack, the live view first
+        assert lb["y"] < sb["y"]
+    else:  # side by side, the live view on the left
+        assert lb["x"] + lb["width"] <= sb["x"] and lb["y"] < viewport["height"]
+    _shot(page, f"7-train-{viewport['width']}")
+    start.click()
+    heading = page.get_by_role("heading", name=re.compile(r"^(Starting|Loading the corpus|Training) \.\.\.$"))
+    heading.first.wait_for()
+    assert _inside(heading.first.bounding_box(), viewport)  # the run shows in the first screen
+    if viewport["width"] < 640:
+        assert heading.first.bounding_box()["y"] < settings.bounding_box()["y"]  # not below the settings
+    _no_exception(page)
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_role("heading", name="Stopped").wait_for()
     page.close()
 
 
