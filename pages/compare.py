@@ -40,12 +40,14 @@ def _default_pair(records: list[store.ModelRecord], current: str | None) -> list
     return [str(first.path), str((same or others)[0].path)]
 
 
-def _wrap(label: str, width: int = 22) -> str:
-    """A long model name over two lines (map panel titles sit side by side)."""
-    if len(label) <= width:
-        return label
-    cut = max((i for i, ch in enumerate(label[:width + 1]) if ch in "-_ "), default=width)
-    return label[:cut + 1] + "<br>" + label[cut + 1:]
+def _wrap(label: str, width: int = 16) -> str:
+    """A long model name over several lines (map panel titles sit side by side, two to a row even on a phone)."""
+    lines = []
+    while len(label) > width:
+        cut = max((i for i, ch in enumerate(label[:width + 1]) if ch in "-_ "), default=width - 1)
+        lines.append(label[:cut + 1])
+        label = label[cut + 1:]
+    return "<br>".join(lines + [label])
 
 
 # ----------------------------------------------------------------------------------------------- sections
@@ -185,6 +187,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
                                      showlegend=False, hoverinfo="text"), row=i // n_cols + 1, col=i % n_cols + 1)
     fig.update_xaxes(matches="x")  # one coordinate system: the same scale in every panel
     fig.update_yaxes(matches="y")
+    fig.update_annotations(font_size=12)  # the panel titles
     fig.update_layout(height=440 * n_rows, margin=dict(t=60, b=10))
     st.plotly_chart(fig, width="stretch", key="cmp_map_chart")
     st.caption("Alignment error (mean distance between a word's unit vectors after rotation; 0 = identical "

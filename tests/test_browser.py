@@ -206,8 +206,12 @@ def test_train_button_and_live_view_come_before_the_settings(browser, server, vi
     if viewport["width"] < 640:
         assert heading.first.bounding_box()["y"] < settings.bounding_box()["y"]  # not below the settings
     _no_exception(page)
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
+    _shot(page, f"8-training-{viewport['width']}")
     page.get_by_role("button", name=re.compile("Stop")).click()
     page.get_by_role("heading", name="Stopped").wait_for()
+    page.wait_for_timeout(1000)
+    _shot(page, f"9-stopped-{viewport['width']}")
     page.close()
 
 

@@ -40,7 +40,7 @@ def settings_table(recs: list[store.ModelRecord], labels: list[str]) -> None:
         return
     styled = df.style.apply(lambda row: ["background-color: rgba(255, 200, 0, 0.25); font-weight: 600"
                                          if differs[row.name] else "" for _ in row], axis=1)
-    st.dataframe(styled, width="stretch", height=35 * len(df) + 40)  # every row, no inner scrolling
+    st.dataframe(styled, width="stretch", height=35 * (len(df) + 1) + 12)  # every row, no inner scrolling
     st.caption("Highlighted rows differ between the models.")
 
 
