@@ -21,7 +21,6 @@ share (Hamilton, Leskovec & Jurafsky, 2016, "Diachronic word embeddings"): the r
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from dataclasses import dataclass, fields, replace
@@ -41,7 +40,9 @@ METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "Custom a
 MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE on 2 CPU cores: ~3000 points take 10-30 s (see benchmarks/)
 MAX_UMAP_POINTS = 10_000  # UMAP on 2 CPU cores: 5,000 points ~5-10 s; past 10,000 a page would wait too long
 MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
-THREADS = min(2, os.cpu_count() or 1)  # t-SNE worker threads: our machines have 2 cores (results do not depend on it)
+# openTSNE runs on one thread: with torch loaded (as in the app) its second thread doubled the CPU time and
+# slowed t-SNE of 3,000 words from 26 s to 50 s here, and a shared 2-core server has no core to spare anyway
+TSNE_THREADS = 1
 
 
 def normalize_rows(X: np.ndarray) -> np.ndarray:
@@ -226,7 +227,7 @@ def _open_tsne(Xn: np.ndarray, dims: int, perp: float, iters: int, seed: int, pr
         return False
 
     return openTSNE.TSNE(n_components=dims, perplexity=perp, early_exaggeration_iter=early, n_iter=iters - early,
-                         initialization="pca", random_state=seed, n_jobs=THREADS, verbose=False,
+                         initialization="pca", random_state=seed, n_jobs=TSNE_THREADS, verbose=False,
                          callbacks=tick if progress else None, callbacks_every_iters=every).fit(Xn)
 
 
