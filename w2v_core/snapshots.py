@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from w2v_core.errors import W2VError
-from w2v_core.projection import _method, knn, normalize_rows, pca, procrustes_align, project
+from w2v_core.projection import _method, knn, normalize_rows, one_thread, procrustes_align, project
 from w2v_core.training import Callback, Progress
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,10 @@ def align(snaps: Snapshots, reference: np.ndarray | None = None) -> tuple[np.nda
     ref = snaps.vectors[-1] if reference is None else np.asarray(reference)
     out = np.empty(snaps.vectors.shape, dtype=np.float32)
     errors = np.empty(len(snaps))
-    for i, V in enumerate(snaps.vectors):
-        R, errors[i] = procrustes_align(V, ref)
-        out[i] = normalize_rows(V) @ R
+    with one_thread():
+        for i, V in enumerate(snaps.vectors):
+            R, errors[i] = procrustes_align(V, ref)
+            out[i] = normalize_rows(V) @ R
     return out, errors
 
 
@@ -165,8 +166,9 @@ def frame_coords(snaps: Snapshots, method: str = "pca", dims: int = 2, words: Se
 
         if len(rows) < dims + 1:
             raise W2VError(f"PCA in {dims}-D needs at least {dims + 1} words (got {len(rows)}); add more words.")
-        fit = PCA(n_components=dims, svd_solver="full").fit(ref)
-        return np.stack([fit.transform(f) for f in frames]).astype(np.float32)
+        with one_thread():
+            fit = PCA(n_components=dims, svd_solver="full").fit(ref)
+            return np.stack([fit.transform(f) for f in frames]).astype(np.float32)
     layout = project(ref, m, dims, seed=seed, **knobs)
     out = np.empty((len(frames), len(rows), dims), dtype=np.float32)
     out[-1] = layout
