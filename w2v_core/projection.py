@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
 import warnings
 from dataclasses import dataclass, fields, replace
 from typing import Any, Sequence, Union
@@ -282,16 +284,51 @@ class _TqdmSink:
         pass
 
 
+_UMAP_IMPORT = threading.Lock()
+
+
+def _import_umap() -> Any:
+    """umap-learn, imported so that numba keeps its compiled functions on disk.
+
+    umap-learn declares ~120 numba functions without numba's ``cache=True``, so every new process compiled them
+    again on its first UMAP (8-17 s here). ``numba.njit`` is wrapped to ask for the cache only while umap
+    imports; then only the first process after an install pays (first UMAP of a later process: ~2.6 s, import
+    included). numba keeps the cache beside umap's sources, or in the user's cache folder when those are read-only.
+    """
+    if "umap" in sys.modules:
+        return sys.modules["umap"]
+    with _UMAP_IMPORT:
+        try:
+            import numba
+        except ImportError:
+            numba = None
+        plain = getattr(numba, "njit", None)
+
+        def njit_cached(*args: Any, **kw: Any) -> Any:
+            if len(args) == 1 and callable(args[0]) and not kw:  # bare @numba.njit
+                return plain(cache=True)(args[0])
+            kw.setdefault("cache", True)
+            return plain(*args, **kw)
+
+        if plain is not None:
+            numba.njit = njit_cached
+        try:
+            import umap
+        except ImportError:
+            raise W2VError("UMAP needs the umap-learn package: pip install umap-learn (or pick PCA or t-SNE).") from None
+        finally:
+            if plain is not None:
+                numba.njit = plain
+    return umap
+
+
 def _umap(Xn: np.ndarray, dims: int, n_neighbors: int, min_dist: float, seed: int,
           progress: ProgressFn | None) -> np.ndarray:
     if not 2 <= n_neighbors <= 200:
         raise W2VError(f"UMAP's number of neighbours must be between 2 and 200 (got {n_neighbors}); 15 is usual.")
     if not 0.0 <= min_dist <= 1.0:
         raise W2VError(f"UMAP's minimum distance must be between 0 and 1 (got {min_dist}); 0.1 is usual.")
-    try:
-        import umap
-    except ImportError:
-        raise W2VError("UMAP needs the umap-learn package: pip install umap-learn (or pick PCA or t-SNE).") from None
+    umap = _import_umap()
     # umap-learn warns that a model fitted on our own neighbours cannot .transform() new points: we never do
     warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
     n = Xn.shape[0]
