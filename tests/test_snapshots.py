@@ -14,7 +14,7 @@ from w2v_core.projection import project
 from w2v_core.snapshots import (SNAPSHOTS_FILE, SnapshotRecorder, align, frame_coords, frame_neighbours,
                                 load_snapshots, save_snapshots)
 from w2v_core.store import load_model
-from w2v_core.training import Callback, Progress, TrainConfig, Trainer
+from w2v_core.training import Progress, TrainConfig, Trainer
 
 SMALL = dict(dim=16, window=3, min_count=1, sample=0)
 
@@ -142,19 +142,15 @@ def test_a_stopped_run_keeps_its_last_vectors(tiny_texts):
     corpus = from_texts(tiny_texts * 3, name="x", config=CorpusConfig(source="x"))
     stop = threading.Event()
 
-    class StopSoon(Callback):
-        def __init__(self):
-            self.n = 0
-
+    class StoppingRecorder(SnapshotRecorder):  # the user presses Stop once a few frames are in
         def on_batch_end(self, p):
-            self.n += 1
-            if self.n == 5:
+            super().on_batch_end(p)
+            if len(self.snapshots()) >= 5:
                 stop.set()
 
-    rec = SnapshotRecorder(max_words=10, every=0.001)
+    rec = StoppingRecorder(max_words=10, every=0.001)
     r = Trainer(corpus, ModelConfig(**SMALL), TrainConfig(epochs=20, threads=1, seed=1, report_every=0.0,
-                                                          batch_size=16, chunk_tokens=1000),
-                [rec, StopSoon()], stop).train()
+                                                          batch_size=16, chunk_tokens=1000), [rec], stop).train()
     s = rec.snapshots()
     assert r.summary["stopped"] and 0 < s.fraction[-1] < 1 and not s.epoch_end[-1]
     np.testing.assert_array_equal(s.vectors[-1], r.vectors.vectors[:10])
