@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402,F401  (loaded as in the app: it changes how threaded libraries behave)
 
 from w2v_core import explorer, projection  # noqa: E402

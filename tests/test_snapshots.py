@@ -103,7 +103,8 @@ def test_frames_share_one_coordinate_system(run):
     u = frame_coords(s, "umap", 2, words=list(s.words), n_neighbors=5)
     assert u.shape == (len(s), 27, 2) and np.isfinite(u).all()
     # earlier frames are placed among the final layout's points, never flung outside it
-    assert (u[:-1].min(axis=(0, 1)) >= u[-1].min(0) - 1e-4).all() and (u[:-1].max(axis=(0, 1)) <= u[-1].max(0) + 1e-4).all()
+    lo, hi = u[-1].min(0) - 1e-4, u[-1].max(0) + 1e-4
+    assert (u[:-1].min(axis=(0, 1)) >= lo).all() and (u[:-1].max(axis=(0, 1)) <= hi).all()
     assert frame_coords(s, "pca", 3, words=words).shape == (len(s), 5, 3)
     with pytest.raises(W2VError, match="most frequent words only"):
         frame_coords(s, "pca", 2, words=["cat", "sheep"])

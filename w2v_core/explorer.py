@@ -154,7 +154,8 @@ def name_clusters(X: np.ndarray, words: Sequence[str], k: int, priorities: Seque
         best = pool[np.argsort(-(Xn[pool] @ centre), kind="stable")][:n_names]
         central.append(tuple(words[i] for i in best))
         names.append(" · ".join(central[-1]))
-    return Clusters(labels, tuple(names), tuple(central), tuple(int(s) for s in np.bincount(labels, minlength=len(ids))))
+    sizes_by_label = np.bincount(labels, minlength=len(ids))
+    return Clusters(labels, tuple(names), tuple(central), tuple(int(s) for s in sizes_by_label))
 
 
 # ------------------------------------------------------------------------------------------------ density

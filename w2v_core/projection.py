@@ -199,11 +199,9 @@ def pca(X: np.ndarray, dims: int = 2, components: Sequence[int] | None = None, s
 
 def tsne_backend() -> str:
     """'openTSNE' when it is installed (about 2.5x faster here, and it reports progress), else 'scikit-learn'."""
-    try:
-        import openTSNE  # noqa: F401
-    except ImportError:
-        return "scikit-learn"
-    return "openTSNE"
+    import importlib.util
+
+    return "openTSNE" if importlib.util.find_spec("openTSNE") is not None else "scikit-learn"
 
 
 def _tsne(Xn: np.ndarray, dims: int, perplexity: float, n_iter: int, seed: int,
@@ -315,7 +313,8 @@ def _import_umap() -> Any:
         try:
             import umap
         except ImportError:
-            raise W2VError("UMAP needs the umap-learn package: pip install umap-learn (or pick PCA or t-SNE).") from None
+            raise W2VError("UMAP needs the umap-learn package: pip install umap-learn "
+                           "(or pick PCA or t-SNE).") from None
         finally:
             if plain is not None:
                 numba.njit = plain
