@@ -316,3 +316,24 @@ def test_project_map_titles_and_words():
     assert u.axis_titles == ("UMAP 1", "UMAP 2") and u.explained is None
     with pytest.raises(W2VError, match="not in the vocabulary"):
         project_map(wv, ["king", "zebra"], "pca")
+
+
+def test_tsne_falls_back_to_scikit_learn(monkeypatch):
+    import w2v_core.projection as P
+
+    X, y = _clusters(n_per=15, k=2)
+    monkeypatch.setattr(P, "tsne_backend", lambda: "scikit-learn")
+    seen = []
+    xy = project(X, "tsne", 2, perplexity=5, n_iter=250, progress=lambda f, m: seen.append(f))
+    assert xy.shape == (30, 2) and seen[0] == 0.0 and seen[-1] == 1.0  # only start and end: sklearn has no hook
+    gap = np.linalg.norm(xy[y == 0].mean(0) - xy[y == 1].mean(0))
+    assert gap > 3 * max(xy[y == c].std(0).max() for c in (0, 1))  # the two clusters lie apart
+
+
+def test_umap_missing_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    X, _ = _clusters()
+    with pytest.raises(W2VError, match="pip install umap-learn"):
+        project(X, "umap")

@@ -293,7 +293,7 @@ def _import_umap() -> Any:
     imports; then only the first process after an install pays (first UMAP of a later process: ~2.6 s, import
     included). numba keeps the cache beside umap's sources, or in the user's cache folder when those are read-only.
     """
-    if "umap" in sys.modules:
+    if sys.modules.get("umap") is not None:
         return sys.modules["umap"]
     with _UMAP_IMPORT:
         try:
