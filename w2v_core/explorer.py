@@ -112,7 +112,7 @@ def cluster_colours(k: int) -> list[str]:
     return [PALETTE[i % len(PALETTE)] for i in range(k)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
 class Clusters:
     """k-means clusters of a map's words, largest first, each with a name made of its most central words."""
 

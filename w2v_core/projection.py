@@ -579,7 +579,7 @@ def _as_axis(a: Any) -> Axis:
     raise W2VError(f"An axis is a word or a (from, to) pair of words; got {a!r}.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds an array: compare fields, not objects
 class MapProjection:
     """Coordinates of words on a map, with what a page needs to title the axes and explain the view."""
 

@@ -39,7 +39,7 @@ SNAPSHOTS_FILE = "snapshots.safetensors"
 FORMAT, FORMAT_VERSION = "w2v-explorer-snapshots", 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
 class Snapshots:
     """K snapshots of the same N words (most frequent first) during one training run."""
 
