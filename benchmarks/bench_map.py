@@ -41,7 +41,8 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 def train_sample(folder: Path) -> tuple[Path, dict]:
     """A skip-gram model of the bundled corpus, with a snapshot recorder (its cost is measured too)."""
-    from w2v_core.corpus import CorpusConfig, load_corpus
+    from w2v_core.corpus import CorpusConfig
+    from w2v_core.loader import load_corpus
     from w2v_core.models import ModelConfig
     from w2v_core.snapshots import SnapshotRecorder, save_snapshots
     from w2v_core.training import TrainConfig, Trainer
