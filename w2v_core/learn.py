@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -103,15 +104,21 @@ def load_training_model(path: str | Path) -> LearnModel:
     return LearnModel(Path(path), rec.name, model, vocab, mc, rec.corpus, rec.corpus_name or "unknown corpus", lr)
 
 
-def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | None = None) -> Corpus:
-    """The corpus the model was trained on, re-read through its saved CorpusConfig (so sentences are real)."""
+def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | None = None,
+                      uploads: str | Path | None = None) -> Corpus:
+    """The corpus the model was trained on, re-read through its saved CorpusConfig (so sentences are real).
+
+    ``uploads``: the uploads folder the model's corpus may come from on a shared server (``loader.check_source``).
+    The message of a corpus that cannot be re-read names its file, never the folder it was in.
+    """
     if lm.corpus_config is None:
         raise W2VError(f"'{lm.name}' does not record how its corpus was loaded, so its sentences cannot be shown; "
                        "type a sentence instead.")
     try:
-        return load_corpus(lm.corpus_config, progress)
+        return load_corpus(lm.corpus_config, progress, uploads=uploads)
     except W2VError as e:
-        raise W2VError(f"The corpus of '{lm.name}' ({lm.corpus_config.source}) cannot be re-read here ({e}). "
+        source = re.split(r"[/\\]", str(lm.corpus_config.source))[-1]
+        raise W2VError(f"The corpus of '{lm.name}' ({source}) cannot be re-read here ({e}). "
                        "Type a sentence instead.") from None
 
 
