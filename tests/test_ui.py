@@ -49,6 +49,11 @@ def test_user_strings_are_not_markup():
     assert widgets.md_escape("**bold** [link](x) :red[no] `code`") == \
         r"\*\*bold\*\* \[link\](x) \:red\[no\] \`code\`"
     assert widgets.md_escape("tiny-model 2") == "tiny-model 2"
+    assert widgets.md_escape("![x](http://host/p.png)") == r"!\[x\](http\://host/p.png)"  # no image, no autolink
+    assert widgets.md_escape("see www.example.com or me@example.com") == r"see www\.example.com or me\@example.com"
+    assert widgets.md_escape("1. first") == r"1\. first" and widgets.md_escape("- item") == r"\- item"
+    assert widgets.md_escape("two\n# lines") == r"two \# lines"  # stays on its line, no heading
+    assert widgets.md_escape("$x$ <b>") == r"\$x\$ \<b\>"
 
 
 def test_typed_words():
