@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from ui import cards, charts, session, shell
 from ui.session import CURRENT, load_model
-from ui.widgets import md_escape, resolve_word, show_error, show_warning
+from ui.widgets import md_escape, plot_text, resolve_word, show_error, show_warning
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
@@ -206,7 +206,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     except W2VError as e:
         show_error(e)
         return
-    fig = make_subplots(rows=1, cols=len(models), subplot_titles=labels, shared_xaxes=True, shared_yaxes=True,
+    fig = make_subplots(rows=1, cols=len(models), subplot_titles=[plot_text(x) for x in labels], shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.03)
     marked = mark if mark in words else None
     if mark and not marked:
@@ -216,7 +216,8 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
         fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode=mode, text=list(words), name=labels[i],
                                    textposition="top center", textfont=dict(size=10),
                                    marker=dict(size=6, color=PALETTE[i % len(PALETTE)], opacity=0.7),
-                                   hovertemplate="<b>%{text}</b><extra>" + labels[i] + "</extra>", showlegend=False),
+                                   hovertemplate="<b>%{text}</b><extra>" + plot_text(labels[i]) + "</extra>",
+                                   showlegend=False),
                       row=1, col=i + 1)
         if marked:
             j = words.index(marked)

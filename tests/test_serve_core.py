@@ -167,3 +167,16 @@ def test_learn_names_a_corpus_it_cannot_reread_by_its_file_only(shared, tiny_mod
     assert "secret.txt" in str(e.value) and str(server_file.parent) not in str(e.value)
     assert "zebra" not in str(e.value)
     assert get_settings().shared and os.path.isfile(server_file)
+
+
+def test_the_command_line_is_not_a_visitor(shared, server_file, tmp_path):
+    """The operator trains a gallery model from a server file with the CLI, in the same shared-mode environment."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "gallery" / "from-cli"
+    r = subprocess.run([sys.executable, "-m", "w2v_core", "train", "--corpus", str(server_file), "--min-count", "1",
+                        "--dim", "8", "--epochs", "1", "--threads", "1", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert "zebra" in store.load_model(out).vectors.words

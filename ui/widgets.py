@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import logging
 import re
 from typing import Any, Callable, Iterator
@@ -84,8 +85,10 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-_MARKDOWN = str.maketrans({**{c: "\\" + c for c in "\\`*_[]<>#$~|:@"}, "\n": " ", "\r": " "})
-_AUTOLINK = re.compile(r"(?i)\b(www)\.")  # GFM links www.example.com by itself (http:// needs the escaped ':')
+_WJ = "\u2060"  # WORD JOINER: invisible, and it breaks the patterns GFM turns into links by itself
+_MARKDOWN = str.maketrans({**{c: "\\" + c for c in "\\`*_[]<>#$~|"}, ":": _WJ + "\\:", "@": "\\@" + _WJ,
+                           "\n": " ", "\r": " "})
+_AUTOLINK = re.compile(r"(?i)\b(www)\.")  # GFM links www.example.com by itself, escaped or not
 _LIST_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")  # a list item or heading marker where the text starts
 
 
@@ -93,12 +96,20 @@ def md_escape(text: Any) -> str:
     """A user's string (a model name, a word, a file name) made safe inside markdown: it shows as typed, never as
     markup (no links or autolinks, images, HTML, directives like :red[...], maths, lists or headings).
 
-    The characters that start markup are backslash-escaped, which CommonMark shows as the character itself; line
-    breaks become spaces, so the text stays on the line it was put in.
+    The characters that start markup are backslash-escaped, which CommonMark shows as the character itself. GFM
+    also links bare URLs (``http://...``, ``www....``, e-mail addresses) after escapes are undone, so an invisible
+    word joiner goes before every ':', after every '@' and after "www". Line breaks become spaces, so the text stays
+    on the line it was put in.
     """
     out = str(text).translate(_MARKDOWN)
-    out = _AUTOLINK.sub(r"\1\\.", out)
+    out = _AUTOLINK.sub(r"\1" + _WJ + r"\\.", out)
     return _LIST_START.sub(lambda m: m[1] + "\\" + m[2] if len(m[2]) == 1 else m[1] + m[2][:-1] + "\\" + m[2][-1], out)
+
+
+def plot_text(text: Any) -> str:
+    """A user's string as Plotly text (titles, legends, hover labels): Plotly reads a little HTML (links, bold) and
+    %{...} templates in it; entities are shown as the characters they stand for."""
+    return html.escape(str(text)).replace("%", "&#37;")
 
 
 def parse_words(text: str) -> list[str]:

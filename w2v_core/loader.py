@@ -26,15 +26,17 @@ from w2v_core.settings import Settings, allowed_corpus_path, get_settings
 
 
 def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_cache: bool = True, *,
-                uploads: str | os.PathLike | None = None) -> Corpus:
+                uploads: str | os.PathLike | None = None, any_path: bool = False) -> Corpus:
     """Load and tokenize the corpus that ``config`` names, through the on-disk corpus cache.
 
     Why the cache: tokenizing a large corpus is the slow part of a first run; a second run with the same
     source and options reads int32 arrays back instead. On a shared server a local source must pass
-    :func:`check_source` first (``uploads``: the visitor's own uploads folder), cached or not.
+    :func:`check_source` first (``uploads``: the visitor's own uploads folder), cached or not; ``any_path`` is for
+    the command line only, whose user sits at the server and may read what their account may.
     """
     config.validate()
-    config = check_source(config, uploads)
+    if not any_path:
+        config = check_source(config, uploads)
     if use_cache:
         cached = corpus_cache.load(config)
         if cached is not None:
