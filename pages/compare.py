@@ -206,8 +206,8 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     except W2VError as e:
         show_error(e)
         return
-    fig = make_subplots(rows=1, cols=len(models), subplot_titles=[plot_text(x) for x in labels], shared_xaxes=True, shared_yaxes=True,
-                        horizontal_spacing=0.03)
+    fig = make_subplots(rows=1, cols=len(models), subplot_titles=[plot_text(x) for x in labels], shared_xaxes=True,
+                        shared_yaxes=True, horizontal_spacing=0.03)
     marked = mark if mark in words else None
     if mark and not marked:
         show_warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui import cards, exports, session, shell
 from ui.job import current_job
-from ui.widgets import PERSIST, md_escape, show_error
+from ui.widgets import PERSIST, guarded, md_escape, show_error
 from w2v_core import quota, store
 from w2v_core.errors import W2VError
 
@@ -53,11 +53,13 @@ gallery = session.gallery_records()
 current = session.current_path()
 
 
+@guarded  # a callback runs before the page, outside app.py's page_errors
 def make_current(path: str, name: str) -> None:
     session.set_current_model(path)
     ss["models_flash"] = f"'{md_escape(name)}' is now the current model."
 
 
+@guarded
 def do_rename(path: str, key: str) -> None:
     new = ss.get(key, "").strip()
     try:
@@ -67,6 +69,7 @@ def do_rename(path: str, key: str) -> None:
         ss["models_error"] = str(e)
 
 
+@guarded
 def do_delete(path: str, name: str) -> None:
     try:
         store.delete_model(path)
@@ -82,8 +85,9 @@ def imported(path: Path) -> None:
     """A new model from an import: current, and the disk quota enforced (the new one and the current one stay)."""
     keep = [path] + ([current] if current else [])
     gone = quota.enforce(models_folder=root, uploads_folder=session.uploads_folder(), keep=keep).get("models", [])
-    make_current(str(path), store.read_record(path).name)
-    ss["models_flash"] = (f"Imported '{md_escape(store.read_record(path).name)}'; it is now the current model."
+    name = store.read_record(path).name
+    make_current(str(path), name)
+    ss["models_flash"] = (f"Imported '{md_escape(name)}'; it is now the current model."
                           + (f" To stay within the disk quota, {len(gone)} least recently used model(s) were removed."
                              if gone else ""))
     st.rerun()

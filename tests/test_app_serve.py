@@ -384,3 +384,14 @@ def test_the_models_page_shows_the_quota_and_keeps_within_it(monkeypatch, tmp_pa
     assert not old.exists() and newer.exists()  # least recently used first; the current one stays
     assert any("least recently used" in s.value for s in at.success)
     assert sources.uploads_dir()  # the personal uploads folder is untouched by a model import
+
+
+def test_a_new_corpus_upload_keeps_the_uploads_within_their_quota(monkeypatch):
+    monkeypatch.setenv("W2V_QUOTA_UPLOADS_MB", "1")
+    old = sources.save_upload(("alpha beta gamma\n" * 40_000).encode(), "old.txt")  # 680 kB
+    at = go(app(), "pages/corpus.py")
+    at.selectbox(key="corpus_source").set_value("upload").run()
+    at.file_uploader(key="corpus_upload").upload("new.txt", ("delta epsilon\n" * 40_000).encode(), "text/plain").run()
+    assert not at.exception
+    new = Path(at.session_state["corpus_saved_upload"][1])
+    assert new.is_file() and not old.exists()

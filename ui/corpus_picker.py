@@ -19,7 +19,7 @@ import streamlit as st
 
 from ui import session
 from ui.widgets import PERSIST, default, md_escape, show_error
-from w2v_core import corpus_cache, settings, sources
+from w2v_core import corpus_cache, quota, settings, sources
 from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
@@ -61,7 +61,9 @@ def _saved_upload(key: str, uploaded) -> str:
     memo = st.session_state.get(f"{key}_saved_upload")
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
-    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=session.uploads_folder()))
+    folder = session.uploads_folder()
+    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=folder))
+    quota.evict("uploads", folder, keep=[path])  # the least recently used uploads go first; never this one
     st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
 

@@ -131,8 +131,8 @@ def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, 
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
     result = Trainer(corpus, mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
                      callbacks=callbacks).train()
-    name = f"tiny {source} skip-gram"
-    return result.save(store.new_model_path(root, name), name=name)
+    path, name = store.new_model_slot(root, f"tiny {source} skip-gram")  # a second one is "... skip-gram-2"
+    return result.save(path, name=name)
 
 
 def learnable_models(root: str | Path | None = None) -> list[store.ModelRecord]:
