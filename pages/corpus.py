@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import shell
 from ui.corpus_picker import corpus_picker, corpus_stats_cached, load_corpus_cached
+from ui.widgets import md_escape, show_error
 from w2v_core.errors import W2VError
 from w2v_core.hub import HubUnavailable
 
@@ -36,12 +37,12 @@ try:
         corpus = load_corpus_cached(config)
         stats = corpus_stats_cached(config)
 except HubUnavailable as e:
-    st.error(str(e))
+    show_error(e)
     st.button("Use the bundled Wikipedia sample instead", on_click=_use_sample, key=f"{KEY}_use_sample",
               type="primary")
     st.stop()
 except W2VError as e:
-    st.error(str(e))
+    show_error(e)
     st.stop()
 
 min_count = st.slider("min_count", min_value=1, max_value=100, value=5, key=f"{KEY}_min_count",
@@ -76,4 +77,4 @@ with docs_tab:
     for i, text in enumerate(stats.samples):
         st.text_area(f"Document sample {i + 1}", text, height=100, disabled=True, key=f"{KEY}_sample_{i}")
 
-st.caption(f"{corpus.name} · {corpus.n_tokens:,} tokens held as int32 ids ({corpus.ids.nbytes / 1e6:,.1f} MB)")
+st.caption(f"{md_escape(corpus.name)} · {corpus.n_tokens:,} tokens held as int32 ids ({corpus.ids.nbytes / 1e6:,.1f} MB)")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui import shell
 from ui.session import require_model
-from ui.widgets import PERSIST, default, md_escape, parse_words, resolve_word
+from ui.widgets import PERSIST, default, md_escape, parse_words, resolve_word, show_warning
 from w2v_core.errors import W2VError
 
 shell.require_app()
@@ -62,7 +62,7 @@ with t_nb:
             right.dataframe(df, column_config={"cosine": st.column_config.NumberColumn(format="%.3f")},
                             width="stretch")
         except W2VError as e:
-            st.warning(str(e), icon=":material/help:")
+            show_warning(e)
 
 with t_sim:
     c1, c2 = st.columns(2)
@@ -72,13 +72,13 @@ with t_sim:
         try:
             a, b = resolve_word(wv, ss["nb_sim_a"]), resolve_word(wv, ss["nb_sim_b"])
             sim = wv.similarity(a, b)
-            st.metric(f"cosine({a}, {b})", f"{sim:.3f}")
+            st.metric(f"cosine({md_escape(a)}, {md_escape(b)})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
             rank = sum(1 for _, s in wv.most_similar(a, topn=min(len(wv) - 1, 1000)) if s > sim) + 1
-            st.caption(f"'{b}' would be neighbour number {rank:,} of '{a}'" if rank <= 1000
-                       else f"'{b}' is not among the 1,000 nearest neighbours of '{a}'.")
+            st.caption(f"'{md_escape(b)}' would be neighbour number {rank:,} of '{md_escape(a)}'" if rank <= 1000
+                       else f"'{md_escape(b)}' is not among the 1,000 nearest neighbours of '{md_escape(a)}'.")
         except W2VError as e:
-            st.warning(str(e), icon=":material/help:")
+            show_warning(e)
 
 with t_an:
     st.markdown("**a** is to **b** as **c** is to **?** (the answer is near b - a + c)")
@@ -96,12 +96,13 @@ with t_an:
             res = wv.most_similar(positive=[b, cc], negative=[a], topn=int(ss["nb_an_k"]),
                                   method=ss["nb_an_method"].lower())
             best = res[0][0] if res else "?"
+            a, b, cc, best = (md_escape(x) for x in (a, b, cc, best))
             st.success(f"{a} : {b} :: {cc} : **{best}**", icon=":material/lightbulb:")
             df = pd.DataFrame(res, columns=["answer", "score"])
             df.index = range(1, len(df) + 1)
             st.dataframe(df, column_config={"score": st.column_config.NumberColumn(format="%.3f")}, width=480)
         except W2VError as e:
-            st.warning(str(e), icon=":material/help:")
+            show_warning(e)
     else:
         st.caption("Fill in a, b and c.")
 
@@ -112,10 +113,10 @@ with t_odd:
         try:
             words = [resolve_word(wv, w) for w in words]
             odd = wv.doesnt_match(words)
-            st.success(f"The odd one out is **{odd}**", icon=":material/rule:")
+            st.success(f"The odd one out is **{md_escape(odd)}**", icon=":material/rule:")
             rows = [{"word": w, "mean cosine to the others": sum(wv.similarities(w, [o for o in words if o != w]))
                      / (len(words) - 1)} for w in words]
             st.dataframe(pd.DataFrame(rows).sort_values("mean cosine to the others"), hide_index=True, width=480,
                          column_config={"mean cosine to the others": st.column_config.NumberColumn(format="%.3f")})
         except W2VError as e:
-            st.warning(str(e), icon=":material/help:")
+            show_warning(e)

@@ -6,11 +6,11 @@ import math
 
 import streamlit as st
 
-from ui import cards, charts, shell
+from ui import cards, charts, session, shell
 from ui.corpus_picker import SIZES, SOURCES, corpus_picker
 from ui.job import REATTACHED, current_job, finish_job_if_done, remember_job
 from ui.session import load_model
-from ui.widgets import PERSIST, default, md_escape, show_error
+from ui.widgets import PERSIST, default, guarded, md_escape, show_error
 from w2v_core import store
 from w2v_core.errors import W2VError
 from w2v_core.jobs import TrainingJob
@@ -153,7 +153,8 @@ if start and not active:
             raise W2VError("Choose a corpus first (and upload or point to a file if you chose your own text).")
         corpus_config.validate()
         mc, tc = build_configs()
-        job = TrainingJob(corpus_config, mc, tc, name=ss["train_name"].strip() or None).start()
+        job = TrainingJob(corpus_config, mc, tc, name=ss["train_name"].strip() or None,
+                          root=session.models_root(), uploads=session.uploads_folder()).start()
         remember_job(job)  # this session's run, and its id in the URL: a refreshed tab finds it again
         active = True
         st.rerun()
@@ -195,7 +196,8 @@ def live_view() -> None:
     if finish_job_if_done():
         st.rerun()  # a full run: the page stops polling and every widget sees the new model
 
-    title = {"pending": "Starting ...", "loading": "Loading the corpus ...", "running": "Training ...",
+    title = {"pending": f"Waiting in line: number {s.queue_position}" if s.queue_position else "Starting ...",
+             "loading": "Loading the corpus ...", "running": "Training ...",
              "saving": "Saving ...", "done": "Finished", "stopped": "Stopped", "failed": "Failed"}[s.status]
     st.subheader(title)
     if s.status == "failed":
@@ -224,7 +226,7 @@ def live_view() -> None:
     c[3].metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-")
     c[4].metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-")
     if s.corpus:
-        st.caption(f"Corpus: {s.corpus['name']} · {s.corpus['tokens']:,} tokens · {s.corpus['documents']:,} "
+        st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · {s.corpus['documents']:,} "
                    f"documents · {s.corpus['distinct_words']:,} distinct words")
     if s.batch_losses or s.epoch_losses:
         st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
@@ -233,8 +235,11 @@ def live_view() -> None:
         if warning:
             st.warning(warning, icon=":material/trending_up:")
         if s.path:
-            st.success(f"{s.message}: **{md_escape(s.path.rsplit('/', 1)[-1])}** is now the current model.",
+            st.success(f"{s.message}: **{md_escape(store.read_record(s.path).name)}** is now the current model.",
                        icon=":material/check_circle:")
+            if s.evicted:
+                st.caption(f":material/auto_delete: To stay within the disk quota, {len(s.evicted)} older, least "
+                           "recently used model(s) or upload(s) were removed.")
             try:
                 load_model(s.path)  # a damaged save says so here
                 cards.model_card(store.read_record(s.path))
@@ -249,4 +254,4 @@ def live_view() -> None:
 
 
 with right.container(key="train_live"):  # sticky (assets/style.css): stays in view while the knobs scroll
-    st.fragment(live_view, run_every=0.75 if active else None)()
+    st.fragment(guarded(live_view), run_every=0.75 if active else None)()
