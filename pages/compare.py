@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import charts, compare_tables, shell
+from ui import charts, compare_tables, session, shell
 from ui.session import CURRENT, load_model
-from ui.widgets import md_escape, resolve_word
+from ui.widgets import md_escape, plot_text, resolve_word, show_error, show_warning
 from w2v_core import showcase, store
 from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
@@ -41,13 +41,13 @@ def _default_pair(records: list[store.ModelRecord], current: str | None) -> list
 
 
 def _wrap(label: str, width: int = 16) -> str:
-    """A long model name over several lines (map panel titles sit side by side, two to a row even on a phone)."""
+    """A long model name over several lines, as Plotly text (map panel titles sit two to a row even on a phone)."""
     lines = []
     while len(label) > width:
         cut = max((i for i, ch in enumerate(label[:width + 1]) if ch in "-_ "), default=width - 1)
         lines.append(label[:cut + 1])
         label = label[cut + 1:]
-    return "<br>".join(lines + [label])
+    return "<br>".join(plot_text(line) for line in lines + [label])
 
 
 # ----------------------------------------------------------------------------------------------- sections
@@ -62,7 +62,7 @@ def loss_section(models: list[store.Model], recs: list[store.ModelRecord], label
                    "between models with the same output layer and negatives: full softmax and negative sampling "
                    "measure different things.")
     if missing:
-        st.caption(f"No loss history for {', '.join(missing)} (imported vectors, or trained elsewhere).")
+        st.caption(f"No loss history for {md_escape(', '.join(missing))} (imported vectors, or trained elsewhere).")
 
 
 def neighbours_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
@@ -86,7 +86,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
         except W2VError as e:
             errors[label] = str(e)
     if not lists:
-        st.warning(f"No model knows '{md_escape(word)}'. " + md_escape(next(iter(errors.values()), "")))
+        show_warning(f"No model knows '{word}'. " + next(iter(errors.values()), ""))
         return
     seen: dict[str, int] = {}
     for res in lists.values():
@@ -98,7 +98,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
         with col:
             st.markdown(f"**{md_escape(label)}**")
             if label in errors:
-                st.warning(md_escape(errors[label]))
+                show_warning(errors[label])
                 continue
             df = pd.DataFrame([{"shared": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
             st.dataframe(df, hide_index=True, width="stretch",
@@ -164,7 +164,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
         with st.spinner("Aligning and projecting…"):
             coords, errors, moved = _aligned_map(paths, tuple(store.stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
-        st.error(str(e))
+        show_error(e)
         return
     n_cols = min(len(models), 2)  # 3 or 4 models: two rows, so titles and points keep their room
     n_rows = -(-len(models) // n_cols)
@@ -172,13 +172,14 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
                         horizontal_spacing=0.04, vertical_spacing=0.12)
     marked = mark if mark in words else None
     if mark and not marked:
-        st.warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
+        show_warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
     mode = "markers+text" if len(words) <= 40 else "markers"  # few words: label them all
     for i, xy in enumerate(coords):
         fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode=mode, text=list(words), name=labels[i],
                                    textposition="top center", textfont=dict(size=10),
                                    marker=dict(size=6, color=PALETTE[i % len(PALETTE)], opacity=0.7),
-                                   hovertemplate="<b>%{text}</b><extra>" + labels[i] + "</extra>", showlegend=False),
+                                   hovertemplate="<b>%{text}</b><extra>" + plot_text(labels[i]) + "</extra>",
+                                   showlegend=False),
                       row=i // n_cols + 1, col=i % n_cols + 1)
         if marked:
             j = words.index(marked)
@@ -192,15 +193,15 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     st.plotly_chart(fig, width="stretch", key="cmp_map_chart")
     st.caption("Alignment error (mean distance between a word's unit vectors after rotation; 0 = identical "
                "geometry, about 1.4 = unrelated): " +
-               " · ".join(f"{lab}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
+               " · ".join(f"{md_escape(lab)}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
     n_fit = min(len(shared), 10_000)
     widest = max(m.vectors.dim for m in models)
     if n_fit < 2 * widest:
         st.warning(f"The rotation was fitted on only {n_fit} shared words for {widest} dimensions, so it can bend "
                    "almost any model onto another: treat the alignment error and the maps with caution.")
     order = np.argsort(-moved, kind="stable")[:10]
-    st.caption(f"Words whose vectors differ most between {labels[0]} and {labels[1]} after alignment "
-               "(cosine distance): " + ", ".join(f"{words[i]} ({moved[i]:.2f})" for i in order))
+    st.caption(f"Words whose vectors differ most between {md_escape(labels[0])} and {md_escape(labels[1])} after "
+               "alignment (cosine distance): " + ", ".join(f"{md_escape(words[i])} ({moved[i]:.2f})" for i in order))
 
 
 # ----------------------------------------------------------------------------------------------- page
@@ -209,7 +210,7 @@ st.title(":material/compare_arrows: Compare models")
 st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
          "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
 
-records = store.list_records()
+records = session.visible_records()  # this visitor's own models and the gallery's, never another visitor's
 if len(records) < 2:
     st.info(f"Comparing needs at least two saved models (there {'is' if len(records) == 1 else 'are'} "
             f"{len(records)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")
@@ -231,7 +232,7 @@ for p in chosen:
         models.append(load_model(p))
         recs.append(by_path[p])
     except W2VError as e:
-        st.error(f"{by_path[p].name} could not be opened: {e}")
+        show_error(f"{by_path[p].name} could not be opened: {e}")
 if len(models) < 2:
     st.stop()
 labels = _labels(recs)

@@ -15,7 +15,7 @@ import streamlit as st
 from ui import shell
 from ui.corpus_picker import (corpus_picker, corpus_stats_cached, load_corpus_cached, min_count_control,
                               offline_message, use_sample)
-from ui.widgets import md_escape
+from ui.widgets import md_escape, show_error
 from w2v_core.errors import W2VError
 from w2v_core.hub import HubUnavailable
 
@@ -42,12 +42,12 @@ try:
         corpus = load_corpus_cached(config)
         stats = corpus_stats_cached(config)
 except HubUnavailable:
-    st.error(offline_message(config), icon=":material/cloud_off:")
+    show_error(offline_message(config))
     st.button("Use the bundled Wikipedia sample instead", on_click=use_sample, args=(KEY,), key=f"{KEY}_use_sample",
               type="primary")
     st.stop()
 except W2VError as e:
-    st.error(str(e))
+    show_error(e)
     st.stop()
 
 kept = stats.words_kept(min_count)

@@ -7,9 +7,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import shell
+from ui import session, shell
 from ui.session import require_model
-from ui.widgets import md_escape, show_error
+from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 
@@ -120,10 +120,14 @@ def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
         show_error(e)
         return None
     bar.empty()
+    if not session.writable(path):
+        st.info("A gallery model is never changed here: these scores are shown, not saved.", icon=":material/info:")
+        st.session_state.setdefault("eval_results", {})[path] = result
+        return result
     try:
         store.save_scores(path, evaluation.without_tables(result))  # model cards read them on their next run
     except (W2VError, OSError) as e:
-        st.warning(f"The scores were computed but could not be saved in the model folder: {e}")
+        show_warning(f"The scores were computed but could not be saved in the model folder: {e}", icon=None)
     st.session_state.setdefault("eval_results", {})[path] = result
     return result
 
@@ -155,7 +159,7 @@ if run:
         st.warning("Choose at least one benchmark.")
     else:
         result = _run(str(path), model, which)
-        if result is not None:
+        if result is not None and session.writable(path):
             st.success("Scores saved in the model folder; they now show on the model card and on the Compare page.")
 
 stored = store.read_record(path).scores if result is None else None

@@ -12,7 +12,7 @@ import streamlit as st
 from ui import learn_steps as steps
 from ui import shell
 from ui.session import current_path
-from ui.widgets import md_escape
+from ui.widgets import md_escape, show_warning
 from w2v_core import learn, store
 from w2v_core.errors import W2VError
 
@@ -46,7 +46,8 @@ if ps:
                       format_func=lambda i: " ".join(ps[i])[:110] + "…")
 else:
     pi = None
-    c1.warning(str(corpus) if isinstance(corpus, W2VError) else "The corpus has no passage long enough to show.")
+    with c1:
+        show_warning(corpus if isinstance(corpus, W2VError) else "The corpus has no passage long enough to show.", None)
 own = c2.text_input("…or type your own sentence", key="learn_text", placeholder="e.g. the president said today")
 passage = ps[pi] if pi is not None else []
 tokens = learn.sentence_tokens(own, lm) if own.strip() else passage

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui import exports, shell
 from ui.session import load_model, require_model
-from ui.widgets import PERSIST, clamp, default, md_escape, parse_words, resolve_word, show_error
+from ui.widgets import PERSIST, clamp, default, md_escape, parse_words, resolve_word, show_error, show_warning
 from w2v_core import projection, store
 from w2v_core.errors import W2VError
 
@@ -117,7 +117,7 @@ dims = 3 if ss["map_dims"] == "3-D" else 2
 
 with right:
     for n in notes:
-        st.warning(n, icon=":material/help:")
+        show_warning(n)
     if not words:
         st.info("Type some words (or a word) on the left to put them on the map.", icon=":material/edit:")
         st.stop()
@@ -164,14 +164,14 @@ with right:
         try:
             s_word = resolve_word(wv, search)
             if s_word not in set(words):
-                st.warning(f"'{s_word}' is in the vocabulary but not on this map: add it to a word list, "
-                           "or map it with its neighbours.", icon=":material/visibility_off:")
+                show_warning(f"'{s_word}' is in the vocabulary but not on this map: add it to a word list, "
+                             "or map it with its neighbours.", icon=":material/visibility_off:")
             else:
                 sims = wv.normed[idx] @ wv.normed[wv.index[s_word]]
                 order = [i for i in np.argsort(-sims) if words[i] != s_word][: int(ss["map_search_n"])]
                 hl = [s_word] + [words[i] for i in order]
         except W2VError as e:
-            st.warning(str(e), icon=":material/help:")
+            show_warning(e)
     df["highlight"] = df["word"].isin(hl)
 
     show_labels = len(df) <= 150
@@ -211,7 +211,7 @@ with right:
                                      zaxis=dict(showticklabels=False, title="")))
     st.plotly_chart(fig, key="map_chart")
     st.caption(f"{len(df):,} words · {ss['map_method']} {ss['map_dims']} · model **{md_escape(model.name)}**"
-               + (f" · highlighted: {', '.join(hl)}" if hl else ""))
+               + (f" · highlighted: {md_escape(', '.join(hl))}" if hl else ""))
     st.download_button("Download coordinates (CSV)", exports.coordinates_csv(df),
                        file_name=exports.coordinates_file_name(model.path, method, dims), mime="text/csv",
                        icon=":material/download:", key="map_csv", on_click="ignore")

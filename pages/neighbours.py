@@ -14,7 +14,7 @@ import streamlit as st
 
 from ui import shell
 from ui.session import require_model
-from ui.widgets import PERSIST, default, md_escape, parse_words, resolve_word
+from ui.widgets import PERSIST, default, md_escape, parse_words, plot_text, resolve_word, show_warning
 from w2v_core import showcase
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
@@ -50,7 +50,7 @@ def unknown_words(e: W2VError, wv: WordVectors, typed: Sequence[str], key: str,
 
     ``fill(unknown, spelling)`` gives the fields a clicked spelling changes.
     """
-    st.warning(str(e).split(" Did you mean")[0], icon=":material/help:")
+    show_warning(str(e).split(" Did you mean")[0])
     bad = next((w for w in typed if w.strip() and w.strip() not in wv and w.strip().lower() not in wv), None)
     close = wv.suggest(bad) if bad else []
     if close:
@@ -65,13 +65,13 @@ def neighbour_chart(df: pd.DataFrame, word: str) -> go.Figure:
     pad = max(0.02, (hi - lo) * 0.12)
     rows = df.iloc[::-1]
     fig = go.Figure(go.Scatter(
-        x=rows["cosine"], y=rows["word"], mode="markers+text", text=[f"{c:.3f}" for c in rows["cosine"]],
+        x=rows["cosine"], y=[plot_text(w) for w in rows["word"]], mode="markers+text", text=[f"{c:.3f}" for c in rows["cosine"]],
         textposition="middle right", marker=dict(size=11, color="#4c78a8"), cliponaxis=False,
         customdata=rows[["count"]] if "count" in rows else None,
         hovertemplate="%{y}: cosine %{x:.3f}" + ("<br>seen %{customdata[0]:,} times" if "count" in rows else "")
                       + "<extra></extra>"))
     fig.update_layout(height=max(240, 26 * len(df) + 70), margin=dict(l=0, r=40, t=30, b=0),
-                      title=f"Nearest to '{word}' (cosine similarity)", yaxis_title=None, xaxis_title=None)
+                      title=f"Nearest to '{plot_text(word)}' (cosine similarity)", yaxis_title=None, xaxis_title=None)
     fig.update_xaxes(range=[lo - pad, hi + pad * 2], showgrid=True)
     fig.update_yaxes(showgrid=True, gridcolor="rgba(0,0,0,0.06)")
     return fig
@@ -132,7 +132,7 @@ with t_sim:
         try:
             a, b = resolve_word(wv, ss["nb_sim_a"]), resolve_word(wv, ss["nb_sim_b"])
             sim = wv.similarity(a, b)
-            st.metric(f"cosine({a}, {b})", f"{sim:.3f}")
+            st.metric(f"cosine({md_escape(a)}, {md_escape(b)})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
             rank = sum(1 for _, s in wv.most_similar(a, topn=min(len(wv) - 1, 1000)) if s > sim) + 1
             st.caption(f"'{md_escape(b)}' would be neighbour number {rank:,} of '{md_escape(a)}'" if rank <= 1000

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import shell, train_view
+from ui import session, shell, train_view
 from ui.corpus_picker import MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
 from ui.job import REATTACHED, current_job, remember_job
-from ui.session import current_path
-from ui.widgets import PERSIST, default, show_error
+from ui.widgets import PERSIST, default, guarded, show_error
 from w2v_core import showcase
 from w2v_core.errors import W2VError
 from w2v_core.jobs import TrainingJob
@@ -165,12 +164,13 @@ with live:
                 raise W2VError("Choose a corpus first (and upload or point to a file if you chose your own text).")
             corpus_config.validate()
             mc, tc = build_configs()
-            job = TrainingJob(corpus_config, mc, tc, name=ss["train_name"].strip() or None).start()
-            ss[train_view.PREVIOUS] = current_path()  # what "keep the previous model" goes back to after a Stop
+            job = TrainingJob(corpus_config, mc, tc, name=ss["train_name"].strip() or None,
+                              root=session.models_root(), uploads=session.uploads_folder()).start()
+            ss[train_view.PREVIOUS] = session.current_path()  # what "keep the previous model" goes back to
             remember_job(job)  # this session's run, and its id in the URL: a refreshed tab finds it again
             active = True
             st.rerun()
         except W2VError as e:
             show_error(e)
     with st.container(key="train_live"):
-        st.fragment(train_view.live_view, run_every=0.75 if active else None)()
+        st.fragment(guarded(train_view.live_view), run_every=0.75 if active else None)()

@@ -58,10 +58,11 @@ def browser():
 
 
 @contextlib.contextmanager
-def streamlit_app(base: Path):
-    """`streamlit run app.py` on a free port, with its own empty models folder; yields its URL."""
+def streamlit_app(base: Path, **settings: str):
+    """`streamlit run app.py` on a free port, with its own empty models folder (``settings``: more W2V_* variables,
+    e.g. ``W2V_MODE="shared"``); yields its URL."""
     env = dict(os.environ, W2V_MODELS_DIR=str(base / "models"), W2V_CACHE_DIR=str(base / "cache"),
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+               W2V_DATA_DIR=str(base / "data"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **settings)
     port = _free_port()
     log = open(base / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -251,7 +252,8 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     assert stranger.get_by_role("heading", name="Training ...").count() == 0
     stranger.close()
 
-    page.get_by_role("button", name=re.compile("Stop")).click()
+    # the main area's Stop (Streamlit's header shows a Stop of its own while a script run is under way)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=re.compile("Stop")).click()
     page.get_by_role("heading", name="Stopped").wait_for()
     page.get_by_text("is now the current model").wait_for()
     _no_exception(page)

@@ -56,7 +56,7 @@ def test_too_few_points_and_bad_arguments():
     with pytest.raises(W2VError, match="at least"):
         project(np.random.default_rng(0).normal(size=(3, 5)), "tsne", 2)
     with pytest.raises(W2VError, match="pca"):
-        project(np.ones((10, 5)), "umap")
+        project(np.ones((10, 5)), "isomap")
     with pytest.raises(W2VError, match="2 or 3"):
         project(np.ones((10, 5)), "pca", dims=4)
     bad = np.ones((10, 5))
@@ -164,3 +164,176 @@ def test_project_together_shares_one_coordinate_system():
     np.testing.assert_allclose(a, b, atol=1e-6)
     a, b = project_together([X[:30], X[30:]], "pca")
     np.testing.assert_allclose(np.vstack([a, b]), project(X, "pca"), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- new projections
+
+from w2v_core.projection import (MAX_UMAP_POINTS, MapKnobs, axis_directions, knn, map_knobs, parse_axis,  # noqa: E402
+                                 pca, prepare_rows, project_map)
+from w2v_core.vectors import WordVectors  # noqa: E402
+
+
+def test_umap_keeps_clusters_apart_and_repeats_with_a_seed():
+    X, y = _clusters(n_per=30, k=3)
+    seen = []
+    a = project(X, "umap", 2, seed=1, progress=lambda f, m: seen.append((f, m)))
+    b = project(X, "UMAP", 2, seed=1)
+    assert a.shape == (90, 2) and np.isfinite(a).all()
+    np.testing.assert_allclose(a, b)
+    # every point is nearer its own cluster's centre than any other cluster's
+    centres = np.stack([a[y == c].mean(0) for c in range(3)])
+    nearest = np.argmin(((a[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == y).all()
+    fr = [f for f, _ in seen]
+    assert fr == sorted(fr) and fr[0] == 0.0 and fr[-1] == 1.0
+    assert any("epoch" in m for _, m in seen)  # real progress from the layout's epochs, not only start and end
+    assert project(X[:12], "umap", 3, n_neighbors=30).shape == (12, 3)  # neighbours cut to the points there are
+
+
+def test_tsne_reports_its_iterations():
+    X, _ = _clusters(n_per=10)
+    seen = []
+    project(X, "tsne", 2, perplexity=5, n_iter=300, progress=lambda f, m: seen.append((f, m)))
+    its = [m for _, m in seen if "iteration" in m]
+    assert len(its) >= 10 and its[-1] == "t-SNE: iteration 300 of 300"
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_umap_cap_and_bad_knobs():
+    n, msg = cap_points(MAX_UMAP_POINTS + 1, "umap")
+    assert n == MAX_UMAP_POINTS and "UMAP" in msg
+    X, _ = _clusters()
+    with pytest.raises(W2VError, match="neighbours"):
+        project(X, "umap", n_neighbors=1)
+    with pytest.raises(W2VError, match="minimum distance"):
+        project(X, "umap", min_dist=2)
+
+
+def test_pca_components_and_variance_explained():
+    rng = np.random.default_rng(0)
+    # three independent directions with decreasing spread, then noise
+    X = np.hstack([rng.normal(size=(300, 1)) * s for s in (5, 3, 2)] + [rng.normal(size=(300, 5)) * 0.1]) + 10
+    xy, ratio = pca(X, 2)
+    xyz, ratio3 = pca(X, 3)
+    assert ratio[0] > ratio[1] > 0 and ratio3.sum() < 1
+    np.testing.assert_allclose(ratio, ratio3[:2])
+    yz, ratio23 = pca(X, 2, components=(2, 3))
+    np.testing.assert_allclose(yz, xyz[:, 1:], atol=1e-5)  # PC2/PC3 are the 2nd and 3rd columns of the 3-D map
+    np.testing.assert_allclose(ratio23, ratio3[1:])
+    np.testing.assert_allclose(project(X, "pca", 2, components=(1, 3)), xyz[:, [0, 2]], atol=1e-5)
+    with pytest.raises(W2VError, match="Pick 2"):
+        pca(X, 2, components=(1,))
+    with pytest.raises(W2VError, match="different"):
+        pca(X, 2, components=(2, 2))
+    with pytest.raises(W2VError, match="from 1 to 8"):
+        pca(X, 2, components=(1, 9))
+
+
+def test_spherize_centres_and_scales_rows():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 6)) + np.array([5, 0, 0, 0, 0, 0])  # every word shares one big direction
+    plain, sph = prepare_rows(X), prepare_rows(X, spherize=True)
+    np.testing.assert_allclose(np.linalg.norm(sph, axis=1), 1.0)
+    assert np.abs(sph.mean(0)).max() < np.abs(plain.mean(0)).max() / 5
+    # cosine neighbours change once the shared direction is gone
+    assert not np.allclose(project(X, "pca"), project(X, "pca", spherize=True), atol=1e-3)
+
+
+def test_knn_is_exact_and_blockwise():
+    Xn = prepare_rows(np.random.default_rng(5).normal(size=(70, 8)))
+    idx, sim = knn(Xn, 6, block=16)
+    S = Xn @ Xn.T
+    np.testing.assert_array_equal(idx[:, 0], np.arange(70))  # a row is its own nearest
+    np.testing.assert_allclose(sim, -np.sort(-S, axis=1)[:, :6], atol=1e-12)
+
+
+def _toy_vectors():
+    """Words on a plane of meaning: x = gender (man -> woman), y = sentiment (bad -> good), plus noise dims."""
+    rng = np.random.default_rng(0)
+    spec = {"man": (-1, 0), "woman": (1, 0), "king": (-1, 0.3), "queen": (1, 0.3), "bad": (0, -1), "good": (0, 1),
+            "hero": (-0.5, 0.8), "heroine": (0.5, 0.8), "villain": (-0.5, -0.8), "witch": (0.6, -0.7)}
+    words = list(spec)
+    base = np.array([spec[w] for w in words], dtype=np.float64)
+    X = np.hstack([base, np.full((len(words), 1), 2.0), rng.normal(size=(len(words), 5)) * 0.05])
+    return WordVectors(words, X.astype(np.float32))
+
+
+def test_custom_axes_place_words_along_word_directions():
+    wv = _toy_vectors()
+    m = project_map(wv, wv.words, "axes", axes=["man -> woman", ("bad", "good")])
+    xy = dict(zip(m.words, m.coords))
+    assert m.axis_titles == ("man → woman", "bad → good") and m.coords.shape == (10, 2)
+    assert xy["queen"][0] > 0 > xy["king"][0] and xy["heroine"][0] > 0 > xy["hero"][0]
+    assert xy["hero"][1] > 0 > xy["villain"][1] and xy["witch"][1] < 0 < xy["heroine"][1]
+    assert np.abs(m.coords).max() <= 1 + 1e-6  # cosines
+    # a single word is an axis too; three axes make a 3-D map
+    m3 = project_map(wv, wv.words, "axes", axes=["man->woman", "bad>good", "king"])
+    assert m3.coords.shape == (10, 3) and m3.knobs.dims == 3
+    assert dict(zip(m3.words, m3.coords[:, 2]))["king"] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(W2VError, match="Did you mean: queen"):
+        project_map(wv, wv.words, "axes", axes=["man->woman", "qeen"])
+    with pytest.raises(W2VError, match="no direction"):
+        axis_directions(wv, [("good", "good")])
+    with pytest.raises(W2VError, match="2 or 3 axes"):
+        project_map(wv, wv.words, "axes", axes=["good"])
+
+
+def test_parse_axis():
+    assert parse_axis(" man → woman ") == ("man", "woman")
+    assert parse_axis("bad -> good") == parse_axis("bad>good") == ("bad", "good")
+    assert parse_axis("paris") == "paris"
+    for bad in ("", "a -> ", "a > b > c"):
+        with pytest.raises(W2VError, match="arrow"):
+            parse_axis(bad)
+
+
+def test_map_knobs_are_a_cache_key():
+    a = map_knobs("PCA", 2, perplexity=10, n_neighbors=5)
+    b = map_knobs("pca", 2, perplexity=40)
+    assert a == b and hash(a) == hash(b)  # knobs PCA ignores do not split the cache
+    assert map_knobs("t-SNE", 2, perplexity=10) != map_knobs("tsne", 2, perplexity=40)
+    assert map_knobs("pca", 2, components=[2, 3]).components == (2, 3)
+    k = map_knobs("axes", axes=[["man", "woman"], "good"], spherize=1)
+    assert k == map_knobs(**k.as_dict()) and k.spherize is True and k.dims == 2  # a URL round trip
+    assert map_knobs("umap", 3, perplexity=5) == MapKnobs(method="umap", dims=3)
+    with pytest.raises(W2VError, match="'umap'"):
+        map_knobs("mds")
+    with pytest.raises(W2VError, match="2 or 3"):
+        map_knobs("pca", 4)
+    with pytest.raises(TypeError):
+        map_knobs("pca", 2, colour="red")
+
+
+def test_project_map_titles_and_words():
+    wv = _toy_vectors()
+    m = project_map(wv, wv.words[:8], "pca", 2)
+    assert m.words == tuple(wv.words[:8]) and m.coords.shape == (8, 2)
+    assert m.axis_titles[0].startswith("PC1 (") and m.explained[0] >= m.explained[1]
+    np.testing.assert_allclose(m.coords, project(wv.vectors[:8], "pca"), atol=1e-6)
+    same = project_map(wv, wv.words[:8], map_knobs("pca", 2))
+    np.testing.assert_array_equal(same.coords, m.coords)
+    u = project_map(wv, wv.words, "umap", 2, n_neighbors=4)
+    assert u.axis_titles == ("UMAP 1", "UMAP 2") and u.explained is None
+    with pytest.raises(W2VError, match="not in the vocabulary"):
+        project_map(wv, ["king", "zebra"], "pca")
+
+
+def test_tsne_falls_back_to_scikit_learn(monkeypatch):
+    import w2v_core.projection as P
+
+    X, y = _clusters(n_per=15, k=2)
+    monkeypatch.setattr(P, "tsne_backend", lambda: "scikit-learn")
+    seen = []
+    xy = project(X, "tsne", 2, perplexity=5, n_iter=250, progress=lambda f, m: seen.append(f))
+    assert xy.shape == (30, 2) and seen[0] == 0.0 and seen[-1] == 1.0  # only start and end: sklearn has no hook
+    gap = np.linalg.norm(xy[y == 0].mean(0) - xy[y == 1].mean(0))
+    assert gap > 3 * max(xy[y == c].std(0).max() for c in (0, 1))  # the two clusters lie apart
+
+
+def test_umap_missing_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    X, _ = _clusters()
+    with pytest.raises(W2VError, match="pip install umap-learn"):
+        project(X, "umap")

@@ -108,3 +108,27 @@ def test_projector_export(wv, tmp_path):
     meta = meta_p.read_text().splitlines()
     assert len(rows) == len(wv) and len(rows[0].split("\t")) == wv.dim
     assert meta[0] == "word\tcount" and len(meta) == len(wv) + 1 and meta[1].split("\t")[0] == wv.words[0]
+
+
+def test_neighbours_cosine_and_euclidean():
+    # "big" points the same way as "small" but is 10x longer: cosine calls them twins, Euclidean does not
+    words = ["small", "big", "near", "other"]
+    X = np.array([[1.0, 0.0], [10.0, 0.0], [0.9, 0.5], [0.0, 1.0]], dtype=np.float32)
+    wv = WordVectors(words, X)
+    cos = wv.neighbours("small", 3)
+    assert [w for w, _ in cos] == ["big", "near", "other"] and cos[0][1] == pytest.approx(1.0)
+    euc = wv.neighbours("small", 3, metric="euclidean")
+    assert [w for w, _ in euc] == ["near", "other", "big"]
+    assert [d for _, d in euc] == pytest.approx([np.hypot(0.1, 0.5), np.sqrt(2), 9.0], rel=1e-5)
+    assert wv.neighbours(0, 1) == cos[:1]  # a row number is the same query as its word
+    assert wv.neighbours(np.array([0.0, 2.0]), 1)[0][0] == "other"  # a vector is not excluded from anything
+    with pytest.raises(W2VError, match="cosine or euclidean"):
+        wv.neighbours("small", 3, metric="manhattan")
+    with pytest.raises(W2VError, match="Did you mean"):
+        wv.neighbours("smal")
+
+
+def test_neighbours_agree_with_most_similar(wv):
+    ours, theirs = wv.neighbours("king", 5), wv.most_similar("king", topn=5)
+    assert [w for w, _ in ours] == [w for w, _ in theirs]
+    np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-6)

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ui.widgets import plot_text
 from w2v_core.jobs import JobState
 
 
@@ -51,6 +52,7 @@ def compare_loss_figure(histories: list[dict[str, Any]], epochs: list[int], labe
         if not batch and not per_epoch:
             missing.append(label)
             continue
+        label = plot_text(label)  # a model's name, shown by Plotly (which reads a little HTML) as typed
         # each progress report already averages the batches since the previous one; the trainer's "smoothed"
         # running mean lags far behind when reports are few, so the raw report is the truer curve
         if len(batch) >= 3:  # x in epochs, so runs of different lengths line up

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui import cards
+from ui import cards, session
 from ui.session import load_model
+from ui.widgets import md_escape, show_error
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 
@@ -63,10 +64,10 @@ def scores_table(recs: list[store.ModelRecord], labels: list[str]) -> None:
                      help="Pairs of the benchmark whose words the model knows"),
                      "analogy questions": st.column_config.TextColumn(
                          help="Questions whose four words the model knows")})
-    todo = [p for p in paths if not scores[p]]
+    todo = [p for p in paths if not scores[p] and session.writable(p)]  # gallery models are never written
     if todo:
         names = [lab for p, lab in zip(paths, labels) if p in todo]
-        if st.button(f"Compute missing scores ({', '.join(names)})", key="cmp_eval"):
+        if st.button(f"Compute missing scores ({md_escape(', '.join(names))})", key="cmp_eval"):
             bar = st.progress(0.0, text="Evaluating…")
             for k, p in enumerate(todo):
                 m = load_model(p)
@@ -78,6 +79,6 @@ def scores_table(recs: list[store.ModelRecord], labels: list[str]) -> None:
                     res = evaluation.evaluate(m.vectors, progress=tick)
                     store.save_scores(p, evaluation.without_tables(res))
                 except (W2VError, OSError) as e:
-                    st.error(f"{m.name}: {e}")
+                    show_error(f"{m.name}: {e}")
             bar.empty()
             st.rerun()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.widgets import PERSIST, default
-from w2v_core import corpus_cache, hub, showcase, sources
+from ui import session
+from ui.widgets import PERSIST, default, md_escape, show_error
+from w2v_core import corpus_cache, hub, quota, settings, showcase, sources
 from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
@@ -63,7 +64,9 @@ def _saved_upload(key: str, uploaded) -> str:
     memo = st.session_state.get(f"{key}_saved_upload")
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
-    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name))
+    folder = session.uploads_folder()
+    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=folder))
+    quota.evict("uploads", folder, keep=[path])  # the least recently used uploads go first; never this one
     st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
 
@@ -72,6 +75,26 @@ def _upload_changed(key: str) -> None:
     """The user removed the uploaded file: forget it (coming back from another page keeps it, see below)."""
     if st.session_state.get(f"{key}_upload") is None:
         st.session_state.pop(f"{key}_saved_upload", None)
+
+
+def _server_files() -> dict[str, str] | None:
+    """Shared mode: the files a visitor may pick by name, {name: resolved path} from the operator's corpus folder.
+
+    None in personal mode, where a path box takes any local path (the user's own machine).
+    """
+    s = settings.get_settings()
+    if not s.shared:
+        return None
+    if s.corpus_dir is None or not s.corpus_dir.is_dir():
+        return {}
+    out = {}
+    for p in sorted(s.corpus_dir.iterdir())[:500]:
+        if not p.name.startswith("."):
+            try:
+                out[p.name] = str(settings.allowed_corpus_path(p.name, s))
+            except W2VError:
+                continue  # a link that leads out of the folder
+    return out
 
 
 def corpus_picker(key: str) -> CorpusConfig | None:
@@ -85,7 +108,13 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                         ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
                         ("pretokenized", False)):
         default(f"{key}_{name}", value)
-    src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source", persist_state=PERSIST,
+    server_files = _server_files()
+    options = {**SOURCES, "path": "A file from the class's corpus folder"} if server_files else dict(SOURCES)
+    if server_files == {}:  # shared mode without a corpus folder: no server files at all
+        options.pop("path")
+    if st.session_state.get(f"{key}_source") not in options:
+        st.session_state[f"{key}_source"] = "sample"
+    src = st.selectbox("Corpus", list(options), format_func=options.get, key=f"{key}_source", persist_state=PERSIST,
                        help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
     source: str | None = None
     split = "train"
@@ -105,22 +134,26 @@ def corpus_picker(key: str) -> CorpusConfig | None:
             try:
                 source = _saved_upload(key, up)
             except W2VError as e:
-                st.error(str(e))
+                show_error(e)
                 return None
         else:
             # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
             memo = st.session_state.get(f"{key}_saved_upload")
             if memo and len(memo) > 2 and Path(memo[1]).is_file():
                 source = memo[1]
-                st.caption(f":material/attach_file: Using **{memo[2]}**, uploaded earlier. Upload another file to "
+                st.caption(f":material/attach_file: Using **{md_escape(memo[2])}**, uploaded earlier. Upload another file to "
                            "replace it.")
     elif src == "paste":
         text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160,
                             placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
-            source = str(sources.save_pasted_text(text))
-    elif src == "path":
+            source = str(sources.save_pasted_text(text, folder=session.uploads_folder()))
+    elif src == "path" and server_files:
+        name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
+                            help="The files your teacher put on the server for the class.")
+        source = server_files.get(name)
+    elif src == "path" and server_files is None:  # personal mode: the user's own machine, any local path
         p = st.text_input("Path", key=f"{key}_path", persist_state=PERSIST, placeholder="/data/corpus.csv",
                           help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
         if p and p.strip():
@@ -161,7 +194,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
     try:
         cfg.validate()
     except W2VError as e:
-        st.error(str(e))
+        show_error(e)
         return None
     return cfg
 
@@ -189,8 +222,8 @@ def min_count_control() -> int:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(config: CorpusConfig, stamp: str) -> Corpus:
-    corpus = load_corpus(config)
+def _load(config: CorpusConfig, stamp: str, uploads: str) -> Corpus:
+    corpus = load_corpus(config, uploads=uploads)  # a shared server reads only this visitor's own uploads
     for a in (corpus.ids, corpus.offsets, corpus.counts):
         a.flags.writeable = False  # shared by every session: nobody may change it in place
     return corpus
@@ -204,15 +237,15 @@ def load_corpus_cached(config: CorpusConfig) -> Corpus:
     (size/mtime) gets a new entry.
     """
     ident = corpus_cache.source_identity(config.source)
-    return _load(config, json.dumps(ident, sort_keys=True))
+    return _load(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stats(config: CorpusConfig, stamp: str) -> CorpusStats:
+def _stats(config: CorpusConfig, stamp: str, uploads: str) -> CorpusStats:
     return corpus_stats(load_corpus_cached(config))
 
 
 def corpus_stats_cached(config: CorpusConfig) -> CorpusStats:
     """Corpus statistics (small: no per-token data), cached per config."""
     ident = corpus_cache.source_identity(config.source)
-    return _stats(config, json.dumps(ident, sort_keys=True))
+    return _stats(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()))

@@ -15,10 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import session
 from ui.shell import ROOT
 from ui.cards import ARCH, OUTPUT
 from ui.session import CURRENT, set_current_model
-from ui.widgets import md_escape
+from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import learn, projection
 from w2v_core.corpus import Corpus
 from w2v_core.errors import W2VError
@@ -44,7 +45,7 @@ def load_model(path: str, stamp: int) -> learn.LearnModel:
 def model_corpus(path: str, stamp: int) -> Corpus | W2VError:
     """The model's corpus (read-only), or the W2VError that says why it cannot be re-read."""
     try:
-        return learn.load_model_corpus(load_model(path, stamp))
+        return learn.load_model_corpus(load_model(path, stamp), uploads=session.uploads_for(path))
     except W2VError as e:
         return e
 
@@ -76,7 +77,7 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
         "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
         "4. **One gradient step**: what one SGD update changes.  \n"
         "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
-    models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get(CURRENT)]
+    models = [m for m in session.visible_records() if m.trained_here and str(m.path) != st.session_state.get(CURRENT)]
     todo = ("pick a saved one or train a tiny one." if models else
             "train a tiny one here (a few seconds to a minute), or a real one on the Train page.")
     if imported:
@@ -84,7 +85,7 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
                 "vectors but not the output layer and settings that training used, so its training steps cannot "
                 "be shown. Learn works on a model trained by this app: " + todo, icon=":material/info:")
     elif problem:
-        st.error(problem)
+        show_error(problem)
         st.info("Learn needs a model trained by this app: " + todo)
     else:
         st.info("There is no current model yet: " + todo)
@@ -108,9 +109,9 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
                     bar.progress(min(1.0, p.fraction), text=f"Epoch {p.epoch}/{p.epochs} · loss {p.smoothed_loss:.3f}")
 
             try:
-                p = learn.train_tiny_model(callbacks=[_Bar()])
+                p = learn.train_tiny_model(session.models_root(), callbacks=[_Bar()])
             except W2VError as e:
-                st.error(str(e))
+                show_error(e)
                 st.stop()
             set_current_model(p)
             st.rerun()
@@ -131,6 +132,11 @@ def _chips(tokens: list[str], styles: list[str], notes: list[str], titles: list[
             word = f'<s>{word}</s>'
         parts.append(f'<span class="w2v-chip" style="{s}" title="{title}">{word}<small>{html.escape(n)}</small></span>')
     return '<div class="w2v-chips">' + "".join(parts) + "</div>"
+
+
+def _tex(word: str) -> str:
+    """A word inside LaTeX's \\text{...}: its special characters escaped (or dropped), never commands."""
+    return "".join("\\" + c if c in "{}$%#&_" else "" if c in "\\^~" else c for c in word)
 
 
 def _p(x: float) -> str:
@@ -311,7 +317,7 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
                 if len(extra) >= 2:
                     missing = [w for w in extra[:2] if w not in lm.vocab.index]
                     if missing:
-                        st.warning(f"Not in the vocabulary: {', '.join(missing)}")
+                        show_warning(f"Not in the vocabulary: {', '.join(missing)}", icon=None)
                     else:
                         pairs = [(extra[0], extra[1])] + pairs
                 rows = learn.similarity_rows(spaces(), lm.vocab, pairs)
@@ -490,9 +496,9 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
         st.plotly_chart(fig, key="learn_top10")
         if mc.loss == "softmax":
             m1, m2 = st.columns(2)
-            m1.metric(f"p({tw})", f"{fw.target_prob:.4f}")
+            m1.metric(f"p({md_escape(tw)})", f"{fw.target_prob:.4f}")
             m2.metric("Loss = −log p(true word)", f"{fw.loss:.4f}")
-            st.latex(r"L = -\log p(\text{" + tw + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
+            st.latex(r"L = -\log p(\text{" + _tex(tw) + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
         else:
             st.markdown(
                 "This model was trained with **negative sampling**, so training never computes that softmax over "
@@ -513,7 +519,7 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
                        "and shares it among the batch's examples, each pool word weighted so that the expected "
                        "gradient is the same.")
             m1, m2 = st.columns(2)
-            m1.metric(f"σ(h·u_{tw}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
+            m1.metric(f"σ(h·u_{md_escape(tw)}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
             m2.metric("Loss of this example", f"{fw.loss:.4f}")
     return batch
 
@@ -549,15 +555,15 @@ def gradient_step(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDem
         m1.metric("Loss", f"{res.loss_after:.4f}", f"{res.loss_after - res.loss_before:+.4f}", delta_color="inverse",
                   help=f"before: {res.loss_before:.4f}")
         m1.caption(f"before {res.loss_before:.4f} → after {res.loss_after:.4f}")
-        m2.metric(f"p({tw}) (softmax)", f"{res.after.target_prob:.5f}",
+        m2.metric(f"p({md_escape(tw)}) (softmax)", f"{res.after.target_prob:.5f}",
                   f"{res.after.target_prob - res.before.target_prob:+.5f}")
         m2.caption(f"before {res.before.target_prob:.5f} → after {res.after.target_prob:.5f}")
         if mc.loss == "negative":
-            m3.metric(f"σ(h·u_{tw})", f"{res.after.ns_sigmoid[0]:.4f}",
+            m3.metric(f"σ(h·u_{md_escape(tw)})", f"{res.after.ns_sigmoid[0]:.4f}",
                       f"{res.after.ns_sigmoid[0] - res.before.ns_sigmoid[0]:+.4f}")
             m3.caption(f"before {res.before.ns_sigmoid[0]:.4f} → after {res.after.ns_sigmoid[0]:.4f}")
         else:
-            m3.metric(f"rank of {tw}", f"{res.after.target_rank:,}", f"{res.after.target_rank - res.before.target_rank:+d}",
+            m3.metric(f"rank of {md_escape(tw)}", f"{res.after.target_rank:,}", f"{res.after.target_rank - res.before.target_rank:+d}",
                       delta_color="inverse")
         rows = res.cosine_rows()
         for r_ in rows:

@@ -12,7 +12,7 @@ import streamlit as st
 from ui import cards, charts, shell
 from ui.corpus_picker import offline_message, use_sample
 from ui.job import current_job, finish_job_if_done
-from ui.session import current_path, load_model, set_current_model
+from ui import session
 from ui.widgets import md_escape, show_error
 from w2v_core import store
 from w2v_core.errors import W2VError
@@ -55,10 +55,10 @@ def divergence_warning(job: TrainingJob, s: JobState) -> str | None:
 def saved_models() -> None:
     """Before this session's first run: the models already saved (a new tab or a restart still has them)."""
     try:
-        records = store.list_records()
-    except OSError:
+        records = session.visible_records()
+    except (OSError, W2VError):
         records = []
-    path = current_path()
+    path = session.current_path()
     if not records or path is None:
         st.info("Nothing has been trained yet. The first values train a model on the bundled Wikipedia sample in "
                 "about half a minute: press **Train**.", icon=":material/lightbulb:")
@@ -112,15 +112,15 @@ def _stopped(s: JobState) -> None:
     head = (f"**Training was stopped** after {done:g} of {s.epochs} epochs. " if isinstance(done, (int, float))
             else "**Training was stopped.** ")
     previous = st.session_state.get(PREVIOUS)
-    if current_path() == s.path:
+    if session.current_path() == s.path:
         st.warning(head + f"What it had learnt is saved as **{name}** and is now the current model, so the other "
                    "pages show it; it has learnt less than the full run would have.", icon=":material/stop_circle:")
-        if previous and previous != s.path and (store.is_model_folder(previous)):
-            st.button(f"Keep {_name(previous)} as the current model instead", key="train_keep_previous",
-                      icon=":material/undo:", on_click=set_current_model, args=(previous,))
+        if previous and previous != s.path and store.is_model_folder(previous):
+            st.button(f"Keep {md_escape(_name(previous))} as the current model instead", key="train_keep_previous",
+                      icon=":material/undo:", on_click=session.set_current_model, args=(previous,))
     else:
         st.warning(head + f"What it had learnt is saved as **{name}** (on the Models page); the current model "
-                   f"is still **{md_escape(_name(current_path() or ''))}**.", icon=":material/stop_circle:")
+                   f"is still **{md_escape(_name(session.current_path() or ''))}**.", icon=":material/stop_circle:")
 
 
 def live_view() -> None:
@@ -133,7 +133,8 @@ def live_view() -> None:
     if finish_job_if_done():
         st.rerun()  # a full run: the page stops polling and every widget sees the new model
 
-    st.subheader(TITLES[s.status])
+    st.subheader(f"Waiting in line: number {s.queue_position}" if s.status == "pending" and s.queue_position
+                 else TITLES[s.status])
     if s.status == "failed" and s.error_kind == "HubUnavailable" and job.corpus_config is not None:
         st.error(offline_message(job.corpus_config), icon=":material/cloud_off:")
         if st.button("Use the bundled Wikipedia sample", key="train_use_sample", type="primary",
@@ -163,8 +164,11 @@ def live_view() -> None:
         if s.status == "done":
             st.success(f"Finished and saved: **{md_escape(_name(s.path))}** is now the current model.",
                        icon=":material/check_circle:")
+        if s.evicted:
+            st.caption(f":material/auto_delete: To stay within the disk quota, {len(s.evicted)} older, least "
+                       "recently used model(s) or upload(s) were removed.")
         try:
-            load_model(s.path)  # a damaged save says so here
+            session.load_model(s.path)  # a damaged save says so here
             cards.model_card(store.read_record(s.path))
         except W2VError as e:
             show_error(e)

@@ -130,7 +130,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     tc.validate()
     say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
-    corpus = load_corpus(cc)
+    corpus = load_corpus(cc, any_path=True)  # whoever runs the CLI is at this machine, not a web visitor
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
     stop = threading.Event()
 

@@ -136,7 +136,7 @@ class TrainingJob:
 
     def __init__(self, corpus_config=None, model_config: ModelConfig = ModelConfig(),
                  train_config: TrainConfig = TrainConfig(), *, corpus=None, name: str | None = None,
-                 root: str | Path | None = None,
+                 root: str | Path | None = None, uploads: str | Path | None = None,
                  loader: Callable[[Any], Any] | None = None):
         if corpus is None and corpus_config is None:
             raise ValueError("give a corpus or a corpus_config")
@@ -145,6 +145,7 @@ class TrainingJob:
         self.train_config = train_config
         self.name = name
         self.root = root
+        self.uploads = uploads  # the visitor's own uploads folder on a shared server (loader.check_source, quotas)
         self._corpus = corpus
         self._loader = loader
         self._lock = threading.Lock()
@@ -244,7 +245,7 @@ class TrainingJob:
                 corpus = self._load(self.corpus_config)
                 from w2v_core.quota import mark_corpus_used
 
-                mark_corpus_used(self.corpus_config)  # the cache entry and upload this run read go last
+                mark_corpus_used(self.corpus_config, self.uploads)  # the cache entry and upload this run read go last
             self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
                               "documents": int(corpus.n_docs), "distinct_words": int(corpus.n_words)})
             if self._stop.is_set():
@@ -276,7 +277,7 @@ class TrainingJob:
         def progress(frac: float, msg: str) -> None:
             self._set(message=f"loading corpus: {msg}")
 
-        return load_corpus(config, progress)
+        return load_corpus(config, progress, uploads=self.uploads)
 
     def _finish(self, result: TrainResult) -> None:
         from w2v_core import quota, store
@@ -296,10 +297,12 @@ class TrainingJob:
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
-        path = result.save(store.new_model_path(root, name), name=name)
+        path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
+        path = result.save(path, name=name)
         keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
         try:
-            evicted = [str(p) for ps in quota.enforce(models_folder=root, keep=keep).values() for p in ps]
+            evicted = [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
+                                                      keep=keep).values() for p in ps]
         except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
             log.exception("enforcing the disk quotas failed")
             evicted = []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 DIM_RANGE = (2, 1000)  # numbers per vector this app handles: the trainer's limits (ModelConfig.validate)
 MAX_WORD_BYTES = 1000  # a longer "word" in a binary file means the file is not what its header says
+NEIGHBOUR_METRICS = ("cosine", "euclidean")
 
 
 def unit_rows(X: np.ndarray, dtype=np.float32) -> np.ndarray:
@@ -57,6 +58,7 @@ class WordVectors:
         if len(self.index) != len(self.words):
             raise W2VError("The vocabulary lists the same word twice: the vectors file is malformed.")
         self._normed: np.ndarray | None = None
+        self._sq: np.ndarray | None = None  # squared row lengths, for Euclidean neighbours
 
     # ----- basics ------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -172,6 +174,39 @@ class WordVectors:
         mean = rows.mean(0)
         mean /= np.linalg.norm(mean) or 1.0
         return words[int(np.argmin(rows @ mean))]
+
+    def neighbours(self, query: str | int | np.ndarray, n: int = 10, metric: str = "cosine") -> list[tuple[str, float]]:
+        """The ``n`` nearest words to a word, a row number or a vector, in the full space.
+
+        ``metric="cosine"``: highest cosine similarity first (what word2vec means by similar);
+        ``"euclidean"``: smallest distance between the raw vectors first, scored by that distance (long, frequent
+        vectors sit far from short, rare ones even when they point the same way). A word or row is not its own
+        neighbour.
+        """
+        if metric not in NEIGHBOUR_METRICS:
+            raise W2VError(f"Unknown metric '{metric}': choose cosine or euclidean.")
+        if n < 1:
+            raise W2VError(f"The number of neighbours must be at least 1 (got {n}).")
+        if isinstance(query, str):
+            row: int | None = self.get_index(query)
+        elif isinstance(query, (int, np.integer)):
+            row = int(query)
+            if not 0 <= row < len(self):
+                raise IndexError(f"row {row} is outside the vocabulary (0..{len(self) - 1})")
+        else:
+            row = None
+        v = self.vectors[row] if row is not None else np.asarray(query, dtype=np.float32).reshape(-1)
+        exclude = [] if row is None else [row]
+        if metric == "cosine":
+            nv = np.linalg.norm(v)
+            return self._top(self.normed @ (v / nv if nv > 0 else v), n, exclude)
+        dist = np.sqrt(np.maximum(self._sq_norms() - 2.0 * (self.vectors @ v) + float(v @ v), 0.0))
+        return [(w, -s) for w, s in self._top(-dist, n, exclude)]
+
+    def _sq_norms(self) -> np.ndarray:
+        if self._sq is None:
+            self._sq = np.einsum("ij,ij->i", self.vectors, self.vectors)
+        return self._sq
 
     def subset(self, n: int) -> "WordVectors":
         """The ``n`` first (most frequent) words."""

@@ -1,0 +1,232 @@
+"""What a word map shows besides coordinates: which words to name, named clusters, colours, density, search.
+
+A map of 500 dots is unreadable; one with 40 well-chosen names is a picture. The choices here are plain
+functions of the map's coordinates and the words' frequencies, so a page only draws them:
+
+* ``choose_labels``: which words to write on the map, greedily by priority (frequent, not stop words),
+  skipping any whose text box would overlap one already placed (boxes sized in pixels, converted to data
+  units from the plot's size), plus the words the user picked, always.
+* ``name_clusters``: k-means on the full vectors, each cluster named by its members nearest the centroid
+  among its more frequent ones ("france · italy · spain" says more than "cluster 7").
+* ``PALETTE``: 30 colours that stay apart (each pair at least 30 CIELAB units), so k up to 30 is readable.
+* ``density_grid``: a smoothed 2-D histogram a page can draw as contours.
+* ``search_map`` / ``did_you_mean``: put any vocabulary word and its neighbours on the map, or suggest spellings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from w2v_core.errors import W2VError
+from w2v_core.projection import kmeans_labels, normalize_rows
+
+# ------------------------------------------------------------------------------------------------ labels
+
+_WORDLIKE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+MIN_LABEL_CHARS = 3  # 1-2 letter tokens are nearly all stop words, initials or markup remains
+
+
+def stop_words() -> frozenset[str]:
+    """English stop words (scikit-learn's list): frequent, but they name nothing on a map."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def label_priorities(words: Sequence[str], counts: Sequence[int] | None = None,
+                     stop: frozenset[str] | None = None) -> np.ndarray:
+    """How worth naming each word is (higher first): log frequency, or rank when ``counts`` is None (words
+    in frequency order, as a vocabulary keeps them); -inf for stop words, short tokens and non-words."""
+    stop = stop_words() if stop is None else stop
+    n = len(words)
+    pr = np.log1p(np.asarray(counts, dtype=np.float64)) if counts is not None else -np.arange(n, dtype=np.float64)
+    bad = [i for i, w in enumerate(words)
+           if len(w) < MIN_LABEL_CHARS or w.lower() in stop or not _WORDLIKE.fullmatch(w)]
+    pr[bad] = -np.inf
+    return pr
+
+
+def choose_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
+                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600, font_px: float = 12.0,
+                  gap_px: float = 2.0, max_candidates: int = 5000) -> np.ndarray:
+    """Indices of the points whose text to write on a 2-D map: ``always`` first, then up to ``max_labels``
+    more by decreasing priority, each only if its text box overlaps none placed so far.
+
+    A text box is about 0.6 x font_px wide per character and 1.2 x font_px high, centred above its point
+    (plotly's "top center"); pixels become data units through the coordinates' extent and the plot's size.
+    Points with priority -inf are never chosen unless in ``always``. Pure and deterministic.
+    """
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"choose_labels needs 2-D coordinates (n x 2), got shape {xy.shape}")
+    n = len(xy)
+    pr = np.asarray(priorities, dtype=np.float64)
+    if len(pr) != n or len(texts) != n:
+        raise ValueError("coords, priorities and texts must have one entry per point")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = np.ptp(xy, axis=0) * 1.1  # plotly pads the axis ranges a little
+    span[span <= 0] = 1.0
+    per_px = span / np.array([width_px, height_px], dtype=np.float64)
+    half_w = np.array([len(t) for t in texts], dtype=np.float64) * 0.3 * font_px * per_px[0] + gap_px * per_px[0]
+    half_h = 0.6 * font_px * per_px[1] + gap_px * per_px[1]
+    cx, cy = xy[:, 0], xy[:, 1] + (0.6 * font_px + 3.0) * per_px[1]  # box centre, above the marker
+
+    placed: list[int] = list(dict.fromkeys(int(i) for i in always if 0 <= int(i) < n))
+    forced = set(placed)
+    order = [int(i) for i in np.argsort(-pr, kind="stable")[:max_candidates] if np.isfinite(pr[i]) and i not in forced]
+    px, py, pw = (list(a[placed]) for a in (cx, cy, half_w))
+    chosen = 0
+    for i in order:
+        if chosen >= max_labels:
+            break
+        if px and np.any((np.abs(np.asarray(px) - cx[i]) < np.asarray(pw) + half_w[i])
+                         & (np.abs(np.asarray(py) - cy[i]) < 2 * half_h)):
+            continue
+        placed.append(i)
+        px.append(cx[i]), py.append(cy[i]), pw.append(half_w[i])
+        chosen += 1
+    return np.asarray(placed, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------------ clusters
+
+# 30 colours picked by farthest-point sampling in CIELAB over sRGB (lightness 35-82, chroma > 30, so all show
+# on white): every pair is at least 30 CIE76 units apart, the first ones the farthest (small k look best).
+PALETTE: tuple[str, ...] = (
+    "#1878b8", "#00e800", "#f80000", "#f800f8", "#686000", "#00e0b8", "#a01058", "#0058f8", "#f8b0a0", "#f8c000",
+    "#e898f8", "#a8d860", "#006858", "#983010", "#48d8f8", "#9018a0", "#007818", "#5800f8", "#f07800", "#f80058",
+    "#f800a8", "#18e878", "#704878", "#90b888", "#e8c870", "#b8b8f0", "#7080f0", "#f880a8", "#a05858", "#40b000",
+)
+MAX_CLUSTERS = 50  # past len(PALETTE) colours repeat: a page should write the cluster names instead
+
+
+def cluster_colours(k: int) -> list[str]:
+    """One colour per cluster; distinct up to ``len(PALETTE)`` (30), repeating after that."""
+    return [PALETTE[i % len(PALETTE)] for i in range(k)]
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields, not objects
+class Clusters:
+    """k-means clusters of a map's words, largest first, each with a name made of its most central words."""
+
+    labels: np.ndarray  # (n,) cluster of each word, 0 = the largest cluster
+    names: tuple[str, ...]  # "france · italy · spain"
+    central: tuple[tuple[str, ...], ...]  # the words each name is made of
+    sizes: tuple[int, ...]
+
+
+def name_clusters(X: np.ndarray, words: Sequence[str], k: int, priorities: Sequence[float] | None = None,
+                  n_names: int = 3, seed: int = 0) -> Clusters:
+    """Cluster the rows of ``X`` (cosine k-means) and name each cluster by up to ``n_names`` of its words.
+
+    A name's words are those nearest the cluster's mean direction among its more frequent members (the top
+    30 % by ``priorities``, default ``label_priorities(words)``): the most central word is often a rare one
+    nobody knows, the most frequent a function word. Stop words are used only when a cluster has nothing else.
+    """
+    if not 1 <= k <= MAX_CLUSTERS:
+        raise W2VError(f"The number of clusters must be between 1 and {MAX_CLUSTERS} (got {k}).")
+    X = np.asarray(X)
+    if len(words) != len(X):
+        raise ValueError("one word per row of X")
+    raw = kmeans_labels(X, k, seed=seed)
+    # renumber by size (ties: first appearance), so colours and names do not depend on k-means' arbitrary order
+    ids, first, sizes = np.unique(raw, return_index=True, return_counts=True)
+    order = ids[np.lexsort((first, -sizes))]
+    remap = np.empty(len(ids), dtype=np.int64)
+    remap[order] = np.arange(len(ids))
+    labels = remap[raw] if len(raw) else raw
+    pr = label_priorities(words) if priorities is None else np.asarray(priorities, dtype=np.float64)
+    Xn = normalize_rows(X)
+    central, names = [], []
+    for c in range(len(ids)):
+        members = np.flatnonzero(labels == c)
+        usable = members[np.isfinite(pr[members])]
+        pool = usable if len(usable) else members
+        pool = pool[np.argsort(-pr[pool], kind="stable")][:max(n_names, math.ceil(0.3 * len(pool)))]
+        centre = Xn[members].mean(axis=0)
+        best = pool[np.argsort(-(Xn[pool] @ centre), kind="stable")][:n_names]
+        central.append(tuple(words[i] for i in best))
+        names.append(" · ".join(central[-1]))
+    sizes_by_label = np.bincount(labels, minlength=len(ids))
+    return Clusters(labels, tuple(names), tuple(central), tuple(int(s) for s in sizes_by_label))
+
+
+# ------------------------------------------------------------------------------------------------ density
+
+
+def density_grid(coords: np.ndarray, bins: int = 80, bandwidth: float | None = None,
+                 pad: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A smoothed density of 2-D points on a grid: (x centres, y centres, z) with z[row = y, column = x] in
+    0..1, as plotly's ``go.Contour(x=, y=, z=)`` takes it. A Gaussian-smoothed histogram (a KDE at grid
+    resolution, O(n + bins^2)); ``bandwidth`` in data units, default Scott's rule on each axis."""
+    from scipy.ndimage import gaussian_filter
+
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"density_grid needs 2-D coordinates (n x 2), got shape {xy.shape}")
+    if len(xy) == 0:
+        raise W2VError("A density needs at least one point on the map.")
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    lo, hi = lo - pad * span, hi + pad * span
+    H, ex, ey = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[[lo[0], hi[0]], [lo[1], hi[1]]])
+    if bandwidth is None:
+        sd = np.where(xy.std(axis=0) > 0, xy.std(axis=0), span / 10)
+        bw = sd * len(xy) ** (-1 / 6)  # Scott's rule in 2-D
+    else:
+        bw = np.array([bandwidth, bandwidth], dtype=np.float64)
+    sigma = bw / ((hi - lo) / bins)
+    Z = gaussian_filter(H.T, sigma=(sigma[1], sigma[0]), mode="constant")
+    top = Z.max()
+    return (ex[:-1] + ex[1:]) / 2, (ey[:-1] + ey[1:]) / 2, Z / top if top > 0 else Z
+
+
+# ------------------------------------------------------------------------------------------------ search
+
+
+def did_you_mean(vectors: Any, word: str, n: int = 5) -> list[str]:
+    """Vocabulary words spelt like ``word``: the closest spellings first (by tenths of difflib's ratio), and among
+    equally close ones the more frequent first (people mostly mean a common word)."""
+    low = word.strip().lower()
+    close = vectors.suggest(word, 3 * n)
+
+    def key(w: str) -> tuple[float, int]:
+        closeness = 1.0 if w == low else math.floor(10 * difflib.SequenceMatcher(None, low, w).ratio()) / 10
+        return -closeness, vectors.index[w]
+
+    return sorted(close, key=key)[:n]
+
+
+@dataclass(frozen=True)
+class MapSearch:
+    """A searched word and its neighbours added to a map's words (or spellings to offer when it is unknown)."""
+
+    query: str
+    word: str | None  # the vocabulary's spelling, None when unknown
+    neighbours: tuple[tuple[str, float], ...]  # (word, cosine or Euclidean distance), nearest first
+    words: tuple[str, ...]  # the map's words, then the added ones: what to project now
+    added: tuple[str, ...]  # the words that were not on the map
+    suggestions: tuple[str, ...]  # "did you mean" when ``word`` is None
+
+
+def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metric: str = "cosine") -> MapSearch:
+    """Find ``query`` in the whole vocabulary (as typed, then in lower case) and add it and its ``n`` nearest
+    neighbours to ``shown`` when missing, so any word can be put on the map with its company."""
+    q = query.strip()
+    if not q:
+        raise W2VError("Type a word to search for.")
+    shown = tuple(dict.fromkeys(shown))
+    word = q if q in vectors.index else q.lower() if q.lower() in vectors.index else None
+    if word is None:
+        return MapSearch(query, None, (), shown, (), tuple(did_you_mean(vectors, q)))
+    nb = tuple(vectors.neighbours(word, n, metric))
+    on_map = set(shown)
+    added = tuple(w for w in dict.fromkeys([word] + [w for w, _ in nb]) if w not in on_map)
+    return MapSearch(query, word, nb, shown + added, added, ())
