@@ -22,13 +22,14 @@ shell.require_app()
 ss = st.session_state
 LR_CHOICES = ["auto", 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5]
 BATCH_CHOICES = ["auto", 16, 64, 256, 1024, 4096, 16384]
+UPDATES = ["Bounded", "Plain sum (word2vec)"]
 DIM_CHOICES = [10, 25, 50, 64, 100, 150, 200, 300]
 SAMPLE_CHOICES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
 
 DEFAULTS = {
     "train_arch": "Skip-gram", "train_loss": "Negative sampling", "train_window": 5, "train_dim": 100,
     "train_epochs": 5, "train_lr": "auto", "train_min_count": 5, "train_sample": 1e-3,
-    "train_negative": 5, "train_batch": "auto", "train_seed": 1, "train_name": "",
+    "train_negative": 5, "train_batch": "auto", "train_seed": 1, "train_name": "", "train_update": UPDATES[0],
 }
 
 
@@ -40,7 +41,8 @@ def restore_knobs(job: TrainingJob) -> None:
              "train_window": mc.window, "train_dim": mc.dim, "train_min_count": mc.min_count,
              "train_sample": mc.sample, "train_negative": mc.negative, "train_epochs": tc.epochs,
              "train_lr": "auto" if tc.lr is None else tc.lr, "train_batch": "auto" if tc.batch_size is None
-             else tc.batch_size, "train_seed": tc.seed, "train_name": job.name or ""}
+             else tc.batch_size, "train_seed": tc.seed, "train_name": job.name or "",
+             "train_update": UPDATES[tc.update == "sum"]}
     choices = {"train_dim": DIM_CHOICES, "train_sample": SAMPLE_CHOICES, "train_lr": LR_CHOICES,
                "train_batch": BATCH_CHOICES}
     for k, v in knobs.items():
@@ -118,6 +120,11 @@ with left:
                            help="Centre words updated together: larger is faster per word, each update coarser.")
         c[1].number_input("Seed", 0, 2**31 - 1, key="train_seed", persist_state=PERSIST, step=1,
                           help="Same seed and settings give the same model (with one training thread).")
+        st.radio("Update", UPDATES, key="train_update", persist_state=PERSIST, horizontal=True,
+                 help="A batch adds up the steps of all its examples, computed from the same old weights. Bounded "
+                      "limits how far one word's vector moves per batch, so big batches and many threads stay "
+                      "stable. Plain sum is word2vec's own step: try it with a big batch or a high rate to see "
+                      "training blow up.")
         st.text_input("Model name (optional)", key="train_name", persist_state=PERSIST,
                       placeholder="e.g. sg-window5",
                       help="Folder name under the models directory; left empty, a name is made from the settings.")
@@ -133,6 +140,7 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
     lr, batch = ss["train_lr"], ss["train_batch"]
     tc = TrainConfig(epochs=int(ss["train_epochs"]), lr=None if lr == "auto" else float(lr),
                      batch_size=None if batch == "auto" else int(batch), seed=int(ss["train_seed"]),
+                     update="sum" if ss["train_update"] == UPDATES[1] else "bounded",
                      report_every=0.1)  # a point on the live chart every 0.1 s
     mc.validate()
     tc.validate()
@@ -172,18 +180,13 @@ def _fmt_eta(s: float | None) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
 
 
-def divergence_warning(job: TrainingJob, s) -> str | None:
-    """A finished run whose loss grew, or ended far above where an untrained model starts: say what to change."""
-    ep = [e["loss"] for e in s.epoch_losses]
-    if not ep:
+def divergence_warning(s) -> str | None:
+    """The trainer rolled back epochs that blew up and retried them at a lower rate: say so, and what to change."""
+    if not s.retries:
         return None
-    start = untrained_loss(job.model_config, int(s.info.get("vocab_size") or 2))
-    lr = s.info.get("lr", job.train_config.lr)
-    if ep[-1] > 3 * start or (len(ep) > 1 and ep[-1] > ep[0] * 1.05):
-        return (f"The loss went up or stayed far above where training starts (last epoch {ep[-1]:.4g}, untrained "
-                f"≈ {start:.2f}): the learning rate ({lr:g}) is probably too high. Train again with a lower one "
-                "(or 'auto').")
-    return None
+    lr = s.info.get("lr")
+    return (f"Training blew up {len(s.retries)} time(s) and went back to try again more gently ({s.retries[-1]}) "
+            f"The learning rate ({lr:g}) or the batch size is too high for this text." if lr else s.retries[-1])
 
 
 def live_view() -> None:
@@ -231,7 +234,7 @@ def live_view() -> None:
     if s.batch_losses or s.epoch_losses:
         st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
     if s.status in ("done", "stopped"):
-        warning = divergence_warning(job, s)
+        warning = divergence_warning(s)
         if warning:
             st.warning(warning, icon=":material/trending_up:")
         if s.path:

@@ -12,7 +12,7 @@ from w2v_core import store
 
 
 KNOBS = ["train_arch", "train_loss", "train_window", "train_dim", "train_min_count", "train_sample",
-         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed"]
+         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed", "train_update"]
 
 
 def open_train() -> AppTest:
@@ -147,12 +147,28 @@ def test_settings_that_leave_no_vocabulary_show_an_error():
 
 
 def test_a_learning_rate_that_blows_up_gets_a_warning():
+    """word2vec's plain summed step with a big batch blows up: the trainer rolls back, retries more gently, and
+    the page says what happened and what to change."""
     at = open_train()
     at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(256)
+    at.radio(key="train_update").set_value("Plain sum (word2vec)")
     small_run(at)
     run_until_finished(at)
     assert not at.exception
-    assert any("learning rate" in w.value and "too high" in w.value for w in at.warning), [w.value for w in at.warning]
+    msgs = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("blew up" in m or "diverged" in m for m in msgs), msgs
+    assert any("learning rate" in m.lower() for m in msgs), msgs
+
+
+def test_the_bounded_update_trains_through_a_rate_that_breaks_the_plain_sum():
+    at = open_train()
+    at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(1024)
+    small_run(at)
+    run_until_finished(at)
+    assert not at.exception
+    assert at.subheader[0].value == "Finished", [e.value for e in at.error]
 
 
 def test_documents_too_short_for_any_context_show_an_error():
