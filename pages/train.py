@@ -24,6 +24,7 @@ ss = st.session_state
 KEY = "corpus"  # the corpus picker's keys: the same widgets as on the Corpus page
 LR_CHOICES = ["auto", 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5]
 BATCH_CHOICES = ["auto", 16, 64, 256, 1024, 4096, 16384]
+UPDATES = ["Bounded", "Plain sum (word2vec)"]
 DIM_CHOICES = [10, 25, 50, 64, 100, 150, 200, 300]
 SAMPLE_CHOICES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
 ARCH_LABEL = {"skipgram": "Skip-gram", "cbow": "CBOW"}
@@ -35,7 +36,7 @@ DEFAULTS = {
     "train_arch": ARCH_LABEL[FIRST["arch"]], "train_loss": LOSS_LABEL[FIRST["loss"]], "train_window": FIRST["window"],
     "train_dim": FIRST["dim"], "train_epochs": FIRST["epochs"], "train_lr": "auto", MIN_COUNT: FIRST["min_count"],
     "train_sample": FIRST["sample"], "train_negative": FIRST["negative"], "train_batch": "auto", "train_seed": 1,
-    "train_name": "",
+    "train_name": "", "train_update": UPDATES[0],
 }
 
 
@@ -46,7 +47,8 @@ def restore_knobs(job: TrainingJob) -> None:
              "train_window": mc.window, "train_dim": mc.dim, MIN_COUNT: min(mc.min_count, 100),
              "train_sample": mc.sample, "train_negative": mc.negative, "train_epochs": tc.epochs,
              "train_lr": "auto" if tc.lr is None else tc.lr, "train_batch": "auto" if tc.batch_size is None
-             else tc.batch_size, "train_seed": tc.seed, "train_name": job.name or ""}
+             else tc.batch_size, "train_seed": tc.seed, "train_name": job.name or "",
+             "train_update": UPDATES[tc.update == "sum"]}
     choices = {"train_dim": DIM_CHOICES, "train_sample": SAMPLE_CHOICES, "train_lr": LR_CHOICES,
                "train_batch": BATCH_CHOICES}
     for k, v in knobs.items():
@@ -117,14 +119,17 @@ with knobs:
                            help="Centre words updated together: larger is faster per word, each update coarser.")
         c[1].number_input("Seed", 0, 2**31 - 1, key="train_seed", persist_state=PERSIST, step=1,
                           help="Same seed and settings give the same model (with one training thread).")
+        st.radio("Update", UPDATES, key="train_update", persist_state=PERSIST, horizontal=True,
+                 help="A batch adds up the steps of all its examples, computed from the same old weights. Bounded "
+                      "limits how far one word's vector moves per batch, so big batches and many threads stay "
+                      "stable. Plain sum is word2vec's own step: try it with a big batch or a high rate to see "
+                      "training blow up.")
         st.text_input("Model name (optional)", key="train_name", persist_state=PERSIST,
                       placeholder="e.g. sg-window5",
                       help="Folder name under the models directory; left empty, a name is made from the settings.")
-    if st.button("Back to the first values", icon=":material/restart_alt:", key="train_reset", disabled=active,
-                 help="The settings a first model starts from (the corpus choice stays)."):
-        for k, v in DEFAULTS.items():
-            ss[k] = v
-        st.rerun()
+    st.button("Back to the first values", icon=":material/restart_alt:", key="train_reset", disabled=active,
+              on_click=ss.update, args=(DEFAULTS,),  # a callback: widgets take new values before they are drawn
+              help="The settings a first model starts from (the corpus choice stays).")
 
 
 def build_configs() -> tuple[ModelConfig, TrainConfig]:
@@ -137,6 +142,7 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
     lr, batch = ss["train_lr"], ss["train_batch"]
     tc = TrainConfig(epochs=int(ss["train_epochs"]), lr=None if lr == "auto" else float(lr),
                      batch_size=None if batch == "auto" else int(batch), seed=int(ss["train_seed"]),
+                     update="sum" if ss["train_update"] == UPDATES[1] else "bounded",
                      report_every=0.1)  # a point on the live chart every 0.1 s
     mc.validate()
     tc.validate()

@@ -12,7 +12,7 @@ from w2v_core import store
 
 
 KNOBS = ["train_arch", "train_loss", "train_window", "train_dim", "corpus_min_count", "train_sample",
-         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed"]
+         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed", "train_update"]
 
 
 def open_train() -> AppTest:
@@ -58,6 +58,20 @@ def test_every_knob_is_there_with_help():
         assert w.help, f"{key} has no help text"
     assert at.button(key="train_start").label == "Train"
     assert any("press **Train**" in i.value for i in at.info)
+
+
+def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
+    from w2v_core import showcase
+
+    at = open_train()
+    assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
+    assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
+    at.slider(key="train_epochs").set_value(2).run()
+    at.select_slider(key="train_dim").set_value(10).run()
+    at.button(key="train_reset").click().run()
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
+    assert at.select_slider(key="train_dim").value == showcase.FIRST_RUN["dim"]
 
 
 def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
@@ -212,12 +226,28 @@ def test_settings_that_leave_no_vocabulary_show_an_error():
 
 
 def test_a_learning_rate_that_blows_up_gets_a_warning():
+    """word2vec's plain summed step with a big batch blows up: the trainer rolls back, retries more gently, and
+    the page says what happened and what to change."""
     at = open_train()
     at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(256)
+    at.radio(key="train_update").set_value("Plain sum (word2vec)")
     small_run(at)
     run_until_finished(at)
     assert not at.exception
-    assert any("learning rate" in w.value and "too high" in w.value for w in at.warning), [w.value for w in at.warning]
+    msgs = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("blew up" in m or "diverged" in m for m in msgs), msgs
+    assert any("learning rate" in m.lower() for m in msgs), msgs
+
+
+def test_the_bounded_update_trains_through_a_rate_that_breaks_the_plain_sum():
+    at = open_train()
+    at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(1024)
+    small_run(at)
+    run_until_finished(at)
+    assert not at.exception
+    assert at.subheader[0].value == "Finished", [e.value for e in at.error]
 
 
 def test_documents_too_short_for_any_context_show_an_error():

@@ -17,7 +17,6 @@ from ui.widgets import md_escape, show_error
 from w2v_core import store
 from w2v_core.errors import W2VError
 from w2v_core.jobs import JobState, TrainingJob
-from w2v_core.training import untrained_loss
 
 CORPUS_KEY = "corpus"  # the corpus picker's keys on the Train (and Corpus) page
 PREVIOUS = "train_previous_model"  # session state: the current model when the run started (None: there was none)
@@ -38,18 +37,13 @@ def _name(path: str) -> str:
         return path.rsplit("/", 1)[-1]
 
 
-def divergence_warning(job: TrainingJob, s: JobState) -> str | None:
-    """A finished run whose loss grew, or ended far above where an untrained model starts: say what to change."""
-    ep = [e["loss"] for e in s.epoch_losses]
-    if not ep:
+def divergence_warning(s: JobState) -> str | None:
+    """The trainer rolled back epochs that blew up and retried them at a lower rate: say so, and what to change."""
+    if not s.retries:
         return None
-    start = untrained_loss(job.model_config, int(s.info.get("vocab_size") or 2))
-    lr = s.info.get("lr", job.train_config.lr)
-    if ep[-1] > 3 * start or (len(ep) > 1 and ep[-1] > ep[0] * 1.05):
-        return (f"The loss went up or stayed far above where training starts (last epoch {ep[-1]:.4g}, untrained "
-                f"≈ {start:.2f}): the learning rate ({lr:g}) is probably too high. Train again with a lower one "
-                "(or 'auto').")
-    return None
+    lr = s.info.get("lr")
+    return (f"Training blew up {len(s.retries)} time(s) and went back to try again more gently ({s.retries[-1]}) "
+            f"The learning rate ({lr:g}) or the batch size is too high for this text." if lr else s.retries[-1])
 
 
 def saved_models() -> None:
@@ -158,7 +152,7 @@ def live_view() -> None:
     if s.status == "stopped":
         _stopped(s)
     if s.status in ("done", "stopped") and s.path:
-        warning = divergence_warning(job, s)
+        warning = divergence_warning(s)
         if warning:
             st.warning(warning, icon=":material/trending_up:")
         if s.status == "done":

@@ -64,6 +64,7 @@ class JobState:
     smoothed_loss: float | None = None
     batch_losses: list[dict[str, float]] = field(default_factory=list)  # {x (epochs), loss, smoothed}
     epoch_losses: list[dict[str, float]] = field(default_factory=list)  # {epoch, loss}
+    retries: list[str] = field(default_factory=list)  # what the trainer said when an epoch blew up and restarted
     info: dict[str, Any] = field(default_factory=dict)  # vocab size, tokens, device, ... (from the trainer)
     corpus: dict[str, Any] = field(default_factory=dict)  # tokens, documents, distinct words of the loaded corpus
     summary: dict[str, Any] = field(default_factory=dict)  # the trainer's summary once finished
@@ -125,6 +126,15 @@ class _Recorder(Callback):
         with self.job._lock:
             self._update(p)
             self.job._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
+
+    def on_epoch_retry(self, epoch: int, message: str) -> None:
+        """The epoch blew up and starts again: drop its points from the chart and say what happened."""
+        with self.job._lock:
+            st = self.job._state
+            st.batch_losses = [b for b in st.batch_losses if b["x"] <= epoch - 1]
+            st.epoch_losses = [e for e in st.epoch_losses if e["epoch"] < epoch]
+            st.retries.append(message)
+            st.message = message
 
 
 class TrainingJob:
