@@ -19,7 +19,7 @@ st.markdown(
 st.subheader("Start here")
 steps = [
     ("train", "1. Train a model", ":material/model_training:",
-     "The first settings train a good first model on the bundled corpus in about half a minute; watch the loss "
+     "The first settings train a good first model on the bundled corpus in under half a minute; watch the loss "
      "fall live."),
     ("map", "2. Map the words", ":material/scatter_plot:",
      "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),

@@ -55,7 +55,7 @@ def saved_models() -> None:
     path = session.current_path()
     if not records or path is None:
         st.info("Nothing has been trained yet. The first values train a model on the bundled Wikipedia sample in "
-                "about half a minute: press **Train**.", icon=":material/lightbulb:")
+                "under half a minute: press **Train**.", icon=":material/lightbulb:")
         return
     st.subheader("Your current model")
     cards.model_card(store.read_record(path))
