@@ -77,6 +77,7 @@ def test_analogy_says_where_the_expected_answer_ranks_and_is_green_only_when_rig
     table = next(d.value for d in at.dataframe if "answer" in d.value.columns)
     assert {"answer", "score"} <= set(table.columns) and len(table) == 5
     at.radio(key="nb_an_method").set_value("3CosAdd").run()
+    ranked = [w for w, _ in wv.most_similar(positive=["paris", "italy"], negative=["france"], topn=len(wv))]
     right, wrong = ranked[0], ranked[3]
     at.text_input(key="nb_an_d").set_value(right).run()
     assert any("first choice" in s.value for s in at.success) and not at.warning
