@@ -72,8 +72,7 @@ with top_tab:
     st.plotly_chart(fig, width="stretch", key=f"{KEY}_top_chart")
 with zipf_tab:
     zdf = pd.DataFrame({"rank": stats.ranks, "count": stats.freqs})
-    fig = px.line(zdf, x="rank", y="count", log_x=True, log_y=True, markers=False,
-                  title="Rank vs frequency (log-log): Zipf's law is a straight line")
+    fig = px.line(zdf, x="rank", y="count", log_x=True, log_y=True, markers=False, title="Rank vs frequency")
     fig.add_hline(y=min_count, line_dash="dot", line_color="#e45756")
     if kept:  # the label sits where the cut meets the curve (annotations on log axes take log10 positions)
         fig.add_annotation(x=math.log10(max(kept, 1)), y=math.log10(min_count), ax=-50, ay=30,
@@ -83,6 +82,8 @@ with zipf_tab:
     fig.update_yaxes(dtick=1, tickformat="~s", title="count")
     fig.update_layout(height=420, margin=dict(t=50, b=10))
     st.plotly_chart(fig, width="stretch", key=f"{KEY}_zipf_chart")
+    st.caption("Both axes are logarithmic. Zipf's law says a word's count falls in proportion to its rank, which "
+               "is a straight line here: a few words are everywhere, most words are rare.")
 with docs_tab:
     st.caption(f"{len(stats.samples)} paragraphs from across the corpus, as the model sees them: after tokenization.")
     for i, text in enumerate(stats.samples):

@@ -79,20 +79,28 @@ def _progress(job: TrainingJob, s: JobState) -> None:
                   help="Stop now; what was learnt so far is saved.")
 
 
+def _epochs_run(s: JobState) -> str | None:
+    """How many epochs a stopped run got through ("4.3"), or None."""
+    done = s.summary.get("epochs")
+    return (f"{done:.1f}".rstrip("0").rstrip(".") if isinstance(done, (int, float)) and s.status == "stopped"
+            else None)
+
+
 def _metrics(s: JobState) -> None:
-    c = st.columns(5)
+    # a row that wraps: on a phone the figures sit two or three a line instead of one under the other
+    row = st.container(horizontal=True, gap="large")
     final = s.summary.get("final_loss") if not s.active else None
     if isinstance(final, (int, float)):
-        c[0].metric("Final loss", f"{final:.4f}", help="Mean loss of the last full epoch.")
+        row.metric("Final loss", f"{final:.4f}", help="Mean loss of the last full epoch.", width="content")
     else:
-        c[0].metric("Loss", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-",
-                    help="Moving average of the loss per training example.")
-    epochs = s.summary.get("epochs") if s.status == "stopped" else None
-    c[1].metric("Epoch", f"{epochs:g}/{s.epochs}" if isinstance(epochs, (int, float)) else
-                f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epoch else "-")
-    c[2].metric("Words/s", f"{s.words_per_sec:,.0f}" if s.words_per_sec else "-")
-    c[3].metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-")
-    c[4].metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-")
+        row.metric("Loss", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-", width="content",
+                   help="Moving average of the loss per training example.")
+    done = _epochs_run(s)
+    row.metric("Epoch", f"{done}/{s.epochs}" if done else
+               f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epoch else "-", width="content")
+    row.metric("Words/s", f"{s.words_per_sec:,.0f}" if s.words_per_sec else "-", width="content")
+    row.metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-", width="content")
+    row.metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-", width="content")
 
 
 def _stopped(s: JobState) -> None:
@@ -101,10 +109,9 @@ def _stopped(s: JobState) -> None:
         st.info(f"Training was stopped before it learnt anything ({s.message}). The current model is unchanged.",
                 icon=":material/stop_circle:")
         return
-    done = s.summary.get("epochs")
+    done = _epochs_run(s)
     name = md_escape(_name(s.path))
-    head = (f"**Training was stopped** after {done:g} of {s.epochs} epochs. " if isinstance(done, (int, float))
-            else "**Training was stopped.** ")
+    head = f"**Training was stopped** after {done} of {s.epochs} epochs. " if done else "**Training was stopped.** "
     previous = st.session_state.get(PREVIOUS)
     if session.current_path() == s.path:
         st.warning(head + f"What it had learnt is saved as **{name}** and is now the current model, so the other "

@@ -22,13 +22,13 @@ FIRST_RUN: dict[str, object] = {
 
 # Words for "try these" and the first neighbours query, the best known first.
 NEIGHBOUR_WORDS: tuple[str, ...] = ("university", "football", "music", "church", "war", "film", "river", "january")
-# (a, b, c, expected): a is to b as c is to expected.
+# (a, b, c, expected): a is to b as c is to expected. The first, shown first, wins by the widest margin.
 ANALOGIES: tuple[tuple[str, str, str, str], ...] = (
-    ("england", "english", "france", "french"),
     ("father", "mother", "son", "daughter"),
     ("january", "february", "march", "april"),
-    ("man", "men", "woman", "women"),
     ("have", "had", "do", "did"),
+    ("man", "men", "woman", "women"),
+    ("england", "english", "france", "french"),
 )
 SIMILAR_PAIRS: tuple[tuple[str, str], ...] = (("football", "basketball"), ("january", "july"), ("music", "poetry"))
 ODD_ONE_OUT: tuple[tuple[str, ...], ...] = (("january", "march", "july", "football"),
