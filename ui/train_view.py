@@ -88,7 +88,7 @@ def _epochs_run(s: JobState) -> str | None:
 
 def _metrics(s: JobState) -> None:
     # a row that wraps: on a phone the figures sit two or three a line instead of one under the other
-    row = st.container(horizontal=True, gap="large")
+    row = st.container(horizontal=True, gap="small", horizontal_alignment="distribute")
     final = s.summary.get("final_loss") if not s.active else None
     if isinstance(final, (int, float)):
         row.metric("Final loss", f"{final:.4f}", help="Mean loss of the last full epoch.", width="content")
