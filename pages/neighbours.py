@@ -116,10 +116,10 @@ with t_nb:
                 df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
             st.plotly_chart(neighbour_chart(df, w), key="nb_chart", config={"displayModeBar": False})
             if "count" in df:
-                rare = df.loc[df["count"] < 20, "word"].tolist()
-                st.caption(f"'{md_escape(w)}' was seen {int(wv.counts[wv.index[w]]):,} times." +
-                           (f" Rare neighbours ({md_escape(', '.join(rare[:5]))}: under 20 times) are the least "
-                            "reliable." if rare else ""))
+                rare = df.loc[df["count"] < 10, "word"].tolist()
+                st.caption(f"'{md_escape(w)}' was seen {int(wv.counts[wv.index[w]]):,} times in the corpus." +
+                           (f" Words seen only a few times ({md_escape(', '.join(rare[:5]))}: under 10 times) get "
+                            "rougher vectors; more text makes them steadier." if rare else ""))
         except W2VError as e:
             unknown_words(e, wv, [ss["nb_word"]], "nb_fix", lambda bad, w: {"nb_word": w})
 
