@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--gpu-batch", default="", help="GPU rows: comma-separated batch sizes (default: ours)")
     ap.add_argument("--no-gpu", action="store_true")
     ap.add_argument("--no-gensim", action="store_true")
+    ap.add_argument("--gensim-threads", default="", help="run gensim only at these thread counts (default: all)")
+    ap.add_argument("--gpu-first", action="store_true", help="each architecture's GPU rows before its CPU rows")
     ap.add_argument("--update", default="bounded", help="ours: bounded | sum (word2vec's plain step)")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
@@ -93,19 +95,27 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f}s to write; {n_cores} cores; {device}; epochs {args.epochs}",
               flush=True)
         base = ["--tokens", tok, "--epochs", str(args.epochs)]
-        for arch in archs:
+        with_gensim = {int(x) for x in args.gensim_threads.split(",") if x.strip()} or set(threads)
+
+        def cpu_rows(arch):
             for t in threads:
-                g = None if args.no_gensim else run(base + ["--threads", str(t)], "gensim", arch, [])
+                g = None if args.no_gensim or t not in with_gensim else run(base + ["--threads", str(t)], "gensim", arch, [])
                 o = run(base + ["--threads", str(t)], "ours", arch, ["--device", "cpu", "--update", args.update])
                 rows.append({"arch": arch, "where": f"cpu x{t}", "threads": t, "gensim": g, "ours": o})
                 print(f"  {arch} {t} threads: gensim {fmt(g, 'words_per_sec', ',')} ours {fmt(o, 'words_per_sec', ',')}"
                       f" words/s", flush=True)
+
+        def gpu_rows(arch):
             for b in gpu_batches if gpu else []:
                 extra = ["--device", "cuda", "--update", args.update] + (["--batch-size", str(b)] if b else [])
                 o = run(base + ["--threads", "1"], "ours", arch, extra)
                 rows.append({"arch": arch, "where": "gpu", "threads": None, "gensim": None, "ours": o})
                 print(f"  {arch} GPU batch {fmt(o, 'batch_size', ',')}: {fmt(o, 'words_per_sec', ',')} words/s",
                       flush=True)
+
+        for arch in archs:
+            for part in ((gpu_rows, cpu_rows) if args.gpu_first else (cpu_rows, gpu_rows)):
+                part(arch)
     best_gensim = {a: max((r["gensim"]["words_per_sec"] for r in rows if r["arch"] == a and r["gensim"]),
                           default=None) for a in archs}
     print()

@@ -195,10 +195,10 @@ class Word2Vec(nn.Module):
         if bound is None or bound.kappa <= 0:
             return g, None
         a = g.abs()
-        load_out = a.t() @ (h * h).sum(1).add_(NORM_FLOOR)  # (V,)
+        load_out = a.t() @ (h * h).sum(1).add_(_norm_floor())  # (V,)
         workers = 1.0 / bound.decay if bound.decay > 0 else 1.0
         s_out = load_out.mul_(workers).clamp_(min=1e-12).reciprocal_().mul_(bound.kappa).clamp_(max=1.0)
-        return g * s_out.unsqueeze(0), a @ (self.w_out * self.w_out).sum(1).add_(NORM_FLOOR)
+        return g * s_out.unsqueeze(0), a @ (self.w_out * self.w_out).sum(1).add_(_norm_floor())
 
 
 class SkipGram(Word2Vec):
@@ -389,6 +389,10 @@ ROW_STEP_BOUND = {"skipgram": 1.5, "cbow": 1.0}
 NORM_FLOOR = 0.1
 
 
+def _norm_floor() -> float:
+    return 0.1  # NORM_FLOOR: TorchScript cannot read a module's float, so the scripted steps call this
+
+
 # A contribution's load uses the curvature of its logistic loss, sigma'(s) = |g| (1 - |g|), where g is the gradient
 # on the score: then a clipped row takes a damped Newton step, which settles instead of oscillating when its
 # examples are nearly right. For an example on the wrong side (|g| near 1, sigma' near 0) the curvature says little
@@ -396,9 +400,13 @@ NORM_FLOOR = 0.1
 WRONG_SIDE = 0.25
 
 
+def _wrong_side() -> float:
+    return 0.25  # WRONG_SIDE, for TorchScript
+
+
 def _curvature(gp: torch.Tensor) -> torch.Tensor:
     """sigma'(s) of a positive example from its gradient gp = sigma(s) - 1, at least |gp| * WRONG_SIDE."""
-    return (gp + 1.0).clamp_(min=WRONG_SIDE).mul_(gp).neg_()
+    return (gp + 1.0).clamp_(min=_wrong_side()).mul_(gp).neg_()
 
 
 def row_scale(load: torch.Tensor, stamp: torch.Tensor, clock: torch.Tensor, idx: torch.Tensor, add: torch.Tensor,
@@ -423,6 +431,16 @@ def row_scale(load: torch.Tensor, stamp: torch.Tensor, clock: torch.Tensor, idx:
     return torch.div(limit, total).clamp_(max=1.0)  # a load of 0 gives inf, clamped to 1
 
 
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """An alias of ``t`` that only TorchScript holds. An op on a tensor that Python also holds may take the GIL (to
+    count a reference to its Python object), so worker threads running the step on the tables and batches they got
+    from Python kept waiting for each other; an alias shares the memory, not the Python object (8 threads on 2
+    cores: 10x fewer context switches). Run as plain Python (on a GPU) nothing needs it."""
+    if torch.jit.is_scripting():
+        return t.detach()
+    return t
+
+
 def _blocks(x: torch.Tensor, nb: int, blk: int) -> torch.Tensor:
     """(B, ...) -> (nb, blk, ...), padding B up to nb * blk with zeros."""
     pad = nb * blk - x.shape[0]
@@ -442,6 +460,8 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
     example's k. Updates are read from ``w_in``/``w_out`` and added to ``dst_in``/``dst_out`` (the same tables,
     except when a test emulates concurrent workers). ``kappa`` <= 0: the plain summed step (no bound).
     """
+    w_in, w_out, dst_in, dst_out, bound = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), [_own(t) for t in bound]
+    centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     B = centres.shape[0]
     nb, pool = negs.shape[0], negs.shape[1]
     blk = (B + nb - 1) // nb
@@ -465,10 +485,10 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
     cn_out = gn * -lr
     cp_in, cn_in = cp_out, cn_out
     if kappa > 0:
-        h2 = (h * h).sum(1).add_(NORM_FLOOR)
+        h2 = (h * h).sum(1).add_(_norm_floor())
         ap = _curvature(gp)
-        an = gn * (1.0 - sig_n).clamp_(min=WRONG_SIDE)
-        o2n = (on * on).sum(2).add_(NORM_FLOOR)  # (nb, N)
+        an = gn * (1.0 - sig_n).clamp_(min=_wrong_side())
+        o2n = (on * on).sum(2).add_(_norm_floor())  # (nb, N)
         load_cen = torch.bmm(an, o2n.unsqueeze(2)).view(-1)[:B]
         # a context word's |o|^2 is taken as the pool's mean (the pool is drawn from about the same words): no P x D
         load_cen.index_add_(0, rows, ap * o2n.mean())
@@ -494,6 +514,8 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
                        lr: float, k: float, want_loss: bool, dst_in: torch.Tensor, dst_out: torch.Tensor,
                        bound: list[torch.Tensor], decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
     """CBOW: h = the mean of the context rows (one embedding_bag); it predicts the centre against its block's pool."""
+    w_in, w_out, dst_in, dst_out, bound = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), [_own(t) for t in bound]
+    centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     B = centres.shape[0]
     nb, pool = negs.shape[0], negs.shape[1]
     blk = (B + nb - 1) // nb
@@ -516,14 +538,14 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
     gn = sig_n * wn
     cp_out = gp * -lr
     cn_out = gn * -lr
-    o2c = (oc * oc).sum(1).add_(NORM_FLOOR) if kappa > 0 else oc.new_zeros(1)  # before oc is reused below
+    o2c = (oc * oc).sum(1).add_(_norm_floor()) if kappa > 0 else oc.new_zeros(1)  # before oc is reused below
     grad_h = torch.bmm(cn_out, on).view(nb * blk, -1)[:B].add_(oc.mul_(cp_out.unsqueeze(1)))
     up_ctx = grad_h.index_select(0, rows)  # word2vec (cbow_mean=1) adds the hidden error to every context word
     if kappa > 0:
-        h2 = (h * h).sum(1).add_(NORM_FLOOR)
+        h2 = (h * h).sum(1).add_(_norm_floor())
         ap = _curvature(gp)
-        an = gn * (1.0 - sig_n).clamp_(min=WRONG_SIDE)
-        per_example = torch.bmm(an, (on * on).sum(2).add_(NORM_FLOOR).unsqueeze(2)).view(-1)[:B].add_(ap * o2c)
+        an = gn * (1.0 - sig_n).clamp_(min=_wrong_side())
+        per_example = torch.bmm(an, (on * on).sum(2).add_(_norm_floor()).unsqueeze(2)).view(-1)[:B].add_(ap * o2c)
         # a context row moves h by 1 / n of its step
         s = row_scale(bound[0], bound[1], bound[2], torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
                       torch.cat([ap * h2, (an * _blocks(h2, nb, blk).unsqueeze(2)).sum(1).view(-1),
@@ -547,6 +569,8 @@ def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: 
     context words start in ``ctx``; ``negs`` is (batches, blocks, N). The learning rate goes linearly from ``lr0`` to
     ``lr1`` over the chunk. Returns the summed loss and example count of every ``loss_every``-th batch.
     """
+    w_in, w_out, bound = _own(w_in), _own(w_out), [_own(t) for t in bound]
+    centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     n = centres.shape[0]
     n_batches = (n + batch - 1) // batch
     blk = (batch + negs.shape[1] - 1) // negs.shape[1]
@@ -578,34 +602,25 @@ def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: 
 class RowBound:
     """The state of the per-row step bound shared by a run's workers (see ``row_scale``).
 
-    With a few workers (up to ``FEW_WORKERS``) each worker keeps its own per-batch loads (``for_worker``) and counts
-    every load ``workers`` times: its batch is one of that many alike batches in flight, and no buffer is shared
-    between threads. With more, the workers share one buffer whose loads decay over the last ``workers`` batches:
-    a row that only some of the batches touch is then not counted as if all of them did.
+    With several workers they share one buffer whose loads decay over the last ``workers`` batches, so a row that
+    only some of the batches in flight touch is not counted as if all of them did. (Counting every load ``workers``
+    times in private buffers instead was measured worse: CBOW with 2 threads on 10M tokens ended at loss 3.17
+    instead of 2.41, its frequent rows held back too much.)
     """
 
-    FEW_WORKERS = 4
-
     def __init__(self, vocab_size: int, device: torch.device | str = "cpu", workers: int = 1, kappa: float = 1.0):
-        self.vocab_size, self.device, self.workers = vocab_size, device, workers
         # the load of every output row then every input row, when each was last decayed, and the batch clock
         # (batch counts as floats: exact up to 16M batches, and a float clock needs no conversion per batch)
         self.tensors = [torch.zeros(2 * vocab_size, device=device), torch.zeros(2 * vocab_size, device=device),
                         torch.zeros(1, device=device)]
-        few = workers <= self.FEW_WORKERS
-        self.decay = 0.0 if few else 1.0 / workers
-        self.kappa_set = float(kappa)  # the bound asked for
-        self.kappa = float(kappa) / (max(1, workers) if few else 1)  # what one batch's own load is held to
-
-    def for_worker(self) -> "RowBound":
-        """The bound one worker thread uses: its own buffers with few workers, the shared one with many."""
-        return RowBound(self.vocab_size, self.device, self.workers, self.kappa_set) if self.decay <= 0 else self
+        self.decay = 0.0 if workers <= 1 else 1.0 / workers
+        self.kappa = float(kappa)
 
     @classmethod
     def off(cls, device: torch.device | str = "cpu") -> "RowBound":
         """No bound: word2vec's plain summed step."""
         b = cls(1, device)
-        b.kappa = b.kappa_set = 0.0
+        b.kappa = 0.0
         return b
 
 
@@ -613,8 +628,15 @@ _SCRIPTED: dict = {}
 USE_SCRIPT = os.environ.get("W2V_TORCHSCRIPT", "1") != "0"
 
 
-def scripted(fn):
-    """``fn`` compiled to TorchScript once per process (plain Python if that is not possible)."""
+def scripted(fn, device: torch.device | str = "cpu"):
+    """``fn`` compiled to TorchScript once per process (plain Python if that is not possible).
+
+    On a GPU the plain function runs instead: measured on an H200 (Skip-gram, batch 16384, 10M tokens), the
+    TorchScript interpreter launched the kernels of a chunk at 8.0M words/s and plain PyTorch at 23.9M (the
+    executor specialises and re-profiles its graph for every new shape, and ours change with every chunk).
+    """
+    if torch.device(device).type == "cuda":
+        return fn
     f = _SCRIPTED.get(fn)
     if f is None:
         f = fn
@@ -623,8 +645,8 @@ def scripted(fn):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     f = torch.jit.script(fn)
-            except Exception as e:  # pragma: no cover - TorchScript missing or changed: same maths, slower
-                log.info("TorchScript unavailable (%s); using the Python step.", e)
+            except Exception as e:  # pragma: no cover - TorchScript missing or changed: same maths, much slower
+                log.warning("TorchScript could not compile %s (%s); training runs in Python.", fn.__name__, e)
         _SCRIPTED[fn] = f
     return f
 
@@ -639,7 +661,7 @@ def _run(fn, w_in, w_out, b: PackedBatch, lr: float, k: float, want_loss: bool, 
     bound = bound or RowBound.off(w_in.device)
     d_in, d_out = dst if dst is not None else (w_in, w_out)
     negs = _negs_2d(b.negatives)
-    loss, n = scripted(fn)(w_in, w_out, b.centres, b.ctx, b.rows, b.starts, b.counts, negs, float(lr), k,
+    loss, n = scripted(fn, w_in.device)(w_in, w_out, b.centres, b.ctx, b.rows, b.starts, b.counts, negs, float(lr), k,
                            bool(want_loss), d_in, d_out, bound.tensors, bound.decay, bound.kappa)
     bound.tensors[2].add_(1)
     return (loss if want_loss else None), n
@@ -651,7 +673,7 @@ def warm_up(config: ModelConfig, device: torch.device | str = "cpu") -> None:
     Why: the first calls of a scripted function profile and optimise it (~0.1 s on a CPU); that is set-up, like
     building the vocabulary, and would otherwise land in the first batches of the run. The real weights are
     not touched."""
-    if config.loss != "negative" or not USE_SCRIPT:
+    if config.loss != "negative" or not USE_SCRIPT or torch.device(device).type == "cuda":
         return
     V, D, B, C = 16, max(2, config.dim), 4, 2
     w_in, w_out = torch.zeros(V, D, device=device), torch.zeros(V, D, device=device)

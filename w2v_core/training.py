@@ -483,7 +483,7 @@ class Trainer:
         for t, s in zip(self._tables(), saved):
             t.copy_(s)
         if self.bound.kappa > 0:  # a tighter bound too (a bounded step does not shrink with the rate alone)
-            self.bound = RowBound(len(self.vocab), self.device, self.workers, self.bound.kappa_set * 0.5)
+            self.bound = RowBound(len(self.vocab), self.device, self.workers, self.bound.kappa * 0.5)
         self.lr_scale *= 0.5
         lr = self.train_config.lr * self.lr_scale
         self.history["retries"].append({"epoch": epoch + 1, "loss": loss, "lr": lr})
@@ -566,7 +566,7 @@ class Trainer:
         B = tc.batch_size
         loss_acc = torch.zeros((), device=dev)
         n_acc = torch.zeros((), device=dev)
-        bound = self.bound.for_worker()
+        bound = self.bound
         while True:
             with run.lock:
                 ci = run.next_chunk
@@ -614,7 +614,7 @@ class Trainer:
         negs = (table[torch.randint(len(table), (n_batches, blocks, tc.shared_negatives), generator=g, device=dev)]
                 .long() if table is not None else None)
         if mc.loss == "negative" and tc.emulate_workers <= 1:
-            return scripted(run_chunk)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
+            return scripted(run_chunk, dev)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
                                        rows, starts, counts, negs, cuts, B, lr0, lr1, float(mc.negative),
                                        tc.loss_every, b.tensors, b.decay, b.kappa)
         # the full softmax, or emulated concurrent workers: one batch at a time from Python
