@@ -24,7 +24,7 @@ steps = [
     ("map", "2. Map the words", ":material/scatter_plot:",
      "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),
     ("neighbours", "3. Ask questions", ":material/hub:",
-     "Nearest neighbours, similarity of two words, analogies (father : mother :: son : ?), odd one out."),
+     "Nearest neighbours, similarity of two words, analogies (france : french :: spain : ?), odd one out."),
     ("models", "4. Keep, share, import", ":material/inventory_2:",
      "Rename, download as zip, upload back, import word2vec/GloVe vectors, export for the Embedding Projector."),
 ]
