@@ -377,8 +377,13 @@ class CBOW(Word2Vec):
 # step converges at N = 64.
 
 # kappa per architecture: a clipped row takes at most kappa damped-Newton steps' worth. Measured on the bundled
-# sample with emulated concurrent workers and big batches (benchmarks/README.md): Skip-gram keeps its vectors best
-# at 1.5 (2 needed retries at 64 workers), CBOW at 1 (2 oscillated and lost 0.06 WordSim353 at 16 workers)
+# sample with emulated concurrent workers (benchmarks/README.md): Skip-gram keeps its vectors best at 1.5 (2 and 3
+# needed retries at 64 workers), CBOW at 1 (2 oscillated and lost 0.06 WordSim353 at 16 workers). Big batches
+# (BIG_BATCH centres and more per worker) measure their loads within the batch rather than estimating them from
+# other workers, and there Skip-gram does better with more: batch 16384, 2 threads, 689k tokens, 5 epochs,
+# WordSim353 0.19 at 1.5, 0.25 at 2.25 (mean of 4 runs; the default batch: 0.31); 3 blew up in 2 runs of 4.
+BIG_BATCH = 4096
+BIG_BATCH_BOUND = {"skipgram": 2.25, "cbow": 1.0}
 ROW_STEP_BOUND = {"skipgram": 1.5, "cbow": 1.0}
 
 

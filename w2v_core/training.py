@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import (ROW_STEP_BOUND, ModelConfig, PackedBatch, RowBound, Word2Vec, build_model, run_chunk,
-                             scripted, warm_up)
+from w2v_core.models import (BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, ModelConfig, PackedBatch, RowBound, Word2Vec,
+                             build_model, run_chunk, scripted, warm_up)
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
@@ -48,7 +48,7 @@ DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 DEFAULT_BATCH = {("cpu", "skipgram"): 512, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
 CPU_EFFECTIVE_BATCH = 4096
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
-BOOST_CAP = {"skipgram": 2.0, "cbow": 1.0}  # CBOW measured worse with a boost (big batches oscillate sooner)
+BOOST_CAP = {"skipgram": 2.0, "cbow": 1.5}  # CBOW at 2 blew up (and retried) in 2 runs of 3 at one batch of 16384
 BOOST_WARMUP = 0.05  # share of the run over which the boost ramps in
 MIN_CPU_BATCH = 128
 DEFAULT_POOL = 32  # negatives shared per block of centres (each stands for k / N of an example's k negatives)
@@ -81,9 +81,11 @@ def batch_lr_boost(arch: str, effective_batch: int) -> float:
     """How much faster the rate may be when many centres share one update (all workers' batches together).
 
     A big effective batch makes fewer, bigger steps per epoch, so it learns less per epoch; the bounded step keeps
-    frequent rows from overshooting, so the rare rows can take a faster rate. sqrt(batch / 4096), at most 2
-    (Skip-gram) or 1.5 (CBOW, whose big batches oscillate sooner). Measured on the bundled sample, 3 seeds:
-    Skip-gram with 64 emulated workers x 256 went from WordSim353 0.197 to 0.266 with 2x (one worker: 0.224)."""
+    frequent rows from overshooting, so the rare rows can take a faster rate: x sqrt(batch / 4096), at most 2
+    (Skip-gram) or 1.5 (CBOW). Measured on the bundled sample, 3 seeds: Skip-gram with 64 emulated workers x 256 went
+    from WordSim353 0.197 to 0.264 with it (one worker: 0.224), one batch of 16384 from 0.187 to 0.295. CBOW, one
+    batch of 16384: 0.146 without, 0.217 at 1.5, at 2 two runs of three blew up in their first epoch and retried
+    (mean 0.179); 2 threads x 16384 on 689k tokens, 4 seeds: 0.14 without, 0.156 at 1.5, 0.188 at 2."""
     cap = BOOST_CAP[arch]
     return float(min(cap, max(1.0, math.sqrt(effective_batch / BOOST_FROM))))
 
@@ -366,8 +368,8 @@ class Trainer:
         self.threads_running = max(1, min(tc.threads, len(self.chunks)))
         # how many batches can be in flight at once, all computed from the same weights
         self.workers = tc.emulate_workers if tc.emulate_workers > 1 else self.threads_running
-        self.bound = (RowBound(len(self.vocab), dev, self.workers, ROW_STEP_BOUND[mc.arch]) if tc.update == "bounded"
-                      else RowBound.off(dev))
+        kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else ROW_STEP_BOUND)[mc.arch]
+        self.bound = RowBound(len(self.vocab), dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
         self.untrained = untrained_loss(mc, len(self.vocab))
         if tc.update == "bounded":
             self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size)
