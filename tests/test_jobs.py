@@ -188,6 +188,8 @@ def test_a_job_keeps_snapshots_of_the_run_beside_its_model(tiny_corpus, tmp_path
     final = store.load_model(s.path).vectors
     rows = [final.index[w] for w in snaps.words]
     assert abs(snaps.vectors[-1] - final.vectors[rows]).max() < 1e-6  # the last frame is the saved model
+    words, newest, fraction = job.recorder.latest()  # what a live view reads, without copying every frame
+    assert words == snaps.words and fraction == 1.0 and (newest == snaps.vectors[-1]).all()
     assert store.is_model_folder(s.path)
 
     dest = tmp_path / "imported"

@@ -123,6 +123,15 @@ class SnapshotRecorder(Callback):
             self._frames.append((vectors, float(fraction), int(epoch), float(loss), bool(epoch_end)))
             self._next = fraction + self.every
 
+    def latest(self) -> tuple[tuple[str, ...], np.ndarray, float] | None:
+        """The words and their newest snapshot (N x D) with its share of the run, or None before training starts:
+        what a live view needs, without copying every snapshot kept."""
+        with self._lock:
+            if not self._frames:
+                return None
+            vectors, fraction = self._frames[-1][:2]
+        return self._words, vectors, fraction
+
     def snapshots(self) -> Snapshots | None:
         """What was kept so far (None before training starts)."""
         with self._lock:
