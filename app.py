@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import job, session, shell
+from ui import job, map_view, session, shell
 
 st.set_page_config(page_title="Word2Vec Explorer", page_icon=":material/scatter_plot:", layout="wide")
 shell.load_css()
 session.init_session()
+map_view.warm_up_umap()  # once per server process, in the background: the first UMAP map needs no compiling
 job.reattach_job()
 
 current = st.navigation({

@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from ui import cards, charts, shell
+from ui import cards, charts, map_learn, shell
 from ui.corpus_picker import SIZES, SOURCES, corpus_picker
 from ui.job import REATTACHED, current_job, finish_job_if_done, remember_job
 from ui.session import load_model
@@ -228,6 +228,8 @@ def live_view() -> None:
                    f"documents · {s.corpus['distinct_words']:,} distinct words")
     if s.batch_losses or s.epoch_losses:
         st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
+    if s.status == "running":
+        map_learn.live_map(job)  # the top words as they are now
     if s.status in ("done", "stopped"):
         warning = divergence_warning(job, s)
         if warning:
