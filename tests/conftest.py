@@ -88,6 +88,26 @@ def tiny_model(tiny_corpus, tmp_path):
     return r.save(tmp_path / "tiny-model", name="tiny-model")
 
 
+SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "vo", "su", "pel", "dar", "ni", "ber", "tox", "zan", "gro", "fu"]
+
+
+def make_model(folder, n: int = 400, k: int = 8, dim: int = 24, seed: int = 0, name: str = "map-model"):
+    """A model folder of ``n`` made-up words (letters only) in ``k`` clear clusters, with Zipf-like counts, most
+    frequent first: a vocabulary big enough for maps, saved in a blink."""
+    from w2v_core import store
+    from w2v_core.vectors import WordVectors
+
+    rng, r = np.random.default_rng(seed), random.Random(seed)
+    words: dict[str, None] = {}
+    while len(words) < n:
+        words.setdefault("".join(r.choice(SYLLABLES) for _ in range(r.randint(2, 4))))
+    centres = rng.normal(size=(k, dim))
+    X = centres[rng.integers(0, k, n)] * 2 + rng.normal(size=(n, dim))
+    counts = (10_000 / np.arange(1, n + 1)).astype(np.int64) + 1
+    return store.save_model(Path(folder) / name, WordVectors(list(words), X.astype(np.float32), counts),
+                            {"name": name})
+
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")  # every AppTest runs the app as served: through app.py
 
 

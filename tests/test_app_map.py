@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import random
 from urllib.parse import urlencode
 
 import numpy as np
@@ -15,27 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, open_app_page
-
-SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "vo", "su", "pel", "dar", "ni", "ber", "tox", "zan", "gro", "fu"]
-
-
-def make_model(folder, n: int = 400, k: int = 8, dim: int = 24, seed: int = 0, name: str = "map-model"):
-    """A model folder of ``n`` made-up words in ``k`` clear clusters, with Zipf-like counts (most frequent first)."""
-    from w2v_core import store
-    from w2v_core.vectors import WordVectors
-
-    rng, r = np.random.default_rng(seed), random.Random(seed)
-    words: list[str] = []
-    while len(words) < n:
-        w = "".join(r.choice(SYLLABLES) for _ in range(r.randint(2, 4)))
-        if w not in words:
-            words.append(w)
-    centres = rng.normal(size=(k, dim))
-    X = centres[rng.integers(0, k, n)] * 2 + rng.normal(size=(n, dim))
-    counts = (10_000 / np.arange(1, n + 1)).astype(np.int64) + 1
-    return store.save_model(folder / name, WordVectors(words, X.astype(np.float32), counts), {"name": name})
-
+from conftest import APP, make_model, open_app_page
 
 @pytest.fixture
 def map_model():
