@@ -4,11 +4,10 @@ as the model learnt them."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from ui import exports, map_learn, map_panels, map_state, map_view, shell
-from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS, setter
+from ui import map_learn, map_panels, map_state, map_view, shell
+from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS
 from ui.session import require_model
 from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error
 from w2v_core import explorer, projection, store
@@ -163,8 +162,7 @@ elif ss["map_colour"] == COLOURS[1]:
                                    else np.log10(rows + 1.0), value_title="log10 count" if counts is not None
                                    else "log10 rank")
 fig = map_view.map_figure(words, proj.coords, proj.axis_titles, colouring, labels, hl,
-                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes",
-                          revision=f"{key}-{hash(knobs)}")
+                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes")
 
 # ---------------------------------------------------------------------------------------------- draw
 with centre:
@@ -176,4 +174,4 @@ with centre:
     map_panels.exports_row(model, words, proj, colouring, fig, key)
     map_panels.share(map_state.share_link(params))
 with right:
-    map_panels.inspector(wv, focus, nbrs, on_map, hl.selected, colouring, words)
+    map_panels.inspector(wv, focus, nbrs, on_map, hl.selected, colouring, words, dims)

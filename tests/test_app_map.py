@@ -331,7 +331,7 @@ def test_the_training_animation_plays_for_a_finished_run(trained_with_snapshots)
     assert play["method"] == "animate"
     assert len(fig["layout"]["sliders"][0]["steps"]) == len(snaps)
     first, last = frames[0]["layout"]["annotations"][0]["text"], frames[-1]["layout"]["annotations"][0]["text"]
-    assert "start" in first and f"end of epoch 4 of 4" in last and "cat" in last and "paris" in last
+    assert "start" in first and "end of epoch 4 of 4" in last and "cat" in last and "paris" in last
     assert first.split("cat</b></span>: ")[1] != last.split("cat</b></span>: ")[1]  # the neighbours changed
     assert at.query_params["view"] == "learn"
     assert at.table and "cat" in at.table[0].value.columns

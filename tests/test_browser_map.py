@@ -14,7 +14,8 @@ import re
 import pytest
 
 from conftest import make_model, make_texts
-from test_browser import TIMEOUT_MS, _no_exception, _shot, browser, streamlit_app  # noqa: F401 - fixtures
+from test_browser import TIMEOUT_MS, _no_exception, _shot, streamlit_app
+from test_browser import browser  # noqa: F401 - a fixture, shared
 
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 

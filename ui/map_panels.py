@@ -121,9 +121,12 @@ def share(link: str) -> None:
 
 
 def inspector(wv, focus: str | None, nbrs: list[tuple[str, float]], on_map: set[str], selected: list[str],
-              colouring: map_view.Colouring, words: Sequence[str]) -> None:
+              colouring: map_view.Colouring, words: Sequence[str], dims: int) -> None:
     """The right-hand panel: the focused word's nearest words, the selected words, or how to get either."""
     ss = st.session_state
+    if dims == 3:
+        st.caption("A 3-D map reports no clicks or selections: search a word above to see its neighbours, or "
+                   "switch to 2-D to click and lasso.")
     if focus:
         st.markdown(f"##### :material/hub: Nearest to *{md_escape(focus)}*")
         st.radio("Measure", ["cosine", "euclidean"], key="map_metric", persist_state=PERSIST, horizontal=True,
@@ -156,7 +159,7 @@ def inspector(wv, focus: str | None, nbrs: list[tuple[str, float]], on_map: set[
         st.download_button("Download the words", "\n".join(selected) + "\n", file_name="selected-words.txt",
                            mime="text/plain", key="map_selection_txt", on_click="ignore", width="stretch",
                            icon=":material/download:")
-    if not focus and not selected:
+    if not focus and not selected and dims == 2:
         st.markdown("##### :material/touch_app: Explore")
         st.caption("**Click** a point: its nearest words in the full space, with their scores, light up here and on "
                    "the map. **Box or lasso** (toolbar above the map): select words to list, isolate or download. "

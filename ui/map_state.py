@@ -53,10 +53,11 @@ def defaults(words: list[str], stop: frozenset[str]) -> dict[str, Any]:
     have = set(words)
     x = "man -> woman" if {"man", "woman"} <= have else f"{words[0]} -> {words[1]}" if len(words) > 1 else ""
     y = "bad -> good" if {"bad", "good"} <= have else f"{words[2]} -> {words[3]}" if len(words) > 3 else ""
+    z = "old -> new" if {"old", "new"} <= have else f"{words[4]} -> {words[5]}" if len(words) > 5 else ""
     return {"map_view": VIEWS[0], "map_mode": MODES[0], "map_n": min(500, len(words)), "map_words": "",
             "map_center": "", "map_center_n": 50, "map_method": "PCA", "map_dims": "2-D", "map_pc_x": 1,
             "map_pc_y": 2, "map_pc_z": 3, "map_perplexity": 30, "map_iter": 1000, "map_neighbors": 15,
-            "map_min_dist": 0.1, "map_axis_x": x, "map_axis_y": y, "map_axis_z": "", "map_spherize": False,
+            "map_min_dist": 0.1, "map_axis_x": x, "map_axis_y": y, "map_axis_z": z, "map_spherize": False,
             "map_colour": COLOURS[0], "map_k": 12, "map_density": False, "map_labels": 40, "map_search": "",
             "map_search_n": 10, "map_metric": "cosine", FOCUS: None, "map_learn_n": min(500, len(words)),
             "map_learn_method": "PCA", "map_learn_words": " ".join(examples(words[:500], stop, 3))}

@@ -165,8 +165,7 @@ def _trace(xyz: np.ndarray, dims: int, webgl: bool, **kw) -> go.BaseTraceType:
 
 
 def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[str], colouring: Colouring,
-               labels: np.ndarray, hl: Highlights, *, density: bool = False, show_ticks: bool = False,
-               revision: str = "") -> go.Figure:
+               labels: np.ndarray, hl: Highlights, *, density: bool = False, show_ticks: bool = False) -> go.Figure:
     """The map: points (hover names every word; ``customdata`` carries it for clicks), names, highlights."""
     words = np.asarray(words, dtype=object)
     n, dims = coords.shape
@@ -218,14 +217,14 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     titles = list(axis_titles)
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0
     fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # the legend below: three clusters a row
-                      margin=dict(l=10, r=10, t=10, b=30), uirevision=revision,
+                      margin=dict(l=10, r=10, t=10, b=30),
                       legend=dict(orientation="h", yanchor="top", y=-0.07, x=0, itemsizing="constant",
                                   entrywidth=0.33, entrywidthmode="fraction", font=dict(size=10)),
                       hoverlabel=dict(font_size=13), dragmode="pan" if dims == 2 else "orbit")
     if dims == 3:
         fig.update_layout(scene=dict(xaxis=dict(axis, title=dict(text=titles[0])),
                                      yaxis=dict(axis, title=dict(text=titles[1])),
-                                     zaxis=dict(axis, title=dict(text=titles[2])), uirevision=revision,
+                                     zaxis=dict(axis, title=dict(text=titles[2])),
                                      aspectmode="cube", camera=dict(eye=dict(zip("xyz", CAMERA)))))
     else:
         fig.update_xaxes(axis, title=dict(text=titles[0], font=dict(size=12)))
