@@ -31,9 +31,8 @@ map_state.apply_url(first)
 if link_problem:
     st.warning(link_problem, icon=":material/link_off:")
 
-st.segmented_control("View", VIEWS, key="map_view", persist_state=PERSIST, label_visibility="collapsed")
-if ss["map_view"] is None:
-    ss["map_view"] = VIEWS[0]
+st.segmented_control("View", VIEWS, key="map_view", persist_state=PERSIST, label_visibility="collapsed",
+                     required=True)
 left, centre, right = st.columns([0.95, 3.4, 1.15], gap="medium")
 
 # ---------------------------------------------------------------------------------------------- controls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from pathlib import Path
@@ -98,13 +99,16 @@ def make_model(folder, n: int = 400, k: int = 8, dim: int = 24, seed: int = 0, n
     from w2v_core.vectors import WordVectors
 
     rng, r = np.random.default_rng(seed), random.Random(seed)
-    words: dict[str, None] = {}
-    while len(words) < n:
-        words.setdefault("".join(r.choice(SYLLABLES) for _ in range(r.randint(2, 4))))
+    pool: dict[str, None] = {}
+    for length in range(2, 7):  # 2 to 4 syllables, more only for a vocabulary bigger than that allows
+        pool.update(dict.fromkeys("".join(p) for p in itertools.product(SYLLABLES, repeat=length)))
+        if length >= 4 and len(pool) >= 2 * n:
+            break
+    words = r.sample(sorted(pool), n)
     centres = rng.normal(size=(k, dim))
     X = centres[rng.integers(0, k, n)] * 2 + rng.normal(size=(n, dim))
     counts = (10_000 / np.arange(1, n + 1)).astype(np.int64) + 1
-    return store.save_model(Path(folder) / name, WordVectors(list(words), X.astype(np.float32), counts),
+    return store.save_model(Path(folder) / name, WordVectors(words, X.astype(np.float32), counts),
                             {"name": name})
 
 

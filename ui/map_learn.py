@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.map_view import FOCUS, NAME_FONT, NEIGHBOUR
+from ui.map_view import FOCUS, NAME_FONT, NEIGHBOUR, plain_text
 from ui.widgets import PERSIST, clamp, md_escape, parse_words
 from w2v_core import explorer, store
 from w2v_core.errors import W2VError
@@ -128,15 +128,16 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
     colours = explorer.cluster_colours(len(clusters.names))
     members = [np.flatnonzero(clusters.labels == j) for j in range(len(clusters.names))]
     w_arr = np.asarray(words, dtype=object)
+    shown = np.asarray([plain_text(w) for w in words], dtype=object)  # Plotly reads a little HTML in texts
 
     def traces(f: int) -> list[go.Scatter]:
         xy = coords[f]
         out = [go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", customdata=w_arr[m], name=clusters.names[j],
-                          hovertemplate="<b>%{customdata}</b><extra></extra>",
+                          hovertext=shown[m], hovertemplate="<b>%{hovertext}</b><extra></extra>",
                           marker=dict(size=6, color=colours[j], opacity=0.75)) for j, m in enumerate(members)]
-        out.append(go.Scatter(x=xy[names, 0], y=xy[names, 1], mode="text", text=w_arr[names], hoverinfo="skip",
+        out.append(go.Scatter(x=xy[names, 0], y=xy[names, 1], mode="text", text=shown[names], hoverinfo="skip",
                               textposition="top center", textfont=NAME_FONT, showlegend=False))
-        out.append(go.Scatter(x=xy[fol, 0], y=xy[fol, 1], mode="markers+text", text=w_arr[fol], showlegend=False,
+        out.append(go.Scatter(x=xy[fol, 0], y=xy[fol, 1], mode="markers+text", text=shown[fol], showlegend=False,
                               textposition="top center", textfont=dict(size=14, color=FOCUS), hoverinfo="skip",
                               marker=dict(size=13, color=FOCUS, line=dict(width=1.5, color="#111"))))
         return out
@@ -144,7 +145,8 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
     def note(f: int) -> list[dict]:
         loss = "" if not np.isfinite(snaps.loss[f]) else f" · loss {snaps.loss[f]:.3f}"
         lines = [f"<b>{snaps.label(f)}</b>{loss}"] + [
-            f"<span style='color:{FOCUS}'><b>{w}</b></span>: " + ", ".join(v for v, _ in hood[w][f]) for w in follow]
+            f"<span style='color:{FOCUS}'><b>{plain_text(w)}</b></span>: "
+            + ", ".join(plain_text(v) for v, _ in hood[w][f]) for w in follow]
         return [dict(text="<br>".join(lines), xref="paper", yref="paper", x=0.01, y=0.99, xanchor="left",
                      yanchor="top", align="left", showarrow=False, bgcolor="rgba(255,255,255,0.85)",
                      bordercolor=NEIGHBOUR, borderwidth=1, font=dict(size=12))]
@@ -198,7 +200,7 @@ def live_map(job, n_words: int = 300, n_labels: int = 20) -> None:
     X -= X.mean(0)
     xy = X @ np.linalg.svd(X, full_matrices=False)[2][:2].T
     xy *= np.sign(np.sum(xy**3, axis=0) + 1e-30)  # a fixed sign per axis, so the picture does not flip between polls
-    w = np.asarray(words, dtype=object)[keep]
+    w = np.asarray([plain_text(words[i]) for i in keep], dtype=object)
     names = explorer.choose_labels(xy, prio[keep], list(w), max_labels=n_labels, width_px=520, height_px=260)
     fig = go.Figure([go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=w, showlegend=False,
                                 hovertemplate="%{customdata}<extra></extra>", marker=dict(size=5, opacity=0.6)),

@@ -45,12 +45,13 @@ def empty_help(wv, stop: frozenset[str]) -> None:
     ex = map_state.examples(wv.words, stop, 8)
     if st.session_state["map_mode"] == MODES[1]:
         st.info("Type the words to map on the left, or start from these:", icon=":material/edit:")
-        st.button(" ".join(ex), key="map_example_list", on_click=setter(map_words=" ".join(ex)),
+        st.button(md_escape(" ".join(ex)), key="map_example_list", on_click=setter(map_words=" ".join(ex)),
                   icon=":material/add:")
     else:
         st.info("Type a word on the left to map it with its nearest neighbours, or pick one:", icon=":material/edit:")
         for col, w in zip(st.columns(4), ex[:4]):
-            col.button(w, key=f"map_example_{w}", on_click=setter(map_center=w, **{FOCUS: w}), width="stretch")
+            col.button(md_escape(w), key=f"map_example_{w}", on_click=setter(map_center=w, **{FOCUS: w}),
+                       width="stretch")
 
 
 def did_you_mean(search: explorer.MapSearch) -> None:
@@ -59,7 +60,7 @@ def did_you_mean(search: explorer.MapSearch) -> None:
                + (" Did you mean:" if search.suggestions else ""), icon=":material/help:")
     if search.suggestions:
         for col, w in zip(st.columns(len(search.suggestions)), search.suggestions):
-            col.button(w, key=f"map_dym_{w}", on_click=setter(map_search=w, **{FOCUS: w}), width="stretch")
+            col.button(md_escape(w), key=f"map_dym_{w}", on_click=setter(map_search=w, **{FOCUS: w}), width="stretch")
 
 
 def caption(model, words: Sequence[str], proj: projection.MapProjection, labels: np.ndarray,

@@ -179,7 +179,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
                                  contours=dict(coloring="fill", showlines=True), line=dict(width=0.5),
                                  colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(70,100,160,0.45)"]],
                                  name="density", showlegend=False))
-    escaped = np.array([_plain(w) for w in words], dtype=object)
+    escaped = np.array([plain_text(w) for w in words], dtype=object)
     needs = bool((escaped != words).any())  # Plotly reads a little HTML in texts: "<unk>" must stay visible
     hover = "<b>%{hovertext}</b><extra>%{meta}</extra>" if needs else "<b>%{customdata}</b><extra>%{meta}</extra>"
 
@@ -192,7 +192,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         c = colouring.clusters
         colours = explorer.cluster_colours(len(c.names))
         for j, name in enumerate(c.names):
-            fig.add_trace(points(c.labels == j, meta=_plain(name), name=f"{_plain(name)} ({c.sizes[j]:,})",
+            fig.add_trace(points(c.labels == j, meta=plain_text(name), name=f"{plain_text(name)} ({c.sizes[j]:,})",
                                  opacity=opacity, marker=dict(size=size, color=colours[j])))
     else:
         marker = dict(size=size, color="#1f77b4")
@@ -232,7 +232,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     return fig
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """A word as Plotly should show it: its small HTML subset must not eat '<unk>' or '&amp;'."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
