@@ -129,7 +129,7 @@ with centre:
             words = list(search.words)
     try:
         knobs = map_state.knobs(method, dims)
-        n_cap, cap_msg = projection.cap_points(len(words), knobs.method)
+        n_cap, cap_msg = map_view.cap_points(len(words), knobs)
         if cap_msg:
             st.info(cap_msg, icon=":material/speed:")
             keep = set(search.added) if search and search.word else set()

@@ -275,6 +275,11 @@ def test_big_maps_draw_with_webgl_and_tsne_is_capped(tmp_path):
 
     at.selectbox(key="map_method").set_value("t-SNE").run()
     assert any("at most" in i.value for i in at.info) and len(points(figure(at))) == MAX_TSNE_POINTS
+    from ui.map_view import MAX_3D, cap_points
+    from w2v_core.projection import map_knobs
+
+    assert cap_points(MAX_3D + 1, map_knobs("pca", 3))[0] == MAX_3D  # a big cloud turns too slowly in 3-D
+    assert cap_points(MAX_3D + 1, map_knobs("pca", 2)) == (MAX_3D + 1, None)
 
 
 def test_coordinates_download_and_picture_export(map_model):

@@ -25,6 +25,7 @@ from w2v_core import explorer, projection
 
 log = logging.getLogger(__name__)
 
+MAX_3D = 10_000  # words on a 3-D map (software WebGL turned 20,000 at 3 frames a second, 5,000 at 8)
 WEBGL_FROM = 1000  # points from which the map draws with WebGL (as Plotly Express does): SVG slows down past that
 CHART_HEIGHT = 560  # the plot; the legend adds its rows below
 PLOT_PX = (720, 500)  # the plotting area's size in a wide layout, for placing names that do not overlap
@@ -49,6 +50,16 @@ def warm_up_umap() -> threading.Thread | None:
     thread = threading.Thread(target=run, name="w2v-umap-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def cap_points(n: int, knobs: projection.MapKnobs) -> tuple[int, str | None]:
+    """How many words the map may show, and why when that is fewer than ``n``: t-SNE's and UMAP's own limits, and
+    MAX_3D words in 3-D (turning a bigger cloud is slow in the browser: bench_map_browser.py)."""
+    cap, msg = projection.cap_points(n, knobs.method)
+    if knobs.dims == 3 and min(cap, n) > MAX_3D:
+        return MAX_3D, (f"A 3-D map shows at most {MAX_3D:,} words (asked for {n:,}): a bigger cloud turns too "
+                        "slowly in the browser. Use 2-D for more words.")
+    return cap, msg
 
 
 def words_key(words: Sequence[str]) -> str:
@@ -171,7 +182,9 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     n, dims = coords.shape
     webgl = n >= WEBGL_FROM
     dim = bool(hl.focus or hl.selected)
-    size = (2.5 if n > 20_000 else 4.0 if n >= WEBGL_FROM else 7.0) / (2 if dims == 3 else 1)
+    # 3-D markers are smaller (a cloud seen through), but at least 2 px: Plotly finds a 3-D hover by its pixels
+    size = (2.5 if n > 20_000 else 4.0 if n >= WEBGL_FROM else 7.0) if dims == 2 else (
+        2.0 if n > 20_000 else 3.0 if n >= WEBGL_FROM else 4.0)
     fig = go.Figure()
     if density and dims == 2 and n >= 20:
         gx, gy, gz = explorer.density_grid(coords)
