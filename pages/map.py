@@ -33,10 +33,10 @@ if link_problem:
 
 st.segmented_control("View", VIEWS, key="map_view", persist_state=PERSIST, label_visibility="collapsed",
                      required=True)
-left, centre, right = st.columns([0.95, 3.4, 1.15], gap="medium")
+centre, right = st.columns([3.3, 1.1], gap="medium")  # the settings live in the sidebar: the map gets the width
 
 # ---------------------------------------------------------------------------------------------- controls
-with left:
+with st.sidebar:
     if ss["map_view"] == VIEWS[1]:
         map_learn.controls(model)
     else:

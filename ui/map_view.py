@@ -205,7 +205,8 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         c = colouring.clusters
         colours = explorer.cluster_colours(len(c.names))
         for j, name in enumerate(c.names):
-            fig.add_trace(points(c.labels == j, meta=plain_text(name), name=f"{plain_text(name)} ({c.sizes[j]:,})",
+            short = name if len(name) <= 32 else name[:31] + "…"  # legend entries stay short
+            fig.add_trace(points(c.labels == j, meta=plain_text(name), name=f"{plain_text(short)} ({c.sizes[j]:,})",
                                  opacity=opacity, marker=dict(size=size, color=colours[j])))
     else:
         marker = dict(size=size, color="#1f77b4")
@@ -229,10 +230,10 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     axis = dict(showticklabels=show_ticks, zeroline=show_ticks, showgrid=show_ticks)
     titles = list(axis_titles)
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0
-    fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # the legend below: three clusters a row
-                      margin=dict(l=10, r=10, t=10, b=30),
+    fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # room for the legend below (wrapped by Plotly:
+                      margin=dict(l=10, r=10, t=10, b=30),         # three or four clusters a row, one on a phone)
                       legend=dict(orientation="h", yanchor="top", y=-0.07, x=0, itemsizing="constant",
-                                  entrywidth=0.33, entrywidthmode="fraction", font=dict(size=10)),
+                                  font=dict(size=10)),
                       hoverlabel=dict(font_size=13), dragmode="pan" if dims == 2 else "orbit")
     if dims == 3:
         fig.update_layout(scene=dict(xaxis=dict(axis, title=dict(text=titles[0])),
