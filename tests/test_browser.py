@@ -200,7 +200,8 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     assert stranger.get_by_role("heading", name="Training ...").count() == 0
     stranger.close()
 
-    page.get_by_role("button", name=re.compile("Stop")).click()
+    # the main area's Stop (Streamlit's header shows a Stop of its own while a script run is under way)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=re.compile("Stop")).click()
     page.get_by_role("heading", name="Stopped").wait_for()
     page.get_by_text("is now the current model").wait_for()
     _no_exception(page)

@@ -188,10 +188,10 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     fig = go.Figure()
     if density and dims == 2 and n >= 20:
         gx, gy, gz = explorer.density_grid(coords)
-        fig.add_trace(go.Contour(x=gx, y=gy, z=gz, showscale=False, hoverinfo="skip", ncontours=8,
-                                 contours=dict(coloring="fill", showlines=True), line=dict(width=0.5),
-                                 colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(70,100,160,0.45)"]],
-                                 name="density", showlegend=False))
+        fig.add_trace(go.Contour(x=gx, y=gy, z=gz, showscale=False, hoverinfo="skip", name="density",
+                                 contours=dict(coloring="lines", start=0.1, end=0.9, size=0.2), line=dict(width=1),
+                                 colorscale=[[0, "rgba(70,100,160,0.35)"], [1, "rgba(70,100,160,0.8)"]],
+                                 showlegend=False))  # isolines only: a fill would hide the points
     escaped = np.array([plain_text(w) for w in words], dtype=object)
     needs = bool((escaped != words).any())  # Plotly reads a little HTML in texts: "<unk>" must stay visible
     hover = "<b>%{hovertext}</b><extra>%{meta}</extra>" if needs else "<b>%{customdata}</b><extra>%{meta}</extra>"
@@ -227,7 +227,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
                                          color=[FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top])))
     _names(fig, coords, escaped, labels, {i: FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top}
            | {i: SELECTED for i in sel if words[i] in set(hl.named())}, size)
-    axis = dict(showticklabels=show_ticks, zeroline=show_ticks, showgrid=show_ticks)
+    axis = dict(showticklabels=show_ticks, zeroline=show_ticks, showgrid=show_ticks, ticks="")
     titles = list(axis_titles)
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0
     fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # room for the legend below (wrapped by Plotly:
