@@ -1,7 +1,8 @@
 """Word2Vec Explorer: train CBOW/Skip-gram in PyTorch, watch it learn, explore the vectors.
 
 Run with ``streamlit run app.py``. This file sets up the page and the session, then hands over to the page the
-visitor asked for; every page is a plain script under ``pages/`` (helpers they share live in ``ui/``).
+visitor asked for; every page is a plain script under ``pages/`` (helpers they share live in ``ui/``). Whatever a
+page cannot handle is caught here (``ui.widgets.page_errors``): one sentence on the page, the traceback in the log.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import job, map_view, session, shell
+from ui.widgets import page_errors
 
 st.set_page_config(page_title="Word2Vec Explorer", page_icon=":material/scatter_plot:", layout="wide")
 shell.load_css()
-session.init_session()
 map_view.warm_up_umap()  # once per server process, in the background: the first UMAP map needs no compiling
-job.reattach_job()
 
 current = st.navigation({
     "Start": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
@@ -27,6 +27,11 @@ current = st.navigation({
     "Learn": [st.Page("pages/learn.py", title="Learn word2vec", icon=":material/school:")],
     "Manage": [st.Page("pages/models.py", title="Models", icon=":material/inventory_2:")],
 })
-job.training_status(show=current.url_path != "train")  # the Train page has its own, larger view
+with page_errors(stop=True):  # one sentence on the page, the details in the server's log: never a traceback
+    session.init_session()
+    job.reattach_job()
+with page_errors():
+    job.training_status(show=current.url_path != "train")  # the Train page has its own, larger view
 shell.running_page()
-current.run()
+with page_errors():
+    current.run()

@@ -114,16 +114,18 @@ def child(args) -> None:
                         self.points.append((p.fraction, p.loss, p.smoothed_loss, p.words_per_sec))
 
             callbacks.append(AppLike())
-        tc = TrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed, device="cpu",
-                         batch_size=args.batch_size, lr=args.lr)
+        tc = TrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed, device=args.device,
+                         batch_size=args.batch_size, lr=args.lr, update=args.update)
         res = Trainer(corpus, ModelConfig(arch=args.arch, **knobs), tc, callbacks).train()
         secs = res.summary["seconds"]
         raw = res.summary["tokens"]
-        words, vecs = list(res.vocab.words), res.model.w_in.detach().numpy()
+        words, vecs = list(res.vocab.words), res.model.w_in.detach().float().cpu().numpy()
         vocab = len(words)
+        extra = {k: res.summary[k] for k in ("final_loss", "untrained_loss", "batch_size", "lr_retries",
+                                            "lr_batch_boost", "device", "threads")}
     wps = raw * args.epochs / secs
     out = {"who": args.child, "arch": args.arch, "seconds": round(secs, 3), "words_per_sec": round(wps),
-           "vocab": vocab, "tokens": raw}
+           "vocab": vocab, "tokens": raw, **(extra if args.child == "ours" else {})}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if not args.no_eval:
         out.update(evaluate(words, vecs))
@@ -158,6 +160,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None,
                     help="starting learning rate of both; default: 0.025 skip-gram, 0.05 CBOW (word2vec.c's)")
     ap.add_argument("--app-callback", action="store_true", help="ours with the app-style progress callback")
+    ap.add_argument("--device", default="cpu", help="ours only: cpu | cuda | auto")
+    ap.add_argument("--update", default="bounded", help="ours only: bounded | sum")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--tokens", help=argparse.SUPPRESS)
     ap.add_argument("--child", choices=["gensim", "ours"], help=argparse.SUPPRESS)
@@ -188,6 +192,7 @@ def main() -> None:
             base += ["--lr", str(args.lr)]
         if args.app_callback:
             ours_extra.append("--app-callback")
+        ours_extra += ["--device", args.device, "--update", args.update]
         results = []
         for arch in archs:
             runs: dict[str, list[dict]] = {"gensim": [], "ours": []}

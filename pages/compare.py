@@ -8,17 +8,19 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import cards, charts, shell
+from ui import charts, compare_tables, session, shell
 from ui.session import CURRENT, load_model
-from ui.widgets import md_escape, resolve_word
-from w2v_core import evaluation, store
+from ui.widgets import md_escape, plot_text, resolve_word, show_error, show_warning
+from w2v_core import showcase, store
 from w2v_core.errors import W2VError
 from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
 
 shell.require_app()
 
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
-PROBE_WORDS = ["city", "king", "music", "water", "war", "film", "france", "school", "river", "game", "cat", "paris"]
+PROBE_WORDS = [*showcase.NEIGHBOUR_WORDS, "city", "water", "france", "school", "game", "cat", "paris"]
+
+
 def _labels(models: list[store.ModelRecord]) -> list[str]:
     """Column names: model names, made unique when two models share a name."""
     out: list[str] = []
@@ -30,30 +32,25 @@ def _labels(models: list[store.ModelRecord]) -> list[str]:
     return out
 
 
+def _default_pair(records: list[store.ModelRecord], current: str | None) -> list[str]:
+    """The current model and the newest other one trained on the same corpus (else the newest other one)."""
+    first = next((r for r in records if str(r.path) == str(current)), records[0])
+    others = [r for r in records if r.path != first.path]
+    same = [r for r in others if r.corpus_name and r.corpus_name == first.corpus_name]
+    return [str(first.path), str((same or others)[0].path)]
+
+
+def _wrap(label: str, width: int = 16) -> str:
+    """A long model name over several lines, as Plotly text (map panel titles sit two to a row even on a phone)."""
+    lines = []
+    while len(label) > width:
+        cut = max((i for i, ch in enumerate(label[:width + 1]) if ch in "-_ "), default=width - 1)
+        lines.append(label[:cut + 1])
+        label = label[cut + 1:]
+    return "<br>".join(plot_text(line) for line in lines + [label])
+
+
 # ----------------------------------------------------------------------------------------------- sections
-
-def knobs_section(recs: list[store.ModelRecord], labels: list[str]) -> None:
-    st.subheader("Settings")
-    rows = []
-    settings = [cards.settings(r) for r in recs]
-    for label in cards.SETTINGS:
-        vals = [s[label] for s in settings]
-        if all(v == "—" for v in vals):
-            continue
-        rows.append({"setting": label, **dict(zip(labels, vals)), "_differs": len(set(vals)) > 1})
-    df = pd.DataFrame(rows).set_index("setting")
-    only_diff = st.toggle("Show only the settings that differ", key="cmp_only_diff")
-    if only_diff:
-        df = df[df["_differs"]]
-    differs = df.pop("_differs")
-    if df.empty:
-        st.info("These models were made with exactly the same settings.")
-        return
-    styled = df.style.apply(lambda row: ["background-color: rgba(255, 200, 0, 0.25); font-weight: 600"
-                                         if differs[row.name] else "" for _ in row], axis=1)
-    st.dataframe(styled, width="stretch")
-    st.caption("Highlighted rows differ between the models.")
-
 
 def loss_section(models: list[store.Model], recs: list[store.ModelRecord], labels: list[str]) -> None:
     st.subheader("Loss curves")
@@ -61,49 +58,11 @@ def loss_section(models: list[store.Model], recs: list[store.ModelRecord], label
                                               PALETTE)
     if fig.data:
         st.plotly_chart(fig, width="stretch", key="cmp_loss_chart")
-        st.caption("Loss is only comparable between models with the same output layer and negatives: "
-                   "full softmax and negative sampling measure different things.")
+        st.caption("Solid: the loss as training went; dotted with dots: each epoch's mean. Loss is only comparable "
+                   "between models with the same output layer and negatives: full softmax and negative sampling "
+                   "measure different things.")
     if missing:
-        st.caption(f"No loss history for {', '.join(missing)} (imported vectors, or trained elsewhere).")
-
-
-def scores_section(recs: list[store.ModelRecord], labels: list[str]) -> None:
-    st.subheader("Benchmark scores")
-    paths = [str(r.path) for r in recs]
-    scores = {str(r.path): r.scores for r in recs}
-    rows = []
-    for p, label in zip(paths, labels):
-        s = scores[p] or {}
-        d = s.get("details") or {}
-        ws, sl, an = d.get("wordsim353") or {}, d.get("simlex999") or {}, d.get("analogy") or {}
-        rows.append({"model": label, "WordSim353 ρ": s.get("wordsim353"), "SimLex-999 ρ": s.get("simlex999"),
-                     "analogies": s.get("analogy"),
-                     "coverage": (f"{ws.get('pairs', 0)}/{ws.get('total', 0)} · {sl.get('pairs', 0)}/{sl.get('total', 0)}"
-                                  f" · {an.get('covered', 0):,}/{an.get('questions', 0):,}") if s else "not evaluated"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"WordSim353 ρ": st.column_config.NumberColumn(format="%.3f"),
-                                "SimLex-999 ρ": st.column_config.NumberColumn(format="%.3f"),
-                                "analogies": st.column_config.NumberColumn(format="percent"),
-                                "coverage": st.column_config.TextColumn(
-                                    help="pairs covered (WordSim353 · SimLex-999) · analogy questions covered")})
-    todo = [p for p in paths if not scores[p]]
-    if todo:
-        names = [lab for p, lab in zip(paths, labels) if p in todo]
-        if st.button(f"Compute missing scores ({', '.join(names)})", key="cmp_eval"):
-            bar = st.progress(0.0, text="Evaluating…")
-            for k, p in enumerate(todo):
-                m = load_model(p)
-
-                def tick(f: float, msg: str, _k: int = k, _name: str = m.name) -> None:
-                    bar.progress((_k + f) / len(todo), text=f"{_name}: {msg}")
-
-                try:
-                    res = evaluation.evaluate(m.vectors, progress=tick)
-                    store.save_scores(p, evaluation.without_tables(res))
-                except (W2VError, OSError) as e:
-                    st.error(f"{m.name}: {e}")
-            bar.empty()
-            st.rerun()
+        st.caption(f"No loss history for {md_escape(', '.join(missing))} (imported vectors, or trained elsewhere).")
 
 
 def neighbours_section(models: list[store.Model], labels: list[str], shared: list[str]) -> None:
@@ -111,8 +70,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
     shared_set = set(shared)
     probes = [w for w in PROBE_WORDS if w in shared_set]
     # a familiar content word when there is one; else a mid-frequency word (the most frequent are "the", "of")
-    default = probes[0] if probes else next((w for w in shared[min(50, len(shared) // 4):] if w.isalpha() and len(w) > 3),
-                                            shared[0] if shared else "")
+    default = (probes or showcase.content_words(shared, 1) or shared[:1] or [""])[0]
     c1, c2 = st.columns([3, 1])
     word = c1.text_input("Word", value=default, key="cmp_word",
                          help="The nearest words by cosine similarity in each model.").strip()
@@ -128,18 +86,19 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
         except W2VError as e:
             errors[label] = str(e)
     if not lists:
-        st.warning(f"No model knows '{word}'. " + next(iter(errors.values()), ""))
+        show_warning(f"No model knows '{word}'. " + next(iter(errors.values()), ""))
         return
     seen: dict[str, int] = {}
     for res in lists.values():
         for w, _ in res:
             seen[w] = seen.get(w, 0) + 1
-    cols = st.columns(len(models))
+    per_row = 2  # tables side by side two at a time, so every one keeps room for its cosines
+    cols = [c for i in range(0, len(models), per_row) for c in st.columns(per_row)]
     for col, label in zip(cols, labels):
         with col:
             st.markdown(f"**{md_escape(label)}**")
             if label in errors:
-                st.warning(errors[label])
+                show_warning(errors[label])
                 continue
             df = pd.DataFrame([{"shared": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
             st.dataframe(df, hide_index=True, width="stretch",
@@ -150,7 +109,7 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
         sets = [set(w for w, _ in r) for r in lists.values()]
         common = set.intersection(*sets)
         st.caption(f"★ = also a neighbour in another model. {len(common)} of {topn} neighbours are shared by all "
-                   f"{len(lists)} models that know '{word}'.")
+                   f"{len(lists)} models that know '{md_escape(word)}'.")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -185,7 +144,8 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
              f"**{md_escape(labels[0])}** (orthogonal Procrustes on the words they share), then all are projected together: "
              "the same word sits in a comparable place in every panel.")
     if len(shared) < 5:
-        st.warning(f"The models share only {len(shared)} words, too few to align and map. Compare models trained "
+        st.warning(f"The models share only {len(shared)} word{'' if len(shared) == 1 else 's'}, too few to align "
+                   "and map. Compare models trained "
                    "on the same or similar text.")
         return
     c1, c2, c3 = st.columns([2, 1, 2])
@@ -204,40 +164,44 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
         with st.spinner("Aligning and projecting…"):
             coords, errors, moved = _aligned_map(paths, tuple(store.stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
-        st.error(str(e))
+        show_error(e)
         return
-    fig = make_subplots(rows=1, cols=len(models), subplot_titles=labels, shared_xaxes=True, shared_yaxes=True,
-                        horizontal_spacing=0.03)
+    n_cols = min(len(models), 2)  # 3 or 4 models: two rows, so titles and points keep their room
+    n_rows = -(-len(models) // n_cols)
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[_wrap(lab) for lab in labels],
+                        horizontal_spacing=0.04, vertical_spacing=0.12)
     marked = mark if mark in words else None
     if mark and not marked:
-        st.warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
+        show_warning(f"'{mark}' is not among the {n:,} words on the map; raise the number of words or pick another.")
     mode = "markers+text" if len(words) <= 40 else "markers"  # few words: label them all
     for i, xy in enumerate(coords):
         fig.add_trace(go.Scattergl(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode=mode, text=list(words), name=labels[i],
                                    textposition="top center", textfont=dict(size=10),
                                    marker=dict(size=6, color=PALETTE[i % len(PALETTE)], opacity=0.7),
-                                   hovertemplate="<b>%{text}</b><extra>" + labels[i] + "</extra>", showlegend=False),
-                      row=1, col=i + 1)
+                                   hovertemplate="<b>%{text}</b><extra>" + plot_text(labels[i]) + "</extra>",
+                                   showlegend=False),
+                      row=i // n_cols + 1, col=i % n_cols + 1)
         if marked:
             j = words.index(marked)
             fig.add_trace(go.Scatter(x=[float(xy[j, 0])], y=[float(xy[j, 1])], mode="markers+text", text=[marked],
                                      textposition="top center", marker=dict(size=14, color="black", symbol="star"),
-                                     showlegend=False, hoverinfo="text"), row=1, col=i + 1)
+                                     showlegend=False, hoverinfo="text"), row=i // n_cols + 1, col=i % n_cols + 1)
     fig.update_xaxes(matches="x")  # one coordinate system: the same scale in every panel
     fig.update_yaxes(matches="y")
-    fig.update_layout(height=480, margin=dict(t=40, b=10))
+    fig.update_annotations(font_size=12)  # the panel titles
+    fig.update_layout(height=440 * n_rows, margin=dict(t=60, b=10))
     st.plotly_chart(fig, width="stretch", key="cmp_map_chart")
     st.caption("Alignment error (mean distance between a word's unit vectors after rotation; 0 = identical "
                "geometry, about 1.4 = unrelated): " +
-               " · ".join(f"{lab}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
+               " · ".join(f"{md_escape(lab)}: {err:.3f}" for lab, err in zip(labels[1:], errors[1:])))
     n_fit = min(len(shared), 10_000)
     widest = max(m.vectors.dim for m in models)
     if n_fit < 2 * widest:
         st.warning(f"The rotation was fitted on only {n_fit} shared words for {widest} dimensions, so it can bend "
                    "almost any model onto another: treat the alignment error and the maps with caution.")
     order = np.argsort(-moved, kind="stable")[:10]
-    st.caption(f"Words whose vectors differ most between {labels[0]} and {labels[1]} after alignment "
-               "(cosine distance): " + ", ".join(f"{words[i]} ({moved[i]:.2f})" for i in order))
+    st.caption(f"Words whose vectors differ most between {md_escape(labels[0])} and {md_escape(labels[1])} after "
+               "alignment (cosine distance): " + ", ".join(f"{md_escape(words[i])} ({moved[i]:.2f})" for i in order))
 
 
 # ----------------------------------------------------------------------------------------------- page
@@ -246,17 +210,17 @@ st.title(":material/compare_arrows: Compare models")
 st.write("Pick two or more saved models, say CBOW against Skip-gram on the same corpus, or two window sizes, and "
          "see how their settings, training, scores, neighbours and maps differ. Imported vectors can be compared too.")
 
-records = store.list_records()
+records = session.visible_records()  # this visitor's own models and the gallery's, never another visitor's
 if len(records) < 2:
     st.info(f"Comparing needs at least two saved models (there {'is' if len(records) == 1 else 'are'} "
             f"{len(records)}). Train another one on the **Train** page, or import word vectors on the **Models** page.")
     st.stop()
 
 by_path = {str(r.path): r for r in records}
-current = st.session_state.get(CURRENT)
-default = ([str(current)] if current and str(current) in by_path else []) + [p for p in by_path if p != str(current)]
-chosen = st.multiselect("Models", list(by_path), default=default[:2], format_func=lambda p: by_path[p].name if p in by_path else p,
-                        key="cmp_models", max_selections=len(PALETTE))
+chosen = st.multiselect("Models", list(by_path), default=_default_pair(records, st.session_state.get(CURRENT)),
+                        format_func=lambda p: by_path[p].name if p in by_path else p, key="cmp_models",
+                        max_selections=len(PALETTE),
+                        help="First the current model and the newest other one trained on the same corpus.")
 if len(chosen) < 2:
     st.info("Choose at least two models to compare.")
     st.stop()
@@ -268,7 +232,7 @@ for p in chosen:
         models.append(load_model(p))
         recs.append(by_path[p])
     except W2VError as e:
-        st.error(f"{by_path[p].name} could not be opened: {e}")
+        show_error(f"{by_path[p].name} could not be opened: {e}")
 if len(models) < 2:
     st.stop()
 labels = _labels(recs)
@@ -276,8 +240,8 @@ labels = _labels(recs)
 shared = [w for w in models[0].vectors.words if all(w in m.vectors.index for m in models[1:])]
 st.caption(f"The models share {len(shared):,} words.")
 
-knobs_section(recs, labels)
+compare_tables.settings_table(recs, labels)
 loss_section(models, recs, labels)
-scores_section(recs, labels)
+compare_tables.scores_table(recs, labels)
 neighbours_section(models, labels, shared)
 map_section(models, labels, shared)

@@ -7,9 +7,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import shell
+from ui import session, shell
 from ui.session import require_model
-from ui.widgets import md_escape, show_error
+from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import evaluation, store
 from w2v_core.errors import W2VError
 
@@ -42,10 +42,11 @@ def _scores_row(result: dict) -> None:
 
 
 def _analogy_chart(det: dict) -> None:
-    rows = [{"section": name, "accuracy": v["accuracy"] or 0.0, "correct": v["correct"], "covered": v["covered"],
-             "kind": "grammar" if evaluation.is_syntactic(name) else "meaning"}
+    title = evaluation.section_title
+    rows = [{"section": title(name), "id": name, "accuracy": v["accuracy"] or 0.0, "correct": v["correct"],
+             "covered": v["covered"], "kind": "grammar" if evaluation.is_syntactic(name) else "meaning"}
             for name, v in det.get("sections", {}).items() if v.get("covered")]
-    missing = [name for name, v in det.get("sections", {}).items() if not v.get("covered")]
+    missing = [title(name) for name, v in det.get("sections", {}).items() if not v.get("covered")]
     if not rows:
         st.info("No analogy question uses only words this model knows, so there is nothing to chart. "
                 "A larger corpus (WikiText) covers many more of them.")
@@ -55,17 +56,18 @@ def _analogy_chart(det: dict) -> None:
                  hover_data={"correct": True, "covered": True, "kind": False},
                  color_discrete_map={"meaning": "#4c78a8", "grammar": "#f58518"},
                  labels={"accuracy": "accuracy", "section": "", "kind": "tests"})
-    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, min(1.0, max(0.1, df["accuracy"].max() * 1.25))], height=380, margin=dict(t=30, b=10),
-                      legend=dict(orientation="h", y=1.1))
+    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, min(1.0, max(0.1, df["accuracy"].max() * 1.25))],
+                      height=420, margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1), xaxis_tickangle=-35)
     fig.update_traces(textposition="outside")
     st.plotly_chart(fig, width="stretch", key="eval_analogy_chart")
     sem, syn = det.get("semantic", {}), det.get("syntactic", {})
     st.caption(f"Meaning (capitals, currencies, family): {_fmt(sem.get('accuracy'), True)} of {sem.get('covered', 0):,} · "
                f"grammar (plurals, tenses, comparatives): {_fmt(syn.get('accuracy'), True)} of {syn.get('covered', 0):,}"
                + (f" · not covered at all: {', '.join(missing)}" if missing else ""))
-    with_examples = [r["section"] for r in rows if det["sections"][r["section"]].get("examples")]
+    with_examples = [r["id"] for r in rows if det["sections"][r["id"]].get("examples")]
     if with_examples:
-        name = st.selectbox("See the model's answers in a section", with_examples, key="eval_section")
+        name = st.selectbox("See the model's answers in a section", with_examples, key="eval_section",
+                            format_func=title)
         ex = det["sections"][name]["examples"]
         st.dataframe(pd.DataFrame([{"": "✓" if e["correct"] else "✗",
                                     "question": f"{e['a']} : {e['b']} :: {e['c']} : ?",
@@ -74,35 +76,35 @@ def _analogy_chart(det: dict) -> None:
 
 
 def _pairs_view(det: dict, key: str) -> None:
-    table = det.get("table") or []
+    table = evaluation.merge_symmetric(det.get("table") or [])  # "bank – money" and "money – bank" once
     if len(table) < evaluation.MIN_PAIRS:
         st.info("Too few pairs use words this model knows to compare it with people.")
         return
     df = pd.DataFrame(table)
     worst = evaluation.disagreements(table, n=12)
-    worst_keys = {(r["w1"], r["w2"]) for r in worst}
+    number = {(r["w1"], r["w2"]): i for i, r in enumerate(worst, 1)}
     df["pair"] = df["w1"] + " – " + df["w2"]
-    df["disagreement"] = ["one of the biggest" if (a, b) in worst_keys else "" for a, b in zip(df["w1"], df["w2"])]
+    df["n"] = [number.get((a, b)) for a, b in zip(df["w1"], df["w2"])]
+    hover = "<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"
     fig = go.Figure()
-    normal = df[df["disagreement"] == ""]
-    bad = df[df["disagreement"] != ""]
+    normal, bad = df[df["n"].isna()], df[df["n"].notna()]
     fig.add_trace(go.Scatter(x=normal["human"], y=normal["cosine"], mode="markers", name="pairs",
                              text=normal["pair"], marker=dict(size=7, color="#4c78a8", opacity=0.6),
-                             hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
-    labelled = {f"{r['w1']} – {r['w2']}" for r in worst[:6]}  # label only the worst few: labels pile up
+                             hovertemplate=hover))
+    # numbers, not words, on the red dots: whole pairs of words pile up; the table below names each number
     fig.add_trace(go.Scatter(x=bad["human"], y=bad["cosine"], mode="markers+text", name="biggest disagreements",
-                             text=bad["pair"], texttemplate=[p if p in labelled else "" for p in bad["pair"]],
-                             textposition="top center", textfont=dict(size=11),
-                             marker=dict(size=10, color="#e45756"),
-                             hovertemplate="<b>%{text}</b><br>people: %{x:.2f} / 10<br>cosine: %{y:.3f}<extra></extra>"))
+                             text=bad["pair"], texttemplate=[str(int(n)) for n in bad["n"]],
+                             textposition="middle center", textfont=dict(size=10, color="white"),
+                             marker=dict(size=17, color="#e45756"), hovertemplate=hover))
     fig.update_layout(xaxis_title="people's similarity score (0–10)", yaxis_title="model's cosine similarity",
                       height=460, margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.08))
     st.plotly_chart(fig, width="stretch", key=f"eval_scatter_{key}")
     st.caption("Each dot is a word pair. If the model agreed with people, the dots would climb from bottom-left to "
-               "top-right. Red: the pairs whose rank differs most between people and the model.")
-    wdf = pd.DataFrame([{"pair": f"{r['w1']} – {r['w2']}", "people (0–10)": r["human"], "model cosine": r["cosine"],
+               "top-right. Red, numbered: the pairs whose rank differs most between people and the model.")
+    wdf = pd.DataFrame([{"#": i, "pair": f"{r['w1']} – {r['w2']}", "people (0–10)": r["human"],
+                         "model cosine": r["cosine"],
                          "model thinks they are": "closer than people do" if r["gap"] > 0 else "further apart than people do"}
-                        for r in worst])
+                        for i, r in enumerate(worst, 1)])
     st.dataframe(wdf, hide_index=True, width="stretch",
                  column_config={"model cosine": st.column_config.NumberColumn(format="%.3f"),
                                 "people (0–10)": st.column_config.NumberColumn(format="%.2f")})
@@ -118,10 +120,14 @@ def _run(path: str, model: store.Model, which: list[str]) -> dict | None:
         show_error(e)
         return None
     bar.empty()
+    if not session.writable(path):
+        st.info("A gallery model is never changed here: these scores are shown, not saved.", icon=":material/info:")
+        st.session_state.setdefault("eval_results", {})[path] = result
+        return result
     try:
         store.save_scores(path, evaluation.without_tables(result))  # model cards read them on their next run
     except (W2VError, OSError) as e:
-        st.warning(f"The scores were computed but could not be saved in the model folder: {e}")
+        show_warning(f"The scores were computed but could not be saved in the model folder: {e}", icon=None)
     st.session_state.setdefault("eval_results", {})[path] = result
     return result
 
@@ -153,7 +159,7 @@ if run:
         st.warning("Choose at least one benchmark.")
     else:
         result = _run(str(path), model, which)
-        if result is not None:
+        if result is not None and session.writable(path):
             st.success("Scores saved in the model folder; they now show on the model card and on the Compare page.")
 
 stored = store.read_record(path).scores if result is None else None

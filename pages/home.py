@@ -19,26 +19,30 @@ st.markdown(
 st.subheader("Start here")
 steps = [
     ("train", "1. Train a model", ":material/model_training:",
-     "The defaults train in seconds on the bundled corpus; watch the live loss chart."),
+     "The first settings train a good first model on the bundled corpus in under half a minute; watch the loss "
+     "fall live."),
     ("map", "2. Map the words", ":material/scatter_plot:",
      "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),
     ("neighbours", "3. Ask questions", ":material/hub:",
-     "Nearest neighbours, similarity of two words, analogies (king - man + woman), odd one out."),
+     "Nearest neighbours, similarity of two words, analogies (france : french :: spain : ?), odd one out."),
     ("models", "4. Keep, share, import", ":material/inventory_2:",
      "Rename, download as zip, upload back, import word2vec/GloVe vectors, export for the Embedding Projector."),
 ]
-cols = st.columns(len(steps))
-for col, (key, label, icon, text) in zip(cols, steps):
+next_step = "train" if session.current_path() is None else "map"  # the one primary button: where to go next
+for col, (key, label, icon, text) in zip(st.columns(len(steps)), steps):
     with col.container(border=True, height="stretch"):
-        shell.link(key, label, icon)
+        if st.button(label, icon=icon, key=f"home_{key}", width="stretch",
+                     type="primary" if key == next_step else "secondary"):
+            st.switch_page(shell.PAGES[key])
         st.caption(text)
 
 extra = [("corpus", "Look at the corpus", ":material/library_books:"),
-         ("evaluate", "Score the model on benchmarks", ":material/grading:"),
-         ("compare", "Compare models side by side", ":material/compare_arrows:"),
-         ("learn", "See word2vec work step by step", ":material/school:")]
-for col, (k, lbl, ic) in zip(st.columns(len(extra)), extra):
-    shell.link(k, lbl, ic, col)
+         ("evaluate", "Score on benchmarks", ":material/grading:"),
+         ("compare", "Compare models", ":material/compare_arrows:"),
+         ("learn", "Learn step by step", ":material/school:")]
+for col, (key, label, icon) in zip(st.columns(len(extra)), extra):
+    if col.button(label, icon=icon, key=f"home_{key}", width="stretch"):
+        st.switch_page(shell.PAGES[key])
 
 st.subheader("Current model")
 run = job.current_job()

@@ -12,7 +12,7 @@ import streamlit as st
 from ui import learn_steps as steps
 from ui import shell
 from ui.session import current_path
-from ui.widgets import md_escape
+from ui.widgets import md_escape, show_warning
 from w2v_core import learn, store
 from w2v_core.errors import W2VError
 
@@ -27,7 +27,8 @@ stamp = store.stamp(path)
 try:
     lm = steps.load_model(path, stamp)
 except W2VError as e:
-    steps.offer_models(str(e))
+    rec = store.read_record(path)
+    steps.offer_models(str(e), imported=rec.name if rec.imported else None)
 
 mc = lm.config
 st.markdown(
@@ -45,13 +46,19 @@ if ps:
                       format_func=lambda i: " ".join(ps[i])[:110] + "…")
 else:
     pi = None
-    c1.warning(str(corpus) if isinstance(corpus, W2VError) else "The corpus has no passage long enough to show.")
+    with c1:
+        show_warning(corpus if isinstance(corpus, W2VError) else "The corpus has no passage long enough to show.", None)
 own = c2.text_input("…or type your own sentence", key="learn_text", placeholder="e.g. the president said today")
-tokens = learn.sentence_tokens(own, lm) if own.strip() else (ps[pi] if pi is not None else [])
+passage = ps[pi] if pi is not None else []
+tokens = learn.sentence_tokens(own, lm) if own.strip() else passage
 ids = learn.encode(tokens, lm.vocab)
-if tokens and all(i is None for i in ids):
-    st.warning("None of these words is in the model's vocabulary; try other words.")
-    tokens = []
+if own.strip() and all(i is None for i in ids):  # one message, and the steps go on with the passage
+    st.warning(f"None of the words you typed is in the model's vocabulary ({lm.V:,} words), so the steps below use "
+               "the passage from the corpus" + (". Try more common words." if passage else
+                                                ": there is none here, so type more common words."),
+               icon=":material/help:")
+    tokens = passage
+    ids = learn.encode(tokens, lm.vocab)
 
 tab1, tab2, tab3, tab4, tab5 = st.tabs(["1 · Words → numbers", "2 · Context windows", "3 · Forward pass",
                                         "4 · One gradient step", "5 · Architecture"])

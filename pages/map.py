@@ -9,7 +9,7 @@ import streamlit as st
 from ui import map_learn, map_panels, map_state, map_view, shell
 from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS
 from ui.session import require_model
-from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error
+from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error, show_warning
 from w2v_core import explorer, projection, store
 from w2v_core.errors import W2VError
 
@@ -29,7 +29,7 @@ stop = explorer.stop_words()
 first = map_state.defaults(wv.words, stop)
 map_state.apply_url(first)
 if link_problem:
-    st.warning(link_problem, icon=":material/link_off:")
+    show_warning(link_problem, icon=":material/link_off:")
 
 st.segmented_control("View", VIEWS, key="map_view", persist_state=PERSIST, label_visibility="collapsed",
                      required=True)
@@ -114,7 +114,7 @@ def choose_words() -> tuple[list[str], list[str]]:
 words, notes = choose_words()
 with centre:
     for n in notes:
-        st.warning(n, icon=":material/help:")
+        show_warning(n)
     if ss.get(map_state.BEFORE_ISOLATE):
         st.button("Back to the whole map", icon=":material/arrow_back:", key="map_back", on_click=map_state.back)
     if not words:
@@ -171,6 +171,6 @@ with centre:
                             "toImageButtonOptions": {"format": "png", "scale": 2, "filename": model.path.name}})
     map_panels.caption(model, words, proj, labels, hl, search)
     map_panels.exports_row(model, words, proj, colouring, fig, key)
-    map_panels.share(map_state.share_link(params))
+    map_panels.share(map_state.share_link(params), path)
 with right:
     map_panels.inspector(wv, focus, nbrs, on_map, hl.selected, colouring, words, dims)

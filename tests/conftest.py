@@ -13,10 +13,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
-    """Models and corpus caches go to fresh temporary folders; the Hugging Face Hub is off."""
+    """Models, corpus caches and workspaces go to fresh temporary folders; personal mode; the Hugging Face Hub is off."""
     base = tmp_path_factory.mktemp("w2v-env")
     monkeypatch.setenv("W2V_MODELS_DIR", str(base / "models"))
     monkeypatch.setenv("W2V_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("W2V_DATA_DIR", str(base / "data"))  # shared mode's workspaces
+    for name in ("W2V_MODE", "W2V_GALLERY_DIR", "W2V_CORPUS_DIR"):  # personal mode unless a test says otherwise
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("W2V_WARM_UMAP", "0")  # no UMAP compiling in the background of every app test

@@ -76,6 +76,8 @@ def test_two_models_side_by_side(models_root, monkeypatch):
     names = {t["name"] for t in loss["data"]}
     assert {"tiny skipgram (epoch mean)", "tiny cbow (epoch mean)"} <= names  # one curve (or two) per model
     assert all(n.startswith(("tiny skipgram", "tiny cbow")) for n in names)
+    legend = [t["name"] for t in loss["data"] if t.get("showlegend", True)]
+    assert len(legend) == 2  # one legend entry per model, however many curves it has
     # neighbours of the same word in both models, shared ones starred
     assert at.text_input(key="cmp_word").value
     at = at.text_input(key="cmp_word").set_value("paris").run()
@@ -128,10 +130,27 @@ def test_scores_table_and_compute_missing(models_root, monkeypatch):
     assert not at.exception
     table = next(df.value for df in at.dataframe if "WordSim353 ρ" in df.value.columns)
     assert len(table) == 3
-    assert set(table["coverage"]) == {"not evaluated"}
+    for col in ("WordSim353 ρ", "SimLex-999 ρ", "analogies"):
+        assert set(table[col]) == {"not evaluated"}  # words, not None
     at.button(key="cmp_eval").click().run()
     assert not at.exception, at.exception
     assert all((Path(p) / "scores.json").exists() for p in paths.values())
     table = next(df.value for df in at.dataframe if "WordSim353 ρ" in df.value.columns)
-    assert "not evaluated" not in set(table["coverage"])
+    assert "not evaluated" not in set(table["WordSim353 ρ"]) and "None" not in set(table["WordSim353 ρ"])
+    assert all("/" in x for x in table["analogy questions"])  # coverage, each in its own short column
     assert not [b for b in at.button if b.key == "cmp_eval"]
+
+
+def test_default_pair_and_four_models(models_root, monkeypatch, tmp_path):
+    root, paths = models_root
+    at = _app(root, monkeypatch, paths["cbow"]).run()
+    # the current model and the newest other one on the same corpus (not the imported vectors)
+    assert at.multiselect(key="cmp_models").value == [paths["cbow"], paths["skipgram"]]
+    every = [paths["skipgram"], paths["cbow"], paths["imported"]]
+    at.multiselect(key="cmp_models").set_value(every).run()
+    assert not at.exception, at.exception
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    titles = [a["text"] for a in chart["layout"]["annotations"]]
+    assert len(titles) == 3 and "yaxis3" in chart["layout"] and "xaxis3" in chart["layout"]
+    # two panels a row: the third sits below the first, so titles do not share one line
+    assert chart["layout"]["yaxis3"]["domain"][1] < chart["layout"]["yaxis"]["domain"][0]

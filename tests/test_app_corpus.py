@@ -32,7 +32,8 @@ def test_default_sample_corpus_page():
     assert m["Tokens"] > 400_000 and m["Documents"] > 10_000 and m["Distinct words"] > 30_000
     assert 0 < m["Words kept"] < m["Distinct words"]
     assert len(at.get("plotly_chart")) == 2  # top words and Zipf
-    assert len(at.text_area) == 3 and "anarchism" in at.text_area[0].value
+    samples = [m.value for m in at.markdown if m.value.count(" ") >= 19]  # the sample documents: whole paragraphs
+    assert len(samples) == 3 and "anarchism" in samples[0]
 
 
 def test_size_control_changes_the_token_count_and_matches_training_corpus():
@@ -67,7 +68,9 @@ def test_tokenization_options_change_the_corpus():
 def test_hub_failure_offers_the_bundled_sample():
     at = _app("wikitext-2").run()  # the Hub is off in tests (conftest) and nothing is cached
     assert not at.exception
-    assert len(at.error) == 1 and "--corpus sample" in at.error[0].value
+    msg = at.error[0].value
+    assert len(at.error) == 1 and "WikiText-2" in msg and "bundled Wikipedia sample" in msg
+    assert "--" not in msg and "HF_" not in msg  # a web user gets no command-line flags or environment variables
     assert not at.metric
     at.button(key="corpus_use_sample").click().run()
     assert not at.error and at.selectbox(key="corpus_source").value == "sample"

@@ -92,8 +92,16 @@ def test_run_benchmarks_shows_and_stores_scores(models_root, monkeypatch):
     assert any("people (0–10)" in df.value.columns for df in at.dataframe)
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # analogy sections + one scatter per pair set
+    sections = json.loads(charts[0].proto.spec)
+    names = [x for t in sections["data"] for x in t["x"]]
+    assert "adjective → adverb" in names and not any(n.startswith(("gram", "capital-")) for n in names)
     scatter = json.loads(charts[1].proto.spec)
-    assert any("biggest" in (t.get("name") or "") for t in scatter["data"])
+    red = next(t for t in scatter["data"] if "biggest" in (t.get("name") or ""))
+    assert sorted(map(int, red["texttemplate"])) == list(range(1, len(red["texttemplate"]) + 1))  # numbers, not words
+    pairs = [p for t in scatter["data"] for p in t["text"]]
+    unordered = [frozenset(p.split(" – ")) for p in pairs]
+    assert len(unordered) == len(set(unordered))  # "bank – money" and "money – bank" are one dot
+    assert frozenset(("bank", "money")) in unordered
     # the model's answers to a few questions of the chosen section
     at.selectbox(key="eval_section").set_value("family").run()
     answers = next(df.value for df in at.dataframe if "model's answer" in df.value.columns)

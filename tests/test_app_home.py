@@ -18,8 +18,11 @@ def test_home_without_a_model_points_to_training():
     text = " ".join(m.value for m in at.markdown)
     assert "Train word2vec" in text
     assert any("No model yet" in i.value for i in at.info)
-    links = [p.proto.label for p in at.get("page_link")]
-    assert "1. Train a model" in links and "2. Map the words" in links
+    buttons = {b.label: b for b in at.button}
+    assert "1. Train a model" in buttons and "2. Map the words" in buttons
+    assert [b.label for b in at.button if b.proto.type == "primary"] == ["1. Train a model"]  # the next step
+    buttons["1. Train a model"].click().run()
+    assert not at.exception and at.button(key="train_start")  # it is a real way in: the Train page
 
 
 def test_first_load_picks_the_newest_saved_model_and_shows_its_card(tiny_model):
@@ -32,6 +35,7 @@ def test_first_load_picks_the_newest_saved_model_and_shows_its_card(tiny_model):
     vocab = next(m.value for m in at.metric if m.label == "Vocabulary")
     assert int(vocab.replace(",", "")) == len(store.load_model(tiny_model).vectors)
     assert any("tiny-model" in m.value for m in at.markdown)
+    assert [b.label for b in at.button if b.proto.type == "primary"] == ["2. Map the words"]  # a model: map it next
 
 
 def test_a_deleted_current_model_falls_back_without_crashing(tiny_model):

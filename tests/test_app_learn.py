@@ -207,6 +207,41 @@ def test_imported_vectors_get_a_clear_error(tmp_path):
     src.write_text("2 3\ncat 1 0 0\ndog 0 1 0\n", encoding="utf-8")
     p = store.import_vectors(src, root=tmp_path / "m")
     at = _app(str(p))
+    assert not at.exception and not at.error  # imported vectors are no error, just nothing Learn can step
+    assert any("imported word vectors" in i.value for i in at.info)
+    assert at.button(key="learn_tiny").label == "Train a tiny model" and not at.tabs  # a model it can use instead
+
+
+def test_an_unknown_typed_sentence_gives_one_message_and_the_passage(models):
+    at = _app(models["skipgram"])
+    at.text_input(key="learn_text").input("qwxz blorf").run()
     assert not at.exception
-    assert any("imported word vectors" in e.value for e in at.error)
-    assert at.button(key="learn_tiny") is not None and not at.tabs  # offered a model it can use instead
+    assert len(at.warning) == 1 and "None of the words you typed" in at.warning[0].value
+    assert not any("Pick a passage" in i.value for i in at.info)  # no second, conflicting message
+    assert _metric(at, "Loss of this example")  # the steps go on, with the passage
+
+
+def test_no_internal_file_names_in_the_text(models):
+    at = _app(models["skipgram"])
+    shown = [e.value for kind in ("markdown", "caption", "info", "warning") for e in getattr(at, kind)]
+    shown += [x.label for x in at.expander]
+    assert not [t for t in shown if re.search(r"\b\w+\.py\b", t)]
+
+
+def test_step4_labels_avoid_their_arrows_and_each_other():
+    from ui.learn_steps import _label_positions
+
+    start = np.array([[0.0, 0.0], [0.01, 0.0], [5.0, 5.0]])
+    tip = np.array([[1.0, 0.0], [1.01, 0.0], [5.0, 6.0]])  # two arrows to the right from one spot, one upwards
+    pos = _label_positions(start, tip, ["out: self", "out: neolithic", "h"])
+    assert pos[0] == "middle left"  # away from its own arrow
+    assert pos[1] != pos[0]  # the neighbour's label goes elsewhere
+    assert pos[2] == "bottom center"
+
+
+def test_step3_probabilities_in_one_unit(models):
+    import json
+
+    at = _app(models["skipgram"])
+    fig = json.loads(next(c for c in at.get("plotly_chart") if c.key == "learn_top10").proto.spec)
+    assert fig["layout"]["xaxis"]["tickformat"].endswith("%") and all(t.endswith("%") for t in fig["data"][0]["text"])

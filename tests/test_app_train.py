@@ -11,8 +11,8 @@ from conftest import APP
 from w2v_core import store
 
 
-KNOBS = ["train_arch", "train_loss", "train_window", "train_dim", "train_min_count", "train_sample",
-         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed"]
+KNOBS = ["train_arch", "train_loss", "train_window", "train_dim", "corpus_min_count", "train_sample",
+         "train_negative", "train_epochs", "train_lr", "train_batch", "train_seed", "train_update"]
 
 
 def open_train() -> AppTest:
@@ -42,11 +42,11 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
 def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
     """Lee news, 5k tokens, dimension 10: a small run."""
     assert 1 <= epochs <= 50  # the slider's range
-    at.selectbox(key="train_source").set_value("lee")
-    at.select_slider(key="train_size").set_value(tokens)
+    at.selectbox(key="corpus_source").set_value("lee")
+    at.select_slider(key="corpus_size").set_value(tokens)
     at.select_slider(key="train_dim").set_value(10)
     at.slider(key="train_epochs").set_value(epochs)
-    at.number_input(key="train_min_count").set_value(min_count)
+    at.slider(key="corpus_min_count").set_value(min_count)
     at.button(key="train_start").click().run()
 
 
@@ -58,6 +58,20 @@ def test_every_knob_is_there_with_help():
         assert w.help, f"{key} has no help text"
     assert at.button(key="train_start").label == "Train"
     assert any("press **Train**" in i.value for i in at.info)
+
+
+def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
+    from w2v_core import showcase
+
+    at = open_train()
+    assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
+    assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
+    at.slider(key="train_epochs").set_value(2).run()
+    at.select_slider(key="train_dim").set_value(10).run()
+    at.button(key="train_reset").click().run()
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
+    assert at.select_slider(key="train_dim").value == showcase.FIRST_RUN["dim"]
 
 
 def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
@@ -106,6 +120,68 @@ def test_stop_keeps_the_partial_model():
     assert [h.value for h in at.subheader][:1] == ["Stopped"], [h.value for h in at.subheader]
 
 
+def test_stopping_says_so_and_offers_the_previous_model_back():
+    at = open_train()
+    small_run(at, epochs=1)
+    run_until_finished(at)
+    previous = at.session_state["current_model"]
+    small_run(at, epochs=50, tokens=50_000)
+    job = at.session_state["train_job"]
+    for _ in range(600):
+        if job.snapshot().batch_losses or not job.snapshot().active:
+            break
+        time.sleep(0.05)
+    at.run()
+    at.button(key="train_stop").click().run()
+    run_until_finished(at)
+    s = job.snapshot()
+    assert s.status == "stopped" and at.session_state["current_model"] == s.path
+    said = " ".join(w.value for w in at.warning)
+    assert "Training was stopped" in said and f"of 50 epochs" in said and "is now the current model" in said
+    chart = at.get("plotly_chart")[0]
+    import json
+    x_end = json.loads(chart.proto.spec)["layout"]["xaxis"]["range"][1]
+    ran = max([b["x"] for b in s.batch_losses] + [e["epoch"] for e in s.epoch_losses] + [s.summary["epochs"]])
+    assert x_end == ran < 50  # the axis ends where the run stopped
+    at.button(key="train_keep_previous").click().run()
+    assert at.session_state["current_model"] == previous
+    said = " ".join(w.value for w in at.warning)
+    assert "the current model is still" in said
+
+
+def test_a_new_session_shows_the_saved_models_instead_of_nothing(tiny_corpus):
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    r = Trainer(tiny_corpus, ModelConfig(dim=8, min_count=1), TrainConfig(epochs=1, threads=1)).train()
+    r.save(store.models_dir() / "saved-before", name="saved-before")
+    at = open_train()
+    assert not any("Nothing has been trained" in i.value for i in at.info)
+    assert [h.value for h in at.subheader][:1] == ["Your current model"]
+    assert any("saved-before" in m.value for m in at.markdown)
+
+
+def test_the_corpus_chosen_on_the_corpus_page_is_the_one_train_uses():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/corpus.py").run()
+    at.selectbox(key="corpus_source").set_value("lee").run()
+    at.select_slider(key="corpus_size").set_value(5_000).run()
+    at.slider(key="corpus_min_count").set_value(3).run()
+    at.button(key="corpus_train").click().run()  # "Train on this corpus"
+    assert not at.exception
+    assert at.button(key="train_start").label == "Train"  # now on the Train page, with the same choice
+    at.switch_page("pages/train.py").run()  # (AppTest's next runs stay on the page it last switched to)
+    assert at.selectbox(key="corpus_source").value == "lee" and at.slider(key="corpus_min_count").value == 3
+    at.select_slider(key="train_dim").set_value(10)
+    at.slider(key="train_epochs").set_value(1)
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_job"]
+    assert (job.corpus_config.source, job.corpus_config.max_tokens, job.model_config.min_count) == ("lee", 5_000, 3)
+    run_until_finished(at)
+    at.switch_page("pages/corpus.py").run()
+    assert at.slider(key="corpus_min_count").value == 3  # and back: still one choice
+
+
 def test_the_run_survives_visiting_another_page():
     at = open_train()
     small_run(at, epochs=2)
@@ -138,28 +214,49 @@ def test_two_sessions_train_without_seeing_each_other():
 
 def test_settings_that_leave_no_vocabulary_show_an_error():
     at = open_train()
-    small_run(at, min_count=1000)
+    at.selectbox(key="corpus_source").set_value("paste").run()
+    at.text_area(key="corpus_paste").set_value("the cat sat on the mat\nthe dog sat on the log\n").run()
+    at.slider(key="corpus_min_count").set_value(100)
+    at.button(key="train_start").click().run()
     run_until_finished(at)
     assert not at.exception
     assert at.subheader[0].value == "Failed"
-    assert any("min_count" in e.value or "min count" in e.value for e in at.error)
+    assert any("min_count" in e.value.replace("\\", "") or "min count" in e.value for e in at.error)  # plain text: escaped
     assert at.session_state["current_model"] is None
 
 
 def test_a_learning_rate_that_blows_up_gets_a_warning():
+    """word2vec's plain summed step with a big batch blows up: the trainer rolls back, retries more gently, and
+    the page says what happened and what to change."""
     at = open_train()
     at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(256)
+    at.select_slider(key="train_sample").set_value(1e-3)  # word2vec's (the app's first value thins the tiny text more)
+    at.radio(key="train_update").set_value("Plain sum (word2vec)")
     small_run(at)
     run_until_finished(at)
     assert not at.exception
-    assert any("learning rate" in w.value and "too high" in w.value for w in at.warning), [w.value for w in at.warning]
+    msgs = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("blew up" in m or "diverged" in m for m in msgs), msgs
+    assert any("learning rate" in m.lower() for m in msgs), msgs
+
+
+def test_the_bounded_update_trains_through_a_rate_that_breaks_the_plain_sum():
+    at = open_train()
+    at.select_slider(key="train_lr").set_value(0.5)
+    at.select_slider(key="train_batch").set_value(1024)
+    at.select_slider(key="train_sample").set_value(1e-3)  # as in the test above, where the plain sum blows up
+    small_run(at)
+    run_until_finished(at)
+    assert not at.exception
+    assert at.subheader[0].value == "Finished", [e.value for e in at.error]
 
 
 def test_documents_too_short_for_any_context_show_an_error():
     at = open_train()
-    at.selectbox(key="train_source").set_value("paste").run()
-    at.text_area(key="train_paste").set_value("\n".join(["alpha", "beta", "gamma", "delta"] * 20)).run()
-    at.number_input(key="train_min_count").set_value(1)
+    at.selectbox(key="corpus_source").set_value("paste").run()
+    at.text_area(key="corpus_paste").set_value("\n".join(["alpha", "beta", "gamma", "delta"] * 20)).run()
+    at.slider(key="corpus_min_count").set_value(1)
     at.button(key="train_start").click().run()
     run_until_finished(at)
     assert not at.exception
@@ -169,8 +266,8 @@ def test_documents_too_short_for_any_context_show_an_error():
 
 def test_a_missing_corpus_file_shows_an_error(tmp_path):
     at = open_train()
-    at.selectbox(key="train_source").set_value("path").run()
-    at.text_input(key="train_path").set_value(str(tmp_path / "nope.txt")).run()
+    at.selectbox(key="corpus_source").set_value("path").run()
+    at.text_input(key="corpus_path").set_value(str(tmp_path / "nope.txt")).run()
     at.button(key="train_start").click().run()
     if "train_job" in at.session_state:
         run_until_finished(at)
@@ -180,21 +277,21 @@ def test_a_missing_corpus_file_shows_an_error(tmp_path):
 
 def test_corpus_choices_survive_visiting_another_page():
     at = open_train()
-    at.selectbox(key="train_source").set_value("lee").run()
-    at.select_slider(key="train_size").set_value(20_000).run()
-    at.checkbox(key="train_keep_numbers").check().run()
-    at.number_input(key="train_min_token_len").set_value(3).run()
+    at.selectbox(key="corpus_source").set_value("lee").run()
+    at.select_slider(key="corpus_size").set_value(20_000).run()
+    at.checkbox(key="corpus_keep_numbers").check().run()
+    at.number_input(key="corpus_min_token_len").set_value(3).run()
     at.switch_page("pages/map.py").run()
     assert not at.exception
     at.switch_page("pages/train.py").run()
     assert not at.exception
-    assert at.selectbox(key="train_source").value == "lee"
-    assert at.select_slider(key="train_size").value == 20_000
-    assert at.checkbox(key="train_keep_numbers").value is True
-    assert at.number_input(key="train_min_token_len").value == 3
+    assert at.selectbox(key="corpus_source").value == "lee"
+    assert at.select_slider(key="corpus_size").value == 20_000
+    assert at.checkbox(key="corpus_keep_numbers").value is True
+    assert at.number_input(key="corpus_min_token_len").value == 3
     # and the run uses them
     at.select_slider(key="train_dim").set_value(10)
-    at.number_input(key="train_min_count").set_value(2)
+    at.slider(key="corpus_min_count").set_value(2)
     at.button(key="train_start").click().run()
     cfg = at.session_state["train_job"].corpus_config
     assert (cfg.source, cfg.max_tokens, cfg.keep_numbers, cfg.min_token_len) == ("lee", 20_000, True, 3)
@@ -203,18 +300,18 @@ def test_corpus_choices_survive_visiting_another_page():
 
 def test_pasted_text_and_a_path_survive_visiting_another_page(tmp_path):
     at = open_train()
-    at.selectbox(key="train_source").set_value("paste").run()
-    at.text_area(key="train_paste").set_value("the cat sat on the mat\nthe dog sat on the log\n").run()
+    at.selectbox(key="corpus_source").set_value("paste").run()
+    at.text_area(key="corpus_paste").set_value("the cat sat on the mat\nthe dog sat on the log\n").run()
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/train.py").run()
-    assert at.selectbox(key="train_source").value == "paste"
-    assert at.text_area(key="train_paste").value.startswith("the cat sat")
-    at.selectbox(key="train_source").set_value("path").run()
-    at.text_input(key="train_path").set_value(str(tmp_path / "corpus.txt")).run()
+    assert at.selectbox(key="corpus_source").value == "paste"
+    assert at.text_area(key="corpus_paste").value.startswith("the cat sat")
+    at.selectbox(key="corpus_source").set_value("path").run()
+    at.text_input(key="corpus_path").set_value(str(tmp_path / "corpus.txt")).run()
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/train.py").run()
-    assert at.selectbox(key="train_source").value == "path"
-    assert at.text_input(key="train_path").value == str(tmp_path / "corpus.txt")
+    assert at.selectbox(key="corpus_source").value == "path"
+    assert at.text_input(key="corpus_path").value == str(tmp_path / "corpus.txt")
 
 
 def refreshed(job_id: str | None, page: str = "pages/train.py") -> AppTest:
@@ -249,12 +346,12 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     assert again.query_params.get("job") == job_id  # a second refresh works too
     # the knobs are the run's own, not the defaults
     assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 10
-    assert again.selectbox(key="train_source").value == "lee"
-    assert again.select_slider(key="train_size").value == 50_000
+    assert again.selectbox(key="corpus_source").value == "lee"
+    assert again.select_slider(key="corpus_size").value == 50_000
 
     stranger = refreshed(None)  # another user (no id in the URL) sees no run at all
     assert "train_job" not in stranger.session_state
-    assert any("Nothing has been trained in this session yet" in i.value for i in stranger.info)
+    assert any("Nothing has been trained yet" in i.value for i in stranger.info)
     assert not stranger.get("plotly_chart")
     guess = refreshed(job_id[:-2] + "xx")  # a wrong id finds nothing, and leaves a clean URL
     assert "train_job" not in guess.session_state and "job" not in guess.query_params

@@ -58,10 +58,11 @@ def browser():
 
 
 @contextlib.contextmanager
-def streamlit_app(base: Path):
-    """`streamlit run app.py` on a free port, with its own empty models folder; yields its URL."""
+def streamlit_app(base: Path, **settings: str):
+    """`streamlit run app.py` on a free port, with its own empty models folder (``settings``: more W2V_* variables,
+    e.g. ``W2V_MODE="shared"``); yields its URL."""
     env = dict(os.environ, W2V_MODELS_DIR=str(base / "models"), W2V_CACHE_DIR=str(base / "cache"),
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+               W2V_DATA_DIR=str(base / "data"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **settings)
     port = _free_port()
     log = open(base / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -128,7 +129,7 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
 
     # Train with the defaults (the whole bundled Wikipedia sample)
     _nav(page, "Train")
-    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    page.get_by_text("Nothing has been trained yet").wait_for()
     page.get_by_role("button", name=re.compile("^.*Train$")).click()
     page.get_by_role("heading", name="Finished").wait_for()
     page.get_by_text("is now the current model").wait_for()
@@ -147,21 +148,71 @@ def test_newcomer_trains_maps_and_asks_for_neighbours(browser, server):
     _no_exception(page)
     _shot(page, "3-map")
 
-    # Neighbours of a common word: a bar per neighbour with its cosine score
+    # Neighbours of a common word: a dot per neighbour with its cosine score
     _nav(page, "Neighbours & analogies")
     box = page.get_by_label("Word", exact=True)
     box.fill("war")
     box.press("Enter")
     page.get_by_text("Nearest to 'war'").wait_for()
     chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
-    bars = chart.locator(".bars .point")
-    bars.first.wait_for()
-    assert bars.count() == 10
-    scores = [float(t) for t in chart.locator(".bartext").all_text_contents() if t and t.strip()]
+    dots = chart.locator(".scatterlayer .point")
+    dots.first.wait_for()
+    assert dots.count() == 10
+    scores = [float(t) for t in chart.locator(".textpoint").all_text_contents() if t and t.strip()]
     assert len(scores) == 10 and all(-1.0 <= s <= 1.0 for s in scores)
     assert scores == sorted(scores)  # drawn bottom-up: the best neighbour on top
     _no_exception(page)
     _shot(page, "4-neighbours")
+
+    # the finished run's id stays out of the URL, so the back button walks back page by page to Home
+    assert "job=" not in page.url
+    seen = [page.url]
+    for _ in range(8):
+        page.go_back()
+        page.wait_for_timeout(1500)  # popstate, then the page's run (which must not push the id back)
+        assert page.url != seen[-1], seen  # every press goes somewhere
+        seen.append(page.url)
+        if page.url.rstrip("/") == server.rstrip("/"):
+            break
+    page.get_by_role("heading", name="Word2Vec Explorer").wait_for()
+    page.close()
+
+
+def _inside(box, viewport) -> bool:
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"])
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, {"width": 390, "height": 844}])
+def test_train_button_and_live_view_come_before_the_settings(browser, server, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server + "/train")
+    start = page.get_by_role("button", name=re.compile("^.*Train$"))
+    start.wait_for()
+    page.wait_for_timeout(1000)  # layout settled
+    assert _inside(start.bounding_box(), viewport)  # in the first screen, no scrolling
+    live = page.locator(".st-key-train_live")
+    settings = page.get_by_role("heading", name="Settings")
+    lb, sb = live.bounding_box(), settings.bounding_box()
+    if viewport["width"] < 640:  # a phone: the columns stack, the live view first
+        assert lb["y"] < sb["y"]
+    else:  # side by side, the live view on the left
+        assert lb["x"] + lb["width"] <= sb["x"] and lb["y"] < viewport["height"]
+    _shot(page, f"7-train-{viewport['width']}")
+    start.click()
+    heading = page.get_by_role("heading", name=re.compile(r"^(Starting|Loading the corpus|Training) \.\.\.$"))
+    heading.first.wait_for()
+    assert _inside(heading.first.bounding_box(), viewport)  # the run shows in the first screen
+    if viewport["width"] < 640:
+        assert heading.first.bounding_box()["y"] < settings.bounding_box()["y"]  # not below the settings
+    _no_exception(page)
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
+    _shot(page, f"8-training-{viewport['width']}")
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_role("heading", name="Stopped").wait_for()
+    page.wait_for_timeout(1000)
+    _shot(page, f"9-stopped-{viewport['width']}")
     page.close()
 
 
@@ -174,7 +225,8 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(server + "/train")
-    page.get_by_text("Nothing has been trained in this session yet").wait_for()
+    page.get_by_role("button", name=re.compile("^.*Train$")).wait_for()
+    page.get_by_role("tab", name="Training").click()  # the settings' third tab
     epochs = page.get_by_role("slider", name="Epochs")
     epochs.focus()
     epochs.press("End")  # 50 epochs: a run long enough to reload during it
@@ -185,7 +237,7 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     _shot(page, "5-before-reload")
 
     page.reload()
-    page.get_by_role("heading", name="Training ...").wait_for()  # not "Nothing has been trained ..."
+    page.get_by_role("heading", name="Training ...").wait_for()  # not the saved models of a session without a run
     page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
     before = _chart_points(page)
     page.wait_for_function(f"(() => {{ const p = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
@@ -196,7 +248,7 @@ def test_a_reload_during_training_shows_the_same_run_still_learning(browser, ser
     stranger = browser.new_page(viewport={"width": 1400, "height": 1000})  # another user: no run to see
     stranger.set_default_timeout(TIMEOUT_MS)
     stranger.goto(server + "/train")
-    stranger.get_by_text("Nothing has been trained in this session yet").wait_for()
+    stranger.get_by_role("heading", name=re.compile("Your current model|Settings")).first.wait_for()
     assert stranger.get_by_role("heading", name="Training ...").count() == 0
     stranger.close()
 

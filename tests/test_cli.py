@@ -101,7 +101,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "epochs": (["--corpus", str(good), "--epochs", "0"], "epochs"),
         "arch": (["--corpus", str(good), "--arch", "glove"], "architecture"),
         "not a number": (["--corpus", str(good), "--lr", "fast"], "must be a number"),
-        "divergence": (["--corpus", str(good), "--min-count", "1", "--lr", "10", "--sample", "0",
+        # word2vec's plain summed step at a rate far too high: every retry at a lower rate blows up too
+        "divergence": (["--corpus", str(good), "--min-count", "1", "--lr", "10", "--sample", "0", "--update", "sum",
                         "--threads", "1", "--epochs", "3"], "diverged"),
         "out": (["--corpus", str(good)], "--out"),
     } | {"_out": ([out], "")}
@@ -129,3 +130,27 @@ def test_non_utf8_text_is_read_with_replacement(tmp_path):
             "--out", str(tmp_path / "m"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["tokens"] > 0
+
+
+def test_a_blow_up_is_retried_at_a_lower_rate_and_said_on_stderr(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(make_texts(200)) + "\n")
+    r = cli("train", "--corpus", str(corpus), "--dim", "16", "--window", "3", "--min-count", "1", "--sample", "0",
+            "--epochs", "3", "--threads", "1", "--batch-size", "16", "--update", "sum", "--lr", "0.2",
+            "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["lr_retries"] == 1 and summary["final_loss"] < summary["untrained_loss"]
+    assert "Epoch 1 blew up" in r.stderr and "learning rate 0.1" in r.stderr
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["train"]["batch_size"] == 16 and saved["summary"]["lr_retries"] == 1
+
+
+def test_the_batch_size_is_used_as_given(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(make_texts(100)) + "\n")
+    r = cli("train", "--corpus", str(corpus), "--dim", "12", "--min-count", "1", "--sample", "0", "--epochs", "3",
+            "--threads", "1", "--batch-size", "16384", "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["batch_size"] == 16384 and summary["final_loss"] < summary["untrained_loss"]

@@ -182,7 +182,14 @@ def test_corpus_stats_on_a_known_corpus():
     assert s.n_kept == 3 and s.kept_tokens == 11  # a, b, c have count >= 2
     assert [s.words_kept(m) for m in (1, 2, 3, 5, 6)] == [6, 3, 2, 1, 0]
     assert s.ranks.tolist() == [1, 2, 3, 4, 5, 6] and s.freqs.tolist() == [5, 4, 2, 1, 1, 1]
-    assert s.samples == ["a a a a b b b c c d", "f"]
+    assert s.samples == ["a a a a b b b c c d"]  # the longest document; the short ones say little
+
+
+def test_sample_documents_are_paragraphs_not_headings():
+    para = " ".join(["the", "cat", "sat", "on", "a", "mat"] * 5)
+    texts = [t for k in range(10) for t in (f"heading {k}", para)]
+    s = corpus_stats(from_texts(texts, "t"), n_samples=3)
+    assert len(s.samples) == 3 and all(t == para for t in s.samples)
 
 
 def test_corpus_stats_agree_with_the_training_vocabulary_and_stay_small():

@@ -134,3 +134,22 @@ def test_disagreements_ranks_the_worst_pairs():
     assert (worst[0]["w1"], worst[0]["w2"]) == ("cup", "mug") and worst[0]["gap"] < 0
     assert len(worst) == 3
     assert disagreements([], 5) == []
+
+
+def test_section_titles_are_words_for_every_section():
+    from w2v_core.evaluation import load_analogies, section_title
+
+    names = [name for name, _ in load_analogies()]
+    titles = [section_title(name) for name in names]
+    assert section_title("gram1-adjective-to-adverb") == "adjective → adverb"
+    assert len(set(titles)) == len(titles) and not set(titles) & set(names) and not any("gram" in t for t in titles)
+
+
+def test_pairs_listed_in_both_orders_are_merged_for_display():
+    from w2v_core.evaluation import merge_symmetric
+
+    table = [{"w1": "bank", "w2": "money", "human": 8.0, "cosine": 0.5},
+             {"w1": "money", "w2": "Bank", "human": 9.0, "cosine": 0.5},
+             {"w1": "cat", "w2": "dog", "human": 7.0, "cosine": 0.8}]
+    merged = merge_symmetric(table)
+    assert [(r["w1"], r["w2"], r["human"]) for r in merged] == [("bank", "money", 8.5), ("cat", "dog", 7.0)]

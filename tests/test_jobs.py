@@ -92,6 +92,28 @@ def test_settings_that_leave_no_vocabulary_fail_clearly(tiny_corpus):
     assert "min_count" in s.error
 
 
+def test_a_run_that_keeps_blowing_up_fails_with_one_sentence_and_saves_nothing(tiny_corpus):
+    job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=3, threads=1, lr=10.0, update="sum"),
+                      corpus=tiny_corpus).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "failed" and s.path is None
+    assert "diverged" in s.error and "Lower the learning rate" in s.error and "\n" not in s.error
+    assert len(s.retries) == 3  # it tried three lower rates first
+
+
+def test_a_blow_up_that_a_lower_rate_cures_leaves_a_clean_chart(tiny_corpus):
+    job = TrainingJob(model_config=ModelConfig(dim=16, window=3, min_count=1, sample=0),
+                      train_config=TrainConfig(epochs=3, threads=1, lr=0.2, update="sum", batch_size=16,
+                                               report_every=0.0), corpus=tiny_corpus).start()
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "done", s.error
+    assert len(s.retries) == 1 and "learning rate 0.1" in s.retries[0]
+    assert all(b["loss"] < 10 for b in s.batch_losses)  # the blown-up points left the chart
+    assert s.summary["final_loss"] < s.summary["untrained_loss"]
+
+
 def test_unexpected_errors_do_not_hang_the_job(tiny_corpus):
     def broken_loader(config):
         raise RuntimeError("disk on fire")

@@ -245,3 +245,14 @@ def test_bad_model_configs_are_refused_with_a_clear_message(kwargs, words):
 
 def test_softmax_ignores_the_number_of_negatives():
     ModelConfig(loss="softmax", negative=0).validate()  # no negatives are drawn for the full softmax
+
+
+def test_the_training_steps_compile_to_torchscript():
+    """If TorchScript refused a step, the trainer would quietly fall back to Python: same numbers, several times
+    slower and serialised on the GIL across worker threads. Catch that here, not in a benchmark."""
+    from w2v_core import models
+
+    for fn in (models.sg_negative_step, models.cbow_negative_step, models.run_chunk):
+        torch.jit.script(fn)  # raises if it cannot
+        assert models.scripted(fn) is not fn
+    assert models._norm_floor() == models.NORM_FLOOR and models._wrong_side() == models.WRONG_SIDE

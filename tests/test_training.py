@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -11,8 +12,7 @@ import torch
 from w2v_core.corpus import CorpusConfig, from_documents, from_texts
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
-from w2v_core.training import (Callback, TrainConfig, Trainer, chunk_bounds, encode_corpus, safe_batch_size,
-                               train)
+from w2v_core.training import Callback, TrainConfig, Trainer, chunk_bounds, default_threads, encode_corpus
 from w2v_core.vocab import Vocabulary
 
 SMALL = dict(dim=16, window=3, min_count=1, sample=0)
@@ -66,7 +66,7 @@ def test_both_architectures_and_output_layers_learn(tiny_corpus, arch, loss):
 
 
 def test_summary_counts_raw_tokens_and_speed(tiny_corpus):
-    r = train(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=2, threads=1))
+    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=2, threads=1)).train()
     s = r.summary
     assert s["tokens"] == tiny_corpus.n_tokens and s["vocab_size"] == len(r.vocab)
     assert s["words_per_sec"] == pytest.approx(s["tokens"] * 2 / s["seconds"], rel=0.05)
@@ -124,9 +124,41 @@ def test_two_worker_threads_learn_too(tiny_texts):
     assert losses[-1] < losses[0] and torch.isfinite(r.model.w_in).all()
 
 
-def test_divergence_stops_with_a_clear_message(tiny_corpus):
-    with pytest.raises(W2VError, match="diverged.*Lower the learning rate"):
-        Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=1, lr=10.0)).train()
+UNTRAINED = 6 * np.log(2)  # k = 5: every score 0
+
+
+class Retries(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_retry(self, epoch, message):
+        self.seen.append((epoch, message))
+
+
+def test_a_blow_up_is_rolled_back_and_retried_at_half_the_rate(tiny_corpus):
+    """word2vec's plain summed step at a rate too high for this text blows up; the trainer notices, restarts the
+    epoch from its first weights at half the rate, and ends exactly where a run started at that rate ends."""
+    cfg = dict(epochs=3, threads=1, update="sum", batch_size=16)
+    rec = Retries()
+    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(lr=0.2, **cfg), [rec]).train()
+    fresh = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(lr=0.1, **cfg)).train()
+    assert [e for e, _ in rec.seen] == [1] and "learning rate 0.1" in rec.seen[0][1]
+    assert r.summary["lr_retries"] == 1 and r.summary["final_loss"] < UNTRAINED
+    assert torch.equal(r.model.w_in, fresh.model.w_in)
+    assert all(np.isfinite(b["loss"]) for b in r.history["batch"])  # the blown-up reports were dropped
+
+
+def test_a_blow_up_that_keeps_coming_back_stops_with_one_clear_line(tiny_corpus):
+    with pytest.raises(W2VError) as e:
+        Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=1, lr=10.0, update="sum")).train()
+    msg = str(e.value)
+    assert "diverged" in msg and "Lower the learning rate" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_the_bounded_step_survives_a_rate_that_breaks_the_plain_sum(tiny_corpus, arch):
+    r = Trainer(tiny_corpus, ModelConfig(arch=arch, **SMALL), TrainConfig(epochs=3, threads=1, lr=10.0)).train()
+    assert torch.isfinite(r.model.w_in).all() and r.summary["final_loss"] < 0.8 * UNTRAINED
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -139,6 +171,9 @@ def test_divergence_stops_with_a_clear_message(tiny_corpus):
     (dict(shared_negatives=0), "shared_negatives"),
     (dict(loss_every=0), "loss_every"),
     (dict(chunk_tokens=10), "chunk_tokens"),
+    (dict(update="adam"), "update rule"),
+    (dict(block_size=0), "block_size"),
+    (dict(emulate_workers=0), "emulate_workers"),
 ])
 def test_bad_train_configs_are_refused(tiny_corpus, kwargs, words):
     with pytest.raises(W2VError, match=words):
@@ -162,22 +197,32 @@ def test_defaults_follow_word2vec(tiny_corpus):
     sg = Trainer(tiny_corpus, ModelConfig(arch="skipgram"), TrainConfig())
     cb = Trainer(tiny_corpus, ModelConfig(arch="cbow"), TrainConfig())
     assert sg.train_config.lr == 0.025 and cb.train_config.lr == 0.05
-    assert sg.train_config.threads >= 1 and sg.train_config.device == "cpu"
+    assert sg.train_config.device == "cpu"
+    assert sg.train_config.threads == default_threads() == len(os.sched_getaffinity(0))  # cores we may use
 
 
-def test_batches_shrink_when_one_word_would_fill_them():
-    words = ["the", "a", "b", "c"]
-    v, _ = Vocabulary.build(words, np.array([1000, 10, 10, 10]), min_count=1)
-    small = safe_batch_size(4096, v, ModelConfig(arch="cbow", sample=0))
-    assert small == 16  # "the" is 97% of the text: the smallest batch (16) is used
-    v2, _ = Vocabulary.build([str(i) for i in range(10_000)], np.full(10_000, 5), min_count=1)
-    assert safe_batch_size(512, v2, ModelConfig(arch="cbow")) == 512  # a flat vocabulary keeps the request
-    assert safe_batch_size(256, v2, ModelConfig(arch="skipgram")) == 256
+def test_default_threads_follow_the_cpu_affinity_not_the_host(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert default_threads() == 2
 
 
-def test_the_trainer_records_the_batch_size_it_used(tiny_corpus):
-    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=1, threads=1, batch_size=100_000)).train()
-    assert r.train_config.batch_size < 100_000
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_one_word_that_fills_most_of_the_text_trains_with_a_big_batch(arch):
+    """The old trainer had to shrink batches to 16 here (one row summed from 90% of a batch diverged). Now the
+    batch is used as given; at worst one epoch overshoots and is retried with a tighter bound."""
+    docs = [["the"] * 30 + ["a", "b", "c"] for _ in range(2000)]  # 16 batches an epoch
+    r = Trainer(from_documents(docs), ModelConfig(arch=arch, **SMALL),
+                TrainConfig(epochs=3, threads=1, batch_size=4096)).train()
+    assert r.train_config.batch_size == 4096 and r.summary["lr_retries"] <= 1
+    assert torch.isfinite(r.model.w_in).all() and r.summary["final_loss"] < 0.8 * UNTRAINED
+
+
+def test_the_batch_size_is_used_as_given_and_recorded(tiny_corpus):
+    r = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=2, threads=1, batch_size=100_000)).train()
+    assert r.train_config.batch_size == 100_000 and r.summary["batch_size"] == 100_000
+    assert r.config_dict()["train"]["batch_size"] == 100_000
+    assert r.summary["final_loss"] < UNTRAINED
 
 
 def test_loss_read_every_batch_or_every_few_gives_the_same_training(tiny_corpus):
@@ -213,7 +258,12 @@ def test_chunks_cover_the_stream_and_prefer_document_boundaries():
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
 def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
     """On a GPU every .item()/.tolist()/float(t) waits for the device; the loop may read back once per chunk
-    or report, never once per batch (checked on the CPU by counting the calls)."""
+    or report, never once per batch (checked on the CPU by counting the calls, with the steps run as plain
+    Python as they are on a GPU)."""
+    from w2v_core import models, training
+
+    for module in (models, training):
+        monkeypatch.setattr(module, "scripted", lambda fn, device="cpu": fn)
     calls = {"n": 0}
     for name in ("item", "tolist", "__float__", "__int__", "__bool__"):
         orig = getattr(torch.Tensor, name)

@@ -46,9 +46,16 @@ def test_a_card_describes_imported_vectors(tmp_path):
 
 
 def test_user_strings_are_not_markup():
+    wj = "\u2060"  # an invisible word joiner that keeps GFM from linking bare URLs
     assert widgets.md_escape("**bold** [link](x) :red[no] `code`") == \
-        r"\*\*bold\*\* \[link\](x) \:red\[no\] \`code\`"
+        rf"\*\*bold\*\* \[link\](x) {wj}\:red\[no\] \`code\`"
     assert widgets.md_escape("tiny-model 2") == "tiny-model 2"
+    assert widgets.md_escape("![x](http://host/p.png)") == rf"!\[x\](http{wj}\://host/p.png)"  # no image, no link
+    assert widgets.md_escape("see www.example.com or me@example.com") == \
+        rf"see www{wj}\.example.com or me\@{wj}example.com"
+    assert widgets.md_escape("1. first") == r"1\. first" and widgets.md_escape("- item") == r"\- item"
+    assert widgets.md_escape("two\n# lines") == r"two \# lines"  # stays on its line, no heading
+    assert widgets.md_escape("$x$ <b>") == r"\$x\$ \<b\>"
 
 
 def test_typed_words():

@@ -100,14 +100,20 @@ def model_card(r: ModelRecord, *, current: bool | None = None, border: bool = Tr
     with st.container(border=border):
         badge = "  :green-badge[:material/check: current]" if current else ""
         st.markdown(f"**{md_escape(r.name)}**{badge}")
-        st.caption(f"{d['corpus']}  ·  {d['architecture']}  ·  created {d['created']}")
+        st.caption(f"{md_escape(d['corpus'])}  ·  {md_escape(d['architecture'])}  ·  created {md_escape(d['created'])}")
         c = st.columns(4)
         c[0].metric("Vocabulary", d["vocab"])
         c[1].metric("Dimension", d["dim"])
         c[2].metric("Final loss", d["loss"])
         c[3].metric("Training time", d["time"])
         if "knobs" in d:
-            st.caption(d["knobs"])
+            st.caption(md_escape(d["knobs"]))
         line = scores_line(r.scores)
         if line:
             st.caption(":material/grading: " + line)
+
+
+def broken_card(r: ModelRecord) -> None:
+    """A folder that cannot be opened: its folder name and why, as plain text (the page adds its Delete button)."""
+    st.markdown(f":material/broken_image: **{md_escape(r.path.name)}** · cannot be opened")
+    st.caption(md_escape(r.error or "The folder is damaged."))

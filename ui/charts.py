@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ui.widgets import plot_text
 from w2v_core.jobs import JobState
 
 
@@ -25,9 +26,14 @@ def loss_figure(state: JobState) -> go.Figure:
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in state.epoch_losses], y=[e["loss"] for e in state.epoch_losses],
                                  mode="lines+markers", name="epoch mean", marker=dict(size=9, color="#ef553b"),
                                  line=dict(dash="dot", color="#ef553b")))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
+    fig.update_traces(cliponaxis=False)  # a marker on the last epoch sits on the axis' edge: draw all of it
+    fig.update_layout(height=340, margin=dict(l=10, r=20, t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
                       legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
-    fig.update_xaxes(range=[0, max(state.epochs, 1)])
+    # the epochs planned while it runs; a stopped run ends where it stopped
+    ran = state.summary.get("epochs")  # epochs run, a fraction when stopped mid-epoch
+    end = (max(xs + [e["epoch"] for e in state.epoch_losses] + [ran if isinstance(ran, (int, float)) else 0])
+           if state.status == "stopped" else state.epochs)
+    fig.update_xaxes(range=[0, max(end, 1e-3)])
     ys = [b["loss"] for b in state.batch_losses] + [e["loss"] for e in state.epoch_losses]
     if ys and min(ys) > 0 and max(ys) / min(ys) > 100:  # a diverging run: a log scale keeps the curve readable
         fig.update_yaxes(type="log")
@@ -46,6 +52,7 @@ def compare_loss_figure(histories: list[dict[str, Any]], epochs: list[int], labe
         if not batch and not per_epoch:
             missing.append(label)
             continue
+        label = plot_text(label)  # a model's name, shown by Plotly (which reads a little HTML) as typed
         # each progress report already averages the batches since the previous one; the trainer's "smoothed"
         # running mean lags far behind when reports are few, so the raw report is the truer curve
         if len(batch) >= 3:  # x in epochs, so runs of different lengths line up
@@ -57,8 +64,9 @@ def compare_loss_figure(histories: list[dict[str, Any]], epochs: list[int], labe
             fig.add_trace(go.Scatter(x=[e.get("epoch", k + 1) for k, e in enumerate(per_epoch)],
                                      y=[e.get("loss") for e in per_epoch], mode="lines+markers",
                                      name=f"{label} (epoch mean)", legendgroup=label,
+                                     showlegend=len(batch) < 3,  # one legend entry per model: its curve
                                      line=dict(color=colour, dash="dot"), marker=dict(size=8),
                                      hovertemplate="epoch %{x}<br>mean loss %{y:.4f}<extra>" + label + "</extra>"))
     fig.update_layout(xaxis_title="epochs", yaxis_title="training loss", height=360,
-                      margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.1))
+                      margin=dict(t=30, b=10), legend=dict(orientation="h", y=1.02, yanchor="bottom"))
     return fig, missing

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.widgets import PERSIST, default
-from w2v_core import corpus_cache, sources
+from ui import session
+from ui.widgets import PERSIST, default, md_escape, show_error
+from w2v_core import corpus_cache, hub, quota, settings, showcase, sources
 from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
 from w2v_core.errors import W2VError
 from w2v_core.loader import load_corpus
@@ -37,7 +38,10 @@ SIZES = [5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_
          10_000_000, 20_000_000, 50_000_000, ALL]
 
 
-def _fmt_size(n: int) -> str:
+MIN_COUNT = "corpus_min_count"  # one min count for the Corpus and Train pages (it decides the vocabulary)
+
+
+def fmt_size(n: int) -> str:
     if n == ALL:
         return "whole corpus"
     return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1_000}k"
@@ -60,7 +64,9 @@ def _saved_upload(key: str, uploaded) -> str:
     memo = st.session_state.get(f"{key}_saved_upload")
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
-    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name))
+    folder = session.uploads_folder()
+    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=folder))
+    quota.evict("uploads", folder, keep=[path])  # the least recently used uploads go first; never this one
     st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
 
@@ -69,6 +75,26 @@ def _upload_changed(key: str) -> None:
     """The user removed the uploaded file: forget it (coming back from another page keeps it, see below)."""
     if st.session_state.get(f"{key}_upload") is None:
         st.session_state.pop(f"{key}_saved_upload", None)
+
+
+def _server_files() -> dict[str, str] | None:
+    """Shared mode: the files a visitor may pick by name, {name: resolved path} from the operator's corpus folder.
+
+    None in personal mode, where a path box takes any local path (the user's own machine).
+    """
+    s = settings.get_settings()
+    if not s.shared:
+        return None
+    if s.corpus_dir is None or not s.corpus_dir.is_dir():
+        return {}
+    out = {}
+    for p in sorted(s.corpus_dir.iterdir())[:500]:
+        if not p.name.startswith("."):
+            try:
+                out[p.name] = str(settings.allowed_corpus_path(p.name, s))
+            except W2VError:
+                continue  # a link that leads out of the folder
+    return out
 
 
 def corpus_picker(key: str) -> CorpusConfig | None:
@@ -82,7 +108,13 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                         ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
                         ("pretokenized", False)):
         default(f"{key}_{name}", value)
-    src = st.selectbox("Corpus", list(SOURCES), format_func=SOURCES.get, key=f"{key}_source", persist_state=PERSIST,
+    server_files = _server_files()
+    options = {**SOURCES, "path": "A file from the class's corpus folder"} if server_files else dict(SOURCES)
+    if server_files == {}:  # shared mode without a corpus folder: no server files at all
+        options.pop("path")
+    if st.session_state.get(f"{key}_source") not in options:
+        st.session_state[f"{key}_source"] = "sample"
+    src = st.selectbox("Corpus", list(options), format_func=options.get, key=f"{key}_source", persist_state=PERSIST,
                        help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
     source: str | None = None
     split = "train"
@@ -102,22 +134,26 @@ def corpus_picker(key: str) -> CorpusConfig | None:
             try:
                 source = _saved_upload(key, up)
             except W2VError as e:
-                st.error(str(e))
+                show_error(e)
                 return None
         else:
             # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
             memo = st.session_state.get(f"{key}_saved_upload")
             if memo and len(memo) > 2 and Path(memo[1]).is_file():
                 source = memo[1]
-                st.caption(f":material/attach_file: Using **{memo[2]}**, uploaded earlier. Upload another file to "
+                st.caption(f":material/attach_file: Using **{md_escape(memo[2])}**, uploaded earlier. Upload another file to "
                            "replace it.")
     elif src == "paste":
         text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160,
                             placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
-            source = str(sources.save_pasted_text(text))
-    elif src == "path":
+            source = str(sources.save_pasted_text(text, folder=session.uploads_folder()))
+    elif src == "path" and server_files:
+        name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
+                            help="The files your teacher put on the server for the class.")
+        source = server_files.get(name)
+    elif src == "path" and server_files is None:  # personal mode: the user's own machine, any local path
         p = st.text_input("Path", key=f"{key}_path", persist_state=PERSIST, placeholder="/data/corpus.csv",
                           help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
         if p and p.strip():
@@ -132,7 +168,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
             text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
                                        help="The column that holds the documents.")
 
-    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=_fmt_size,
+    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=fmt_size,
                             key=f"{key}_size", persist_state=PERSIST,
                             help="Whole documents in a fixed order until this many tokens: the same size always "
                                  "gives the same corpus.")
@@ -158,14 +194,36 @@ def corpus_picker(key: str) -> CorpusConfig | None:
     try:
         cfg.validate()
     except W2VError as e:
-        st.error(str(e))
+        show_error(e)
         return None
     return cfg
 
 
+def offline_message(config: CorpusConfig) -> str:
+    """Why a WikiText corpus cannot be loaded, for someone in a browser (the library's message names CLI flags)."""
+    name = SOURCES.get(config.source, config.source).split(" · ")[0]
+    why = ("this server is set to work offline" if hub.offline_mode() else
+           "this server cannot reach Hugging Face, where it is downloaded from")
+    return (f"{name} ({config.split} split) is not on this server yet, and {why}. Use the bundled Wikipedia "
+            "sample (it works offline), or ask whoever runs the app to download WikiText once.")
+
+
+def use_sample(key: str) -> None:
+    """Switch picker ``key`` to the bundled sample (a button's on_click, when WikiText cannot be had)."""
+    st.session_state[f"{key}_source"] = "sample"
+
+
+def min_count_control() -> int:
+    """The min count slider, the same widget on the Corpus and Train pages (one value for both)."""
+    default(MIN_COUNT, showcase.FIRST_RUN["min_count"])
+    return st.slider("Min count", min_value=1, max_value=100, key=MIN_COUNT, persist_state=PERSIST,
+                     help="Words seen fewer times than this are dropped from the vocabulary (word2vec's min_count). "
+                          "The Corpus page shows how many words that keeps.")
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(config: CorpusConfig, stamp: str) -> Corpus:
-    corpus = load_corpus(config)
+def _load(config: CorpusConfig, stamp: str, uploads: str) -> Corpus:
+    corpus = load_corpus(config, uploads=uploads)  # a shared server reads only this visitor's own uploads
     for a in (corpus.ids, corpus.offsets, corpus.counts):
         a.flags.writeable = False  # shared by every session: nobody may change it in place
     return corpus
@@ -179,15 +237,15 @@ def load_corpus_cached(config: CorpusConfig) -> Corpus:
     (size/mtime) gets a new entry.
     """
     ident = corpus_cache.source_identity(config.source)
-    return _load(config, json.dumps(ident, sort_keys=True))
+    return _load(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stats(config: CorpusConfig, stamp: str) -> CorpusStats:
+def _stats(config: CorpusConfig, stamp: str, uploads: str) -> CorpusStats:
     return corpus_stats(load_corpus_cached(config))
 
 
 def corpus_stats_cached(config: CorpusConfig) -> CorpusStats:
     """Corpus statistics (small: no per-token data), cached per config."""
     ident = corpus_cache.source_identity(config.source)
-    return _stats(config, json.dumps(ident, sort_keys=True))
+    return _stats(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()))

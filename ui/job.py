@@ -8,10 +8,13 @@ user is on (:func:`finish_job_if_done`, called through the sidebar status on eve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import session
-from w2v_core import jobs
+from ui.widgets import guarded
+from w2v_core import jobs, store
 
 JOB = "train_job"  # session state: this session's TrainingJob
 HANDLED = "train_job_handled"  # session state: id() of the job whose end has been handled
@@ -35,9 +38,11 @@ def reattach_job() -> None:
     """A refreshed tab (a new session) finds its training run again through the job id in its URL.
 
     Only the id in this tab's own URL is looked up, and ids are random: nobody else's run can be reached, and
-    jobs are never listed. A run that had already ended before the refresh is shown, but does not take the
-    current model back (the user may have chosen another since). While the session has a registered job, its
-    id is kept in the URL on every page (page switches drop query parameters), so a refresh anywhere works.
+    jobs are never listed; on a shared server a run is only taken up by a session of the workspace it saves into.
+    A run that had already ended before the refresh is shown, but does not take the current model back (the user
+    may have chosen another since). While the session's registered job runs, its id is kept in the URL on every
+    page (page switches drop query parameters), so a refresh anywhere works; once it has ended the id is no longer
+    put back, so the browser's back button leaves ``?job=`` pages behind.
     """
     ss = st.session_state
     job = ss.get(JOB)
@@ -46,15 +51,24 @@ def reattach_job() -> None:
         if not wanted:
             return
         job = jobs.find_job(wanted)
-        if job is None:  # dropped from the registry meanwhile (or a mistyped link): a clean URL
+        if job is None or not _saves_here(job):  # dropped meanwhile, a mistyped link, another workspace's run
             del st.query_params[JOB_PARAM]
             return
         ss[JOB] = job
         ss[REATTACHED] = True
         if not job.snapshot().active:
             ss[HANDLED] = id(job)
-    elif job.job_id and wanted != job.job_id:
-        st.query_params[JOB_PARAM] = job.job_id
+    elif job.job_id and wanted != job.job_id and job.snapshot().active:
+        st.query_params[JOB_PARAM] = job.job_id  # a finished run is saved: its id would only pin the back button
+
+
+def _saves_here(job: jobs.TrainingJob) -> bool:
+    """Whether ``job`` saves into this session's models folder (a run of another workspace is never shown)."""
+    root = Path(job.root) if job.root is not None else store.models_dir()
+    try:
+        return root.resolve() == session.models_root().resolve()
+    except OSError:
+        return False
 
 
 def finish_job_if_done() -> bool:
@@ -86,6 +100,8 @@ def training_status(show: bool = True) -> None:
             st.caption(":material/model_training: Training in the background")
             st.progress(min(max(s.fraction, 0.0), 1.0),
                         text=f"{s.fraction:.0%} · epoch {max(s.epoch, 1)}/{s.epochs}" if s.epoch else s.message)
+            if s.queue_position:
+                st.caption(f":material/hourglass_top: Number {s.queue_position} in line for a training slot")
 
     with st.sidebar:
-        st.fragment(poll, run_every=1.0)()
+        st.fragment(guarded(poll), run_every=1.0)()

@@ -15,10 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import session
 from ui.shell import ROOT
 from ui.cards import ARCH, OUTPUT
 from ui.session import CURRENT, set_current_model
-from ui.widgets import md_escape
+from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import learn, projection
 from w2v_core.corpus import Corpus
 from w2v_core.errors import W2VError
@@ -44,7 +45,7 @@ def load_model(path: str, stamp: int) -> learn.LearnModel:
 def model_corpus(path: str, stamp: int) -> Corpus | W2VError:
     """The model's corpus (read-only), or the W2VError that says why it cannot be re-read."""
     try:
-        return learn.load_model_corpus(load_model(path, stamp))
+        return learn.load_model_corpus(load_model(path, stamp), uploads=session.uploads_for(path))
     except W2VError as e:
         return e
 
@@ -62,8 +63,12 @@ def passages(path: str, stamp: int) -> list[list[str]]:
     return learn.passages(corpus, load_model(path, stamp).vocab)
 
 
-def offer_models(problem: str | None) -> NoReturn:
-    """Explain the page and offer a saved trainable model or a one-click tiny one; then stop the run."""
+def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
+    """Explain the page and offer a saved trainable model or a one-click tiny one; then stop the run.
+
+    ``problem``: why the current model cannot be used (a red box); ``imported``: the current model's name when it
+    is a set of imported vectors, which is no problem at all, just not something Learn can step through.
+    """
     st.markdown(
         "This page takes one real sentence through word2vec, using a trained model and the code that trained it:  \n"
         "1. **Words → numbers**: tokens, vocabulary ids, one-hot vectors and the embedding matrix.  \n"
@@ -72,15 +77,19 @@ def offer_models(problem: str | None) -> NoReturn:
         "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
         "4. **One gradient step**: what one SGD update changes.  \n"
         "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
-    models = [m for m in learn.learnable_models() if str(m.path) != st.session_state.get(CURRENT)]
+    models = [m for m in session.visible_records() if m.trained_here and str(m.path) != st.session_state.get(CURRENT)]
     todo = ("pick a saved one or train a tiny one." if models else
             "train a tiny one here (a few seconds to a minute), or a real one on the Train page.")
-    if problem:
-        st.error(problem)
+    if imported:
+        st.info(f"The current model, **{md_escape(imported)}**, is a set of imported word vectors: it has the "
+                "vectors but not the output layer and settings that training used, so its training steps cannot "
+                "be shown. Learn works on a model trained by this app: " + todo, icon=":material/info:")
+    elif problem:
+        show_error(problem)
         st.info("Learn needs a model trained by this app: " + todo)
     else:
         st.info("There is no current model yet: " + todo)
-    left, _ = st.columns([2, 3])
+    left, _ = st.columns([3, 2])
     with left:
         if models:
             names = {str(m.path): m.name for m in models}
@@ -89,8 +98,10 @@ def offer_models(problem: str | None) -> NoReturn:
                 set_current_model(pick)
                 st.rerun()
             st.caption("…or train a tiny one:")
-        if st.button(f"Train a tiny model (Skip-gram on the '{learn.TINY_CORPUS}' news corpus, under a minute)",
-                     type="primary", key="learn_tiny"):
+        tiny = st.button("Train a tiny model", type="primary", key="learn_tiny", icon=":material/model_training:",
+                         width="stretch")
+        st.caption(f"Skip-gram on the small '{learn.TINY_CORPUS}' news corpus, in under a minute.")
+        if tiny:
             bar = st.progress(0.0, text="Training a tiny model…")
 
             class _Bar(Callback):  # the Trainer runs in this script thread here (one worker), so it may draw
@@ -98,9 +109,9 @@ def offer_models(problem: str | None) -> NoReturn:
                     bar.progress(min(1.0, p.fraction), text=f"Epoch {p.epoch}/{p.epochs} · loss {p.smoothed_loss:.3f}")
 
             try:
-                p = learn.train_tiny_model(callbacks=[_Bar()])
+                p = learn.train_tiny_model(session.models_root(), callbacks=[_Bar()])
             except W2VError as e:
-                st.error(str(e))
+                show_error(e)
                 st.stop()
             set_current_model(p)
             st.rerun()
@@ -121,6 +132,11 @@ def _chips(tokens: list[str], styles: list[str], notes: list[str], titles: list[
             word = f'<s>{word}</s>'
         parts.append(f'<span class="w2v-chip" style="{s}" title="{title}">{word}<small>{html.escape(n)}</small></span>')
     return '<div class="w2v-chips">' + "".join(parts) + "</div>"
+
+
+def _tex(word: str) -> str:
+    """A word inside LaTeX's \\text{...}: its special characters escaped (or dropped), never commands."""
+    return "".join("\\" + c if c in "{}$%#&_" else "" if c in "\\^~" else c for c in word)
 
 
 def _p(x: float) -> str:
@@ -151,6 +167,34 @@ def architecture_svg(template: str, mc: ModelConfig, vocab_size: int) -> str:
     for k, v in values.items():
         template = template.replace("{{" + k + "}}", html.escape(v, quote=False))
     return template
+
+
+def _label_positions(start: np.ndarray, tip: np.ndarray, labels: list[str]) -> list[str]:
+    """Where each point's label goes: away from its own arrow, and clear of the labels placed before it.
+
+    Greedy, in plot units scaled to the data's span: a label takes the first side (the one opposite its arrow
+    first) whose rough box does not overlap a box already taken.
+    """
+    span = np.ptp(np.vstack([start, tip]), axis=0)
+    span = np.where(span > 0, span, 1.0)
+    p, d = start / span, (tip - start) / span
+    sides = {"top center": (0.0, 0.06), "bottom center": (0.0, -0.06), "middle left": (-1, 0.0),
+             "middle right": (1, 0.0)}
+    taken: list[tuple[float, float, float]] = []  # centre x, centre y, half width of each placed label
+    out = []
+    for i, label in enumerate(labels):
+        half = 0.009 * len(label) + 0.01  # about a character's width in these units
+        away = ("middle left" if d[i, 0] > 0 else "middle right") if abs(d[i, 0]) >= abs(d[i, 1]) else \
+            ("bottom center" if d[i, 1] > 0 else "top center")
+        order = [away] + [k for k in sides if k != away]
+        for side in order:
+            dx, dy = sides[side]
+            cx, cy = p[i, 0] + dx * (half + 0.02), p[i, 1] + dy
+            if all(abs(cx - x) > half + h or abs(cy - y) > 0.05 for x, y, h in taken):
+                break
+        taken.append((cx, cy, half))
+        out.append(side)
+    return out
 
 
 def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figure, np.ndarray, int]:
@@ -187,12 +231,13 @@ def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figur
     tip = pb + mag * (pa - pb)
     colour = {"h": "#e4572e", "input": "#f4a259", "true word": "#2a9d8f", "negative": "#6c757d",
               "predicted": "#6c757d"}
+    positions = _label_positions(pb, tip, labels)
     fig = go.Figure()
     for kind in dict.fromkeys(kinds):
         ix = [i for i, k in enumerate(kinds) if k == kind]
         fig.add_trace(go.Scatter(x=pb[ix, 0], y=pb[ix, 1], mode="markers+text", name=kind,
                                  marker=dict(color=colour[kind], size=11), text=[labels[i] for i in ix],
-                                 textposition="bottom center", hoverinfo="text",
+                                 textposition=[positions[i] for i in ix], hoverinfo="text",
                                  hovertext=[f"{labels[i]}: moved {moves[i]:.5f}" for i in ix]))
     for i in range(len(labels)):
         if moves[i] > 0:
@@ -222,7 +267,8 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
                     "are simply removed before training.")
         st.markdown(_chips(tokens, ["" if i is not None else f"background:{C_OOV};color:#999" for i in ids],
                            [str(i) if i is not None else "no id" for i in ids]), unsafe_allow_html=True)
-        main_col, side_col = st.columns([3, 2], gap="large")
+        # one below the other: the comparison table needs the full width for its four kinds of vectors
+        main_col, side_col = st.container(), st.container()
         with main_col:
             known = [t for t, i in zip(tokens, ids) if i is not None]
             word = st.selectbox("Look at one word", list(dict.fromkeys(known)), key="learn_word")
@@ -271,7 +317,7 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
                 if len(extra) >= 2:
                     missing = [w for w in extra[:2] if w not in lm.vocab.index]
                     if missing:
-                        st.warning(f"Not in the vocabulary: {', '.join(missing)}")
+                        show_warning(f"Not in the vocabulary: {', '.join(missing)}", icon=None)
                     else:
                         pairs = [(extra[0], extra[1])] + pairs
                 rows = learn.similarity_rows(spaces(), lm.vocab, pairs)
@@ -371,7 +417,7 @@ def context_windows(lm: learn.LearnModel, tokens: list[str]) -> tuple[learn.Wind
                 st.markdown("**Skip-gram** learns: centre → each context word")
                 st.code("\n".join(f"{cw} → {w}" for w in ctx_words) or "(no example)", language=None)
             with st.expander(f"All training examples of this passage ({len(demo.cbow)} CBOW, "
-                             f"{len(demo.skipgram)} Skip-gram), as windows.py produces them"):
+                             f"{len(demo.skipgram)} Skip-gram), as the trainer produces them"):
                 w = lm.words
                 e1, e2 = st.columns(2)
                 e1.dataframe(pd.DataFrame({"context": [" ".join(w[i] for i in ctx) for ctx, _ in demo.cbow],
@@ -444,14 +490,15 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
                                                               for n, (i, _) in zip(names, top)][::-1],
                                orientation="h", marker_color=colors[::-1],
                                text=[f"{p:.2%}" for _, p in top][::-1], textposition="outside"))
+        fig.update_xaxes(tickformat=".2~%")  # the same unit as the bars' labels (not 200µ next to 0.02%)
         fig.update_layout(height=340, margin=dict(l=10, r=40, t=30, b=10), xaxis_title="probability",
                           title=f"Top 10 predictions (true word '{tw}' in red: rank {fw.target_rank:,} of {lm.V:,})")
         st.plotly_chart(fig, key="learn_top10")
         if mc.loss == "softmax":
             m1, m2 = st.columns(2)
-            m1.metric(f"p({tw})", f"{fw.target_prob:.4f}")
+            m1.metric(f"p({md_escape(tw)})", f"{fw.target_prob:.4f}")
             m2.metric("Loss = −log p(true word)", f"{fw.loss:.4f}")
-            st.latex(r"L = -\log p(\text{" + tw + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
+            st.latex(r"L = -\log p(\text{" + _tex(tw) + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
         else:
             st.markdown(
                 "This model was trained with **negative sampling**, so training never computes that softmax over "
@@ -467,12 +514,12 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
                          hide_index=True, width="stretch")
             if any(i == fw.target for i in fw.ns_ids[1:]):
                 st.caption("A negative that equals the true word is skipped (loss term 0), as word2vec does.")
-            st.caption("This is the textbook form: k negatives for this one example (models.py's `step`, checked "
-                       "against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
+            st.caption("This is the textbook form: k negatives for this one example (the model's own `step`, "
+                       "checked against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
                        "and shares it among the batch's examples, each pool word weighted so that the expected "
                        "gradient is the same.")
             m1, m2 = st.columns(2)
-            m1.metric(f"σ(h·u_{tw}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
+            m1.metric(f"σ(h·u_{md_escape(tw)}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
             m2.metric("Loss of this example", f"{fw.loss:.4f}")
     return batch
 
@@ -508,15 +555,15 @@ def gradient_step(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDem
         m1.metric("Loss", f"{res.loss_after:.4f}", f"{res.loss_after - res.loss_before:+.4f}", delta_color="inverse",
                   help=f"before: {res.loss_before:.4f}")
         m1.caption(f"before {res.loss_before:.4f} → after {res.loss_after:.4f}")
-        m2.metric(f"p({tw}) (softmax)", f"{res.after.target_prob:.5f}",
+        m2.metric(f"p({md_escape(tw)}) (softmax)", f"{res.after.target_prob:.5f}",
                   f"{res.after.target_prob - res.before.target_prob:+.5f}")
         m2.caption(f"before {res.before.target_prob:.5f} → after {res.after.target_prob:.5f}")
         if mc.loss == "negative":
-            m3.metric(f"σ(h·u_{tw})", f"{res.after.ns_sigmoid[0]:.4f}",
+            m3.metric(f"σ(h·u_{md_escape(tw)})", f"{res.after.ns_sigmoid[0]:.4f}",
                       f"{res.after.ns_sigmoid[0] - res.before.ns_sigmoid[0]:+.4f}")
             m3.caption(f"before {res.before.ns_sigmoid[0]:.4f} → after {res.after.ns_sigmoid[0]:.4f}")
         else:
-            m3.metric(f"rank of {tw}", f"{res.after.target_rank:,}", f"{res.after.target_rank - res.before.target_rank:+d}",
+            m3.metric(f"rank of {md_escape(tw)}", f"{res.after.target_rank:,}", f"{res.after.target_rank - res.before.target_rank:+d}",
                       delta_color="inverse")
         rows = res.cosine_rows()
         for r_ in rows:

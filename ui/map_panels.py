@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import exports, map_state, map_view
+from ui import exports, map_state, map_view, session
 from ui.map_state import FOCUS, MODES, SELECTION, setter
 from ui.widgets import PERSIST, clamp, md_escape
 from w2v_core import explorer, projection
@@ -116,8 +116,15 @@ def exports_row(model, words: Sequence[str], proj: projection.MapProjection, col
                            icon=":material/download:", on_click="ignore", width="stretch")
 
 
-def share(link: str) -> None:
-    st.caption("Share this view: the link below opens this map as you see it (copy button on its right).")
+def share(link: str, model_path: str) -> None:
+    if session.shared() and not session.is_gallery(model_path):
+        # the link carries no workspace key (whoever has that has the workspace): it reopens the view on a model
+        # only for someone who has that model, i.e. this visitor in this tab, or anyone for a gallery model
+        st.caption("The address bar's link reopens this view for you (it holds your workspace key: keep it to "
+                   "yourself). The link below leaves the key out, and your models are private: it shows this view "
+                   "to others only for a model in the gallery.")
+    else:
+        st.caption("Share this view: the link below opens this map as you see it (copy button on its right).")
     st.code(link, language=None, wrap_lines=True)
 
 

@@ -108,11 +108,13 @@ def follow_url_model() -> str | None:
     name = view.get("model")
     if not name or view == st.session_state.get(WRITTEN):
         return None
-    path = store.models_dir() / name
-    if "/" in name or "\\" in name or name.startswith(".") or not (path / store.CONFIG).is_file():
-        return f"This link's model '{name}' is not on this server; showing the current model instead."
-    session.set_current_model(path)
-    return None
+    bad = "/" in name or "\\" in name or name.startswith(".")
+    # the visitor's own models first (their workspace when shared), then the gallery everyone may open
+    for folder in ([] if bad else [session.models_root(), session.gallery_dir()]):
+        if folder is not None and (folder / name / store.CONFIG).is_file():
+            session.set_current_model(folder / name)
+            return None
+    return f"This link's model '{name}' is not on this server; showing the current model instead."
 
 
 def apply_url(first: dict[str, Any]) -> None:

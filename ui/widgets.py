@@ -1,4 +1,4 @@
-"""Small widget helpers: first values of persisted widgets, their ranges, typed words, error boxes.
+"""Small widget helpers: first values of persisted widgets, their ranges, typed words, error boxes, user text.
 
 Widgets whose values should survive a visit to another page use ``persist_state="session"``; their first value
 comes from :func:`default` (so no widget gets both a ``value=`` and a Session State value). Widget keys are
@@ -7,12 +7,19 @@ comes from :func:`default` (so no widget gets both a ``value=`` and a Session St
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import functools
+import html
+import logging
+import re
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
+
+log = logging.getLogger(__name__)
 
 PERSIST = "session"  # persist_state= for widgets whose value survives a visit to another page
 
@@ -30,16 +37,79 @@ def clamp(key: str, lo: int | float, hi: int | float) -> None:
 
 
 def show_error(e: BaseException | str) -> None:
-    """A user-fixable problem as a red box (the message already says what to do)."""
-    st.error(str(e), icon=":material/error:")
+    """A user-fixable problem as a red box (the message already says what to do; it is shown as plain text, because
+    it may quote what the user typed, a file name or a word)."""
+    st.error(md_escape(str(e)), icon=":material/error:")
 
 
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#$~|:"})
+def show_warning(e: BaseException | str, icon: str | None = ":material/help:") -> None:
+    """A problem with what was typed (a word the model does not know) as a yellow box, shown as plain text."""
+    st.warning(md_escape(str(e)), icon=icon)
 
 
-def md_escape(text: str) -> str:
-    """A user's string (a model or word name) made safe inside st.markdown: it shows as typed, never as markup."""
-    return str(text).translate(_MARKDOWN)
+UNEXPECTED = ("Something unexpected went wrong here, so this part of the page could not be shown; the details are in "
+              "the server's log (reload the page to try again).")
+
+
+@contextlib.contextmanager
+def page_errors(stop: bool = False) -> Iterator[None]:
+    """Whatever a page cannot handle ends as one sentence on the page and the details in the server's log.
+
+    A W2VError (a problem the user can fix) shows its own message; any other exception shows :data:`UNEXPECTED`
+    and is logged with its traceback, so no traceback, server path or exception text ever reaches the browser.
+    Streamlit's own st.stop/st.rerun are not exceptions of that kind and pass through. ``stop``: end the script
+    run after the sentence (for set-up that the rest of the page needs).
+    """
+    try:
+        yield
+    except W2VError as e:
+        show_error(e)
+    except Exception:  # noqa: BLE001 - the last line of defence between a bug and the visitor
+        log.exception("a page failed")
+        st.error(UNEXPECTED, icon=":material/error:")
+    else:
+        return
+    if stop:
+        st.stop()
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run inside :func:`page_errors` (for fragments, which rerun on their own, outside the page's guard)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with page_errors():
+            return fn(*args, **kwargs)
+        return None
+
+    return wrapper
+
+
+_WJ = "\u2060"  # WORD JOINER: invisible, and it breaks the patterns GFM turns into links by itself
+_MARKDOWN = str.maketrans({**{c: "\\" + c for c in "\\`*_[]<>#$~|"}, ":": _WJ + "\\:", "@": "\\@" + _WJ,
+                           "\n": " ", "\r": " "})
+_AUTOLINK = re.compile(r"(?i)\b(www)\.")  # GFM links www.example.com by itself, escaped or not
+_LIST_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")  # a list item or heading marker where the text starts
+
+
+def md_escape(text: Any) -> str:
+    """A user's string (a model name, a word, a file name) made safe inside markdown: it shows as typed, never as
+    markup (no links or autolinks, images, HTML, directives like :red[...], maths, lists or headings).
+
+    The characters that start markup are backslash-escaped, which CommonMark shows as the character itself. GFM
+    also links bare URLs (``http://...``, ``www....``, e-mail addresses) after escapes are undone, so an invisible
+    word joiner goes before every ':', after every '@' and after "www". Line breaks become spaces, so the text stays
+    on the line it was put in.
+    """
+    out = str(text).translate(_MARKDOWN)
+    out = _AUTOLINK.sub(r"\1" + _WJ + r"\\.", out)
+    return _LIST_START.sub(lambda m: m[1] + "\\" + m[2] if len(m[2]) == 1 else m[1] + m[2][:-1] + "\\" + m[2][-1], out)
+
+
+def plot_text(text: Any) -> str:
+    """A user's string as Plotly text (titles, legends, hover labels): Plotly reads a little HTML (links, bold) and
+    %{...} templates in it; entities are shown as the characters they stand for."""
+    return html.escape(str(text)).replace("%", "&#37;")
 
 
 def parse_words(text: str) -> list[str]:

@@ -81,8 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample", type=_float("--sample"), default=1e-3)
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=5)
     t.add_argument("--lr", type=_float("--lr"), default=None, help="default 0.025 (skipgram) / 0.05 (cbow)")
-    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None)
-    t.add_argument("--threads", type=_positive_int("--threads"), default=0, help="0 = one per core")
+    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
+                   help="centre words per batch, used as given (default 256 skipgram / 512 cbow; 16384 / 32768 on a GPU)")
+    t.add_argument("--update", default="bounded",
+                   help="bounded (each word's step per batch is limited: stable with any batch or thread count) | "
+                        "sum (word2vec's plain summed step: diverges with big batches or many threads)")
+    t.add_argument("--threads", type=_positive_int("--threads"), default=0,
+                   help="0 = one per core this process may use")
     t.add_argument("--seed", type=_positive_int("--seed"), default=1)
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--name", default=None, help="display name of the model (default: the folder name)")
@@ -125,12 +130,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     mc = ModelConfig(arch=a.arch, loss=a.loss, dim=a.dim, window=a.window, negative=a.negative,
                      min_count=a.min_count, sample=a.sample, max_vocab=a.max_vocab)
     tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
-                     device=a.device)
+                     device=a.device, update=a.update)
     mc.validate()
     tc.validate()
     say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
-    corpus = load_corpus(cc)
+    corpus = load_corpus(cc, any_path=True)  # whoever runs the CLI is at this machine, not a web visitor
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
     stop = threading.Event()
 

@@ -327,7 +327,10 @@ def corpus_stats(corpus: Corpus, min_count: int = 5, top_n: int = 30, n_samples:
     freqs = sorted_counts[ranks - 1] if v else np.zeros(0, dtype=np.int64)
     samples = []
     if corpus.n_docs:
-        picks = np.unique(np.linspace(0, corpus.n_docs - 1, min(n_samples, corpus.n_docs)).round().astype(int))
+        lengths = np.diff(np.asarray(corpus.offsets, dtype=np.int64))
+        # whole paragraphs, spread over the corpus: headings and one-line documents say little about the text
+        full = np.flatnonzero(lengths >= min(40, int(lengths.max())))
+        picks = np.unique(full[np.linspace(0, len(full) - 1, min(n_samples, len(full))).round().astype(int)])
         for i in picks.tolist():
             toks = corpus.doc_tokens(i) if corpus.offsets[i + 1] - corpus.offsets[i] <= sample_tokens else \
                 [corpus.words[j] for j in corpus.ids[corpus.offsets[i]:corpus.offsets[i] + sample_tokens].tolist()] + ["…"]

@@ -84,6 +84,22 @@ def load_analogies() -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]],
     return tuple((name, tuple(qs)) for name, qs in sections)
 
 
+SECTION_TITLES = {  # the Google analogy sections, in words
+    "capital-common-countries": "capital → country (common)", "capital-world": "capital → country (world)",
+    "currency": "country → currency", "city-in-state": "US city → state", "family": "family (male → female)",
+    "gram1-adjective-to-adverb": "adjective → adverb", "gram2-opposite": "opposite (un-, in-)",
+    "gram3-comparative": "comparative (-er)", "gram4-superlative": "superlative (-est)",
+    "gram5-present-participle": "present participle (-ing)", "gram6-nationality-adjective": "country → nationality",
+    "gram7-past-tense": "past tense", "gram8-plural": "plural noun", "gram9-plural-verbs": "verb: 3rd person (-s)",
+}
+
+
+def section_title(section: str) -> str:
+    """A readable name for an analogy section ("gram1-adjective-to-adverb" -> "adjective → adverb")."""
+    return SECTION_TITLES.get(section, section.split("-", 1)[-1].replace("-", " ") if section.startswith("gram")
+                              else section.replace("-", " "))
+
+
 def is_syntactic(section: str) -> bool:
     """Google's split: gram* sections test grammar (plurals, tenses), the rest test facts (capitals, family)."""
     return section.startswith("gram")
@@ -158,6 +174,22 @@ def evaluate_pairs(vectors: Any, name: str = "wordsim353", restrict_vocab: int =
         out["table"] = [{"w1": a, "w2": b, "human": s, "cosine": float(c)} for (a, b, s), c in zip(kept, cos)]
     log.info("%s: spearman %s over %d/%d pairs", name, spearman, len(kept), total)
     return out
+
+
+def merge_symmetric(table: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per pair of words: WordSim353 lists a few pairs twice, in both orders ("bank money", "money bank"),
+    with two human scores; shown once, with their mean. (The correlation itself uses the benchmark as published.)"""
+    merged: dict[frozenset, dict[str, Any]] = {}
+    seen: dict[frozenset, int] = {}
+    for r in table:
+        key = frozenset((r["w1"].lower(), r["w2"].lower()))
+        if key in merged:
+            m = merged[key]
+            m["human"] = (m["human"] * seen[key] + r["human"]) / (seen[key] + 1)
+            seen[key] += 1
+        else:
+            merged[key], seen[key] = dict(r), 1
+    return list(merged.values())
 
 
 def disagreements(table: Sequence[dict[str, Any]], n: int = 15) -> list[dict[str, Any]]:

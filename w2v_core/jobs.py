@@ -53,6 +53,7 @@ class JobState:
     status: str = "pending"
     message: str = ""  # what is happening now ("loading corpus ...", "epoch 2/5")
     error: str | None = None  # the W2VError message when status == "failed"
+    error_kind: str | None = None  # its class name ("HubUnavailable": the app offers the bundled corpus instead)
     fraction: float = 0.0  # of the whole run, 0..1
     epoch: int = 0
     epochs: int = 0
@@ -66,6 +67,7 @@ class JobState:
     smoothed_loss: float | None = None
     batch_losses: list[dict[str, float]] = field(default_factory=list)  # {x (epochs), loss, smoothed}
     epoch_losses: list[dict[str, float]] = field(default_factory=list)  # {epoch, loss}
+    retries: list[str] = field(default_factory=list)  # what the trainer said when an epoch blew up and restarted
     info: dict[str, Any] = field(default_factory=dict)  # vocab size, tokens, device, ... (from the trainer)
     corpus: dict[str, Any] = field(default_factory=dict)  # tokens, documents, distinct words of the loaded corpus
     summary: dict[str, Any] = field(default_factory=dict)  # the trainer's summary once finished
@@ -128,6 +130,15 @@ class _Recorder(Callback):
             self._update(p)
             self.job._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
 
+    def on_epoch_retry(self, epoch: int, message: str) -> None:
+        """The epoch blew up and starts again: drop its points from the chart and say what happened."""
+        with self.job._lock:
+            st = self.job._state
+            st.batch_losses = [b for b in st.batch_losses if b["x"] <= epoch - 1]
+            st.epoch_losses = [e for e in st.epoch_losses if e["epoch"] < epoch]
+            st.retries.append(message)
+            st.message = message
+
 
 class TrainingJob:
     """One training run: corpus -> Trainer -> saved model folder, in a daemon thread.
@@ -138,7 +149,7 @@ class TrainingJob:
 
     def __init__(self, corpus_config=None, model_config: ModelConfig = ModelConfig(),
                  train_config: TrainConfig = TrainConfig(), *, corpus=None, name: str | None = None,
-                 root: str | Path | None = None,
+                 root: str | Path | None = None, uploads: str | Path | None = None,
                  loader: Callable[[Any], Any] | None = None):
         if corpus is None and corpus_config is None:
             raise ValueError("give a corpus or a corpus_config")
@@ -147,6 +158,7 @@ class TrainingJob:
         self.train_config = train_config
         self.name = name
         self.root = root
+        self.uploads = uploads  # the visitor's own uploads folder on a shared server (loader.check_source, quotas)
         self._corpus = corpus
         self._loader = loader
         self._lock = threading.Lock()
@@ -248,7 +260,7 @@ class TrainingJob:
                 corpus = self._load(self.corpus_config)
                 from w2v_core.quota import mark_corpus_used
 
-                mark_corpus_used(self.corpus_config)  # the cache entry and upload this run read go last
+                mark_corpus_used(self.corpus_config, self.uploads)  # the cache entry and upload this run read go last
             self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
                               "documents": int(corpus.n_docs), "distinct_words": int(corpus.n_words)})
             if self._stop.is_set():
@@ -262,7 +274,8 @@ class TrainingJob:
             self._finish(result)
         except W2VError as e:
             log.info("training failed: %s", e)
-            self._set(status="failed", error=str(e), message="failed", finished=time.time())
+            self._set(status="failed", error=str(e), error_kind=type(e).__name__, message="failed",
+                      finished=time.time())
         except MemoryError:
             self._set(status="failed", error="Out of memory: use a smaller corpus, a smaller dimension, a larger "
                                              "min count or negative sampling instead of the full softmax.",
@@ -280,7 +293,7 @@ class TrainingJob:
         def progress(frac: float, msg: str) -> None:
             self._set(message=f"loading corpus: {msg}")
 
-        return load_corpus(config, progress)
+        return load_corpus(config, progress, uploads=self.uploads)
 
     def _finish(self, result: TrainResult) -> None:
         from w2v_core import quota, store
@@ -300,11 +313,13 @@ class TrainingJob:
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
-        path = result.save(store.new_model_path(root, name), name=name)
+        path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
+        path = result.save(path, name=name)
         _save_snapshots(path, self.recorder)
         keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
         try:
-            evicted = [str(p) for ps in quota.enforce(models_folder=root, keep=keep).values() for p in ps]
+            evicted = [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
+                                                      keep=keep).values() for p in ps]
         except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
             log.exception("enforcing the disk quotas failed")
             evicted = []

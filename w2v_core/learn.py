@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -103,15 +104,21 @@ def load_training_model(path: str | Path) -> LearnModel:
     return LearnModel(Path(path), rec.name, model, vocab, mc, rec.corpus, rec.corpus_name or "unknown corpus", lr)
 
 
-def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | None = None) -> Corpus:
-    """The corpus the model was trained on, re-read through its saved CorpusConfig (so sentences are real)."""
+def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | None = None,
+                      uploads: str | Path | None = None) -> Corpus:
+    """The corpus the model was trained on, re-read through its saved CorpusConfig (so sentences are real).
+
+    ``uploads``: the uploads folder the model's corpus may come from on a shared server (``loader.check_source``).
+    The message of a corpus that cannot be re-read names its file, never the folder it was in.
+    """
     if lm.corpus_config is None:
         raise W2VError(f"'{lm.name}' does not record how its corpus was loaded, so its sentences cannot be shown; "
                        "type a sentence instead.")
     try:
-        return load_corpus(lm.corpus_config, progress)
+        return load_corpus(lm.corpus_config, progress, uploads=uploads)
     except W2VError as e:
-        raise W2VError(f"The corpus of '{lm.name}' ({lm.corpus_config.source}) cannot be re-read here ({e}). "
+        source = re.split(r"[/\\]", str(lm.corpus_config.source))[-1]
+        raise W2VError(f"The corpus of '{lm.name}' ({source}) cannot be re-read here ({e}). "
                        "Type a sentence instead.") from None
 
 
@@ -124,8 +131,8 @@ def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, 
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
     result = Trainer(corpus, mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
                      callbacks=callbacks).train()
-    name = f"tiny {source} skip-gram"
-    return result.save(store.new_model_path(root, name), name=name)
+    path, name = store.new_model_slot(root, f"tiny {source} skip-gram")  # a second one is "... skip-gram-2"
+    return result.save(path, name=name)
 
 
 def learnable_models(root: str | Path | None = None) -> list[store.ModelRecord]:

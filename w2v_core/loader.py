@@ -16,19 +16,27 @@ once, and a smaller ``max_tokens`` is cut from a cached full corpus. To add a so
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from w2v_core import bundled, corpus_cache, hub, sources
 from w2v_core.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn
+from w2v_core.settings import Settings, allowed_corpus_path, get_settings
 
 
-def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_cache: bool = True) -> Corpus:
+def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_cache: bool = True, *,
+                uploads: str | os.PathLike | None = None, any_path: bool = False) -> Corpus:
     """Load and tokenize the corpus that ``config`` names, through the on-disk corpus cache.
 
     Why the cache: tokenizing a large corpus is the slow part of a first run; a second run with the same
-    source and options reads int32 arrays back instead.
+    source and options reads int32 arrays back instead. On a shared server a local source must pass
+    :func:`check_source` first (``uploads``: the visitor's own uploads folder), cached or not; ``any_path`` is for
+    the command line only, whose user sits at the server and may read what their account may.
     """
     config.validate()
+    if not any_path:
+        config = check_source(config, uploads)
     if use_cache:
         cached = corpus_cache.load(config)
         if cached is not None:
@@ -43,6 +51,29 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
     return corpus
 
 
+def check_source(config: CorpusConfig, uploads: str | os.PathLike | None = None,
+                 settings: Settings | None = None) -> CorpusConfig:
+    """``config`` with a source this server may read for this visitor; W2VError for a server path they may not.
+
+    Personal mode (one person's own machine): any source, unchanged. Shared mode: bundled and WikiText corpora,
+    files in the operator's corpus folder (``settings.allowed_corpus_path``: ``..`` and links resolved first), and
+    files directly in ``uploads``, the visitor's own uploads folder; any other path, however spelled, is refused.
+    The source comes back resolved, so what is checked is what is read.
+    """
+    s = settings or get_settings()
+    src = str(config.source)
+    if not s.shared or src in BUILTIN or src in WIKITEXT:
+        return config
+    if uploads is not None and os.path.isabs(src):
+        try:
+            real, folder = Path(src).resolve(), Path(uploads).resolve()
+        except (OSError, RuntimeError):
+            real, folder = None, None
+        if real is not None and real.parent == folder:
+            return replace(config, source=str(real))
+    return replace(config, source=str(allowed_corpus_path(src, s)))
+
+
 def _load_uncached(config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
     """Dispatch on the source: bundled corpora, WikiText from the Hub, or a local file/folder."""
     if config.source in BUILTIN:
@@ -53,7 +84,8 @@ def _load_uncached(config: CorpusConfig, progress: ProgressFn | None = None) -> 
 
 
 def load_upload(data: bytes, filename: str, config: CorpusConfig | None = None,
-                progress: ProgressFn | None = None) -> Corpus:
-    """Save an upload (checked, see ``sources.save_upload``) and load it with ``config``'s options."""
-    path = sources.save_upload(data, filename)
-    return load_corpus(replace(config or CorpusConfig(), source=str(path)), progress)
+                progress: ProgressFn | None = None, folder: str | os.PathLike | None = None) -> Corpus:
+    """Save an upload (checked, see ``sources.save_upload``; in ``folder``) and load it with ``config``'s options."""
+    path = sources.save_upload(data, filename, folder=folder)
+    return load_corpus(replace(config or CorpusConfig(), source=str(path)), progress,
+                       uploads=folder if folder is not None else sources.uploads_dir())

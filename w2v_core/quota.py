@@ -222,8 +222,11 @@ def mark_used(path: str | os.PathLike) -> None:
         pass  # a read-only gallery, a file removed meanwhile: nothing to record
 
 
-def mark_corpus_used(corpus_config) -> None:
-    """Mark what a run read: its corpus-cache entry and, for an uploaded corpus, the upload (never a user's file)."""
+def mark_corpus_used(corpus_config, uploads_folder: str | os.PathLike | None = None) -> None:
+    """Mark what a run read: its corpus-cache entry and, for an uploaded corpus, the upload (never a user's file).
+
+    ``uploads_folder``: where this visitor's uploads are (default: the app-wide uploads folder).
+    """
     from w2v_core import corpus_cache
 
     try:
@@ -231,7 +234,8 @@ def mark_corpus_used(corpus_config) -> None:
         if key:
             mark_used(corpus_cache.cache_dir() / key)
         src = Path(str(corpus_config.source))
-        if _real(src.parent) == _real(default_folder("uploads")) and _item("uploads", src) is not None:
+        folder = uploads_folder if uploads_folder is not None else default_folder("uploads")
+        if _real(src.parent) == _real(folder) and _item("uploads", src) is not None:
             mark_used(src)
     except Exception as e:  # noqa: BLE001 - bookkeeping only: never a reason for a run to fail
         log.debug("could not mark the corpus of %r as used (%s)", corpus_config, e)

@@ -11,9 +11,9 @@ column; with several, the error lists them. A column of lists of strings counts 
 Text is read in its own encoding (UTF-8, a byte-order mark, Windows-1252/Latin-1, ...: ``w2v_core.textfile``), and
 a FIFO, device or socket given as a path is refused before anything opens it.
 
-Uploads (the app): ``save_upload(data, filename)`` checks size, type, emptiness and binary junk, decodes the
-text in its own encoding, and stores it as UTF-8 under the cache folder by content hash, so a training run can load
-the same file again by path.
+Uploads (the app): ``save_upload(data, filename, folder=...)`` checks size, type, emptiness and binary junk, decodes
+the text in its own encoding, and stores it as UTF-8 by content hash (under the cache folder, or a visitor's own
+uploads folder on a shared server), so a training run can load the same file again by path.
 """
 
 from __future__ import annotations
@@ -232,17 +232,19 @@ def check_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) 
     return ext
 
 
-def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
-    """Check an uploaded file and store it under the cache folder by content; returns the path to train from.
+def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES,
+                folder: str | Path | None = None) -> Path:
+    """Check an uploaded file and store it by content in ``folder`` (default :func:`uploads_dir`); returns its path.
 
     Why store it: a training run (and the corpus cache) refers to a corpus by path, so the upload must
     outlive the browser session's memory. Text formats are stored as UTF-8, decoded from their own encoding.
+    A server shared by a class gives every visitor their own ``folder`` (``settings.workspace(...).uploads``).
     """
     ext = check_upload(data, filename, max_bytes)
     if ext != "parquet":
         data = decode_bytes(data, filename)[0].encode("utf-8")  # stored as UTF-8 whatever it came in
     digest = hashlib.sha256(data).hexdigest()[:16]
-    d = uploads_dir()
+    d = Path(folder) if folder is not None else uploads_dir()
     d.mkdir(parents=True, exist_ok=True)
     stem = _safe_name(Path(filename).stem)
     path = d / f"{stem}-{digest}.{ext}"
@@ -253,8 +255,8 @@ def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) -
     return path
 
 
-def save_pasted_text(text: str, name: str = "pasted") -> Path:
-    """Pasted text (one document a line) stored like an upload; empty text is refused."""
+def save_pasted_text(text: str, name: str = "pasted", folder: str | Path | None = None) -> Path:
+    """Pasted text (one document a line) stored like an upload (in ``folder``); empty text is refused."""
     if not text or not text.strip():
         raise W2VError("The pasted text is empty: paste some text (one document a line).")
-    return save_upload(text.encode("utf-8"), f"{name}.txt")
+    return save_upload(text.encode("utf-8"), f"{name}.txt", folder=folder)

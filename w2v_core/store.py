@@ -71,13 +71,52 @@ def slug(name: str) -> str:
 
 
 def new_model_path(root: str | os.PathLike, name: str) -> Path:
-    """A folder name under ``root`` for ``name`` that is not taken yet."""
+    """A folder name under ``root`` for ``name`` that is not taken yet (see :func:`new_model_slot`)."""
+    return new_model_slot(root, name)[0]
+
+
+def new_model_slot(root: str | os.PathLike, name: str) -> tuple[Path, str]:
+    """A free folder under ``root`` for a new model called ``name``, and the name it gets.
+
+    Names are unique within a models folder: when ``name`` (or its folder) is taken, the model is called
+    ``name-2``, ``name-3``, ... and its folder gets the same suffix, so two cards never show the same name.
+    """
     root = Path(root)
-    base = slug(name)
-    p, i = root / base, 2
-    while os.path.lexists(p) or _aside_copy(p) is not None:
-        p, i = root / f"{base}-{i}", i + 1
-    return p
+    name = name.strip()[:MAX_NAME_CHARS - 10].strip() or "model"
+    taken = _names_in_use(root, folders=True)
+    base, i = slug(name), 1
+    while True:
+        suffix = "" if i == 1 else f"-{i}"
+        folder, shown = root / (base if i == 1 else base[:72] + suffix), name + suffix
+        if shown.casefold() not in taken and not os.path.lexists(folder) and _aside_copy(folder) is None:
+            return folder, shown
+        i += 1
+
+
+def _names_in_use(root: Path, skip: Path | None = None, folders: bool = False) -> set[str]:
+    """The display names (case-folded) of the models under ``root``, and with ``folders`` their folder names too.
+
+    ``skip``: a model folder whose own name does not count (the one being renamed).
+    """
+    out: set[str] = set()
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return out
+    for e in entries:
+        m = _MARKED.match(e.name)
+        if e.name.startswith(".") and not (m and m["kind"] == "old"):  # an aside copy is a model mid-replacement
+            continue
+        folder = m["name"] if m else e.name
+        if skip is not None and folder == Path(skip).name and Path(e.path).parent == Path(skip).parent:
+            continue
+        if folders:
+            out.add(folder.casefold())
+        try:
+            out.add(str(read_config(Path(e.path)).get("name") or folder).strip().casefold())
+        except W2VError:
+            pass
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- our own names
@@ -426,7 +465,10 @@ def save_scores(path: str | os.PathLike, scores: dict[str, Any]) -> None:
 
 
 def rename_model(path: str | os.PathLike, new_name: str) -> None:
-    """Change the display name in config.json (the folder keeps its name, so links stay valid)."""
+    """Change the display name in config.json (the folder keeps its name, so links stay valid).
+
+    A name another model in the same folder already has (ignoring case) is refused: names tell models apart.
+    """
     new_name = new_name.strip()
     if not new_name:
         raise W2VError("A model name cannot be empty.")
@@ -434,6 +476,10 @@ def rename_model(path: str | os.PathLike, new_name: str) -> None:
         raise W2VError(f"A model name can have at most {MAX_NAME_CHARS} characters.")
     p = Path(path)
     cfg = read_config(p)
+    if new_name == cfg.get("name"):
+        return
+    if new_name.casefold() in _names_in_use(p.parent, skip=p):
+        raise W2VError(f"Another model is already called '{new_name}': choose another name.")
     cfg["name"] = new_name
     _write_json(p / CONFIG, cfg)
 
@@ -896,16 +942,33 @@ def list_records(root: str | os.PathLike | None = None, *, broken: bool = False)
 
 
 def zip_model(path: str | os.PathLike) -> bytes:
-    """The model folder as a zip (for download)."""
+    """The model folder as a zip (for download); its config.json names no server path (see public_config)."""
     p = Path(path)
     d = _readable_dir(p)
     _check_folder(d)
+    cfg = public_config(read_config(p))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(d.iterdir()):
-            if f.name in KNOWN_FILES:
+            if f.name == CONFIG:
+                z.writestr(f"{p.name}/{CONFIG}", json.dumps(cfg, indent=2, default=_json_default))
+            elif f.name in KNOWN_FILES:
                 z.write(f, f"{p.name}/{f.name}")
     return buf.getvalue()
+
+
+def public_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config.json fit to leave the server: a corpus read from a file is named by the file's name only.
+
+    Why: the path of an upload or a server file says where the server keeps its data (on a shared server, a
+    visitor's private workspace); a model shared with someone else must not carry it.
+    """
+    out = json.loads(json.dumps(cfg, default=_json_default))
+    corpus = out.get("corpus")
+    cc = corpus.get("config") if isinstance(corpus, dict) else None
+    if isinstance(cc, dict) and isinstance(cc.get("source"), str) and re.search(r"[/\\]", cc["source"]):
+        cc["source"] = re.split(r"[/\\]", cc["source"])[-1]
+    return out
 
 
 MAX_IMPORT_BYTES = 1024**3  # what an imported zip may unpack to, counted as the bytes actually written
@@ -948,9 +1011,9 @@ def import_zip(data: bytes | BinaryIO, root: str | os.PathLike | None = None, na
                 _check_vectors_txt(tmp / VECTORS_TXT, V, D)
             else:
                 m.vectors.save_word2vec_format(tmp / VECTORS_TXT)
-            final = new_model_path(root, name or m.name)
-            if name:
-                rename_model(tmp, name)
+            final, unique = new_model_slot(root, name or str(m.config.get("name") or "model"))
+            if unique != m.name:
+                rename_model(tmp, unique)
             os.replace(tmp, final)
         except W2VError as e:
             _remove_ours(tmp)
@@ -1032,10 +1095,10 @@ def import_vectors(src: str | os.PathLike, root: str | os.PathLike | None = None
     check_writable_folder(root)
     wv = WordVectors.load_word2vec_format(src, limit=limit)
     validate_tensors({"in": wv.vectors}, len(wv), src.name)
-    name = name or src.stem
+    path, name = new_model_slot(root, name or src.stem)
     cfg = {"name": name, "imported": True, "source_file": src.name,
            "summary": {"vocab_size": len(wv), "dim": wv.dim}}
-    return save_model(new_model_path(root, name), wv, cfg)
+    return save_model(path, wv, cfg)
 
 
 def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> list[Path]:

@@ -10,10 +10,16 @@ thread timing. With ``threads > 1`` worker threads take the next chunk when they
 tables without locks ("Hogwild", as word2vec and gensim do); only then is a run not bit-for-bit repeatable.
 
 What makes it fast (measured against gensim in ``benchmarks/``): a chunk's windows are built at once and packed
-(real context words only); a batch shares one pool of negatives; the step runs as TorchScript with the GIL
-released; each worker uses one intra-op thread; the loss is computed on every ``loss_every``-th batch and read
-back only when progress is reported (on a GPU nothing waits for the device between reports). Batches are
-capped so that no word fills too much of one (``safe_batch_size``): summed updates to one row diverge.
+(real context words only); each block of 256 centres shares one pool of negatives; all the batches of a chunk run
+in one TorchScript call with the GIL released (``models.run_chunk``); each worker uses one intra-op thread; the
+loss is computed on every ``loss_every``-th batch and read back only when progress is reported (on a GPU nothing
+waits for the device between reports).
+
+What keeps it correct at any batch size and thread count: each row's step per batch is bounded
+(``models.row_scale``), and the trainer watches its own loss: a run whose loss climbs far above an untrained
+model's, or rises over a whole epoch, is rolled back to the epoch's start and retried at half the learning rate;
+if that keeps happening it stops with one ``W2VError`` that says what to change. A run that ends normally always
+has a final loss below an untrained model's.
 """
 
 from __future__ import annotations
@@ -30,23 +36,65 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import ModelConfig, PackedBatch, Word2Vec, build_model, warm_up
+from w2v_core.models import (ROW_STEP_BOUND, ModelConfig, PackedBatch, RowBound, Word2Vec, build_model, run_chunk,
+                             scripted, warm_up)
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
-# centre words per batch; measured on 2 CPU cores (see benchmarks/), larger on a GPU
-# A batch sums the updates of every example in it, so a word that fills a large share of a batch gets one
-# huge step where sequential SGD would take many small self-correcting ones, and training diverges. The batch
-# is kept small enough that its most frequent word (after subsampling) appears about this many times at most:
-# as a centre for CBOW, as a context word (window + 1 per centre on average) for Skip-gram.
-MAX_ROW_REPEATS = {"cbow": 8.0, "skipgram": 20.0}
-MIN_BATCH = 16
-MIN_CHUNK = 2_000
-DEFAULT_POOL = 32  # negatives shared per batch (each stands for k / N of an example's k negatives)
-DEFAULT_BATCH = {("cpu", "skipgram"): 256, ("cpu", "cbow"): 512, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
+# centres per batch: measured on 2 CPU cores (see benchmarks/), larger on a GPU
+DEFAULT_BATCH = {("cpu", "skipgram"): 512, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
+CPU_EFFECTIVE_BATCH = 4096
+BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
+BOOST_CAP = {"skipgram": 2.0, "cbow": 1.0}  # CBOW measured worse with a boost (big batches oscillate sooner)
+BOOST_WARMUP = 0.05  # share of the run over which the boost ramps in
+MIN_CPU_BATCH = 128
+DEFAULT_POOL = 32  # negatives shared per block of centres (each stands for k / N of an example's k negatives)
+DEFAULT_BLOCK = 256  # centres per shared pool of negatives
+CPU_CHUNK = 50_000  # tokens per chunk on a CPU (bounds memory); on a GPU chunks hold many big batches
+MIN_CHUNK = 2_000  # with several workers, chunks shrink so that each worker gets ~8, but not below this
+GPU_CHUNK = 2_000_000
+UPDATES = ("bounded", "sum")
+# the trainer's own divergence watch
+BLOWUP_FACTOR = 1.5  # a report's loss above this x an untrained model's is a blow-up
+RISE_SHARE = 0.25  # an epoch that undoes this share of the progress the previous epochs made is a blow-up
+# an epoch's loss above an untrained model's is a blow-up (the margin is rounding: a one-batch epoch reports
+# the loss of the weights it started from, which is exactly the untrained loss in the first epoch)
+WORSE = 1.0001
+MAX_RETRIES = 3  # epochs retried at half the learning rate before giving up
+
+
+def default_batch(device: str, arch: str, threads: int = 1) -> int:
+    """Centres per batch when none is asked for. On a CPU, many workers' batches add up to one big effective batch
+    (their updates are computed from nearly the same weights), and a small corpus then gets few update rounds: the
+    per-worker batch shrinks so that all workers together hold at most ``CPU_EFFECTIVE_BATCH`` centres (measured with
+    emulated workers on the bundled sample: CBOW at 16 x 512 lost 0.06 WordSim353, at 16 x 128 nothing)."""
+    base = DEFAULT_BATCH[(device, arch)]
+    if device == "cuda":
+        return base
+    return max(MIN_CPU_BATCH, min(base, CPU_EFFECTIVE_BATCH // max(1, threads)))
+
+
+def batch_lr_boost(arch: str, effective_batch: int) -> float:
+    """How much faster the rate may be when many centres share one update (all workers' batches together).
+
+    A big effective batch makes fewer, bigger steps per epoch, so it learns less per epoch; the bounded step keeps
+    frequent rows from overshooting, so the rare rows can take a faster rate. sqrt(batch / 4096), at most 2
+    (Skip-gram) or 1.5 (CBOW, whose big batches oscillate sooner). Measured on the bundled sample, 3 seeds:
+    Skip-gram with 64 emulated workers x 256 went from WordSim353 0.197 to 0.266 with 2x (one worker: 0.224)."""
+    cap = BOOST_CAP[arch]
+    return float(min(cap, max(1.0, math.sqrt(effective_batch / BOOST_FROM))))
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity: a container or ``taskset`` may allow fewer than the
+    machine has), not the host's logical CPU count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -56,17 +104,24 @@ class TrainConfig:
     epochs: int = 5
     lr: float | None = None  # starting learning rate; None = word2vec's default for the architecture
     min_lr_fraction: float = 1e-4  # the rate decays linearly to lr * this
-    batch_size: int | None = None  # centre words per batch at most; None = tuned default (see safe_batch_size)
-    threads: int = 0  # worker threads on the CPU; 0 = one per core
+    batch_size: int | None = None  # centre words per batch, used as given; None = tuned default for the device
+    threads: int = 0  # worker threads on the CPU; 0 = one per core this process may use
     seed: int = 1
     device: str = "auto"  # "auto" (CUDA when present) | "cpu" | "cuda"
-    chunk_tokens: int = 50_000  # tokens per chunk of an epoch (bounds memory)
+    chunk_tokens: int | None = None  # tokens per chunk of an epoch (bounds memory); None = by device and batch
     report_every: float = 0.25  # seconds between progress reports to callbacks
-    shared_negatives: int | None = None  # N, negatives drawn per batch and shared by its examples; None = default
+    shared_negatives: int | None = None  # N, negatives drawn per block and shared by its centres; None = default
+    block_size: int = DEFAULT_BLOCK  # centres that share one pool of negatives
     loss_every: int = 4  # compute the loss on every n-th batch only (it is only shown, never trained on)
     # batches of centres drawn from all over a chunk, not consecutive (see Windows.permute): better vectors on
-    # small corpora (WikiText-2 valid, CBOW: SimLex 0.064 -> 0.084, gensim 0.11), ~10% slower CBOW; off by default
+    # small corpora (WikiText-2 valid, CBOW: SimLex 0.064 -> 0.084, gensim 0.11), slower CBOW; off by default
     shuffle: bool = False
+    # "bounded": each row's step per batch is limited (models.row_scale), stable at any batch size and thread
+    # count; "sum": word2vec's plain summed step, which diverges with big batches or many threads (kept to show it)
+    update: str = "bounded"
+    # for tests and benchmarks on a small machine: N workers' batches computed from the same weights, then all
+    # applied, which is what N truly concurrent Hogwild threads do at worst; 1 = off
+    emulate_workers: int = 1
 
     def validate(self) -> None:
         if not 1 <= self.epochs <= 1000:
@@ -79,10 +134,16 @@ class TrainConfig:
             raise W2VError(f"threads must be between 0 (all cores) and 256 (got {self.threads}).")
         if self.shared_negatives is not None and not 1 <= self.shared_negatives <= 100_000:
             raise W2VError(f"shared_negatives must be between 1 and 100,000 (got {self.shared_negatives}).")
+        if not 1 <= self.block_size <= 1_000_000:
+            raise W2VError(f"block_size must be between 1 and 1,000,000 (got {self.block_size}).")
         if not 1 <= self.loss_every <= 1_000_000:
             raise W2VError(f"loss_every must be at least 1 (got {self.loss_every}).")
-        if not 1_000 <= self.chunk_tokens <= 100_000_000:
+        if self.chunk_tokens is not None and not 1_000 <= self.chunk_tokens <= 100_000_000:
             raise W2VError(f"chunk_tokens must be between 1,000 and 100,000,000 (got {self.chunk_tokens}).")
+        if self.update not in UPDATES:
+            raise W2VError(f"Unknown update rule '{self.update}': choose 'bounded' or 'sum'.")
+        if not 1 <= self.emulate_workers <= 4096:
+            raise W2VError(f"emulate_workers must be between 1 and 4096 (got {self.emulate_workers}).")
         if self.device not in ("auto", "cpu", "cuda"):
             raise W2VError(f"Unknown device '{self.device}': choose auto, cpu or cuda.")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -113,19 +174,6 @@ def _intra_op_threads_exit() -> None:
         _threads_users -= 1
         if _threads_users == 0:
             torch.set_num_threads(_threads_saved)
-
-
-def safe_batch_size(requested: int, vocab: Vocabulary, model_config: ModelConfig) -> int:
-    """The largest batch (at most ``requested``) in which the most frequent word stays below ``MAX_ROW_REPEATS``.
-
-    Why: a row's updates within a batch are summed from the same old weights; past a few dozen repeats that
-    overshoots and diverges (tiny vocabularies, no subsampling). Large real corpora keep the requested size.
-    """
-    kept = vocab.counts.astype(np.float64) * vocab.keep_probs(model_config.sample)
-    share = float(kept.max() / kept.sum())
-    per_centre = 1.0 if model_config.arch == "cbow" else model_config.window + 1.0
-    bound = MAX_ROW_REPEATS[model_config.arch] / (share * per_centre)
-    return int(max(min(requested, bound), min(MIN_BATCH, requested)))
 
 
 def untrained_loss(model_config: ModelConfig, vocab_size: int) -> float:
@@ -168,6 +216,9 @@ class Callback:
     def on_train_begin(self, info: dict[str, Any]) -> None: ...
     def on_batch_end(self, progress: Progress) -> None: ...
     def on_epoch_end(self, epoch: int, epoch_loss: float, progress: Progress) -> None: ...
+    def on_epoch_retry(self, epoch: int, message: str) -> None:
+        """The epoch blew up and starts again from its first weights at a lower learning rate; the batch reports
+        since its start are void."""
     def on_train_end(self, result: "TrainResult") -> None: ...
 
 
@@ -210,16 +261,23 @@ class TrainResult:
 
 
 @dataclass
-class _Shared:
-    """State the worker threads share (behind `lock`)."""
+class _Run:
+    """What the worker threads of one epoch share (counters behind ``lock``)."""
 
+    epoch: int  # 0-based
+    total: int  # in-vocabulary tokens x epochs
+    scale: float  # raw tokens per in-vocabulary token
+    start: float  # perf_counter() when training started
     lock: threading.Lock = field(default_factory=threading.Lock)
-    done: float = 0.0  # encoded tokens processed, all epochs
-    epoch_loss_sum: float = 0.0
-    epoch_loss_n: float = 0.0
+    done: float = 0.0  # in-vocabulary tokens processed, all epochs
+    loss_sum: float = 0.0  # this epoch
+    loss_n: float = 0.0
     last_report: float = 0.0
     error: BaseException | None = None
+    blowup: float | None = None  # the loss that made this attempt of the epoch stop
+    reports: int = 0  # progress reports made in this attempt (the blown-up one included)
     next_chunk: int = 0  # the next chunk of this epoch that no worker has taken
+    abort: threading.Event = field(default_factory=threading.Event)
 
 
 def encode_corpus(corpus, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -261,20 +319,24 @@ class Trainer:
         self.corpus = corpus
         self.device = resolve_device(train_config.device)
         dev = "cuda" if self.device.type == "cuda" else "cpu"
-        threads = train_config.threads or (os.cpu_count() or 1)
-        if dev == "cuda":
-            threads = 1
+        threads = 1 if dev == "cuda" else (train_config.threads or default_threads())
+        batch = train_config.batch_size or default_batch(dev, model_config.arch, threads)
+        chunk = train_config.chunk_tokens or (GPU_CHUNK if dev == "cuda" else max(CPU_CHUNK, 8 * batch))
         self.model_config = model_config
         self.train_config = replace(
             train_config,
             lr=train_config.lr or DEFAULT_LR[model_config.arch],
-            batch_size=train_config.batch_size or DEFAULT_BATCH[(dev, model_config.arch)],
+            batch_size=batch,
             threads=threads,
+            chunk_tokens=chunk,
+            shared_negatives=train_config.shared_negatives or max(DEFAULT_POOL, model_config.negative),
             device=str(self.device),
         )
         self.callbacks = list(callbacks)
         self.stop_event = stop_event or threading.Event()
-        self.history: dict[str, list] = {"batch": [], "epoch": []}
+        self.history: dict[str, list] = {"batch": [], "epoch": [], "retries": []}
+        self.lr_scale = 1.0  # halved at each retry of a blown-up epoch
+        self.batch_boost = 1.0  # set in _prepare (batch_lr_boost)
 
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
@@ -287,11 +349,6 @@ class Trainer:
         if mc.window >= 1 and lengths.max() < 2:
             raise W2VError("Every document has fewer than 2 in-vocabulary words, so no word has any context. "
                            "Use longer documents (one per line) or lower min_count.")
-        safe = safe_batch_size(tc.batch_size, self.vocab, mc)
-        if safe < tc.batch_size:
-            log.info("Batch size lowered from %d to %d: the most frequent word would repeat too often in a batch.",
-                     tc.batch_size, safe)
-            self.train_config = tc = replace(tc, batch_size=safe)
         self.ids = torch.from_numpy(ids).to(self.device)  # int32; on a GPU the whole corpus lives there
         self.offsets = offsets
         chunk = tc.chunk_tokens
@@ -306,6 +363,14 @@ class Trainer:
         self.model = build_model(len(self.vocab), mc)
         self.model.reset_parameters(gen)
         self.model.to(dev)
+        self.threads_running = max(1, min(tc.threads, len(self.chunks)))
+        # how many batches can be in flight at once, all computed from the same weights
+        self.workers = tc.emulate_workers if tc.emulate_workers > 1 else self.threads_running
+        self.bound = (RowBound(len(self.vocab), dev, self.workers, ROW_STEP_BOUND[mc.arch]) if tc.update == "bounded"
+                      else RowBound.off(dev))
+        self.untrained = untrained_loss(mc, len(self.vocab))
+        if tc.update == "bounded":
+            self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size)
         warm_up(mc, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
         self.encoded_tokens = len(ids)
@@ -324,59 +389,110 @@ class Trainer:
         self._prepare()
         tc, mc = self.train_config, self.model_config
         epochs = tc.epochs
-        total_enc = self.encoded_tokens * epochs
+        total = self.encoded_tokens * epochs
         scale = self.raw_tokens / max(self.encoded_tokens, 1)  # raw tokens per in-vocabulary token
-        sh = _Shared()
         self._ema: float | None = None
         info = {"vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
                 "epochs": epochs, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
-                "lr": tc.lr, "words": self.vocab.words, "snapshot": self.snapshot}
+                "lr": tc.lr, "untrained_loss": self.untrained, "words": self.vocab.words, "snapshot": self.snapshot}
         for cb in self.callbacks:
             cb.on_train_begin(info)
         cpu = self.device.type == "cpu"
         if cpu:
             _intra_op_threads_enter()
         start = time.perf_counter()
-        sh.last_report = start
+        done = 0.0
         epochs_done = 0
         try:
-            for epoch in range(epochs):
-                if self.stop_event.is_set():
-                    break
-                sh.epoch_loss_sum = sh.epoch_loss_n = 0.0
-                self._run_epoch(epoch, sh, total_enc, scale, start)
-                if sh.error is not None:
-                    raise sh.error
-                if self.stop_event.is_set() and sh.done < self.encoded_tokens * (epoch + 1) - 0.5:
+            # the start of the last two epochs: (epoch, weights, reports so far, tokens done), to roll back to
+            marks: list[tuple[int, list[torch.Tensor], int, float]] = []
+            epoch = 0
+            while epoch < epochs and not self.stop_event.is_set():
+                if not marks or marks[-1][0] != epoch:
+                    marks = marks[-1:] + [(epoch, [t.clone() for t in self._tables()], len(self.history["batch"]), done)]
+                run = _Run(epoch, total, scale, start, done=done, last_report=time.perf_counter())
+                self._run_epoch(run)
+                if run.error is not None:
+                    raise run.error
+                eloss = run.loss_sum / max(run.loss_n, 1.0)
+                stopped = self.stop_event.is_set() and run.done < self.encoded_tokens * (epoch + 1) - 0.5
+                problem = run.blowup if run.blowup is not None else (None if stopped else self._epoch_problem(eloss))
+                if problem is not None:
+                    # a loss that is already wrong at the epoch's first report was made by the previous epoch's
+                    # last batches (it is measured before each update): go back to that epoch's start
+                    if run.reports <= 1 and len(marks) == 2:
+                        marks = marks[:1]
+                    epoch, saved, n_reports, done = marks[-1]
+                    del self.history["epoch"][epoch:]
+                    epochs_done = epoch
+                    self._retry(epoch, problem, saved, n_reports)
+                    continue
+                done = run.done
+                if stopped:
                     break
                 epochs_done = epoch + 1
-                eloss = sh.epoch_loss_sum / max(sh.epoch_loss_n, 1.0)
-                self._check_finite(eloss, epoch + 1)
                 self.history["epoch"].append({"epoch": epoch + 1, "loss": eloss})
-                prog = self._progress(sh, epoch + 1, total_enc, scale, start, eloss)
+                prog = self._progress(run, epoch + 1, eloss)
                 for cb in self.callbacks:
                     cb.on_epoch_end(epoch + 1, eloss, prog)
+                epoch += 1
         finally:
             if cpu:
                 _intra_op_threads_exit()
         seconds = time.perf_counter() - start
         if not torch.isfinite(self.model.w_in).all():
-            raise W2VError("Training diverged: the word vectors contain NaN/inf. Lower the learning rate.")
+            raise self._diverged(float("nan"), max(epochs_done, 1))
         stopped = epochs_done < epochs
-        words_done = sh.done * scale
+        words_done = done * scale
         final_loss = self.history["epoch"][-1]["loss"] if self.history["epoch"] else (
             self.history["batch"][-1]["loss"] if self.history["batch"] else float("nan"))
+        if self.history["epoch"] and not final_loss <= self.untrained * WORSE:
+            raise self._diverged(final_loss, epochs_done)
         summary = {
             "vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
-            "epochs": epochs_done if not stopped else round(sh.done / max(self.encoded_tokens, 1), 3),
+            "epochs": epochs_done if not stopped else round(done / max(self.encoded_tokens, 1), 3),
             "seconds": round(seconds, 3), "words_per_sec": round(words_done / max(seconds, 1e-9), 1),
             "final_loss": None if not math.isfinite(final_loss) else round(final_loss, 6),
-            "stopped": stopped, "device": str(self.device), "threads": tc.threads,
+            "untrained_loss": round(self.untrained, 6),
+            "stopped": stopped, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
+            "lr_retries": len(self.history["retries"]), "final_lr_scale": self.lr_scale,
+            "lr_batch_boost": round(self.batch_boost, 4),
         }
         result = TrainResult(self.vocab, self.model, mc, tc, self.corpus_info(), self.history, summary)
         for cb in self.callbacks:
             cb.on_train_end(result)
         return result
+
+    def _tables(self) -> list[torch.Tensor]:
+        m = self.model
+        return [m.w_in, m.w_out] + ([m.out_bias] if m.out_bias is not None else [])
+
+    def _epoch_problem(self, eloss: float) -> float | None:
+        """The loss that says this epoch went wrong: not finite, above an untrained model's, or well above the
+        previous epoch's (with a decaying learning rate the loss only rises when steps overshoot)."""
+        prev = self.history["epoch"][-1]["loss"] if self.history["epoch"] else None
+        rose = prev is not None and eloss - prev > RISE_SHARE * (self.untrained - prev)
+        if not math.isfinite(eloss) or eloss > self.untrained * WORSE or rose:
+            return eloss
+        return None
+
+    def _retry(self, epoch: int, loss: float, saved: list[torch.Tensor], n_reports: int) -> None:
+        """Roll the epoch back to its first weights and halve the learning rate, or give up."""
+        if len(self.history["retries"]) >= MAX_RETRIES:
+            raise self._diverged(loss, epoch + 1)
+        for t, s in zip(self._tables(), saved):
+            t.copy_(s)
+        if self.bound.kappa > 0:  # a tighter bound too (a bounded step does not shrink with the rate alone)
+            self.bound = RowBound(len(self.vocab), self.device, self.workers, self.bound.kappa * 0.5)
+        self.lr_scale *= 0.5
+        lr = self.train_config.lr * self.lr_scale
+        self.history["retries"].append({"epoch": epoch + 1, "loss": loss, "lr": lr})
+        del self.history["batch"][n_reports:]
+        msg = (f"Epoch {epoch + 1} blew up (loss {loss:.4g}; untrained {self.untrained:.2f}): "
+               f"starting it again at learning rate {lr:.3g}.")
+        log.warning(msg)
+        for cb in self.callbacks:
+            cb.on_epoch_retry(epoch + 1, msg)
 
     def snapshot(self, rows: np.ndarray | None = None) -> np.ndarray:
         """A float32 CPU copy of the input vectors (all rows, or ``rows``), as they are now.
@@ -393,36 +509,32 @@ class Trainer:
     def _diverged(self, loss: float, epoch: int) -> W2VError:
         """Stop the run and say what to change (epoch is 1-based)."""
         self.stop_event.set()
-        return W2VError(f"Training diverged in epoch {epoch} (the loss became {loss}). "
-                        f"Lower the learning rate (it was {self.train_config.lr}).")
-
-    def _check_finite(self, loss: float, epoch: int) -> None:
-        if not math.isfinite(loss):
-            raise self._diverged(loss, epoch)
-
-    def _run_epoch(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
         tc = self.train_config
-        n_workers = min(tc.threads, len(self.chunks))
-        sh.next_chunk = 0
+        tried = f" (it was {tc.lr:g}, and {tc.lr * self.lr_scale:.3g} on the last retry)" if self.lr_scale < 1 else (
+            f" (it was {tc.lr:g})")
+        return W2VError(f"Training diverged in epoch {epoch} (the loss became {loss:.4g}, an untrained model scores "
+                        f"{self.untrained:.2f}). Lower the learning rate{tried}.")
+
+    def _run_epoch(self, run: _Run) -> None:
+        n_workers = min(self.train_config.threads, len(self.chunks))
         if n_workers <= 1:
-            self._worker(epoch, sh, total_enc, scale, start)
+            self._worker(run)
             return
         # workers take the next chunk when they are free, so neither idles while the other has work
-        threads = [threading.Thread(target=self._worker, args=(epoch, sh, total_enc, scale, start), daemon=True)
-                   for _ in range(n_workers)]
+        threads = [threading.Thread(target=self._worker, args=(run,), daemon=True) for _ in range(n_workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
-    def _worker(self, epoch: int, sh: _Shared, total_enc: int, scale: float, start: float) -> None:
+    def _worker(self, run: _Run) -> None:
         try:
             if self.device.type == "cpu":
                 torch.set_num_threads(1)  # OpenMP's setting is partly per thread: make sure for this one
-            self._work(epoch, sh, total_enc, scale, start)
+            self._work(run)
         except BaseException as e:  # surfaced by the main thread
-            sh.error = e
-            self.stop_event.set()
+            run.error = e
+            run.abort.set()
 
     def _chunk_windows(self, epoch: int, ci: int):
         """Subsampling, radii and packed windows of one chunk, from the chunk's own seeded generator."""
@@ -438,104 +550,132 @@ class Trainer:
         order = torch.randperm(len(stream), generator=g, device=dev) if tc.shuffle else None
         return packed_windows(stream, radii, mc.window, order=order), g, b - a
 
+    def _lr_at(self, done: float, total: int) -> float:
+        """word2vec's linear decay, times the big-batch boost (ramped in over the first ``BOOST_WARMUP`` of the run)
+        and the retries' back-off."""
+        tc = self.train_config
+        frac = done / max(total, 1)
+        boost = 1.0 + (self.batch_boost - 1.0) * min(1.0, frac / BOOST_WARMUP)
+        lr0 = tc.lr * self.lr_scale
+        return max(lr0 * tc.min_lr_fraction, lr0 * boost * (1.0 - frac))
+
     @torch.no_grad()
-    def _work(self, epoch, sh, total_enc, scale, start) -> None:
+    def _work(self, run: _Run) -> None:
         tc, mc = self.train_config, self.model_config
         dev = self.device
-        model = self.model
-        lr0, lr_min = tc.lr, tc.lr * tc.min_lr_fraction
         B = tc.batch_size
-        table = self.neg_table
-        pool = tc.shared_negatives or max(DEFAULT_POOL, mc.negative)
         loss_acc = torch.zeros((), device=dev)
         n_acc = torch.zeros((), device=dev)
-        nb = 0
+        bound = self.bound
         while True:
-            with sh.lock:
-                ci = sh.next_chunk
-                sh.next_chunk += 1
-            if ci >= len(self.chunks) or self.stop_event.is_set():
+            with run.lock:
+                ci = run.next_chunk
+                run.next_chunk += 1
+                done = run.done
+            if ci >= len(self.chunks) or self.stop_event.is_set() or run.abort.is_set():
                 break
-            win, g, chunk_len = self._chunk_windows(epoch, ci)
+            win, g, chunk_len = self._chunk_windows(run.epoch, ci)
             n = len(win)
-            if n == 0:  # nothing to learn from (every word subsampled away or alone in its document)
-                with sh.lock:
-                    sh.done += chunk_len
-                continue
-            counts = win.counts.to(torch.float32)
-            n_batches = (n + B - 1) // B
-            cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
-            # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
-            rows = win.rows % B
-            first = torch.arange(n, device=dev).div_(B, rounding_mode="floor").mul_(B)
-            starts = win.starts[:-1] - win.starts.index_select(0, first)
-            negs_all = (table[torch.randint(len(table), (n_batches, pool), generator=g, device=dev)].long()
-                        if table is not None else None)
-            for bi in range(n_batches):
-                if self.stop_event.is_set():
-                    break
-                c0, c1 = bi * B, min((bi + 1) * B, n)
-                p0, p1 = cuts[bi], cuts[bi + 1]
-                batch = PackedBatch(win.centres[c0:c1], win.ctx[p0:p1], rows[p0:p1], starts[c0:c1], counts[c0:c1],
-                                    negs_all[bi] if negs_all is not None else None)
-                lr = max(lr_min, lr0 * (1.0 - sh.done / total_enc))
-                want = nb % tc.loss_every == 0
-                nb += 1
-                loss, cnt = model.step_packed(batch, lr, want)
-                if want:
-                    loss_acc += loss
-                    n_acc += cnt
-                now = time.perf_counter()
-                with sh.lock:
-                    sh.done += chunk_len * (c1 - c0) / n
-                    report = now - sh.last_report >= tc.report_every
-                    if report:
-                        sh.last_report = now
+            if n > 0:
+                # the rate falls while this chunk runs, and the other workers move the run on meanwhile
+                lr0 = self._lr_at(done, run.total)
+                lr1 = self._lr_at(done + chunk_len * self.threads_running, run.total)
+                loss, cnt = self._train_chunk(win, g, B, lr0, lr1, bound)
+                loss_acc += loss
+                n_acc += cnt
+            now = time.perf_counter()
+            with run.lock:
+                run.done += chunk_len
+                # at least one report per epoch, so that a small corpus still draws a curve
+                report = now - run.last_report >= tc.report_every or ci == len(self.chunks) - 1
                 if report:
-                    self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc)
-                    loss_acc = torch.zeros((), device=dev)
-                    n_acc = torch.zeros((), device=dev)
-                    nb = 0
-        if n_acc.item() > 0:
-            self._report(sh, epoch, total_enc, scale, start, loss_acc, n_acc, call=False)
+                    run.last_report = now
+            if report:
+                self._report(run, loss_acc, n_acc)
+                loss_acc = torch.zeros((), device=dev)
+                n_acc = torch.zeros((), device=dev)
+        self._report(run, loss_acc, n_acc, call=False)
 
-    def _report(self, sh, epoch, total_enc, scale, start, loss_acc, n_acc, call: bool = True) -> None:
+    def _train_chunk(self, win, g: torch.Generator, B: int, lr0: float, lr1: float, b: RowBound):
+        """All batches of one chunk; returns the summed loss and examples of the batches whose loss was taken."""
+        tc, mc = self.train_config, self.model_config
+        dev = self.device
+        n = len(win)
+        n_batches = (n + B - 1) // B
+        counts = win.counts.to(torch.float32)
+        cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
+        # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
+        rows = win.rows % B
+        first = torch.arange(n, device=dev).div_(B, rounding_mode="floor").mul_(B)
+        starts = win.starts[:-1] - win.starts.index_select(0, first)
+        blocks = -(-min(B, n) // tc.block_size)
+        blk = -(-min(B, n) // blocks)
+        table = self.neg_table
+        negs = (table[torch.randint(len(table), (n_batches, blocks, tc.shared_negatives), generator=g, device=dev)]
+                .long() if table is not None else None)
+        if mc.loss == "negative" and tc.emulate_workers <= 1:
+            return scripted(run_chunk, dev)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
+                                       rows, starts, counts, negs, cuts, B, lr0, lr1, float(mc.negative),
+                                       tc.loss_every, b.tensors, b.decay, b.kappa)
+        # the full softmax, or emulated concurrent workers: one batch at a time from Python
+        group = tc.emulate_workers
+        dst = None
+        if group > 1:
+            dst = tuple(torch.zeros_like(t) for t in (self.model.w_in, self.model.w_out))
+        loss_sum = torch.zeros((), device=dev)
+        n_sum = torch.zeros((), device=dev)
+        for bi in range(n_batches):
+            c0, c1 = bi * B, min((bi + 1) * B, n)
+            p0, p1 = cuts[bi], cuts[bi + 1]
+            nb = -(-(c1 - c0) // blk)
+            batch = PackedBatch(win.centres[c0:c1], win.ctx[p0:p1], rows[p0:p1], starts[c0:c1], counts[c0:c1],
+                                negs[bi, :nb] if negs is not None else None)
+            want = bi % tc.loss_every == 0
+            # in an emulated round every batch reads the weights of the round's start
+            lr = lr0 + (lr1 - lr0) * (bi - bi % group) / n_batches
+            loss, cnt = self.model.step_packed(batch, lr, want, b, dst)
+            if want:
+                loss_sum += loss
+                n_sum += cnt
+            if dst is not None and (bi % group == group - 1 or bi == n_batches - 1):
+                for t, d in zip((self.model.w_in, self.model.w_out), dst):
+                    t.add_(d)
+                    d.zero_()
+        return loss_sum, n_sum
+
+    def _report(self, run: _Run, loss_acc: torch.Tensor, n_acc: torch.Tensor, call: bool = True) -> None:
         ls, n = float(loss_acc.item()), float(n_acc.item())
-        with sh.lock:
-            sh.epoch_loss_sum += ls
-            sh.epoch_loss_n += n
-            if n <= 0 or not call:
+        with run.lock:
+            run.loss_sum += ls
+            run.loss_n += n
+            if n <= 0:
                 return
             loss = ls / n
-            if not math.isfinite(loss):
-                sh.error = self._diverged(loss, epoch + 1)
+            run.reports += 1
+            if run.blowup is None and (not math.isfinite(loss) or loss > BLOWUP_FACTOR * self.untrained):
+                run.blowup = loss  # the epoch stops here and is retried (Trainer.train)
+                run.abort.set()
+            if not call or run.blowup is not None:
                 return
-            prog = self._progress(sh, epoch + 1, total_enc, scale, start, loss)
+            prog = self._progress(run, run.epoch + 1, loss)
             self.history["batch"].append({"fraction": round(prog.fraction, 5), "words": prog.words_done,
-                                          "loss": loss, "smoothed": prog.smoothed_loss, "epoch": epoch + 1})
+                                          "loss": loss, "smoothed": prog.smoothed_loss, "epoch": run.epoch + 1})
             for cb in self.callbacks:
                 cb.on_batch_end(prog)
 
-    def _progress(self, sh, epoch, total_enc, scale, start, loss) -> Progress:
-        elapsed = time.perf_counter() - start
-        frac = min(1.0, sh.done / max(total_enc, 1))
+    def _progress(self, run: _Run, epoch: int, loss: float) -> Progress:
+        elapsed = time.perf_counter() - run.start
+        frac = min(1.0, run.done / max(run.total, 1))
         if math.isfinite(loss):
             self._ema = loss if self._ema is None else 0.9 * self._ema + 0.1 * loss
-        words = sh.done * scale
+        words = run.done * run.scale
         wps = words / max(elapsed, 1e-9)
         tc = self.train_config
-        lr = max(tc.lr * tc.min_lr_fraction, tc.lr * (1.0 - frac))
-        eta = (total_enc - sh.done) * scale / wps if wps > 0 else float("inf")
+        eta = (run.total - run.done) * run.scale / wps if wps > 0 else float("inf")
         return Progress(epoch=epoch, epochs=tc.epochs, fraction=frac, words_done=int(words),
-                        total_words=int(total_enc * scale), loss=loss,
-                        smoothed_loss=self._ema if self._ema is not None else loss, lr=lr,
+                        total_words=int(run.total * run.scale), loss=loss,
+                        smoothed_loss=self._ema if self._ema is not None else loss, lr=self._lr_at(run.done, run.total),
                         words_per_sec=wps, elapsed=elapsed, eta=eta)
-
-
-def train(corpus, model_config: ModelConfig = ModelConfig(), train_config: TrainConfig = TrainConfig(),
-          callbacks: Sequence[Callback] = (), stop_event: threading.Event | None = None) -> TrainResult:
-    """Convenience wrapper: ``Trainer(...).train()``."""
-    return Trainer(corpus, model_config, train_config, callbacks, stop_event).train()
 
 
 class LogCallback(Callback):
@@ -553,3 +693,6 @@ class LogCallback(Callback):
 
     def on_epoch_end(self, epoch: int, epoch_loss: float, p: Progress) -> None:
         self.write(f"epoch {epoch}/{p.epochs} done: loss {epoch_loss:.4f}, {p.words_per_sec:,.0f} words/s")
+
+    def on_epoch_retry(self, epoch: int, message: str) -> None:
+        self.write(message)

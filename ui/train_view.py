@@ -1,0 +1,181 @@
+"""The Train page's live view: the run's progress and loss chart, then what became of it; saved models before.
+
+:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.jobs.TrainingJob` while it runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from ui import cards, charts, map_learn, shell
+from ui.corpus_picker import offline_message, use_sample
+from ui.job import current_job, finish_job_if_done
+from ui import session
+from ui.widgets import md_escape, show_error
+from w2v_core import store
+from w2v_core.errors import W2VError
+from w2v_core.jobs import JobState, TrainingJob
+
+CORPUS_KEY = "corpus"  # the corpus picker's keys on the Train (and Corpus) page
+PREVIOUS = "train_previous_model"  # session state: the current model when the run started (None: there was none)
+TITLES = {"pending": "Starting ...", "loading": "Loading the corpus ...", "running": "Training ...",
+          "saving": "Saving ...", "done": "Finished", "stopped": "Stopped", "failed": "Failed"}
+
+
+def _fmt_eta(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def _name(path: str) -> str:
+    try:
+        return store.read_record(path).name
+    except (W2VError, OSError):
+        return path.rsplit("/", 1)[-1]
+
+
+def divergence_warning(s: JobState) -> str | None:
+    """The trainer rolled back epochs that blew up and retried them at a lower rate: say so, and what to change."""
+    if not s.retries:
+        return None
+    lr = s.info.get("lr")
+    return (f"Training blew up {len(s.retries)} time(s) and went back to try again more gently ({s.retries[-1]}) "
+            f"The learning rate ({lr:g}) or the batch size is too high for this text." if lr else s.retries[-1])
+
+
+def saved_models() -> None:
+    """Before this session's first run: the models already saved (a new tab or a restart still has them)."""
+    try:
+        records = session.visible_records()
+    except (OSError, W2VError):
+        records = []
+    path = session.current_path()
+    if not records or path is None:
+        st.info("Nothing has been trained yet. The first values train a model on the bundled Wikipedia sample in "
+                "under half a minute: press **Train**.", icon=":material/lightbulb:")
+        return
+    st.subheader("Your current model")
+    cards.model_card(store.read_record(path))
+    others = [r.name for r in records if str(r.path) != path]
+    if others:
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        st.caption(f"Also saved: {md_escape(', '.join(others[:5]))}{more}.")
+    st.caption("Press **Train** to train another one; it becomes the current model when it finishes.")
+    shell.link("models", "Choose another model", ":material/inventory_2:")
+
+
+def _progress(job: TrainingJob, s: JobState) -> None:
+    frac = min(max(s.fraction, 0.0), 1.0)
+    text = (f"epoch {max(s.epoch, 1)}/{s.epochs} · {frac:.0%} · {s.words_per_sec:,.0f} words/s · "
+            f"ETA {_fmt_eta(s.eta)}" if s.status == "running" and s.words_done else s.message)
+    st.progress(frac, text=text)
+    if job.stop_requested:
+        st.caption("Stopping after the current batch ...")
+    else:
+        st.button("Stop", icon=":material/stop:", key="train_stop", on_click=job.stop,
+                  help="Stop now; what was learnt so far is saved.")
+
+
+def _epochs_run(s: JobState) -> str | None:
+    """How many epochs a stopped run got through ("4.3"), or None."""
+    done = s.summary.get("epochs")
+    return (f"{done:.1f}".rstrip("0").rstrip(".") if isinstance(done, (int, float)) and s.status == "stopped"
+            else None)
+
+
+def _metrics(s: JobState) -> None:
+    # a row that wraps: on a phone the figures sit two or three a line instead of one under the other
+    row = st.container(horizontal=True, gap="small", horizontal_alignment="distribute")
+    final = s.summary.get("final_loss") if not s.active else None
+    if isinstance(final, (int, float)):
+        row.metric("Final loss", f"{final:.4f}", help="Mean loss of the last full epoch.", width="content")
+    else:
+        row.metric("Loss", f"{s.smoothed_loss:.4f}" if s.smoothed_loss is not None else "-", width="content",
+                   help="Moving average of the loss per training example.")
+    done = _epochs_run(s)
+    row.metric("Epoch", f"{done}/{s.epochs}" if done else
+               f"{min(max(s.epoch, 1), max(s.epochs, 1))}/{s.epochs}" if s.epoch else "-", width="content")
+    row.metric("Words/s", f"{s.words_per_sec:,.0f}" if s.words_per_sec else "-", width="content")
+    row.metric("Vocabulary", f"{s.info['vocab_size']:,}" if "vocab_size" in s.info else "-", width="content")
+    row.metric("Time", f"{s.elapsed:.1f} s" if s.elapsed else "-", width="content")
+
+
+def _stopped(s: JobState) -> None:
+    """Say that the run was stopped, what was kept, and which model is current now (with a way back)."""
+    if not s.path:
+        st.info(f"Training was stopped before it learnt anything ({s.message}). The current model is unchanged.",
+                icon=":material/stop_circle:")
+        return
+    done = _epochs_run(s)
+    name = md_escape(_name(s.path))
+    head = f"**Training was stopped** after {done} of {s.epochs} epochs. " if done else "**Training was stopped.** "
+    previous = st.session_state.get(PREVIOUS)
+    if session.current_path() == s.path:
+        st.warning(head + f"What it had learnt is saved as **{name}** and is now the current model, so the other "
+                   "pages show it; it has learnt less than the full run would have.", icon=":material/stop_circle:")
+        if previous and previous != s.path and store.is_model_folder(previous):
+            st.button(f"Keep {md_escape(_name(previous))} as the current model instead", key="train_keep_previous",
+                      icon=":material/undo:", on_click=session.set_current_model, args=(previous,))
+    else:
+        st.warning(head + f"What it had learnt is saved as **{name}** (on the Models page); the current model "
+                   f"is still **{md_escape(_name(session.current_path() or ''))}**.", icon=":material/stop_circle:")
+
+
+def live_view() -> None:
+    """This session's run: progress while it runs, then the chart, the outcome and the new model's card."""
+    job = current_job()
+    if job is None:
+        saved_models()
+        return
+    s = job.snapshot()
+    if finish_job_if_done():
+        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+
+    st.subheader(f"Waiting in line: number {s.queue_position}" if s.status == "pending" and s.queue_position
+                 else TITLES[s.status])
+    if s.status == "failed" and s.error_kind == "HubUnavailable" and job.corpus_config is not None:
+        st.error(offline_message(job.corpus_config), icon=":material/cloud_off:")
+        if st.button("Use the bundled Wikipedia sample", key="train_use_sample", type="primary",
+                     on_click=use_sample, args=(CORPUS_KEY,)):
+            st.rerun()  # the whole page: the corpus picker shows the sample
+        return
+    if s.status == "failed":
+        show_error(s.error or "Training failed.")
+        st.caption("Change the setting the message names and press **Train** again.")
+        return
+    if s.active:
+        _progress(job, s)
+    _metrics(s)
+    if s.corpus:
+        st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · "
+                   f"{s.corpus['documents']:,} documents · {s.corpus['distinct_words']:,} distinct words")
+    if len(s.batch_losses) >= 2 or s.epoch_losses:
+        st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
+    elif s.active:
+        st.caption("The loss chart appears with the first batches.")
+    if s.status == "running":
+        map_learn.live_map(job)  # the top words as they are now
+    if s.status == "stopped":
+        _stopped(s)
+    if s.status in ("done", "stopped") and s.path:
+        warning = divergence_warning(s)
+        if warning:
+            st.warning(warning, icon=":material/trending_up:")
+        if s.status == "done":
+            st.success(f"Finished and saved: **{md_escape(_name(s.path))}** is now the current model.",
+                       icon=":material/check_circle:")
+        if s.evicted:
+            st.caption(f":material/auto_delete: To stay within the disk quota, {len(s.evicted)} older, least "
+                       "recently used model(s) or upload(s) were removed.")
+        try:
+            session.load_model(s.path)  # a damaged save says so here
+            cards.model_card(store.read_record(s.path))
+        except W2VError as e:
+            show_error(e)
+        c = st.columns(3)
+        shell.link("map", "Open the map", ":material/scatter_plot:", c[0])
+        shell.link("neighbours", "Ask for neighbours", ":material/hub:", c[1])
+        shell.link("models", "Manage models", ":material/inventory_2:", c[2])
