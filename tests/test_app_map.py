@@ -254,6 +254,14 @@ def test_a_copied_link_restores_the_view(map_model):
     assert [tr.get("name") for tr in after["data"]] == [tr.get("name") for tr in before["data"]]
 
 
+def test_a_hand_written_link_may_use_the_labels_the_page_shows(map_model):
+    """Someone typing a link writes what they see ('3-D', 'UMAP'); a value that means nothing keeps the default."""
+    at = open_map(map_model, dims="3-D", method="UMAP", colour="nonsense", n="150")
+    assert at.radio(key="map_dims").value == "3-D" and at.selectbox(key="map_method").value == "UMAP"
+    assert at.slider(key="map_n").value == 150 and len(points(figure(at))) == 150
+    assert at.selectbox(key="map_colour").value == "Clusters"
+
+
 def test_a_link_to_another_model_switches_to_it_and_a_missing_one_warns(map_model, tmp_path):
     from w2v_core import store
 

@@ -85,8 +85,9 @@ def _to_url(key: str, value: Any) -> str:
 def _from_url(key: str, text: str, default: Any) -> Any:
     """A URL value as the setting's type; a value that does not parse keeps the default."""
     try:
-        if key in _CHOICES:
-            return _CHOICES[key][text]
+        if key in _CHOICES:  # the link's short name, or the label as the page shows it ('3-D', 'UMAP')
+            by_label = {v.lower(): v for v in _CHOICES[key].values()}
+            return _CHOICES[key].get(text) or by_label[text.strip().lower()]
         if isinstance(default, bool):
             return text in ("1", "true", "yes")
         if isinstance(default, int):
