@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from pathlib import Path
@@ -21,6 +22,7 @@ def _isolated_env(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("W2V_WARM_UMAP", "0")  # no UMAP compiling in the background of every app test
     yield
 
 
@@ -88,6 +90,29 @@ def tiny_model(tiny_corpus, tmp_path):
     r = Trainer(tiny_corpus, ModelConfig(dim=16, window=3, min_count=1, sample=0),
                 TrainConfig(epochs=3, threads=1, seed=1)).train()
     return r.save(tmp_path / "tiny-model", name="tiny-model")
+
+
+SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "vo", "su", "pel", "dar", "ni", "ber", "tox", "zan", "gro", "fu"]
+
+
+def make_model(folder, n: int = 400, k: int = 8, dim: int = 24, seed: int = 0, name: str = "map-model"):
+    """A model folder of ``n`` made-up words (letters only) in ``k`` clear clusters, with Zipf-like counts, most
+    frequent first: a vocabulary big enough for maps, saved in a blink."""
+    from w2v_core import store
+    from w2v_core.vectors import WordVectors
+
+    rng, r = np.random.default_rng(seed), random.Random(seed)
+    pool: dict[str, None] = {}
+    for length in range(2, 7):  # 2 to 4 syllables, more only for a vocabulary bigger than that allows
+        pool.update(dict.fromkeys("".join(p) for p in itertools.product(SYLLABLES, repeat=length)))
+        if length >= 4 and len(pool) >= 2 * n:
+            break
+    words = r.sample(sorted(pool), n)
+    centres = rng.normal(size=(k, dim))
+    X = centres[rng.integers(0, k, n)] * 2 + rng.normal(size=(n, dim))
+    counts = (10_000 / np.arange(1, n + 1)).astype(np.int64) + 1
+    return store.save_model(Path(folder) / name, WordVectors(words, X.astype(np.float32), counts),
+                            {"name": name})
 
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")  # every AppTest runs the app as served: through app.py

@@ -340,7 +340,9 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     assert again.session_state["train_job"] is job
     assert job.snapshot().active, job.snapshot().status
     assert again.subheader[0].value == "Training ...", [h.value for h in again.subheader]
-    assert len(again.get("plotly_chart")) == 1
+    charts = [c.key for c in again.get("plotly_chart")]
+    assert charts.count("train_loss_chart") == 1
+    assert "train_live_map" in charts  # the top words as they are now (ui.map_learn.live_map)
     assert again.query_params.get("job") == job_id  # a second refresh works too
     # the knobs are the run's own, not the defaults
     assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 10

@@ -190,3 +190,33 @@ def test_finished_jobs_leave_the_registry_running_ones_stay(tiny_corpus, monkeyp
     time.sleep(0.01)
     s = running.snapshot()
     assert jobs.find_job(ids[0]) is None, (s.status, s.finished, time.time())
+
+
+def test_a_job_keeps_snapshots_of_the_run_beside_its_model(tiny_corpus, tmp_path):
+    """Watch it learn: the job records the top words' vectors while training and saves them in the model folder,
+    which stays a model folder (zipped with it, imported back, deleted whole)."""
+    from w2v_core.snapshots import load_snapshots
+
+    job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=3, threads=1, seed=3, report_every=0.0),
+                      corpus=tiny_corpus).start()
+    assert job.recorder.snapshots() is None  # nothing before the run begins
+    _wait(job)
+    s = job.snapshot()
+    assert s.status == "done", s.error
+    snaps = load_snapshots(s.path)
+    assert snaps is not None and len(snaps) >= 4  # the start, each epoch's end, points in between
+    assert snaps.fraction[0] == 0 and snaps.fraction[-1] == 1.0 and list(snaps.fraction) == sorted(snaps.fraction)
+    assert set(snaps.words) == set(tiny_corpus.words)  # a tiny vocabulary: every word is kept
+    final = store.load_model(s.path).vectors
+    rows = [final.index[w] for w in snaps.words]
+    assert abs(snaps.vectors[-1] - final.vectors[rows]).max() < 1e-6  # the last frame is the saved model
+    words, newest, fraction = job.recorder.latest()  # what a live view reads, without copying every frame
+    assert words == snaps.words and fraction == 1.0 and (newest == snaps.vectors[-1]).all()
+    assert store.is_model_folder(s.path)
+
+    dest = tmp_path / "imported"
+    dest.mkdir()
+    back = store.import_zip(store.zip_model(s.path), dest)
+    assert load_snapshots(back).vectors.shape == snaps.vectors.shape
+    store.delete_model(s.path)
+    assert not __import__("pathlib").Path(s.path).exists()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from w2v_core.errors import W2VError
-from w2v_core.projection import (MAX_TSNE_POINTS, align_to, cap_points, effective_perplexity, kmeans_labels,
-                                 procrustes_align, project, project_together)
+from w2v_core.projection import (MAX_TSNE_POINTS, MINIBATCH_FROM, align_to, cap_points, effective_perplexity,
+                                 kmeans_labels, procrustes_align, project, project_together)
 
 
 def _clusters(n_per=20, dim=16, k=3, seed=0):
@@ -337,3 +337,14 @@ def test_umap_missing_says_what_to_install(monkeypatch):
     X, _ = _clusters()
     with pytest.raises(W2VError, match="pip install umap-learn"):
         project(X, "umap")
+
+
+def test_kmeans_of_many_rows_runs_on_mini_batches_and_still_finds_the_clusters():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 5, MINIBATCH_FROM + 1000)
+    X = rng.normal(size=(5, 8))[truth] * 4 + rng.normal(size=(len(truth), 8)) * 0.3
+    labels = kmeans_labels(X, 5)
+    assert adjusted_rand_score(truth, labels) > 0.99
+    assert (labels == kmeans_labels(X, 5)).all()  # seeded

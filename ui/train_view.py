@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from ui import cards, charts, shell
+from ui import cards, charts, map_learn, shell
 from ui.corpus_picker import offline_message, use_sample
 from ui.job import current_job, finish_job_if_done
 from ui import session
@@ -156,6 +156,8 @@ def live_view() -> None:
         st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
     elif s.active:
         st.caption("The loss chart appears with the first batches.")
+    if s.status == "running":
+        map_learn.live_map(job)  # the top words as they are now
     if s.status == "stopped":
         _stopped(s)
     if s.status in ("done", "stopped") and s.path:

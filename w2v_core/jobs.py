@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
+from w2v_core.snapshots import SnapshotRecorder
 from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 STATUSES = ("pending", "loading", "running", "saving", "done", "stopped", "failed")
 ACTIVE = ("pending", "loading", "running", "saving")
 MAX_POINTS = 4000  # loss reports kept for the chart (older ones thinned), so a long run stays cheap to draw
+# "watch it learn": the top words' vectors at points of the run, saved beside the model (about 10 MB at dim 100)
+SNAPSHOT_WORDS, SNAPSHOT_FRAMES, SNAPSHOT_BYTES = 1000, 24, 16 * 2**20
 KEEP_FINISHED_S = 30 * 60  # a finished job stays reachable by its id this long (a refresh shows its result)
 MAX_FINISHED = 32  # and at most this many finished jobs are kept at all (bounded memory on a busy server)
 
@@ -163,6 +166,8 @@ class TrainingJob:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.job_id: str | None = None  # set by register()
+        # the vectors of the top words while they learn: a page may read recorder.snapshots() during the run
+        self.recorder = SnapshotRecorder(SNAPSHOT_WORDS, SNAPSHOT_FRAMES, max_bytes=SNAPSHOT_BYTES)
 
     # ------------------------------------------------------------------ control
     def start(self) -> "TrainingJob":
@@ -263,7 +268,8 @@ class TrainingJob:
                           finished=time.time())
                 return
             self._set(status="running", message="building the vocabulary ...")
-            trainer = Trainer(corpus, self.model_config, self.train_config, [_Recorder(self)], self._stop)
+            trainer = Trainer(corpus, self.model_config, self.train_config, [_Recorder(self), self.recorder],
+                              self._stop)
             result = trainer.train()
             self._finish(result)
         except W2VError as e:
@@ -309,6 +315,7 @@ class TrainingJob:
             name += "-stopped"
         path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
         path = result.save(path, name=name)
+        _save_snapshots(path, self.recorder)
         keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
         try:
             evicted = [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
@@ -330,6 +337,18 @@ class TrainingJob:
                           if stopped
                           else "finished and saved")
             st.finished = time.time()
+
+
+def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
+    """Save what the recorder kept into the model folder; a failure costs only the Map's replay, never the model."""
+    from w2v_core.snapshots import save_snapshots
+
+    try:
+        snaps = recorder.snapshots()
+        if snaps is not None and len(snaps) >= 2:
+            save_snapshots(path, snaps)
+    except Exception:  # noqa: BLE001 - the model is saved; its replay is a bonus
+        log.exception("saving the training snapshots failed")
 
 
 # ---------------------------------------------------------------------------------------------- the queue

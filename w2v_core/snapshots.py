@@ -30,12 +30,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from w2v_core.errors import W2VError
+from w2v_core.store import SNAPSHOTS as SNAPSHOTS_FILE
+from w2v_core.store import atomic_write_bytes
 from w2v_core.projection import _method, knn, normalize_rows, one_thread, procrustes_align, project
 from w2v_core.training import Callback, Progress
 
 log = logging.getLogger(__name__)
 
-SNAPSHOTS_FILE = "snapshots.safetensors"
 FORMAT, FORMAT_VERSION = "w2v-explorer-snapshots", 1
 
 
@@ -121,6 +122,15 @@ class SnapshotRecorder(Callback):
                 self.every *= 2
             self._frames.append((vectors, float(fraction), int(epoch), float(loss), bool(epoch_end)))
             self._next = fraction + self.every
+
+    def latest(self) -> tuple[tuple[str, ...], np.ndarray, float] | None:
+        """The words and their newest snapshot (N x D) with its share of the run, or None before training starts:
+        what a live view needs, without copying every snapshot kept."""
+        with self._lock:
+            if not self._frames:
+                return None
+            vectors, fraction = self._frames[-1][:2]
+        return self._words, vectors, fraction
 
     def snapshots(self) -> Snapshots | None:
         """What was kept so far (None before training starts)."""
@@ -213,8 +223,6 @@ def save_snapshots(folder: str | os.PathLike, snaps: Snapshots) -> Path:
     """Write ``snapshots.safetensors`` into a model folder (atomically: a reader sees the old file or the new)."""
     from safetensors.numpy import save
 
-    from w2v_core.store import _atomic_write_bytes
-
     folder = Path(folder)
     if not folder.is_dir():
         raise W2VError(f"Model folder not found: {folder}. Save the model first, then its snapshots.")
@@ -223,7 +231,7 @@ def save_snapshots(folder: str | os.PathLike, snaps: Snapshots) -> Path:
                "fraction": snaps.fraction.astype(np.float64), "epoch": snaps.epoch.astype(np.int64),
                "loss": snaps.loss.astype(np.float64), "epoch_end": snaps.epoch_end.astype(np.uint8)}
     path = folder / SNAPSHOTS_FILE
-    _atomic_write_bytes(path, save(tensors, metadata={"snapshots": json.dumps(meta)}))
+    atomic_write_bytes(path, save(tensors, metadata={"snapshots": json.dumps(meta)}))
     return path
 
 

@@ -53,7 +53,8 @@ FORMAT = "w2v-explorer-model"
 FORMAT_VERSION = 1
 CONFIG, VOCAB, WEIGHTS, VECTORS_TXT, HISTORY, SCORES = (
     "config.json", "vocab.tsv", "weights.safetensors", "vectors.txt", "history.json", "scores.json")
-KNOWN_FILES = {CONFIG, VOCAB, WEIGHTS, VECTORS_TXT, HISTORY, SCORES}
+SNAPSHOTS = "snapshots.safetensors"  # optional: the vectors while the model learnt (w2v_core.snapshots)
+KNOWN_FILES = {CONFIG, VOCAB, WEIGHTS, VECTORS_TXT, HISTORY, SCORES, SNAPSHOTS}
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".npy", ".npz", ".model", ".sav"}
 
 
@@ -345,7 +346,9 @@ def check_model_destination(path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------------------------------------- atomic writes
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a reader sees the old file or the whole new one, never a part (a marked temporary
+    file, flushed to disk, then renamed over it)."""
     tmp = path.with_name(_marked_name(path.name, "part"))
     try:
         with open(tmp, "wb") as f:
@@ -359,7 +362,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, json.dumps(obj, indent=2, default=_json_default).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=_json_default).encode("utf-8"))
 
 
 def _json_default(o: Any) -> Any:
