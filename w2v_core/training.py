@@ -48,8 +48,10 @@ DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 DEFAULT_BATCH = {("cpu", "skipgram"): 512, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
 CPU_EFFECTIVE_BATCH = 4096
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
-BOOST_CAP = {"skipgram": 2.0, "cbow": 1.5}  # CBOW at 2 blew up (and retried) in 2 runs of 3 at one batch of 16384
-BOOST_WARMUP = 0.05  # share of the run over which the boost ramps in
+BOOST_CAP = {"skipgram": 2.0, "cbow": 2.0}
+# share of the run over which the boost ramps in: CBOW at 2x with 5% blew up (and retried) in 2 runs of 3 at one
+# batch of 16384 on the sample, with 20% in none (batch_lr_boost)
+BOOST_WARMUP = {"skipgram": 0.05, "cbow": 0.2}
 MIN_CPU_BATCH = 128
 DEFAULT_POOL = 32  # negatives shared per block of centres (each stands for k / N of an example's k negatives)
 DEFAULT_BLOCK = 256  # centres per shared pool of negatives
@@ -81,11 +83,11 @@ def batch_lr_boost(arch: str, effective_batch: int) -> float:
     """How much faster the rate may be when many centres share one update (all workers' batches together).
 
     A big effective batch makes fewer, bigger steps per epoch, so it learns less per epoch; the bounded step keeps
-    frequent rows from overshooting, so the rare rows can take a faster rate: x sqrt(batch / 4096), at most 2
-    (Skip-gram) or 1.5 (CBOW). Measured on the bundled sample, 3 seeds: Skip-gram with 64 emulated workers x 256 went
-    from WordSim353 0.197 to 0.264 with it (one worker: 0.224), one batch of 16384 from 0.187 to 0.295. CBOW, one
-    batch of 16384: 0.146 without, 0.217 at 1.5, at 2 two runs of three blew up in their first epoch and retried
-    (mean 0.179); 2 threads x 16384 on 689k tokens, 4 seeds: 0.14 without, 0.156 at 1.5, 0.188 at 2."""
+    frequent rows from overshooting, so the rare rows can take a faster rate: x sqrt(batch / 4096), at most 2.
+    Measured on the bundled sample, 3 seeds: Skip-gram with 64 emulated workers x 256 went from WordSim353 0.197 to
+    0.264 with it (one worker: 0.224), one batch of 16384 from 0.187 to 0.295. CBOW, one batch of 16384: 0.146
+    without, 0.255 at 2 ramped in over 20% of the run (over 5%, two runs of three blew up in their first epoch and
+    retried: 0.179); 2 threads x 16384 on 689k tokens, 4 seeds: 0.14 without, 0.195 with it (default batch: 0.24)."""
     cap = BOOST_CAP[arch]
     return float(min(cap, max(1.0, math.sqrt(effective_batch / BOOST_FROM))))
 
@@ -557,7 +559,7 @@ class Trainer:
         and the retries' back-off."""
         tc = self.train_config
         frac = done / max(total, 1)
-        boost = 1.0 + (self.batch_boost - 1.0) * min(1.0, frac / BOOST_WARMUP)
+        boost = 1.0 + (self.batch_boost - 1.0) * min(1.0, frac / BOOST_WARMUP[self.model_config.arch])
         lr0 = tc.lr * self.lr_scale
         return max(lr0 * tc.min_lr_fraction, lr0 * boost * (1.0 - frac))
 
