@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import make_model  # noqa: E402
 from test_browser import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
+from ui.map_view import MAX_3D  # noqa: E402  (a 3-D map shows at most this many words)
 
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 PROBES = """() => {
@@ -114,7 +115,8 @@ def drag(page, dims: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 5000, 50_000])
-    ap.add_argument("--sizes-3d", type=int, nargs="*", help="3-D maps (default: the largest 2-D size)")
+    ap.add_argument("--sizes-3d", type=int, nargs="*",
+                    help=f"3-D maps (default: the largest 2-D size, at most {MAX_3D:,}: what a 3-D map shows)")
     ap.add_argument("--repeat", type=int, default=15, help="hovers per map")
     ap.add_argument("--query", default="", help="more of the view, e.g. '&colour=none' (one trace, one colour)")
     args = ap.parse_args()
@@ -127,12 +129,13 @@ def main() -> None:
         make_model(base / "models", n=max(args.sizes + (args.sizes_3d or [])) + 10_000, k=40, dim=100, name="big")
         with streamlit_app(base) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cases = [(n, 2) for n in args.sizes] + [(n, 3) for n in args.sizes_3d or [max(args.sizes)]]
+            cases = [(n, 2) for n in args.sizes] + [(n, 3) for n in args.sizes_3d or [min(max(args.sizes), MAX_3D)]]
             for n, dims in cases:
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
                 link = f"{url}/map?model=big&n={n}&dims={dims}{args.query}"
-                first = open_map(page, link, n)
-                again = open_map(page, link, n)
+                shown = min(n, MAX_3D) if dims == 3 else n
+                first = open_map(page, link, shown)
+                again = open_map(page, link, shown)
                 drawn = points_drawn(page)
                 hover, hits = hover_latency(page, args.repeat, dims)
                 d = drag(page, dims)

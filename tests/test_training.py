@@ -225,6 +225,18 @@ def test_the_batch_size_is_used_as_given_and_recorded(tiny_corpus):
     assert r.summary["final_loss"] < UNTRAINED
 
 
+def test_the_default_batch_shrinks_with_the_threads_and_is_recorded(tiny_corpus):
+    """Many workers' batches add up to one big step: the default per-worker batch shrinks as threads grow (CBOW's
+    workers together hold up to 8,192 centres, Skip-gram's 4,096, never under 128 each), and the run records it."""
+    from w2v_core.training import default_batch
+
+    assert [default_batch("cpu", "skipgram", t) for t in (1, 2, 8, 16, 64)] == [512, 512, 512, 256, 128]
+    assert [default_batch("cpu", "cbow", t) for t in (1, 2, 8, 16, 64)] == [1024, 1024, 1024, 512, 128]
+    assert default_batch("cuda", "cbow", 16) == 32768
+    r = Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL), TrainConfig(epochs=1, threads=16)).train()
+    assert r.summary["batch_size"] == r.config_dict()["train"]["batch_size"] == 512
+
+
 def test_loss_read_every_batch_or_every_few_gives_the_same_training(tiny_corpus):
     def run(every):
         return Trainer(tiny_corpus, ModelConfig(**SMALL),
