@@ -22,7 +22,8 @@ steps = [
      "The first settings train a good first model on the bundled corpus in under half a minute; watch the loss "
      "fall live."),
     ("map", "2. Map the words", ":material/scatter_plot:",
-     "PCA or t-SNE in 2-D or 3-D, coloured by cluster; search a word to light up its neighbours."),
+     "PCA, t-SNE or UMAP in 2-D or 3-D, clusters named by their words; click a word for its neighbours, and "
+     "watch the map form as the model learnt."),
     ("neighbours", "3. Ask questions", ":material/hub:",
      "Nearest neighbours, similarity of two words, analogies (france : french :: spain : ?), odd one out."),
     ("models", "4. Keep, share, import", ":material/inventory_2:",
