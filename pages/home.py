@@ -13,7 +13,9 @@ st.title("Word2Vec Explorer")
 st.markdown(
     '<p class="w2v-lead">Train word2vec (CBOW or Skip-gram, in PyTorch) on a real corpus, watch the loss fall '
     "while it learns, then explore what it learnt: words on a map, nearest neighbours and analogies. "
-    "Everything runs on your machine, offline, with the bundled Wikipedia sample as the default corpus.</p>",
+    + ("Everything runs on this server, in a workspace of your own, with the bundled Wikipedia sample as the "
+       "default corpus.</p>" if session.shared() else
+       "Everything runs on your machine, offline, with the bundled Wikipedia sample as the default corpus.</p>"),
     unsafe_allow_html=True)
 
 st.subheader("Start here")

@@ -170,6 +170,16 @@ def import_model(at: AppTest, tiny_model, name: str) -> None:
     assert store.read_record(path).name == name
 
 
+def test_the_home_page_says_where_things_run():
+    """A visitor of a shared server is not told that everything runs offline on their own machine."""
+    assert "on your machine, offline" in page_text(go(app(), "pages/home.py"))
+
+
+def test_the_home_page_of_a_shared_server_says_it_runs_there(shared):
+    text = page_text(go(app(), "pages/home.py"))
+    assert "runs on this server, in a workspace of your own" in text and "on your machine" not in text
+
+
 def test_two_visitors_never_see_each_others_models(shared, tiny_model, tmp_path):
     a, b = app(), app()
     ta, tb = a.session_state[session.WORKSPACE], b.session_state[session.WORKSPACE]
