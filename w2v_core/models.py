@@ -35,6 +35,7 @@ steps are plain tensor functions (``sg_negative_step``, ``cbow_negative_step``) 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -421,16 +422,17 @@ def row_scale(load: torch.Tensor, stamp: torch.Tensor, clock: torch.Tensor, idx:
     ``add`` is each entry's own load without the learning rate, and ``limit`` is kappa / lr. Output rows are
     numbered 0..V-1 and input rows V..2V-1 in one buffer. With ``decay`` = 0 (one worker) a row's load is this
     batch's alone; with ``decay`` = 1 / workers it also holds what the row got in recent batches of every worker,
-    decayed by exp(-decay) per batch (``clock`` counts batches; ``stamp`` is when a row's load was last updated).
+    decayed by exp(-decay) per batch. (``stamp`` and ``clock`` are kept for the signature: loads used to decay lazily,
+    per row, from when each was last touched.)
     """
     if decay <= 0.0:
         load.index_add_(0, idx, add)
         total = load.index_select(0, idx)
         load.index_fill_(0, idx, 0.0)
     else:
-        age = clock - stamp.index_select(0, idx)
-        load.index_copy_(0, idx, load.index_select(0, idx).mul_(torch.exp(age.mul_(-decay))))
-        stamp.index_copy_(0, idx, clock.expand(idx.shape[0]))
+        # every row decays at every batch: one pass over the 2V loads costs less than reading and writing each
+        # entry's age (2 threads, V = 9k: 31 against 95 us a batch; V = 200k: 59 against 98)
+        load.mul_(math.exp(-decay))
         load.index_add_(0, idx, add)
         total = load.index_select(0, idx)
     return torch.div(limit, total).clamp_(max=1.0)  # a load of 0 gives inf, clamped to 1
@@ -498,7 +500,7 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
         # a context word's |o|^2 is taken as the pool's mean (the pool is drawn from about the same words): no P x D
         load_cen.index_add_(0, rows, ap * o2n.mean())
         s = row_scale(bound[0], bound[1], bound[2], torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
-                      torch.cat([ap * h2.index_select(0, rows), (an * _blocks(h2, nb, blk).unsqueeze(2)).sum(1).view(-1),
+                      torch.cat([ap * h2.index_select(0, rows), torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  load_cen]), decay, kappa / max(lr, 1e-30))
         s_in = s[P + nb * pool:]
         cp_out = cp_out * s[:P]
@@ -553,7 +555,7 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
         per_example = torch.bmm(an, (on * on).sum(2).add_(_norm_floor()).unsqueeze(2)).view(-1)[:B].add_(ap * o2c)
         # a context row moves h by 1 / n of its step
         s = row_scale(bound[0], bound[1], bound[2], torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
-                      torch.cat([ap * h2, (an * _blocks(h2, nb, blk).unsqueeze(2)).sum(1).view(-1),
+                      torch.cat([ap * h2, torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  per_example.div_(counts).index_select(0, rows)]), decay, kappa / max(lr, 1e-30))
         cp_out = cp_out * s[:B]
         cn_out = cn_out * s[B:B + nb * pool].view(nb, 1, pool)
