@@ -415,15 +415,13 @@ def _curvature(gp: torch.Tensor) -> torch.Tensor:
     return (gp + 1.0).clamp_(min=_wrong_side()).mul_(gp).neg_()
 
 
-def row_scale(load: torch.Tensor, stamp: torch.Tensor, clock: torch.Tensor, idx: torch.Tensor, add: torch.Tensor,
-              decay: float, limit: float) -> torch.Tensor:
+def row_scale(load: torch.Tensor, idx: torch.Tensor, add: torch.Tensor, decay: float, limit: float) -> torch.Tensor:
     """The factor min(1, limit / load of the row) for every entry of ``idx`` (rows may repeat).
 
     ``add`` is each entry's own load without the learning rate, and ``limit`` is kappa / lr. Output rows are
     numbered 0..V-1 and input rows V..2V-1 in one buffer. With ``decay`` = 0 (one worker) a row's load is this
     batch's alone; with ``decay`` = 1 / workers it also holds what the row got in recent batches of every worker,
-    decayed by exp(-decay) per batch. (``stamp`` and ``clock`` are kept for the signature: loads used to decay lazily,
-    per row, from when each was last touched.)
+    decayed by exp(-decay) per batch.
     """
     if decay <= 0.0:
         load.index_add_(0, idx, add)
@@ -499,7 +497,7 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
         load_cen = torch.bmm(an, o2n.unsqueeze(2)).view(-1)[:B]
         # a context word's |o|^2 is taken as the pool's mean (the pool is drawn from about the same words): no P x D
         load_cen.index_add_(0, rows, ap * o2n.mean())
-        s = row_scale(bound[0], bound[1], bound[2], torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
+        s = row_scale(bound[0], torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
                       torch.cat([ap * h2.index_select(0, rows), torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  load_cen]), decay, kappa / max(lr, 1e-30))
         s_in = s[P + nb * pool:]
@@ -554,7 +552,7 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
         an = gn * (1.0 - sig_n).clamp_(min=_wrong_side())
         per_example = torch.bmm(an, (on * on).sum(2).add_(_norm_floor()).unsqueeze(2)).view(-1)[:B].add_(ap * o2c)
         # a context row moves h by 1 / n of its step
-        s = row_scale(bound[0], bound[1], bound[2], torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
+        s = row_scale(bound[0], torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
                       torch.cat([ap * h2, torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  per_example.div_(counts).index_select(0, rows)]), decay, kappa / max(lr, 1e-30))
         cp_out = cp_out * s[:B]
@@ -602,7 +600,6 @@ def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: 
         if want:
             loss_sum += loss
             n_sum += cnt
-        bound[2].add_(1)
     return loss_sum, n_sum
 
 
@@ -616,10 +613,8 @@ class RowBound:
     """
 
     def __init__(self, vocab_size: int, device: torch.device | str = "cpu", workers: int = 1, kappa: float = 1.0):
-        # the load of every output row then every input row, when each was last decayed, and the batch clock
-        # (batch counts as floats: exact up to 16M batches, and a float clock needs no conversion per batch)
-        self.tensors = [torch.zeros(2 * vocab_size, device=device), torch.zeros(2 * vocab_size, device=device),
-                        torch.zeros(1, device=device)]
+        # the load of every output row, then of every input row (a list: the scripted steps take it as one argument)
+        self.tensors = [torch.zeros(2 * vocab_size, device=device)]
         self.decay = 0.0 if workers <= 1 else 1.0 / workers
         self.kappa = float(kappa)
 
@@ -670,7 +665,6 @@ def _run(fn, w_in, w_out, b: PackedBatch, lr: float, k: float, want_loss: bool, 
     negs = _negs_2d(b.negatives)
     loss, n = scripted(fn, w_in.device)(w_in, w_out, b.centres, b.ctx, b.rows, b.starts, b.counts, negs, float(lr), k,
                            bool(want_loss), d_in, d_out, bound.tensors, bound.decay, bound.kappa)
-    bound.tensors[2].add_(1)
     return (loss if want_loss else None), n
 
 
