@@ -208,3 +208,9 @@ def test_pasted_text():
     assert c.n_docs == 2 and c.words == ["first", "document", "second", "one"]
     with pytest.raises(W2VError, match="empty"):
         sources.save_pasted_text("   \n")
+
+
+def test_a_utf16_upload_is_text_not_binary(tmp_path):
+    """UTF-16 has NUL bytes in every ASCII character: its byte-order mark says it is text, and it is stored as UTF-8."""
+    p = sources.save_upload("café au lait\nsecond line\n".encode("utf-16"), "notes.txt", folder=tmp_path)
+    assert p.read_text(encoding="utf-8") == "café au lait\nsecond line\n"

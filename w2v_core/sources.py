@@ -28,7 +28,7 @@ from w2v_core.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusCon
                              iter_line_docs)
 from w2v_core.corpus_cache import cache_dir
 from w2v_core.errors import W2VError
-from w2v_core.textfile import check_local_file, decode_bytes, looks_binary, read_lines, text_encoding
+from w2v_core.textfile import check_local_file, decode_bytes, read_lines, text_encoding
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +226,7 @@ def check_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) 
         if data[:4] != b"PAR1" or data[-4:] != b"PAR1":
             raise W2VError(f"{filename} is not a Parquet file (it lacks the PAR1 markers): upload a real .parquet "
                            "file, or the text as .txt/.csv/.jsonl.")
-    elif looks_binary(data[:8192]):
-        raise W2VError(f"{filename} looks like a binary file, not text: upload plain text (UTF-8), CSV, JSON lines "
-                       "or Parquet.")
-    return ext
+    return ext  # text is checked for binary bytes as it is decoded (after its byte-order mark: UTF-16 has NULs)
 
 
 def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES,
