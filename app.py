@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import job, map_view, session, shell
+from ui import job, session, shell
 from ui.widgets import page_errors
 
 st.set_page_config(page_title="Word2Vec Explorer", page_icon=":material/scatter_plot:", layout="wide")
 shell.load_css()
-map_view.warm_up_umap()  # once per server process, in the background: the first UMAP map needs no compiling
 
 current = st.navigation({
     "Start": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],

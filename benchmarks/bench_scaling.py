@@ -27,12 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_vs_gensim as bvg  # noqa: E402  (the same corpus writer and child runs)
 
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+from w2v_core.training import default_threads  # noqa: E402  (the cores this process may use)
 
 
 def repeat_tokens(path: str, min_tokens: int, info: dict) -> dict:
@@ -79,7 +74,7 @@ def main() -> None:
 
     import torch
 
-    n_cores = cores()
+    n_cores = default_threads()
     threads = [t for t in (int(x) for x in args.threads.split(",") if x.strip()) if t <= n_cores]
     gpu = torch.cuda.is_available() and not args.no_gpu
     gpu_batches = [int(x) for x in args.gpu_batch.split(",") if x.strip()] or [0]

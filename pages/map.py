@@ -14,6 +14,7 @@ from w2v_core import explorer, projection, store
 from w2v_core.errors import W2VError
 
 shell.require_app()
+map_view.warm_up_umap()  # once per server process, in the background: UMAP is compiled before it is asked for
 
 ss = st.session_state
 st.title(":material/scatter_plot: Map")
@@ -143,9 +144,10 @@ with centre:
 key = map_view.words_key(words)
 rows = np.array([wv.index[w] for w in words])
 on_map = set(words)
-focus = ss[FOCUS]
-if focus is not None and focus not in wv:
-    focus = focus.lower() if focus.lower() in wv else None
+try:
+    focus = resolve_word(wv, ss[FOCUS]) if ss[FOCUS] is not None else None
+except W2VError:  # a link's word this model does not know
+    focus = None
 ss[FOCUS] = focus
 nbrs = wv.neighbours(focus, int(ss["map_search_n"]), ss["map_metric"]) if focus else []
 hl = map_view.Highlights(focus if focus in on_map else None, [w for w, _ in nbrs if w in on_map],

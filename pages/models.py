@@ -86,7 +86,7 @@ def imported(path: Path) -> None:
     keep = [path] + ([current] if current else [])
     gone = quota.enforce(models_folder=root, uploads_folder=session.uploads_folder(), keep=keep).get("models", [])
     name = store.read_record(path).name
-    make_current(str(path), name)
+    session.set_current_model(str(path))
     ss["models_flash"] = (f"Imported '{md_escape(name)}'; it is now the current model."
                           + (f" To stay within the disk quota, {len(gone)} least recently used model(s) were removed."
                              if gone else ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import session, shell, train_view
+from ui.cards import ARCH as ARCH_LABEL
 from ui.corpus_picker import MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
 from ui.job import REATTACHED, current_job, remember_job
 from ui.widgets import PERSIST, default, guarded, show_error
@@ -27,7 +28,6 @@ BATCH_CHOICES = ["auto", 16, 64, 256, 1024, 4096, 16384]
 UPDATES = ["Bounded", "Plain sum (word2vec)"]
 DIM_CHOICES = [10, 25, 50, 64, 100, 150, 200, 300]
 SAMPLE_CHOICES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
-ARCH_LABEL = {"skipgram": "Skip-gram", "cbow": "CBOW"}
 LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax"}
 OWN_TEXT = {"upload": "your uploaded file", "paste": "your pasted text", "path": "your local file"}
 

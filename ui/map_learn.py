@@ -13,13 +13,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.map_view import FOCUS, NAME_FONT, NEIGHBOUR, plain_text
-from ui.widgets import PERSIST, clamp, md_escape, parse_words
-from w2v_core import explorer, store
+from ui import map_state
+from ui.map_view import FOCUS, NAME_FONT, NEIGHBOUR
+from ui.widgets import PERSIST, clamp, md_escape, parse_words, plot_text
+from w2v_core import explorer, projection, store
 from w2v_core.errors import W2VError
 from w2v_core.snapshots import Snapshots, align, frame_coords, frame_neighbours, load_snapshots
 
-METHODS = {"PCA": "pca", "t-SNE": "tsne", "UMAP": "umap"}
+METHODS = {k: v for k, v in map_state.METHODS.items() if v != "axes"}  # the replay has no custom axes
 FOLLOW_N = 5  # neighbours written per followed word
 
 
@@ -31,6 +32,18 @@ def _snapshots(path: str, stamp: int) -> Snapshots | None:
 
 def snapshots(model) -> Snapshots | None:
     return _snapshots(str(model.path), store.stamp(model.path))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _distances(path: str, stamp: int) -> np.ndarray:
+    """How far each snapshot is from the final vectors once rotated onto them (once per model)."""
+    return align(_snapshots(path, stamp))[1]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _hood(path: str, stamp: int, follow: tuple[str, ...]) -> dict[str, list[list[tuple[str, float]]]]:
+    """The followed words' nearest words in every snapshot (once per model and words)."""
+    return frame_neighbours(_snapshots(path, stamp), list(follow), FOLLOW_N)
 
 
 @st.cache_data(max_entries=8, show_spinner="Placing every snapshot in one frame (once per model and settings) ...")
@@ -74,10 +87,12 @@ def learn_view(model, centre, right) -> None:
         return
     n = min(int(ss.get("map_learn_n") or len(snaps.words)), len(snaps.words))
     words = list(snaps.words[:n])
-    follow = [w for w in parse_words(ss["map_learn_words"]) if w in set(words)]
-    missing = [w for w in parse_words(ss["map_learn_words"]) if w not in set(words)]
-    coords, clusters = _replay(str(model.path), store.stamp(model.path), METHODS[ss["map_learn_method"]], n)
-    hood = frame_neighbours(snaps, follow, FOLLOW_N) if follow else {}
+    replayed, typed = set(words), parse_words(ss["map_learn_words"])
+    follow = [w for w in typed if w in replayed]
+    missing = [w for w in typed if w not in replayed]
+    path, stamp = str(model.path), store.stamp(model.path)
+    coords, clusters = _replay(path, stamp, METHODS[ss["map_learn_method"]], n)
+    hood = _hood(path, stamp, tuple(follow)) if follow else {}
     with centre:
         if missing:
             st.warning(f"Not among the {n:,} words replayed: {md_escape(', '.join(missing[:8]))}. Pick more frequent "
@@ -91,7 +106,8 @@ def learn_view(model, centre, right) -> None:
             st.table(neighbour_table(snaps, hood))
     with right:
         st.markdown("##### :material/route: Distance from the final map")
-        st.plotly_chart(distance_figure(snaps), key="map_learn_distance", config={"displayModeBar": False})
+        st.plotly_chart(distance_figure(snaps, _distances(path, stamp)), key="map_learn_distance",
+                        config={"displayModeBar": False})
         st.caption("How far each snapshot's geometry is from the end (0: the final map; about 1.4: unrelated "
                    "random vectors), after rotating it onto the final vectors. Most of the map forms early.")
 
@@ -104,8 +120,7 @@ def neighbour_table(snaps: Snapshots, hood: dict[str, list[list[tuple[str, float
     return pd.DataFrame(cols, index=[snaps.label(i) for i in keep])
 
 
-def distance_figure(snaps: Snapshots) -> go.Figure:
-    errors = align(snaps)[1]
+def distance_figure(snaps: Snapshots, errors: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Scatter(x=100 * snaps.fraction, y=errors, mode="lines+markers", marker=dict(size=5),
                                hovertemplate="%{x:.0f} % of the run: %{y:.3f}<extra></extra>"))
     fig.update_layout(height=220, margin=dict(l=0, r=0, t=5, b=0), xaxis_title="% of the run",
@@ -128,7 +143,7 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
     colours = explorer.cluster_colours(len(clusters.names))
     members = [np.flatnonzero(clusters.labels == j) for j in range(len(clusters.names))]
     w_arr = np.asarray(words, dtype=object)
-    shown = np.asarray([plain_text(w) for w in words], dtype=object)  # Plotly reads a little HTML in texts
+    shown = np.asarray([plot_text(w) for w in words], dtype=object)  # Plotly reads a little HTML in texts
 
     def traces(f: int) -> list[go.Scatter]:
         xy = coords[f]
@@ -145,8 +160,8 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
     def note(f: int) -> list[dict]:
         loss = "" if not np.isfinite(snaps.loss[f]) else f" · loss {snaps.loss[f]:.3f}"
         lines = [f"<b>{snaps.label(f)}</b>{loss}"] + [
-            f"<span style='color:{FOCUS}'><b>{plain_text(w)}</b></span>: "
-            + ", ".join(plain_text(v) for v, _ in hood[w][f]) for w in follow]
+            f"<span style='color:{FOCUS}'><b>{plot_text(w)}</b></span>: "
+            + ", ".join(plot_text(v) for v, _ in hood[w][f]) for w in follow]
         return [dict(text="<br>".join(lines), xref="paper", yref="paper", x=0.01, y=0.99, xanchor="left",
                      yanchor="top", align="left", showarrow=False, bgcolor="rgba(255,255,255,0.85)",
                      bordercolor=NEIGHBOUR, borderwidth=1, font=dict(size=12))]
@@ -195,12 +210,11 @@ def live_map(job, n_words: int = 300, n_labels: int = 20) -> None:
     keep = np.flatnonzero(np.isfinite(prio))[:n_words]
     if len(keep) < 10:
         return
-    X = vectors[keep].astype(np.float64)
-    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    X = projection.normalize_rows(vectors[keep])
     X -= X.mean(0)
     xy = X @ np.linalg.svd(X, full_matrices=False)[2][:2].T
     xy *= np.sign(np.sum(xy**3, axis=0) + 1e-30)  # a fixed sign per axis, so the picture does not flip between polls
-    w = np.asarray([plain_text(words[i]) for i in keep], dtype=object)
+    w = np.asarray([plot_text(words[i]) for i in keep], dtype=object)
     names = explorer.choose_labels(xy, prio[keep], list(w), max_labels=n_labels, width_px=520, height_px=260)
     fig = go.Figure([go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=w, showlegend=False,
                                 hovertemplate="%{customdata}<extra></extra>", marker=dict(size=5, opacity=0.6)),

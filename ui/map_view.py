@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.session import load_model
+from ui.widgets import plot_text
 from w2v_core import explorer, projection
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ FOCUS, NEIGHBOUR, SELECTED = "#d62728", "#ff7f0e", "#111111"
 
 @st.cache_resource(show_spinner=False)
 def warm_up_umap() -> threading.Thread | None:
-    """Compile UMAP's numba code in a background thread, once per server process (app.py calls this on every run),
-    so that the first person who asks for a UMAP map does not wait for it. ``W2V_WARM_UMAP=0`` turns it off."""
+    """Compile UMAP's numba code in a background thread, once per server process (the Map page calls this on every
+    run, so the work starts when someone first opens the Map, not with every server), so that picking UMAP then
+    waits less. ``W2V_WARM_UMAP=0`` turns it off."""
     if os.environ.get("W2V_WARM_UMAP", "1") == "0":
         return None
 
@@ -192,7 +194,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
                                  contours=dict(coloring="lines", start=0.1, end=0.9, size=0.2), line=dict(width=1),
                                  colorscale=[[0, "rgba(70,100,160,0.35)"], [1, "rgba(70,100,160,0.8)"]],
                                  showlegend=False))  # isolines only: a fill would hide the points
-    escaped = np.array([plain_text(w) for w in words], dtype=object)
+    escaped = np.array([plot_text(w) for w in words], dtype=object)
     needs = bool((escaped != words).any())  # Plotly reads a little HTML in texts: "<unk>" must stay visible
     hover = "<b>%{hovertext}</b><extra>%{meta}</extra>" if needs else "<b>%{customdata}</b><extra>%{meta}</extra>"
 
@@ -206,7 +208,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         colours = explorer.cluster_colours(len(c.names))
         for j, name in enumerate(c.names):
             short = name if len(name) <= 32 else name[:31] + "…"  # legend entries stay short
-            fig.add_trace(points(c.labels == j, meta=plain_text(name), name=f"{plain_text(short)} ({c.sizes[j]:,})",
+            fig.add_trace(points(c.labels == j, meta=plot_text(name), name=f"{plot_text(short)} ({c.sizes[j]:,})",
                                  opacity=opacity, marker=dict(size=size, color=colours[j])))
     else:
         marker = dict(size=size, color="#1f77b4")
@@ -244,11 +246,6 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         fig.update_xaxes(axis, title=dict(text=titles[0], font=dict(size=12)))
         fig.update_yaxes(axis, title=dict(text=titles[1], font=dict(size=12)))
     return fig
-
-
-def plain_text(text: str) -> str:
-    """A word as Plotly should show it: its small HTML subset must not eat '<unk>' or '&amp;'."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _names(fig: go.Figure, coords: np.ndarray, texts: np.ndarray, labels: np.ndarray, coloured: dict[int, str],

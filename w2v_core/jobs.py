@@ -397,8 +397,7 @@ def _wait_for_slot(job: TrainingJob) -> bool:
                 if _waiting[0] is job and len(_running) < max_concurrent_jobs():
                     _running.add(job)
                     return True
-                _show_positions()
-                _slots.wait(timeout=1.0)  # also notices a raised W2V_MAX_JOBS
+                _slots.wait(timeout=1.0)  # also notices a raised W2V_MAX_JOBS (positions change only in start/leave)
             return False
         finally:
             _leave_queue(job)

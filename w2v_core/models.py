@@ -197,8 +197,7 @@ class Word2Vec(nn.Module):
             return g, None
         a = g.abs()
         load_out = a.t() @ (h * h).sum(1).add_(_norm_floor())  # (V,)
-        workers = 1.0 / bound.decay if bound.decay > 0 else 1.0
-        s_out = load_out.mul_(workers).clamp_(min=1e-12).reciprocal_().mul_(bound.kappa).clamp_(max=1.0)
+        s_out = load_out.mul_(float(bound.workers)).clamp_(min=1e-12).reciprocal_().mul_(bound.kappa).clamp_(max=1.0)
         return g * s_out.unsqueeze(0), a @ (self.w_out * self.w_out).sum(1).add_(_norm_floor())
 
 
@@ -615,6 +614,7 @@ class RowBound:
     def __init__(self, vocab_size: int, device: torch.device | str = "cpu", workers: int = 1, kappa: float = 1.0):
         # the load of every output row, then of every input row (a list: the scripted steps take it as one argument)
         self.tensors = [torch.zeros(2 * vocab_size, device=device)]
+        self.workers = max(1, workers)
         self.decay = 0.0 if workers <= 1 else 1.0 / workers
         self.kappa = float(kappa)
 

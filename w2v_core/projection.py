@@ -41,8 +41,8 @@ MAP_METHODS = METHODS + ("axes",)  # ``project_map`` also puts word-defined dire
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "Custom axes"}
 MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE's time grows fast with the points; larger maps use PCA
 MAX_UMAP_POINTS = 10_000  # UMAP's time grows with the points too; past this a page would wait too long
-MIN_TSNE_ITER = 250
-MINIBATCH_FROM = 20_000  # k-means of this many rows or more runs on mini-batches  # scikit-learn refuses fewer iterations
+MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
+MINIBATCH_FROM = 20_000  # k-means of this many rows or more runs on mini-batches
 # openTSNE runs on one thread: with torch loaded (as in the app) its second thread doubled the CPU time and
 # slowed t-SNE of 3,000 words from 26 s to 50 s here, and a shared 2-core server has no core to spare anyway
 TSNE_THREADS = 1
@@ -100,11 +100,6 @@ def effective_perplexity(perplexity: float, n_points: int) -> float:
     if perplexity <= 0:
         raise W2VError(f"The perplexity must be positive (got {perplexity}); 5 to 50 is usual.")
     return float(min(perplexity, max(1.0, (n_points - 1) / 3.0)))
-
-
-def tsne_cap_message(n_points: int) -> str | None:
-    """A sentence for the user when t-SNE input would be capped, or None when it fits."""
-    return _cap_message("tsne", n_points)
 
 
 def _cap_message(method: str, n_points: int) -> str | None:

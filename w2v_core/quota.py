@@ -83,9 +83,13 @@ def default_folder(area: str) -> Path:
         from w2v_core.store import models_dir
 
         return models_dir()
+    if area == "uploads":
+        from w2v_core.sources import uploads_dir
+
+        return uploads_dir()
     from w2v_core.corpus_cache import cache_dir
 
-    return cache_dir() / "uploads" if area == "uploads" else cache_dir()
+    return cache_dir()
 
 
 def _check_area(area: str) -> None:

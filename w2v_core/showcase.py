@@ -41,11 +41,6 @@ def known(words: Iterable[str], vocab) -> list[str]:
     return [w for w in words if w in vocab]
 
 
-def first_known(groups: Sequence[Sequence[str]], vocab) -> tuple[str, ...] | None:
-    """The first group whose words are all in ``vocab``, or None."""
-    return next((tuple(g) for g in groups if all(w in vocab for w in g)), None)
-
-
 def content_words(words: Sequence[str], n: int = 6) -> list[str]:
     """Words to show when none of the examples are known (a model of other text): frequent, but past the very
     most frequent ("the", "of"), and alphabetic."""

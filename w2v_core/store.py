@@ -135,8 +135,13 @@ STALE_AFTER_S = 6 * 3600  # no save takes this long: older leftovers are stale e
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
+def _new_stamp() -> str:
+    """Unique to this process and moment: which process made a marked folder, and when."""
+    return f"{os.getpid()}-{int(time.time()):08x}-{uuid.uuid4().hex[:6]}"
+
+
 def _marked_name(name: str, kind: str, stamp: str | None = None) -> str:
-    stamp = stamp or f"{os.getpid()}-{int(time.time()):08x}-{uuid.uuid4().hex[:6]}"
+    stamp = stamp or _new_stamp()
     return f".{name}.{stamp}.w2v-{kind}"
 
 
@@ -421,7 +426,7 @@ def save_model(path: str | os.PathLike, vectors: WordVectors, config: dict[str, 
     from safetensors.numpy import save_file
 
     final = check_model_destination(path)
-    stamp = f"{os.getpid()}-{int(time.time()):08x}-{uuid.uuid4().hex[:6]}"
+    stamp = _new_stamp()
     tmp = final.with_name(_marked_name(final.name, "new", stamp))
     final.parent.mkdir(parents=True, exist_ok=True)
     os.mkdir(tmp)

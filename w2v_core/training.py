@@ -454,8 +454,6 @@ class Trainer:
         words_done = done * scale
         final_loss = self.history["epoch"][-1]["loss"] if self.history["epoch"] else (
             self.history["batch"][-1]["loss"] if self.history["batch"] else float("nan"))
-        if self.history["epoch"] and not final_loss <= self.untrained * WORSE:
-            raise self._diverged(final_loss, epochs_done)
         summary = {
             "vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
             "epochs": epochs_done if not stopped else round(done / max(self.encoded_tokens, 1), 3),
@@ -524,7 +522,7 @@ class Trainer:
                         f"{self.untrained:.2f}). Lower the learning rate{tried}.")
 
     def _run_epoch(self, run: _Run) -> None:
-        n_workers = min(self.train_config.threads, len(self.chunks))
+        n_workers = self.threads_running
         if n_workers <= 1:
             self._worker(run)
             return

@@ -196,10 +196,9 @@ class WordVectors:
         else:
             row = None
         v = self.vectors[row] if row is not None else np.asarray(query, dtype=np.float32).reshape(-1)
-        exclude = [] if row is None else [row]
         if metric == "cosine":
-            nv = np.linalg.norm(v)
-            return self._top(self.normed @ (v / nv if nv > 0 else v), n, exclude)
+            return self.similar_by_vector(v, n, [] if row is None else [self.words[row]])
+        exclude = [] if row is None else [row]
         dist = np.sqrt(np.maximum(self._sq_norms() - 2.0 * (self.vectors @ v) + float(v @ v), 0.0))
         return [(w, -s) for w, s in self._top(-dist, n, exclude)]
 
