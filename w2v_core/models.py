@@ -266,7 +266,7 @@ class SkipGram(Word2Vec):
         d_in, d_out = dst if dst is not None else (self.w_in, self.w_out)
         grad_h = g @ self.w_out
         if load_in is not None:
-            grad_h.mul_(row_scale(*bound.tensors, b.centres + self.vocab_size, load_in, bound.decay,
+            grad_h.mul_(row_scale(bound.load, b.centres + self.vocab_size, load_in, bound.decay,
                                   bound.kappa).unsqueeze(1))
         d_out.add_(g_out.t() @ h)
         self.out_bias.add_(g_out.sum(0))
@@ -346,7 +346,7 @@ class CBOW(Word2Vec):
         d_in, d_out = dst if dst is not None else (self.w_in, self.w_out)
         up_ctx = (g @ self.w_out).index_select(0, b.rows)
         if load_in is not None:  # a context row moves h by 1 / n of its step
-            s_ctx = row_scale(*bound.tensors, b.ctx + self.vocab_size, load_in.div_(b.counts).index_select(0, b.rows),
+            s_ctx = row_scale(bound.load, b.ctx + self.vocab_size, load_in.div_(b.counts).index_select(0, b.rows),
                               bound.decay, bound.kappa)
             up_ctx.mul_(s_ctx.unsqueeze(1))
         d_out.add_(g_out.t() @ h)
@@ -457,14 +457,14 @@ def _blocks(x: torch.Tensor, nb: int, blk: int) -> torch.Tensor:
 def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, ctx: torch.Tensor,
                      rows: torch.Tensor, starts: torch.Tensor, counts: torch.Tensor, negs: torch.Tensor, lr: float,
                      k: float, want_loss: bool, dst_in: torch.Tensor, dst_out: torch.Tensor,
-                     bound: list[torch.Tensor], decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
+                     load: torch.Tensor, decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Skip-gram: h = the centre's input row; positives = its context words; each block of centres shares a pool.
 
     ``negs`` is (blocks, N): centres ``[i * blk, (i + 1) * blk)`` share row i's N negatives, each worth k / N of an
     example's k. Updates are read from ``w_in``/``w_out`` and added to ``dst_in``/``dst_out`` (the same tables,
     except when a test emulates concurrent workers). ``kappa`` <= 0: the plain summed step (no bound).
     """
-    w_in, w_out, dst_in, dst_out, bound = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), [_own(t) for t in bound]
+    w_in, w_out, dst_in, dst_out, load = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), _own(load)
     centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     B = centres.shape[0]
     nb, pool = negs.shape[0], negs.shape[1]
@@ -496,7 +496,7 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
         load_cen = torch.bmm(an, o2n.unsqueeze(2)).view(-1)[:B]
         # a context word's |o|^2 is taken as the pool's mean (the pool is drawn from about the same words): no P x D
         load_cen.index_add_(0, rows, ap * o2n.mean())
-        s = row_scale(bound[0], torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
+        s = row_scale(load, torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
                       torch.cat([ap * h2.index_select(0, rows), torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  load_cen]), decay, kappa / max(lr, 1e-30))
         s_in = s[P + nb * pool:]
@@ -516,9 +516,9 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
 def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, ctx: torch.Tensor,
                        rows: torch.Tensor, starts: torch.Tensor, counts: torch.Tensor, negs: torch.Tensor,
                        lr: float, k: float, want_loss: bool, dst_in: torch.Tensor, dst_out: torch.Tensor,
-                       bound: list[torch.Tensor], decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
+                       load: torch.Tensor, decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
     """CBOW: h = the mean of the context rows (one embedding_bag); it predicts the centre against its block's pool."""
-    w_in, w_out, dst_in, dst_out, bound = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), [_own(t) for t in bound]
+    w_in, w_out, dst_in, dst_out, load = _own(w_in), _own(w_out), _own(dst_in), _own(dst_out), _own(load)
     centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     B = centres.shape[0]
     nb, pool = negs.shape[0], negs.shape[1]
@@ -551,7 +551,7 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
         an = gn * (1.0 - sig_n).clamp_(min=_wrong_side())
         per_example = torch.bmm(an, (on * on).sum(2).add_(_norm_floor()).unsqueeze(2)).view(-1)[:B].add_(ap * o2c)
         # a context row moves h by 1 / n of its step
-        s = row_scale(bound[0], torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
+        s = row_scale(load, torch.cat([centres, negs.reshape(-1), ctx + w_in.shape[0]]),
                       torch.cat([ap * h2, torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
                                  per_example.div_(counts).index_select(0, rows)]), decay, kappa / max(lr, 1e-30))
         cp_out = cp_out * s[:B]
@@ -565,7 +565,7 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
 
 def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, ctx: torch.Tensor,
               rows: torch.Tensor, starts: torch.Tensor, counts: torch.Tensor, negs: torch.Tensor, cuts: list[int],
-              batch: int, lr0: float, lr1: float, k: float, loss_every: int, bound: list[torch.Tensor],
+              batch: int, lr0: float, lr1: float, k: float, loss_every: int, load: torch.Tensor,
               decay: float, kappa: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Every batch of one chunk, in order, in one call (the trainer's inner loop).
 
@@ -573,7 +573,7 @@ def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: 
     context words start in ``ctx``; ``negs`` is (batches, blocks, N). The learning rate goes linearly from ``lr0`` to
     ``lr1`` over the chunk. Returns the summed loss and example count of every ``loss_every``-th batch.
     """
-    w_in, w_out, bound = _own(w_in), _own(w_out), [_own(t) for t in bound]
+    w_in, w_out, load = _own(w_in), _own(w_out), _own(load)
     centres, ctx, rows, starts, counts, negs = _own(centres), _own(ctx), _own(rows), _own(starts), _own(counts), _own(negs)
     n = centres.shape[0]
     n_batches = (n + batch - 1) // batch
@@ -590,11 +590,11 @@ def run_chunk(skipgram: bool, w_in: torch.Tensor, w_out: torch.Tensor, centres: 
         nb = (c1 - c0 + blk - 1) // blk
         if skipgram:
             loss, cnt = sg_negative_step(w_in, w_out, centres[c0:c1], ctx[p0:p1], rows[p0:p1], starts[c0:c1],
-                                         counts[c0:c1], negs[bi, :nb], lr, k, want, w_in, w_out, bound, decay,
+                                         counts[c0:c1], negs[bi, :nb], lr, k, want, w_in, w_out, load, decay,
                                          kappa)
         else:
             loss, cnt = cbow_negative_step(w_in, w_out, centres[c0:c1], ctx[p0:p1], rows[p0:p1], starts[c0:c1],
-                                           counts[c0:c1], negs[bi, :nb], lr, k, want, w_in, w_out, bound, decay,
+                                           counts[c0:c1], negs[bi, :nb], lr, k, want, w_in, w_out, load, decay,
                                            kappa)
         if want:
             loss_sum += loss
@@ -612,8 +612,8 @@ class RowBound:
     """
 
     def __init__(self, vocab_size: int, device: torch.device | str = "cpu", workers: int = 1, kappa: float = 1.0):
-        # the load of every output row, then of every input row (a list: the scripted steps take it as one argument)
-        self.tensors = [torch.zeros(2 * vocab_size, device=device)]
+        # the load of every output row, then of every input row
+        self.load = torch.zeros(2 * vocab_size, device=device)
         self.workers = max(1, workers)
         self.decay = 0.0 if workers <= 1 else 1.0 / workers
         self.kappa = float(kappa)
@@ -664,7 +664,7 @@ def _run(fn, w_in, w_out, b: PackedBatch, lr: float, k: float, want_loss: bool, 
     d_in, d_out = dst if dst is not None else (w_in, w_out)
     negs = _negs_2d(b.negatives)
     loss, n = scripted(fn, w_in.device)(w_in, w_out, b.centres, b.ctx, b.rows, b.starts, b.counts, negs, float(lr), k,
-                           bool(want_loss), d_in, d_out, bound.tensors, bound.decay, bound.kappa)
+                           bool(want_loss), d_in, d_out, bound.load, bound.decay, bound.kappa)
     return (loss if want_loss else None), n
 
 
@@ -686,7 +686,7 @@ def warm_up(config: ModelConfig, device: torch.device | str = "cpu") -> None:
         for i in range(2):
             scripted(run_chunk)(config.arch == "skipgram", w_in, w_out, ar.repeat(2), ctx.repeat(2), rows.repeat(2),
                                 starts.repeat(2), counts.repeat(2), negs, [0, B * C, 2 * B * C], B, 0.0, 0.0,
-                                float(config.negative), 1 + i, bound.tensors, bound.decay, bound.kappa)
+                                float(config.negative), 1 + i, bound.load, bound.decay, bound.kappa)
 
 
 def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:

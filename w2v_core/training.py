@@ -622,7 +622,7 @@ class Trainer:
         if mc.loss == "negative" and tc.emulate_workers <= 1:
             return scripted(run_chunk, dev)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
                                        rows, starts, counts, negs, cuts, B, lr0, lr1, float(mc.negative),
-                                       tc.loss_every, b.tensors, b.decay, b.kappa)
+                                       tc.loss_every, b.load, b.decay, b.kappa)
         # the full softmax, or emulated concurrent workers: one batch at a time from Python
         group = tc.emulate_workers
         dst = None
