@@ -71,6 +71,17 @@ def test_text_file_is_one_document_a_line(ds, tmp_path):
     assert c.n_docs == 3 and c.doc_tokens(2) == ["a", "mat", "is", "not", "a", "hat"]
 
 
+
+def test_a_pathlib_path_is_a_source_like_its_string(ds, tmp_path):
+    """A ``Path`` given through the Python API used to load and then fail writing the corpus cache (not JSON)."""
+    p = _write(ds, tmp_path, "txt")
+    config = CorpusConfig(source=p)
+    assert config.source == str(p)
+    c = load_corpus(config)
+    assert c.doc_tokens(2) == ["a", "mat", "is", "not", "a", "hat"]
+    assert json.loads(json.dumps(config.__dict__))["source"] == str(p)
+    assert load_corpus(CorpusConfig(source=str(p))).words == c.words
+
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet", "disk", "txt"])
 def test_options_and_size_reach_every_format(ds, tmp_path, kind):
     p = str(_write(ds, tmp_path, kind))

@@ -17,6 +17,7 @@ whitespace and does nothing else.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -48,6 +49,11 @@ class CorpusConfig:
     keep_unk: bool = False  # keep WikiText's <unk> as a token
     text_column: str | None = None  # for CSV/JSON/Parquet/datasets sources with several text columns
     split: str = "train"  # WikiText split: train | validation | test
+
+    def __post_init__(self) -> None:
+        # a pathlib.Path is a file name like any other (and must stay JSON-writable in the cache and config.json)
+        if isinstance(self.source, os.PathLike):
+            object.__setattr__(self, "source", os.fspath(self.source))
 
     def validate(self) -> None:
         if not self.source or not str(self.source).strip():
