@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from w2v_core.errors import W2VError
-from w2v_core.models import CBOW, Batch, ModelConfig, PackedBatch, SkipGram, build_model
+from w2v_core.models import (CBOW, NORM_FLOOR, WRONG_SIDE, Batch, ModelConfig, PackedBatch, RowBound, SkipGram,
+                              build_model)
 
 V, D, LR = 11, 6, 0.3
 
@@ -177,6 +178,39 @@ def test_packed_cbow_negative_step_matches_autograd():
     assert n.item() == 3
     assert torch.allclose(d_out, -LR * w_out.grad, atol=1e-6)
     assert torch.allclose(d_in, -LR * spread, atol=1e-6)
+
+
+def test_bounded_cbow_step_scales_each_rows_sum_by_its_load():
+    """The bound written out plainly: each row's summed step is scaled by min(1, kappa / (lr * load)), the load
+    summing the curvature sigma'(s) (at least WRONG_SIDE x |g| on the wrong side) x (|partner|^2 + NORM_FLOOR) of
+    every contribution; a pool word equal to the example's centre is no negative, in the step and in the loads."""
+    k, lr, kappa = 3, 2.0, 1.0
+    m = _model("cbow", k=k)
+    p = _packed(k)
+    N, B = p.negatives.shape[0], len(p.centres)
+    w_in, w_out = m.w_in.clone(), m.w_out.clone()
+    h = torch.stack([w_in[p.ctx[p.rows == i]].mean(0) for i in range(B)])
+    oc, on = w_out[p.centres], w_out[p.negatives]
+    wn = (p.negatives.unsqueeze(0) != p.centres.unsqueeze(1)).float() * (k / N)  # (B, N)
+    sig_p, sig_n = torch.sigmoid((h * oc).sum(1)), torch.sigmoid(h @ on.t())
+    gp, gn = sig_p - 1, sig_n * wn
+    ap = sig_p.clamp(min=WRONG_SIDE) * (1 - sig_p)
+    an = gn * (1 - sig_n).clamp(min=WRONG_SIDE)
+    h2, oc2, on2 = (h * h).sum(1) + NORM_FLOOR, (oc * oc).sum(1) + NORM_FLOOR, (on * on).sum(1) + NORM_FLOOR
+    load_out = torch.zeros(V).index_add_(0, p.centres, ap * h2).index_add_(0, p.negatives, an.t() @ h2)
+    per_example = (ap * oc2 + an @ on2) / p.counts
+    load_in = torch.zeros(V).index_add_(0, p.ctx, per_example[p.rows])
+    s_out = (kappa / (lr * load_out)).clamp(max=1)
+    s_in = (kappa / (lr * load_in)).clamp(max=1)
+    step_out = torch.zeros(V, D).index_add_(0, p.centres, gp.unsqueeze(1) * h).index_add_(0, p.negatives, gn.t() @ h)
+    grad_h = gp.unsqueeze(1) * oc + gn @ on
+    step_in = torch.zeros(V, D).index_add_(0, p.ctx, grad_h[p.rows])
+    d_in, d_out, _, _, _ = _updates(m, lambda: m.step_packed(p, lr, bound=RowBound(V, kappa=kappa)))
+    touched_out, touched_in = load_out > 0, load_in > 0
+    assert (s_out[touched_out] < 1).any() and (s_out[touched_out] == 1).any(), "some rows must be clipped, some not"
+    assert (s_in[touched_in] < 1).any()
+    assert torch.allclose(d_out, -lr * s_out.unsqueeze(1) * step_out, atol=1e-5)
+    assert torch.allclose(d_in, -lr * s_in.unsqueeze(1) * step_in, atol=1e-5)
 
 
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
