@@ -493,11 +493,11 @@ def sg_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Ten
         ap = _curvature(gp)
         an = gn * (1.0 - sig_n).clamp_(min=_wrong_side())
         o2n = (on * on).sum(2).add_(_norm_floor())  # (nb, N)
-        load_cen = torch.bmm(an, o2n.unsqueeze(2)).view(-1)[:B]
+        load_cen = (an * o2n.unsqueeze(1)).sum(2).view(-1)[:B]
         # a context word's |o|^2 is taken as the pool's mean (the pool is drawn from about the same words): no P x D
         load_cen.index_add_(0, rows, ap * o2n.mean())
         s = row_scale(load, torch.cat([ctx, negs.reshape(-1), centres + w_in.shape[0]]),
-                      torch.cat([ap * h2.index_select(0, rows), torch.bmm(an.transpose(1, 2), _blocks(h2, nb, blk).unsqueeze(2)).view(-1),
+                      torch.cat([ap * h2.index_select(0, rows), (an * _blocks(h2, nb, blk).unsqueeze(2)).sum(1).view(-1),
                                  load_cen]), decay, kappa / max(lr, 1e-30))
         s_in = s[P + nb * pool:]
         cp_out = cp_out * s[:P]
