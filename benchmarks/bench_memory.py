@@ -4,10 +4,10 @@
     python benchmarks/bench_memory.py --part memory --seconds 60
     python benchmarks/bench_memory.py --part callback
 
-Part "memory": a synthetic corpus of 20M tokens over a 200k-word vocabulary (Zipf-Mandelbrot frequencies,
-drawn with numpy, documents of 1,000 tokens, min_count 1 so every drawn word is kept), trained with skip-gram
-for one epoch (or until ``--seconds``, stated in the output) on 2 threads, in its own process; prints the peak
-RSS (``ru_maxrss``) of the whole run, corpus and vocabulary included. Target: under 2.5 GB.
+Part "memory": a synthetic corpus of 20M tokens over a 200k-word vocabulary (Zipf-Mandelbrot frequencies, drawn
+with numpy, documents of 1,000 tokens, min_count 1 so every drawn word is kept), trained with skip-gram (``--arch
+cbow``: CBOW) for one epoch (or until ``--seconds``, stated in the output) on 2 threads, in its own process; prints
+the peak RSS (``ru_maxrss``) of the whole run, corpus and vocabulary included. Target: under 2.5 GB.
 
 Part "callback": the same trainer with and without the app's kind of progress callback (every report appended
 to a list under a lock, as ``jobs.py`` does), alternated several times on one corpus in one process; prints
@@ -76,7 +76,7 @@ def part_memory(args) -> dict:
         cbs = [Cap()]
     else:
         cbs = []
-    mc = ModelConfig(arch="skipgram", dim=100, window=5, negative=5, min_count=1, sample=1e-3)
+    mc = ModelConfig(arch=args.arch, dim=100, window=5, negative=5, min_count=1, sample=1e-3)
     r = Trainer(corpus, mc, TrainConfig(epochs=1, threads=args.threads, device="cpu"), cbs, stop).train()
     s = r.summary
     return {"tokens": corpus.n_tokens, "vocab": s["vocab_size"], "epochs_done": s["epochs"],
@@ -136,6 +136,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=200_000)
     ap.add_argument("--seconds", type=float, default=0, help="stop the memory run after this long (0 = one epoch)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", choices=["skipgram", "cbow"], default="skipgram", help="the memory part's architecture")
     ap.add_argument("--cb-tokens", type=int, default=2_000_000)
     ap.add_argument("--cb-vocab", type=int, default=50_000)
     ap.add_argument("--cb-arch", choices=["skipgram", "cbow"], default="skipgram")
@@ -157,7 +158,7 @@ def main() -> None:
         if part == "memory":
             cap = (f"stopped after {res['train_seconds']:.0f}s ({res['epochs_done']} of the epoch)"
                    if res["stopped_by_time_cap"] else f"one full epoch in {res['train_seconds']:.0f}s")
-            print(f"memory: {res['tokens']:,} tokens, {res['vocab']:,} words, skip-gram, {cap}, "
+            print(f"memory: {res['tokens']:,} tokens, {res['vocab']:,} words, {args.arch}, {cap}, "
                   f"{res['words_per_sec']:,.0f} words/s; RSS after building the corpus {res['rss_after_corpus_mb']:,} MB, "
                   f"peak RSS {res['peak_rss_mb']:,} MB (target < 2,500 MB)")
         else:

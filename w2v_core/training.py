@@ -10,10 +10,11 @@ thread timing. With ``threads > 1`` worker threads take the next chunk when they
 tables without locks ("Hogwild", as word2vec and gensim do); only then is a run not bit-for-bit repeatable.
 
 What makes it fast (measured against gensim in ``benchmarks/``): a chunk's windows are built at once and packed
-(real context words only); each block of 256 centres shares one pool of negatives; all the batches of a chunk run
-in one TorchScript call with the GIL released (``models.run_chunk``); each worker uses one intra-op thread; the
-loss is computed on every ``loss_every``-th batch and read back only when progress is reported (on a GPU nothing
-waits for the device between reports).
+(real context words only); each block of centres (256; CBOW on a CPU 128) shares one pool of negatives; CBOW's
+context rows get one summed update each (CPU); all the batches of a chunk run in one TorchScript call with the GIL
+released (``models.run_chunk``); each worker uses one intra-op thread; the loss is computed on every
+``loss_every``-th batch and read back only when progress is reported (on a GPU nothing waits for the device between
+reports).
 
 What keeps it correct at any batch size and thread count: each row's step per batch is bounded
 (``models.row_scale``), and the trainer watches its own loss: a run whose loss climbs far above an untrained
