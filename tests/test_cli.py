@@ -154,3 +154,20 @@ def test_the_batch_size_is_used_as_given(tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["batch_size"] == 16384 and summary["final_loss"] < summary["untrained_loss"]
+
+
+def test_train_help_states_the_trainers_real_default_batches():
+    """The --batch-size help is written out (no torch import for --help); it must follow the trainer's constants."""
+    import re
+
+    from w2v_core import training
+
+    text = " ".join(cli("train", "--help").stdout.split())
+    m = re.search(r"default on a CPU: (\d+) skipgram / (\d+) cbow per thread, less with many threads, all together at "
+                  r"most (\d+) / (\d+); on a GPU (\d+) / (\d+)", text)
+    assert m, text
+    got = [int(x) for x in m.groups()]
+    want = [training.DEFAULT_BATCH[("cpu", "skipgram")], training.DEFAULT_BATCH[("cpu", "cbow")],
+            training.CPU_EFFECTIVE_BATCH["skipgram"], training.CPU_EFFECTIVE_BATCH["cbow"],
+            training.DEFAULT_BATCH[("cuda", "skipgram")], training.DEFAULT_BATCH[("cuda", "cbow")]]
+    assert got == want

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=5)
     t.add_argument("--lr", type=_float("--lr"), default=None, help="default 0.025 (skipgram) / 0.05 (cbow)")
     t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
-                   help="centre words per batch, used as given (default 256 skipgram / 512 cbow; 16384 / 32768 on a GPU)")
+                   help="centre words per batch, used as given (default on a CPU: 512 skipgram / 1024 cbow per thread, "
+                        "less with many threads, all together at most 4096 / 8192; on a GPU 16384 / 32768)")
     t.add_argument("--update", default="bounded",
                    help="bounded (each word's step per batch is limited: stable with any batch or thread count) | "
                         "sum (word2vec's plain summed step: diverges with big batches or many threads)")
