@@ -321,3 +321,14 @@ def test_intra_op_threads_are_restored_after_training_even_with_two_runs_at_once
         t.join()
     assert seen and all(n == 1 for n in seen)  # while training: one intra-op thread
     assert torch.get_num_threads() == before
+
+
+def test_big_effective_batches_get_a_capped_rate_boost_per_device_and_architecture():
+    from w2v_core.training import batch_lr_boost
+
+    assert batch_lr_boost("cbow", 4096) == batch_lr_boost("skipgram", 1024) == 1.0  # small batches: word2vec's rate
+    assert batch_lr_boost("skipgram", 16384) == pytest.approx(2.0)  # sqrt(16384 / 4096)
+    assert batch_lr_boost("skipgram", 65536) == pytest.approx(2.0)  # capped
+    assert batch_lr_boost("cbow", 32768, "cpu") == pytest.approx(2 * 2 ** 0.5)
+    assert batch_lr_boost("cbow", 10 ** 6, "cpu") == pytest.approx(2 * 2 ** 0.5)
+    assert batch_lr_boost("cbow", 32768, "cuda") == pytest.approx(2.0)  # the GPU keeps the cap it was measured with
