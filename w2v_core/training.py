@@ -60,12 +60,8 @@ BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("
 # batch of 16384 on the sample, with 20% in none (batch_lr_boost)
 BOOST_WARMUP = {"skipgram": 0.05, "cbow": 0.2}
 MIN_CPU_BATCH = 128
-# negatives shared per block of centres (each stands for k / N of an example's k negatives), and centres per block.
-# CBOW on a CPU: 16 per 128 centres, the same rows per batch as 32 per 256 and half the products; 2 threads on 2
-# cores, 689k tokens, 5 epochs, 4 seeds: 17% more words/s, WordSim353 0.273 against 0.265, SimLex 0.144 against
-# 0.149 (8 per 64: 0.267 / 0.138). The GPU keeps the pools it was measured with.
-NEG_POOL = {("cpu", "skipgram"): (32, 256), ("cpu", "cbow"): (16, 128), ("cuda", "skipgram"): (32, 256),
-            ("cuda", "cbow"): (32, 256)}
+DEFAULT_POOL = 32  # negatives shared per block of centres (each stands for k / N of an example's k negatives)
+DEFAULT_BLOCK = 256  # centres per shared pool of negatives
 CPU_CHUNK = 50_000  # tokens per chunk on a CPU (bounds memory); on a GPU chunks hold many big batches
 MIN_CHUNK = 2_000  # with several workers, chunks shrink so that each worker gets ~8, but not below this
 GPU_CHUNK = 2_000_000
@@ -129,7 +125,7 @@ class TrainConfig:
     chunk_tokens: int | None = None  # tokens per chunk of an epoch (bounds memory); None = by device and batch
     report_every: float = 0.25  # seconds between progress reports to callbacks
     shared_negatives: int | None = None  # N, negatives drawn per block and shared by its centres; None = default
-    block_size: int | None = None  # centres that share one pool of negatives; None = default (NEG_POOL)
+    block_size: int = DEFAULT_BLOCK  # centres that share one pool of negatives
     loss_every: int = 4  # compute the loss on every n-th batch only (it is only shown, never trained on)
     # batches of centres drawn from all over a chunk, not consecutive (see Windows.permute): better vectors on
     # small corpora (WikiText-2 valid, CBOW: SimLex 0.064 -> 0.084, gensim 0.11), slower CBOW; off by default
@@ -152,7 +148,7 @@ class TrainConfig:
             raise W2VError(f"threads must be between 0 (all cores) and 256 (got {self.threads}).")
         if self.shared_negatives is not None and not 1 <= self.shared_negatives <= 100_000:
             raise W2VError(f"shared_negatives must be between 1 and 100,000 (got {self.shared_negatives}).")
-        if self.block_size is not None and not 1 <= self.block_size <= 1_000_000:
+        if not 1 <= self.block_size <= 1_000_000:
             raise W2VError(f"block_size must be between 1 and 1,000,000 (got {self.block_size}).")
         if not 1 <= self.loss_every <= 1_000_000:
             raise W2VError(f"loss_every must be at least 1 (got {self.loss_every}).")
@@ -347,9 +343,7 @@ class Trainer:
             batch_size=batch,
             threads=threads,
             chunk_tokens=chunk,
-            shared_negatives=train_config.shared_negatives or max(NEG_POOL[(dev, model_config.arch)][0],
-                                                                  model_config.negative),
-            block_size=train_config.block_size or NEG_POOL[(dev, model_config.arch)][1],
+            shared_negatives=train_config.shared_negatives or max(DEFAULT_POOL, model_config.negative),
             device=str(self.device),
         )
         self.callbacks = list(callbacks)
