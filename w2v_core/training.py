@@ -10,11 +10,10 @@ thread timing. With ``threads > 1`` worker threads take the next chunk when they
 tables without locks ("Hogwild", as word2vec and gensim do); only then is a run not bit-for-bit repeatable.
 
 What makes it fast (measured against gensim in ``benchmarks/``): a chunk's windows are built at once and packed
-(real context words only); each block of centres (256; CBOW on a CPU 128) shares one pool of negatives; CBOW's
-context rows get one summed update each (CPU); all the batches of a chunk run in one TorchScript call with the GIL
-released (``models.run_chunk``); each worker uses one intra-op thread; the loss is computed on every
-``loss_every``-th batch and read back only when progress is reported (on a GPU nothing waits for the device between
-reports).
+(real context words only); each block of 256 centres shares one pool of negatives; CBOW's context rows get one
+summed update each (CPU); all the batches of a chunk run in one TorchScript call with the GIL released
+(``models.run_chunk``); each worker uses one intra-op thread; the loss is computed on every ``loss_every``-th batch
+and read back only when progress is reported (on a GPU nothing waits for the device between reports).
 
 What keeps it correct at any batch size and thread count: each row's step per batch is bounded
 (``models.row_scale``), and the trainer watches its own loss: a run whose loss climbs far above an untrained
@@ -51,9 +50,10 @@ DEFAULT_BATCH = {("cpu", "skipgram"): 512, ("cpu", "cbow"): 1024, ("cuda", "skip
 # 8 x 1024 ran at 5.24M words/s against 4.16M for 8 x 512 with the same WordSim353 (0.313)
 CPU_EFFECTIVE_BATCH = {"skipgram": 4096, "cbow": 8192}
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
-# CBOW on a CPU may go to 2 sqrt 2 (an effective batch of 32,768): 2 threads x 16384 on 689k tokens, 5 epochs, 8
-# seeds: WordSim353 0.191 at 2, 0.225 at 2.83 (default batch 0.273), no retries; emulated 8 x 4096: 0.199 -> 0.239,
-# 16 x 4096: 0.112 -> 0.118, 64 x 512: 0.171 -> 0.194, no retries. A GPU keeps the cap its figures were measured with
+# CBOW on a CPU may go to 2 sqrt 2 (an effective batch of 32,768): 2 threads x 16384 on 689k tokens, 5 epochs,
+# WordSim353 0.186 at 2 (7 seeds), 0.243 at 2.83 (4 seeds; the default batch: 0.275), no retries; emulated workers,
+# 3 seeds: 8 x 4096 0.205 -> 0.240, 64 x 512 0.178 -> 0.201, 16 x 4096 0.109 -> 0.104, no retries. A GPU keeps the
+# cap its figures were measured with
 BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("cuda", "skipgram"): 2.0,
              ("cuda", "cbow"): 2.0}
 # share of the run over which the boost ramps in: CBOW at 2x with 5% blew up (and retried) in 2 runs of 3 at one
