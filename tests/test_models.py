@@ -312,7 +312,7 @@ def test_context_groups_hold_every_entry_of_their_batch_once():
 
     V_, batch = 40, 64
     win, cuts, _, _ = _chunk(V_, batch=batch)
-    by_row, row_starts, row_ids, row_cuts = group_contexts(win.rows, win.ctx, batch, V_, cuts)
+    by_row, row_starts, row_ids, row_cuts = group_contexts(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)
     n_batches = len(cuts) - 1
     assert len(row_cuts) == n_batches + 1 and row_cuts[-1] == len(row_ids)
     for b in range(n_batches):
@@ -339,7 +339,7 @@ def test_grouped_cbow_chunk_makes_the_same_updates_as_one_per_entry(workers):
     tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
     none = win.ctx.new_zeros(0)
     out = []
-    for groups in ((none, none, none, [0]), models.group_contexts(win.rows, win.ctx, batch, V_, cuts)):
+    for groups in ((none, none, none, [0]), models.group_contexts(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)):
         w_in, w_out = (t.clone() for t in tables)
         bound = RowBound(V_, workers=workers)
         loss, n = models.scripted(models.run_chunk)(False, w_in, w_out, win.centres, win.ctx, win.rows % batch, starts,

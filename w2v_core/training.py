@@ -617,8 +617,10 @@ class Trainer:
         counts = win.counts.to(torch.float32)
         cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
         # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
-        rows = win.rows % B
-        first = torch.arange(n, device=dev).div_(B, rounding_mode="floor").mul_(B)
+        centre_batch = torch.arange(n, device=dev).div_(B, rounding_mode="floor")
+        first = centre_batch * B
+        batch_of = centre_batch.index_select(0, win.rows)  # each context entry's batch (a gather: 3x faster than %)
+        rows = win.rows - batch_of * B
         starts = win.starts[:-1] - win.starts.index_select(0, first)
         blocks = -(-min(B, n) // tc.block_size)
         blk = -(-min(B, n) // blocks)
@@ -627,7 +629,7 @@ class Trainer:
                 .long() if table is not None else None)
         if mc.loss == "negative" and tc.emulate_workers <= 1:
             if mc.arch == "cbow" and dev.type == "cpu":  # a GPU keeps the per-entry updates it was measured with
-                groups = group_contexts(win.rows, win.ctx, B, self.model.w_in.shape[0], cuts)
+                groups = group_contexts(rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
             else:
                 none = win.ctx.new_zeros(0)
                 groups = (none, none, none, [0])
