@@ -324,6 +324,9 @@ def test_context_groups_hold_every_entry_of_their_batch_once():
         assert got == want  # every (row, centre) entry of the batch, each once, under its own row
         assert len(set(row_ids[u0:u1].tolist())) == u1 - u0  # one group per row
     assert len(row_ids) < len(win.ctx) / 2  # neighbouring centres share context words: far fewer rows than entries
+    # a vocabulary too big for 32-bit sort keys takes the 64-bit path to the same groups
+    big = group_contexts(win.rows % batch, win.rows // batch, win.ctx, 2 ** 31, cuts)
+    assert torch.equal(big[2], row_ids) and torch.equal(big[1], row_starts) and big[3] == row_cuts
 
 
 @pytest.mark.parametrize("workers", [1, 2])
