@@ -209,7 +209,8 @@ def test_train_button_and_live_view_come_before_the_settings(browser, server, vi
     _no_exception(page)
     page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
     _shot(page, f"8-training-{viewport['width']}")
-    page.get_by_role("button", name=re.compile("Stop")).click()
+    # scoped to the page body: Streamlit's own header shows a "Stop" button while a rerun is running
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=re.compile("Stop")).click()
     page.get_by_role("heading", name="Stopped").wait_for()
     page.wait_for_timeout(1000)
     _shot(page, f"9-stopped-{viewport['width']}")
