@@ -27,7 +27,7 @@ wv = model.vectors
 V = len(wv)
 path, stamp = str(model.path), store.stamp(model.path)
 stop = explorer.stop_words()
-first = map_state.defaults(wv.words, stop)
+first = map_state.defaults(wv, stop)
 map_state.apply_url(first)
 if link_problem:
     show_warning(link_problem, icon=":material/link_off:")
@@ -158,7 +158,7 @@ colouring = map_view.Colouring("none")
 if ss["map_colour"] == COLOURS[0]:
     colouring = map_view.Colouring("clusters", map_view.clusters(path, stamp, key, int(ss["map_k"]), tuple(words)))
 elif ss["map_colour"] == COLOURS[1]:
-    counts = wv.counts[rows] if wv.counts is not None and wv.counts.any() else None
+    counts = wv.counts_at(rows)
     colouring = map_view.Colouring("value", values=np.log10(np.maximum(counts, 1)) if counts is not None
                                    else np.log10(rows + 1.0), value_title="log10 count" if counts is not None
                                    else "log10 rank")

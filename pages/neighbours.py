@@ -112,7 +112,7 @@ with t_nb:
         try:
             w = resolve_word(wv, ss["nb_word"])
             df = pd.DataFrame(wv.most_similar(w, topn=int(ss["nb_k"])), columns=["word", "cosine"])
-            if wv.counts is not None and wv.counts.any():
+            if wv.has_counts:
                 df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
             st.plotly_chart(neighbour_chart(df, w), key="nb_chart", config={"displayModeBar": False})
             if "count" in df:

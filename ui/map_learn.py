@@ -138,7 +138,8 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
     prio = explorer.label_priorities(words)
     names = explorer.choose_labels(final, prio, words, max_labels=n_labels, always=[index[w] for w in follow],
                                    width_px=720, height_px=520, font_px=11)
-    names = [i for i in names if words[i] not in set(follow)]
+    followed = set(follow)
+    names = [i for i in names if words[i] not in followed]
     fol = [index[w] for w in follow]
     colours = explorer.cluster_colours(len(clusters.names))
     members = [np.flatnonzero(clusters.labels == j) for j in range(len(clusters.names))]

@@ -82,8 +82,9 @@ def _table(words: Sequence[str], proj: projection.MapProjection, colouring: map_
     if colouring.kind == "clusters" and colouring.clusters is not None:
         df["cluster"] = [colouring.clusters.names[c] for c in colouring.clusters.labels]
     rows = np.array([wv.index[w] for w in words])
-    if wv.counts is not None and wv.counts.any():
-        df["count"] = wv.counts[rows]
+    counts = wv.counts_at(rows)
+    if counts is not None:
+        df["count"] = counts
     df["rank"] = rows + 1
     return df
 

@@ -48,9 +48,9 @@ URL: dict[str, str] = {  # URL name -> session key
 SHOWCASE = ("king", "queen", "paris", "france", "music", "war", "river", "science", "money", "city", "water")
 
 
-def defaults(words: list[str], stop: frozenset[str]) -> dict[str, Any]:
-    """The first value of every setting for a model whose vocabulary is ``words`` (most frequent first)."""
-    have = set(words)
+def defaults(wv, stop: frozenset[str]) -> dict[str, Any]:
+    """The first value of every setting for the model whose vectors are ``wv`` (words most frequent first)."""
+    words, have = wv.words, wv.index.keys()  # the vocabulary's own index: no set of every word at each rerun
     x = "man -> woman" if {"man", "woman"} <= have else f"{words[0]} -> {words[1]}" if len(words) > 1 else ""
     y = "bad -> good" if {"bad", "good"} <= have else f"{words[2]} -> {words[3]}" if len(words) > 3 else ""
     z = "old -> new" if {"old", "new"} <= have else f"{words[4]} -> {words[5]}" if len(words) > 5 else ""

@@ -106,8 +106,7 @@ def clusters(path: str, stamp: int, key: str, k: int, _words: tuple[str, ...]) -
 
 def priorities(wv, rows: Sequence[int], words: Sequence[str]) -> np.ndarray:
     """How worth naming each mapped word is (frequent, not a stop word)."""
-    counts = wv.counts[list(rows)] if wv.counts is not None and wv.counts.any() else None
-    return explorer.label_priorities(words, counts)
+    return explorer.label_priorities(words, wv.counts_at(rows))
 
 
 @dataclass
@@ -218,6 +217,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         fig.add_trace(points(slice(None), meta="", name="words", opacity=opacity, marker=marker, showlegend=False))
     index = {w: i for i, w in enumerate(words)}
     sel = [index[w] for w in hl.selected if w in index]
+    named = set(hl.named())
     top = [index[w] for w in ([hl.focus] if hl.focus else []) + hl.neighbours if w in index]
     if sel:  # rings around the selected words
         fig.add_trace(points(sel, meta="selected", name=f"selected ({len(sel):,})",
@@ -228,7 +228,7 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
                              marker=dict(size=big, line=dict(width=1.5, color="#111"),
                                          color=[FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top])))
     _names(fig, coords, escaped, labels, {i: FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top}
-           | {i: SELECTED for i in sel if words[i] in set(hl.named())}, size)
+           | {i: SELECTED for i in sel if words[i] in named}, size)
     axis = dict(showticklabels=show_ticks, zeroline=show_ticks, showgrid=show_ticks, ticks="")
     titles = list(axis_titles)
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
-from w2v_core.snapshots import SnapshotRecorder
+from w2v_core.snapshots import SnapshotRecorder, save_snapshots
 from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
@@ -341,8 +341,6 @@ class TrainingJob:
 
 def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
     """Save what the recorder kept into the model folder; a failure costs only the Map's replay, never the model."""
-    from w2v_core.snapshots import save_snapshots
-
     try:
         snaps = recorder.snapshots()
         if snaps is not None and len(snaps) >= 2:

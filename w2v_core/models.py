@@ -332,7 +332,7 @@ class CBOW(Word2Vec):
         return F.embedding_bag(b.ctx, self.w_in, b.starts, mode="sum").div_(b.counts.unsqueeze(1))  # (B, D)
 
     def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool, bound=None, dst=None):
-        none = b.ctx.new_zeros(0)  # context entries not grouped by row
+        none = b.ctx.new_zeros(0)  # one update per context entry (the trainer's chunks group them: chunk_groups)
         return _run(cbow_negative_step, self.w_in, self.w_out, b, lr, float(self.config.negative), want_loss, bound,
                     dst, (none, none, none))
 
@@ -580,10 +580,13 @@ def cbow_negative_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.T
         per_example = (an * o2n.unsqueeze(1)).sum(2).view(-1)[:B].mul_(w).add_(ap * o2c)
         # a context row moves h by 1 / n of its step
         head = torch.cat([centres, negs.reshape(-1)])
+        ask: Optional[torch.Tensor] = None  # ungrouped, the factors wanted are every entry's
+        if grouped:
+            ask = torch.cat([head, up_rows + w_in.shape[0]])
         s = row_scale(load, torch.cat([head, ctx + w_in.shape[0]]),
                       torch.cat([ap * h2, (an * _blocks(h2, nb, blk).unsqueeze(2)).sum(1).view(-1).mul_(w),
                                  per_example.div_(counts).index_select(0, rows)]), decay, kappa / max(lr, 1e-30),
-                      torch.cat([head, up_rows + w_in.shape[0]]))
+                      ask)
         cp_out = cp_out * s[:B]
         cn_out = cn_out * s[B:B + nb * pool].view(nb, 1, pool)
         up_ctx.mul_(s[B + nb * pool:].unsqueeze(1))
@@ -663,6 +666,16 @@ def group_contexts(rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor
     row_starts = ucount.cumsum(0).sub_(ucount).sub_(cut_t.index_select(0, ubatch))
     row_cuts = torch.searchsorted(ubatch, torch.arange(len(cuts), device=rows.device)).tolist()
     return by_row, row_starts, ukey - ubatch * vocab_size, row_cuts
+
+
+def chunk_groups(arch: str, rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor, vocab_size: int,
+                 cuts: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """``run_chunk``'s last four arguments: CBOW on a CPU groups its context entries by row (``group_contexts``);
+    Skip-gram, and a GPU (which keeps the per-entry updates it was measured with), pass empty groups."""
+    if arch == "cbow" and ctx.device.type == "cpu":
+        return group_contexts(rows, batch_of, ctx, vocab_size, cuts)
+    none = ctx.new_zeros(0)
+    return none, none, none, [0]
 
 
 class RowBound:
@@ -746,12 +759,8 @@ def warm_up(config: ModelConfig, device: torch.device | str = "cpu") -> None:
     counts = torch.full((B,), float(C), device=device)
     negs = torch.arange(8, device=device).view(1, 2, 4).expand(2, 2, 4).contiguous()
     cuts = [0, B * C, 2 * B * C]
-    if config.arch == "cbow":
-        groups = group_contexts(rows.repeat(2), torch.arange(2, device=device).repeat_interleave(B * C), ctx.repeat(2),
-                                V, cuts)
-    else:
-        none = ctx.new_zeros(0)
-        groups = (none, none, none, [0])
+    groups = chunk_groups(config.arch, rows.repeat(2), torch.arange(2, device=device).repeat_interleave(B * C),
+                          ctx.repeat(2), V, cuts)
     for bound in (RowBound(V, device), RowBound(V, device, workers=2), RowBound.off(device)):
         for i in range(2):
             scripted(run_chunk)(config.arch == "skipgram", w_in, w_out, ar.repeat(2), ctx.repeat(2), rows.repeat(2),

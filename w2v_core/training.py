@@ -37,7 +37,7 @@ import torch
 
 from w2v_core.errors import W2VError
 from w2v_core.models import (BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, ModelConfig, PackedBatch, RowBound, Word2Vec,
-                             build_model, group_contexts, run_chunk, scripted, warm_up)
+                             build_model, chunk_groups, run_chunk, scripted, warm_up)
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
@@ -628,11 +628,7 @@ class Trainer:
         negs = (table[torch.randint(len(table), (n_batches, blocks, tc.shared_negatives), generator=g, device=dev)]
                 .long() if table is not None else None)
         if mc.loss == "negative" and tc.emulate_workers <= 1:
-            if mc.arch == "cbow" and dev.type == "cpu":  # a GPU keeps the per-entry updates it was measured with
-                groups = group_contexts(rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
-            else:
-                none = win.ctx.new_zeros(0)
-                groups = (none, none, none, [0])
+            groups = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
             return scripted(run_chunk, dev)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
                                        rows, starts, counts, negs, cuts, B, lr0, lr1, float(mc.negative),
                                        tc.loss_every, b.load, b.decay, b.kappa, *groups)

@@ -54,6 +54,8 @@ class WordVectors:
         self.words = list(words)
         self.vectors = vectors
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        # imported vectors carry no counts (a saved model stores zeros for them)
+        self.has_counts = self.counts is not None and bool(self.counts.any())
         self.index = {w: i for i, w in enumerate(self.words)}
         if len(self.index) != len(self.words):
             raise W2VError("The vocabulary lists the same word twice: the vectors file is malformed.")
@@ -66,6 +68,10 @@ class WordVectors:
 
     def __contains__(self, word: str) -> bool:
         return word in self.index
+
+    def counts_at(self, rows) -> np.ndarray | None:
+        """The corpus counts of the words at ``rows``, or None when these vectors carry no counts."""
+        return self.counts[np.asarray(rows, dtype=np.int64)] if self.has_counts else None
 
     def __repr__(self) -> str:
         return f"WordVectors({len(self):,} words x {self.dim} dims)"
