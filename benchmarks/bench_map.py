@@ -43,8 +43,8 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 def train_sample(folder: Path) -> tuple[Path, dict]:
     """A skip-gram model of the bundled corpus, with a snapshot recorder (its cost is measured too)."""
-    from w2v_core.corpus import CorpusConfig
-    from w2v_core.loader import load_corpus
+    from w2v_core.data.corpus import CorpusConfig
+    from w2v_core.data.loader import load_corpus
     from w2v_core.models import ModelConfig
     from w2v_core.snapshots import SnapshotRecorder, save_snapshots
     from w2v_core.training import TrainConfig, Trainer
@@ -77,8 +77,8 @@ import sys, time, json
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 import torch
-from w2v_core.store import load_model
 from w2v_core import projection
+from w2v_core.store import load_model
 wv = load_model({model!r}).vectors
 t = time.perf_counter()
 projection.project_map(wv, wv.words[:{n}], {method!r}, 2)

@@ -39,7 +39,7 @@ def synthetic_corpus(n_tokens: int, n_words: int, doc_len: int = 1000, seed: int
     """Zipf-Mandelbrot word frequencies (p_r ~ 1 / (r + 2.7)), as in natural text; ids in int32 from the start."""
     import numpy as np
 
-    from w2v_core.corpus import Corpus
+    from w2v_core.data.corpus import Corpus
 
     rng = np.random.default_rng(seed)
     p = 1.0 / (np.arange(n_words) + 2.7)

@@ -5,7 +5,7 @@
     python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
     python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
 
-The corpus is tokenized once (``w2v_core.loader.load_corpus``) and written as one document a line, split into
+The corpus is tokenized once (``w2v_core.data.loader.load_corpus``) and written as one document a line, split into
 pieces of at most 10,000 tokens (gensim silently truncates longer sentences), so both trainers read exactly the
 same documents. Every training run is its own subprocess, so the peak RSS (``ru_maxrss``) printed is that
 run's own. Words/s = raw tokens x epochs / seconds of the training loop (vocabulary building excluded for both).
@@ -30,8 +30,8 @@ MAX_DOC = 10_000  # gensim's MAX_WORDS_IN_BATCH: longer sentences are cut by gen
 
 
 def write_tokens(sources: list[str], pretokenized: bool, path: str) -> dict:
-    from w2v_core.corpus import CorpusConfig
-    from w2v_core.loader import load_corpus
+    from w2v_core.data.corpus import CorpusConfig
+    from w2v_core.data.loader import load_corpus
 
     n_tok = n_doc = 0
     with open(path, "w", encoding="utf-8") as f:
@@ -54,7 +54,7 @@ def evaluate(words: list[str], vectors) -> dict:
 
     from gensim.models import KeyedVectors
 
-    from w2v_core.bundled import data_path
+    from w2v_core.data.bundled import data_path
 
     logging.getLogger("gensim").setLevel(logging.ERROR)
     kv = KeyedVectors(vectors.shape[1])
@@ -95,7 +95,7 @@ def child(args) -> None:
         words, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
         vocab = len(words)
     else:
-        from w2v_core.corpus import from_documents
+        from w2v_core.data.corpus import from_documents
         from w2v_core.models import ModelConfig
         from w2v_core.training import Callback, Trainer, TrainConfig
 

@@ -32,8 +32,8 @@ def main() -> None:
     import datasets
 
     os.environ.setdefault("W2V_CACHE_DIR", tempfile.mkdtemp(prefix="w2v-bench-"))
-    from w2v_core import corpus_cache, hub
-    from w2v_core.corpus import CorpusConfig, from_texts
+    from w2v_core.data import corpus_cache, hub
+    from w2v_core.data.corpus import CorpusConfig, from_texts
 
     if a.text:
         lines = Path(a.text).read_text(encoding="utf-8").splitlines(keepends=True)

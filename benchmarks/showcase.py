@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from w2v_core import showcase  # noqa: E402
-from w2v_core.corpus import CorpusConfig  # noqa: E402
-from w2v_core.loader import load_corpus  # noqa: E402
+from w2v_core.data.corpus import CorpusConfig  # noqa: E402
+from w2v_core.data.loader import load_corpus  # noqa: E402
 from w2v_core.models import ModelConfig  # noqa: E402
 from w2v_core.training import TrainConfig, Trainer  # noqa: E402
 

@@ -16,8 +16,8 @@ from ui import shell
 from ui.corpus_picker import (corpus_picker, corpus_stats_cached, load_corpus_cached, min_count_control,
                               offline_message, use_sample)
 from ui.widgets import md_escape, show_error
+from w2v_core.data.hub import HubUnavailable
 from w2v_core.errors import W2VError
-from w2v_core.hub import HubUnavailable
 
 shell.require_app()
 

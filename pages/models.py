@@ -14,8 +14,9 @@ import streamlit as st
 from ui import cards, exports, session, shell
 from ui.job import current_job
 from ui.widgets import PERSIST, guarded, md_escape, show_error
-from w2v_core import quota, store
+from w2v_core import store
 from w2v_core.errors import W2VError
+from w2v_core.serve import quota
 
 shell.require_app()
 

@@ -15,8 +15,8 @@ from ui.job import REATTACHED, current_job, remember_job
 from ui.widgets import PERSIST, default, guarded, show_error
 from w2v_core import showcase
 from w2v_core.errors import W2VError
-from w2v_core.jobs import TrainingJob
 from w2v_core.models import SOFTMAX_WARN_VOCAB, ModelConfig
+from w2v_core.serve.jobs import TrainingJob
 from w2v_core.training import DEFAULT_LR, TrainConfig
 
 shell.require_app()

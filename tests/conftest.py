@@ -75,7 +75,7 @@ def tiny_texts() -> list[str]:
 
 @pytest.fixture
 def tiny_corpus(tiny_texts):
-    from w2v_core.corpus import CorpusConfig, from_texts
+    from w2v_core.data.corpus import CorpusConfig, from_texts
 
     return from_texts(tiny_texts, name="tiny", config=CorpusConfig(source="tiny"))
 

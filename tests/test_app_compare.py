@@ -18,7 +18,7 @@ PAGE = "pages/compare.py"
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory):
     """Skip-gram and CBOW trained on the same tiny corpus, and plain word2vec text vectors imported."""
-    from w2v_core.corpus import CorpusConfig, from_texts
+    from w2v_core.data.corpus import CorpusConfig, from_texts
     from w2v_core.models import ModelConfig
     from w2v_core.training import TrainConfig, Trainer
 

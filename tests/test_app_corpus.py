@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP
-from w2v_core.corpus import CorpusConfig
-from w2v_core.loader import load_corpus
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.vocab import Vocabulary
 
 def _app(source: str | None = None, **state) -> AppTest:

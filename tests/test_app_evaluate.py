@@ -20,7 +20,7 @@ PAGE = "pages/evaluate.py"
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory):
     """A tiny trained model, and imported vectors that cover the benchmark words (so scores are real)."""
-    from w2v_core.corpus import CorpusConfig, from_texts
+    from w2v_core.data.corpus import CorpusConfig, from_texts
     from w2v_core.models import ModelConfig
     from w2v_core.training import TrainConfig, Trainer
 

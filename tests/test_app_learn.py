@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APP, make_texts
 from w2v_core import learn
-from w2v_core.corpus import CorpusConfig
-from w2v_core.loader import load_corpus
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.models import ModelConfig
 from w2v_core.training import TrainConfig, Trainer
 from w2v_core.windows import Stream, cbow_examples, draw_radii, skipgram_pairs, subsample

@@ -318,8 +318,8 @@ def test_coordinates_download_and_picture_export(map_model):
 
 @pytest.fixture
 def trained_with_snapshots(tiny_corpus):
-    from w2v_core.jobs import TrainingJob
     from w2v_core.models import ModelConfig
+    from w2v_core.serve.jobs import TrainingJob
     from w2v_core.training import TrainConfig
 
     job = TrainingJob(model_config=ModelConfig(dim=16, window=3, min_count=1, sample=0),
@@ -357,8 +357,8 @@ def test_a_model_without_a_training_record_says_so(map_model):
 
 def test_the_train_page_live_map_shows_the_words_as_they_are(tiny_corpus):
     """ui.map_learn.live_map on a job whose recorder has a snapshot (as the Train page calls it while a run goes)."""
-    from w2v_core.jobs import TrainingJob
     from w2v_core.models import ModelConfig
+    from w2v_core.serve.jobs import TrainingJob
     from w2v_core.training import TrainConfig
 
     job = TrainingJob(model_config=ModelConfig(dim=16, window=3, min_count=1, sample=0),

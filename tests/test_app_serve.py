@@ -16,9 +16,11 @@ from streamlit.testing.v1 import AppTest
 from conftest import APP
 from test_app_train import run_until_finished, small_run
 from ui import session, widgets
-from w2v_core import jobs, sources, store
-from w2v_core.corpus import CorpusConfig
+from w2v_core import store
+from w2v_core.data import sources
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.models import ModelConfig
+from w2v_core.serve import jobs
 from w2v_core.training import TrainConfig
 
 PAGES = ["pages/home.py", "pages/corpus.py", "pages/train.py", "pages/map.py", "pages/neighbours.py",

@@ -25,9 +25,9 @@ def map_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser-map")
     make_model(base / "models", name="map-model")
 
-    from w2v_core.corpus import CorpusConfig, from_texts
-    from w2v_core.jobs import TrainingJob
+    from w2v_core.data.corpus import CorpusConfig, from_texts
     from w2v_core.models import ModelConfig
+    from w2v_core.serve.jobs import TrainingJob
     from w2v_core.training import TrainConfig
 
     corpus = from_texts(make_texts(), name="tiny", config=CorpusConfig(source="tiny"))

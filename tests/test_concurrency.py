@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from w2v_core.corpus import CorpusConfig
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
 from w2v_core.evaluation import evaluate_pairs
-from w2v_core.loader import load_corpus
 from w2v_core.models import ModelConfig
 from w2v_core.training import Callback, TrainConfig, Trainer
 

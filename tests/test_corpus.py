@@ -9,10 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from w2v_core import corpus_cache, loader
-from w2v_core.corpus import CorpusConfig, corpus_stats, cut, from_texts, tokenize
+from w2v_core.data import corpus_cache, loader
+from w2v_core.data.corpus import CorpusConfig, corpus_stats, cut, from_texts, tokenize
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
 from w2v_core.vocab import Vocabulary
 
 TEXT = "The Cat's 3 mats, in 1984: well @-@ known <unk> cafés!"

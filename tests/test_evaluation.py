@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from w2v_core.bundled import data_path
+from w2v_core.data.bundled import data_path
 from w2v_core.errors import W2VError
 from w2v_core.evaluation import (disagreements, evaluate, evaluate_analogies, evaluate_pairs, load_analogies,
                                  load_pairs, without_tables)

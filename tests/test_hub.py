@@ -11,10 +11,10 @@ import datasets
 import datasets.config
 import pytest
 
-from w2v_core import hub
-from w2v_core.corpus import CorpusConfig
+from w2v_core.data import hub
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
 
 WIKI_ROWS = [
     "",

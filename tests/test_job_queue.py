@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from w2v_core import jobs
-from w2v_core.corpus import CorpusConfig
-from w2v_core.jobs import TrainingJob
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.models import ModelConfig
+from w2v_core.serve import jobs
+from w2v_core.serve.jobs import TrainingJob
 from w2v_core.training import TrainConfig
 
 SMALL = ModelConfig(dim=8, window=2, min_count=1, sample=0)

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from w2v_core import store
-from w2v_core.corpus import CorpusConfig
-from w2v_core.jobs import TrainingJob, default_name
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.models import ModelConfig
+from w2v_core.serve.jobs import TrainingJob, default_name
 from w2v_core.training import TrainConfig
 
 SMALL = ModelConfig(dim=12, window=3, min_count=1, sample=0)
@@ -144,7 +144,7 @@ def test_a_job_starts_once(tiny_corpus):
 
 
 def test_registered_jobs_are_found_only_by_their_random_id(tiny_corpus):
-    from w2v_core import jobs
+    from w2v_core.serve import jobs
 
     a = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
     b = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
@@ -161,7 +161,7 @@ def test_registered_jobs_are_found_only_by_their_random_id(tiny_corpus):
 def test_finished_jobs_leave_the_registry_running_ones_stay(tiny_corpus, monkeypatch):
     import threading
 
-    from w2v_core import jobs
+    from w2v_core.serve import jobs
 
     gate = threading.Event()
 

@@ -24,12 +24,24 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
+def _modules(folder: Path) -> dict[str, Path]:
+    """A package's modules by dotted name inside it (``data.corpus``; a sub-package's ``__init__`` is ``data``)."""
+    out = {}
+    for p in folder.rglob("*.py"):
+        rel = p.relative_to(folder).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        if parts:
+            out[".".join(parts)] = p
+    return out
+
+
 def package_graph(folder: Path) -> dict[str, set[str]]:
-    """Which modules of a package import which others (module names without the package)."""
-    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    """Which modules of a package (sub-packages included) import which others (dotted names without the package)."""
+    modules = _modules(folder)
+    prefix = f"{folder.name}."
     graph = {}
-    for m in modules:
-        deps = {i.split(".")[1] for i in _imports(folder / f"{m}.py") if i.startswith(f"{folder.name}.")}
+    for m, path in modules.items():
+        deps = {i[len(prefix):] for i in _imports(path) if i.startswith(prefix)}
         graph[m] = {d for d in deps if d in modules and d != m}
     return graph
 
@@ -68,9 +80,21 @@ def test_find_cycle_sees_a_cycle():
 
 def test_the_core_has_no_import_cycle():
     graph = package_graph(CORE)
-    assert "loader" in graph and "corpus" in graph
+    assert "data.loader" in graph and "data.corpus" in graph and "store" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
-    assert graph["corpus"] == {"errors"}  # the leaf every source builds on
+    assert graph["data.corpus"] == {"errors"}  # the leaf every source builds on
+
+
+def test_the_core_is_layered_data_below_word2vec_below_serving():
+    """data/ builds only on the leaves (errors, the server's settings); nothing outside serve/ imports serve/."""
+    graph = package_graph(CORE)
+    assert {m for m in graph if m.startswith("serve.")} and {m for m in graph if m.startswith("data.")}
+    for m, deps in graph.items():
+        if m.startswith("data."):
+            assert all(d.startswith("data") or d in ("errors", "settings") for d in deps), (m, deps)
+        if not m.startswith("serve"):
+            assert not any(d.startswith("serve") for d in deps), (m, deps)
+    assert graph["settings"] == {"errors"} and graph["errors"] == set()
 
 
 def test_the_ui_helpers_have_no_import_cycle():
@@ -80,7 +104,9 @@ def test_the_ui_helpers_have_no_import_cycle():
 
 
 def test_the_core_never_imports_streamlit():
-    for p in CORE.glob("*.py"):
+    files = sorted(CORE.rglob("*.py"))
+    assert CORE / "data" / "loader.py" in files
+    for p in files:
         assert not any(i == "streamlit" or i.startswith("streamlit.") for i in _imports(p)), p.name
 
 

@@ -8,9 +8,9 @@ import torch
 
 from conftest import make_texts
 from w2v_core import learn, projection, store
-from w2v_core.corpus import CorpusConfig
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
 from w2v_core.models import Batch, ModelConfig
 from w2v_core.training import TrainConfig, Trainer
 from w2v_core.windows import Stream, cbow_examples, context_matrix, draw_radii, skipgram_pairs, subsample

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from w2v_core import quota, store
-from w2v_core.corpus import CorpusConfig
-from w2v_core.jobs import TrainingJob
+from w2v_core import store
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.models import ModelConfig
+from w2v_core.serve import quota
+from w2v_core.serve.jobs import TrainingJob
 from w2v_core.training import TrainConfig
 from w2v_core.vectors import WordVectors
 

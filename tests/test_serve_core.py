@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from w2v_core import learn, loader, sources, store
-from w2v_core.corpus import CorpusConfig
+from w2v_core import learn, store
+from w2v_core.data import loader, sources
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.errors import W2VError
-from w2v_core.jobs import TrainingJob
 from w2v_core.models import ModelConfig
+from w2v_core.serve.jobs import TrainingJob
 from w2v_core.settings import get_settings
 from w2v_core.training import TrainConfig
 

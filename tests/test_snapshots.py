@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from w2v_core.corpus import CorpusConfig, from_texts
+from w2v_core.data.corpus import CorpusConfig, from_texts
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.projection import project

@@ -8,10 +8,10 @@ import datasets
 import numpy as np
 import pytest
 
-from w2v_core import sources
-from w2v_core.corpus import CorpusConfig, from_texts
+from w2v_core.data import sources
+from w2v_core.data.corpus import CorpusConfig, from_texts
+from w2v_core.data.loader import load_corpus, load_upload
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus, load_upload
 
 DOCS = ["The cat sat on the mat.", "Dogs chase 3 cats, daily!", "A mat is\nnot a hat"]
 LABELS = ["one", "two", "three"]

@@ -8,10 +8,10 @@ import socket
 import pytest
 
 from tests.conftest import returns_within
-from w2v_core import textfile
-from w2v_core.corpus import CorpusConfig
+from w2v_core.data import textfile
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from w2v_core.corpus import CorpusConfig, from_documents, from_texts
+from w2v_core.data.corpus import CorpusConfig, from_documents, from_texts
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.training import Callback, TrainConfig, Trainer, chunk_bounds, default_threads, encode_corpus

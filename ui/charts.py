@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ui.widgets import plot_text
-from w2v_core.jobs import JobState
+from w2v_core.serve.jobs import JobState
 
 
 def loss_figure(state: JobState) -> go.Figure:

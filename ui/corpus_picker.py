@@ -19,10 +19,12 @@ import streamlit as st
 
 from ui import session
 from ui.widgets import PERSIST, default, md_escape, show_error
-from w2v_core import corpus_cache, hub, quota, settings, showcase, sources
-from w2v_core.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
+from w2v_core import settings, showcase
+from w2v_core.data import corpus_cache, hub, sources
+from w2v_core.data.corpus import BUILTIN, SPLITS, WIKITEXT, Corpus, CorpusConfig, CorpusStats, corpus_stats
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
+from w2v_core.serve import quota
 
 SOURCES = {
     "sample": "Wikipedia sample · bundled, offline (~465k tokens)",

@@ -1,6 +1,6 @@
 """This session's training run, which goes on in a worker thread while the user looks at other pages.
 
-``st.session_state["train_job"]`` is this session's :class:`w2v_core.jobs.TrainingJob` (or absent). Its registry
+``st.session_state["train_job"]`` is this session's :class:`w2v_core.serve.jobs.TrainingJob` (or absent). Its registry
 id rides in the tab's URL (``?job=...``) on every page, so a browser refresh, which starts a new session, finds
 the run again (:func:`reattach_job`). Once a run has ended, its model becomes the current one, whatever page the
 user is on (:func:`finish_job_if_done`, called through the sidebar status on every page).
@@ -14,7 +14,8 @@ import streamlit as st
 
 from ui import session
 from ui.widgets import guarded
-from w2v_core import jobs, store
+from w2v_core import store
+from w2v_core.serve import jobs
 
 JOB = "train_job"  # session state: this session's TrainingJob
 HANDLED = "train_job_handled"  # session state: id() of the job whose end has been handled

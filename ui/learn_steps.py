@@ -21,7 +21,7 @@ from ui.cards import ARCH, OUTPUT
 from ui.session import CURRENT, set_current_model
 from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import learn, projection
-from w2v_core.corpus import Corpus
+from w2v_core.data.corpus import Corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch, ModelConfig
 from w2v_core.training import Callback

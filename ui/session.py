@@ -31,8 +31,10 @@ import streamlit as st
 
 from ui import shell
 from ui.widgets import show_error
-from w2v_core import quota, settings, sources, store
+from w2v_core import settings, store
+from w2v_core.data import sources
 from w2v_core.errors import W2VError
+from w2v_core.serve import quota
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The Train page's live view: the run's progress and loss chart, then what became of it; saved models before.
 
-:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.jobs.TrainingJob` while it runs.
+:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.serve.jobs.TrainingJob` while it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ui import session
 from ui.widgets import md_escape, show_error
 from w2v_core import store
 from w2v_core.errors import W2VError
-from w2v_core.jobs import JobState, TrainingJob
+from w2v_core.serve.jobs import JobState, TrainingJob
 
 CORPUS_KEY = "corpus"  # the corpus picker's keys on the Train (and Corpus) page
 PREVIOUS = "train_previous_model"  # session state: the current model when the run started (None: there was none)

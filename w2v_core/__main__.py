@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from w2v_core.corpus import BUILTIN, WIKITEXT, CorpusConfig
-    from w2v_core.loader import load_corpus
+    from w2v_core.data.corpus import BUILTIN, WIKITEXT, CorpusConfig
+    from w2v_core.data.loader import load_corpus
     from w2v_core.models import ModelConfig
     from w2v_core.store import check_model_destination
     from w2v_core.training import LogCallback, TrainConfig, Trainer
@@ -161,8 +161,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 def _check_local_corpus(source: str) -> None:
     """A FIFO, device or socket (which would block or never end) or a folder that is not a saved dataset (which
     would be walked file by file for its cache key) is refused at once."""
-    from w2v_core.sources import is_saved_dataset
-    from w2v_core.textfile import check_local_file
+    from w2v_core.data.sources import is_saved_dataset
+    from w2v_core.data.textfile import check_local_file
 
     p = check_local_file(source)
     if p.is_dir() and not is_saved_dataset(p):

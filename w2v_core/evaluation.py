@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from w2v_core import bundled
+from w2v_core.data import bundled
 from w2v_core.errors import W2VError
 from w2v_core.vectors import unit_rows
 

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from w2v_core import store
-from w2v_core.corpus import Corpus, CorpusConfig, tokenize
+from w2v_core.data.corpus import Corpus, CorpusConfig, tokenize
+from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
-from w2v_core.loader import load_corpus
 from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
 from w2v_core.training import DEFAULT_LR, TrainConfig, Trainer
 from w2v_core.vectors import unit_rows

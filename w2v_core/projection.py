@@ -30,7 +30,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from w2v_core.corpus import ProgressFn
+from w2v_core.data.corpus import ProgressFn
 from w2v_core.errors import W2VError
 from w2v_core.vectors import unit_rows
 

@@ -12,7 +12,7 @@ The app and the library read the same variables here, so the UI and the core alw
 ``W2V_MAX_JOBS``      training runs at once on this server (default ``min(2, cores)``); more wait in a FIFO queue.
 ``W2V_QUOTA_MODELS_MB``, ``W2V_QUOTA_UPLOADS_MB``, ``W2V_QUOTA_CACHE_MB``
                       disk limits for the models folder, the uploads and the corpus cache (0 = no limit); when one
-                      is exceeded, the least recently used things this app wrote go first (``w2v_core.quota``).
+                      is exceeded, the least recently used things this app wrote go first (``w2v_core.serve.quota``).
                       Personal defaults: models unlimited, uploads 1000, cache 4000. Shared defaults (models and
                       uploads per workspace): models 500, uploads 200, cache 4000.
 

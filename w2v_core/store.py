@@ -42,7 +42,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from w2v_core.corpus import CorpusConfig
+from w2v_core.data.corpus import CorpusConfig
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.vectors import DIM_RANGE, WordVectors

@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import Iterator
 
-from w2v_core.corpus import BUILTIN, Corpus, CorpusConfig, ProgressFn, from_texts
+from w2v_core.data.corpus import BUILTIN, Corpus, CorpusConfig, ProgressFn, from_texts
 from w2v_core.errors import W2VError
 
 SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

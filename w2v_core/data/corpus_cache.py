@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from w2v_core import bundled
-from w2v_core.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, cut
+from w2v_core.data import bundled
+from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, cut
 
 log = logging.getLogger(__name__)
 

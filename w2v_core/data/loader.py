@@ -20,8 +20,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from w2v_core import bundled, corpus_cache, hub, sources
-from w2v_core.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn
+from w2v_core.data import bundled, corpus_cache, hub, sources
+from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn
 from w2v_core.settings import Settings, allowed_corpus_path, get_settings
 
 

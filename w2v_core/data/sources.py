@@ -8,7 +8,7 @@
 The text column: ``CorpusConfig.text_column`` if given, else a column named ``text``, else the only string
 column; with several, the error lists them. A column of lists of strings counts as pre-split tokens.
 
-Text is read in its own encoding (UTF-8, a byte-order mark, Windows-1252/Latin-1, ...: ``w2v_core.textfile``), and
+Text is read in its own encoding (UTF-8, a byte-order mark, Windows-1252/Latin-1, ...: ``w2v_core.data.textfile``), and
 a FIFO, device or socket given as a path is refused before anything opens it.
 
 Uploads (the app): ``save_upload(data, filename, folder=...)`` checks size, type, emptiness and binary junk, decodes
@@ -24,11 +24,11 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from w2v_core.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusConfig, ProgressFn, Tokenizer, from_texts,
+from w2v_core.data.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusConfig, ProgressFn, Tokenizer, from_texts,
                              iter_line_docs)
-from w2v_core.corpus_cache import cache_dir
+from w2v_core.data.corpus_cache import cache_dir
+from w2v_core.data.textfile import check_local_file, decode_bytes, read_lines, text_encoding
 from w2v_core.errors import W2VError
-from w2v_core.textfile import check_local_file, decode_bytes, read_lines, text_encoding
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def read_text_lines(path) -> Iterator[str]:
     if not p.exists():
         raise W2VError(f"Corpus file not found: {p}. Give a path to a text file or a built-in corpus "
                        f"({', '.join(BUILTIN + WIKITEXT)}).")
-    yield from read_lines(p)  # see w2v_core.textfile
+    yield from read_lines(p)  # see w2v_core.data.textfile
 
 
 def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:

@@ -15,7 +15,7 @@ the id (the tab that started the run) can reach a job. Finished jobs leave it af
 A server trains at most :func:`max_concurrent_jobs` runs at once (``W2V_MAX_JOBS``, default ``min(2, cores)``): a
 started job beyond that waits, status "pending", in a first-come-first-served queue, and its
 :attr:`JobState.queue_position` (1 = next) says where it stands; stopping a waiting job takes it out of the queue.
-After a run is saved, the disk quotas are enforced (``w2v_core.quota``), never touching the new model.
+After a run is saved, the disk quotas are enforced (``w2v_core.serve.quota``), never touching the new model.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ class TrainingJob:
             if corpus is None:
                 self._set(status="loading", message="loading and tokenizing the corpus ...")
                 corpus = self._load(self.corpus_config)
-                from w2v_core.quota import mark_corpus_used
+                from w2v_core.serve.quota import mark_corpus_used
 
                 mark_corpus_used(self.corpus_config, self.uploads)  # the cache entry and upload this run read go last
             self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
@@ -288,7 +288,7 @@ class TrainingJob:
     def _load(self, config):
         if self._loader is not None:
             return self._loader(config)
-        from w2v_core.loader import load_corpus
+        from w2v_core.data.loader import load_corpus
 
         def progress(frac: float, msg: str) -> None:
             self._set(message=f"loading corpus: {msg}")
@@ -296,7 +296,8 @@ class TrainingJob:
         return load_corpus(config, progress, uploads=self.uploads)
 
     def _finish(self, result: TrainResult) -> None:
-        from w2v_core import quota, store
+        from w2v_core import store
+        from w2v_core.serve import quota
 
         summary = dict(result.summary)
         stopped = bool(summary.get("stopped"))

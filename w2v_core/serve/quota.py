@@ -84,10 +84,10 @@ def default_folder(area: str) -> Path:
 
         return models_dir()
     if area == "uploads":
-        from w2v_core.sources import uploads_dir
+        from w2v_core.data.sources import uploads_dir
 
         return uploads_dir()
-    from w2v_core.corpus_cache import cache_dir
+    from w2v_core.data.corpus_cache import cache_dir
 
     return cache_dir()
 
@@ -102,7 +102,7 @@ def _folder_bytes(p: Path) -> int:
 
 
 def _cache_files() -> tuple[str, ...]:
-    from w2v_core import corpus_cache
+    from w2v_core.data import corpus_cache
 
     return corpus_cache._FILES
 
@@ -231,7 +231,7 @@ def mark_corpus_used(corpus_config, uploads_folder: str | os.PathLike | None = N
 
     ``uploads_folder``: where this visitor's uploads are (default: the app-wide uploads folder).
     """
-    from w2v_core import corpus_cache
+    from w2v_core.data import corpus_cache
 
     try:
         key = corpus_cache.cache_key(corpus_config)

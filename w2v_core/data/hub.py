@@ -25,9 +25,9 @@ import time
 from typing import Iterator
 from urllib.parse import urlparse
 
-from w2v_core.corpus import WIKITEXT, Corpus, CorpusConfig, ProgressFn, from_texts
+from w2v_core.data.corpus import WIKITEXT, Corpus, CorpusConfig, ProgressFn, from_texts
+from w2v_core.data.sources import iter_column_texts
 from w2v_core.errors import W2VError
-from w2v_core.sources import iter_column_texts
 
 log = logging.getLogger(__name__)
 
