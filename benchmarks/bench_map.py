@@ -195,7 +195,7 @@ def main() -> None:
 
     for name in [n for n in logging.root.manager.loggerDict if n.startswith("streamlit")] + ["streamlit"]:
         logging.getLogger(name).setLevel(logging.ERROR)  # "no runtime" warnings: we call the page's functions bare
-    stamp = store.stamp(model)
+    stamp = store.mtime_stamp(model)
     for name, n, method in (("UMAP", 5000, "umap"), ("PCA", min(len(wv), 50_000), "pca")):
         knobs, words = projection.map_knobs(method, 2), wv.words[:n]
         map_view.projected(str(model), stamp, words, knobs)

@@ -162,7 +162,7 @@ def map_section(models: list[store.Model], labels: list[str], shared: list[str])
     paths = tuple(str(m.path) for m in models)
     try:
         with st.spinner("Aligning and projecting…"):
-            coords, errors, moved = _aligned_map(paths, tuple(store.stamp(p) for p in paths), words, method, 0)
+            coords, errors, moved = _aligned_map(paths, tuple(store.mtime_stamp(p) for p in paths), words, method, 0)
     except W2VError as e:
         show_error(e)
         return

@@ -23,7 +23,7 @@ st.title("Learn: word2vec, step by step")
 path = current_path()
 if path is None:
     steps.offer_models(None)
-stamp = store.stamp(path)
+stamp = store.mtime_stamp(path)
 try:
     lm = steps.load_model(path, stamp)
 except W2VError as e:

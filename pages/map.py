@@ -25,7 +25,7 @@ link_problem = map_state.follow_url_model()
 model = require_model()
 wv = model.vectors
 V = len(wv)
-path, stamp = str(model.path), store.stamp(model.path)
+path, stamp = str(model.path), store.mtime_stamp(model.path)
 stop = explorer.stop_words()
 first = map_state.defaults(wv, stop)
 map_state.apply_url(first)

@@ -105,11 +105,11 @@ def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
     row = st.container(horizontal=True, gap="small")
     row.button("Use this model", key=f"models_use_{i}", on_click=make_current, args=(p, rec.name),
                disabled=p == current, icon=":material/check:", help="Make it the model every page shows.")
-    row.download_button("Download zip", lambda p=p, s=rec.stamp: exports.model_zip_cached(p, s),
+    row.download_button("Download zip", lambda p=p, s=rec.mtime_stamp: exports.model_zip_cached(p, s),
                         file_name=f"{rec.path.name}.zip", mime="application/zip", key=f"models_zip_{i}",
                         icon=":material/download:", on_click="ignore",
                         help="The whole model folder; upload it back here or on another machine.")
-    row.download_button("Embedding Projector", lambda p=p, s=rec.stamp: exports.projector_zip_cached(p, s),
+    row.download_button("Embedding Projector", lambda p=p, s=rec.mtime_stamp: exports.projector_zip_cached(p, s),
                         file_name=f"{rec.path.name}-projector.zip", mime="application/zip",
                         key=f"models_projector_{i}", icon=":material/public:", on_click="ignore",
                         help="vectors.tsv + metadata.tsv: load both at projector.tensorflow.org ('Load').")

@@ -20,7 +20,7 @@ def test_a_trained_model_reads_as_typed_settings(tiny_model):
     assert r.lr == DEFAULT_LR["skipgram"]  # the trainer writes the learning rate it used
     assert r.vocab_size == len(store.load_model(tiny_model).vectors) and r.dim == 16
     assert r.final_loss > 0 and r.seconds > 0 and not r.stopped
-    assert r.scores is None and r.scores_stamp == 0 and r.stamp == store.stamp(tiny_model) > 0
+    assert r.scores is None and r.scores_stamp == 0 and r.mtime_stamp == store.mtime_stamp(tiny_model) > 0
 
 
 def test_scores_and_stamps_follow_the_files(tiny_model):
@@ -30,7 +30,7 @@ def test_scores_and_stamps_follow_the_files(tiny_model):
     config = tiny_model / store.CONFIG
     later = os.stat(config).st_mtime_ns + 5 * 10**9
     os.utime(config, ns=(later, later))  # config.json rewritten (a rename): anything cached by stamp reloads
-    assert store.read_record(tiny_model).stamp == later
+    assert store.read_record(tiny_model).mtime_stamp == later
     (tiny_model / store.SCORES).write_text("{not json", encoding="utf-8")
     assert store.read_record(tiny_model).scores is None  # a damaged scores file is ignored, not fatal
 

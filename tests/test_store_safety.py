@@ -17,6 +17,7 @@ from safetensors.numpy import save_file
 
 from tests.conftest import returns_within
 from w2v_core import store
+from w2v_core.store import disk, format as store_format, share
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
 
@@ -35,7 +36,7 @@ def _save(path: Path, seed: int = 0, name: str | None = None) -> Path:
 
 def _leftover(root: Path, name: str, kind: str, pid: int = DEAD_PID, age_s: float = 0.0) -> Path:
     """The marked name a save by ``pid`` started ``age_s`` seconds ago uses for ``kind``."""
-    return root / store._marked_name(name, kind, f"{pid}-{int(time.time() - age_s):08x}-abc123")
+    return root / disk._marked_name(name, kind, f"{pid}-{int(time.time() - age_s):08x}-abc123")
 
 
 # ---------------------------------------------------------------------------------------------- destinations
@@ -110,9 +111,9 @@ def test_replacing_a_model_keeps_it_listed_at_every_step(tmp_path, monkeypatch):
         if Path(dst).name == "m":
             seen.append(store.load_model(root / "m").vectors.vectors.copy())
 
-    monkeypatch.setattr(store.os, "replace", watching_replace)
+    monkeypatch.setattr(os, "replace", watching_replace)
     _save(root / "m", seed=2)
-    monkeypatch.setattr(store.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     assert [s for s in seen if isinstance(s, list)] == [["m"], ["m"]]
     np.testing.assert_array_equal(store.load_model(m).vectors.vectors, _vectors(seed=2).vectors)
     assert sorted(p.name for p in root.iterdir()) == ["m"]
@@ -152,7 +153,7 @@ def test_a_save_still_running_is_read_through_its_aside_copy_and_left_alone(tmp_
     assert [(i.name, i.path) for i in store.list_records(root)] == [("m", root / "m")]
     np.testing.assert_array_equal(store.load_model(root / "m").vectors.vectors, _vectors(seed=1).vectors)
     assert aside.is_dir()
-    assert store.new_model_path(root, "m") == root / "m-2"  # the name is still taken
+    assert store.new_model_slot(root, "m")[0] == root / "m-2"  # the name is still taken
 
 
 def test_leftovers_holding_foreign_files_and_unmarked_folders_are_never_removed(tmp_path):
@@ -164,7 +165,7 @@ def test_leftovers_holding_foreign_files_and_unmarked_folders_are_never_removed(
     for name in (".hidden", ".m.1234.tmp", "mine"):
         (root / name).mkdir()
         (root / name / "f").write_text("keep")
-    part = root / "m" / store._marked_name(store.CONFIG, "part", f"{DEAD_PID}-{int(time.time()):08x}-abc123")
+    part = root / "m" / disk._marked_name(store.CONFIG, "part", f"{DEAD_PID}-{int(time.time()):08x}-abc123")
     part.write_text("{")
     store.list_records(root)
     assert (stale / "precious.docx").read_text() == "not ours"
@@ -323,7 +324,7 @@ def test_a_broken_folder_beside_a_good_one_never_breaks_the_listing(tmp_path):
 def test_the_dimension_limits_are_the_trainers():
     from w2v_core.models import ModelConfig
 
-    lo, hi = store.DIM_RANGE
+    lo, hi = store_format.DIM_RANGE  # what a model folder's tables are checked against
     for dim in (lo, hi):
         ModelConfig(dim=dim).validate()
     for dim in (lo - 1, hi + 1):
@@ -350,14 +351,14 @@ def _model_zip(tiny_model: Path, extra: dict[str, bytes] | None = None, drop: tu
 def written(monkeypatch):
     """Bytes in the import's temporary folder when it is removed (what a refused import had written)."""
     sizes: list[int] = []
-    real = store._remove_ours
+    real = share._remove_ours
 
     def measuring(folder):
         if folder.is_dir():
             sizes.append(sum(f.stat().st_size for f in folder.iterdir()))
         return real(folder)
 
-    monkeypatch.setattr(store, "_remove_ours", measuring)
+    monkeypatch.setattr(share, "_remove_ours", measuring)  # where the import calls it
     return sizes
 
 

@@ -1,6 +1,6 @@
 """Downloads: a model folder as a zip, the files the TensorFlow Embedding Projector loads, a map's coordinates.
 
-The zips are cached per folder version (``store.stamp``), so the Models page does not rebuild them on every rerun.
+The zips are cached per folder version (``store.mtime_stamp``), so the Models page does not rebuild them on every rerun.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def projector_zip(path: str | os.PathLike) -> bytes:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def model_zip_cached(path: str, stamp: int) -> bytes:
-    """The whole model folder as a zip (``stamp``: see ``store.stamp``)."""
+    """The whole model folder as a zip (``stamp``: see ``store.mtime_stamp``)."""
     return store.zip_model(path)
 
 

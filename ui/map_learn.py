@@ -31,7 +31,7 @@ def _snapshots(path: str, stamp: int) -> Snapshots | None:
 
 
 def snapshots(model) -> Snapshots | None:
-    return _snapshots(str(model.path), store.stamp(model.path))
+    return _snapshots(str(model.path), store.mtime_stamp(model.path))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -90,7 +90,7 @@ def learn_view(model, centre, right) -> None:
     replayed, typed = set(words), parse_words(ss["map_learn_words"])
     follow = [w for w in typed if w in replayed]
     missing = [w for w in typed if w not in replayed]
-    path, stamp = str(model.path), store.stamp(model.path)
+    path, stamp = str(model.path), store.mtime_stamp(model.path)
     coords, clusters = _replay(path, stamp, METHODS[ss["map_learn_method"]], n)
     hood = _hood(path, stamp, tuple(follow)) if follow else {}
     with centre:

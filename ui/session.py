@@ -203,7 +203,7 @@ def _load_model(path: str, stamp: int) -> store.Model:
 
 def load_model(path: str | os.PathLike) -> store.Model:
     """A model folder's vectors, loaded once per version (W2VError for a damaged or missing folder)."""
-    return _load_model(str(path), store.stamp(path))
+    return _load_model(str(path), store.mtime_stamp(path))
 
 
 def current_model() -> store.Model | None:

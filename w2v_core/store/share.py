@@ -1,0 +1,209 @@
+"""Sharing models: zip export and import, imported word2vec vectors, and export to other tools' formats.
+
+An imported zip is untrusted: members are checked by name and kind, unpacked in bounded steps under per-file and
+total caps (a zip bomb stops at the cap), into a marked temporary folder that only becomes a model once it loads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from w2v_core.errors import W2VError
+from w2v_core.store.disk import (CONFIG, HISTORY, KNOWN_FILES, MAX_CONFIG_BYTES, PICKLE_SUFFIXES, SCORES,
+                                 VECTORS_TXT, VOCAB, WEIGHTS, _json_default, _marked_name, _readable_dir,
+                                 _remove_ours, check_writable_folder, models_dir)
+from w2v_core.store.format import (_check_folder, load_model, new_model_slot, read_config, rename_model, save_model,
+                                   validate_tensors)
+from w2v_core.vectors import WordVectors
+
+log = logging.getLogger(__name__)
+
+
+def zip_model(path: str | os.PathLike) -> bytes:
+    """The model folder as a zip (for download); its config.json names no server path (see public_config)."""
+    p = Path(path)
+    d = _readable_dir(p)
+    _check_folder(d)
+    cfg = public_config(read_config(p))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(d.iterdir()):
+            if f.name == CONFIG:
+                z.writestr(f"{p.name}/{CONFIG}", json.dumps(cfg, indent=2, default=_json_default))
+            elif f.name in KNOWN_FILES:
+                z.write(f, f"{p.name}/{f.name}")
+    return buf.getvalue()
+
+
+def public_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config.json fit to leave the server: a corpus read from a file is named by the file's name only.
+
+    Why: the path of an upload or a server file says where the server keeps its data (on a shared server, a
+    visitor's private workspace); a model shared with someone else must not carry it.
+    """
+    out = json.loads(json.dumps(cfg, default=_json_default))
+    corpus = out.get("corpus")
+    cc = corpus.get("config") if isinstance(corpus, dict) else None
+    if isinstance(cc, dict) and isinstance(cc.get("source"), str) and re.search(r"[/\\]", cc["source"]):
+        cc["source"] = re.split(r"[/\\]", cc["source"])[-1]
+    return out
+
+
+MAX_IMPORT_BYTES = 1024**3  # what an imported zip may unpack to, counted as the bytes actually written
+MAX_ZIP_MEMBERS = 10_000
+_MEMBER_CAPS = {CONFIG: MAX_CONFIG_BYTES, SCORES: 16 * 1024**2, HISTORY: 64 * 1024**2}  # others: the total cap
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # the decompressors that read in bounded steps
+
+
+def import_zip(data: bytes | BinaryIO, root: str | os.PathLike | None = None, name: str | None = None,
+               max_bytes: int = MAX_IMPORT_BYTES) -> Path:
+    """Unpack an uploaded model zip into a new folder under ``root`` after validating every file.
+
+    Members are streamed to disk in 1 MB steps and the bytes actually written are counted against a per-file cap
+    and ``max_bytes`` in all (the sizes in the zip's header are not trusted), so a zip bomb stops at the cap. Only
+    the known file names are unpacked, flat (no path can escape the folder); a pickle-style file refuses the zip.
+    """
+    root = Path(root) if root is not None else models_dir()
+    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    if isinstance(data, (bytes, bytearray, memoryview)) and not data:
+        raise W2VError("The uploaded file is empty.")
+    try:
+        z = zipfile.ZipFile(src)
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        raise W2VError("That is not a zip file. Upload a model folder zipped by the Models page "
+                       "(or import plain word2vec/GloVe text vectors instead).") from None
+    with z:
+        files = _model_members(z, max_bytes)
+        check_writable_folder(root)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / _marked_name("import", "new")
+        os.mkdir(tmp)
+        try:
+            written = 0
+            for base, info in files.items():  # only known names, written flat: no path traversal possible
+                written += _unpack_member(z, info, tmp / base, min(_MEMBER_CAPS.get(base, max_bytes),
+                                                                   max_bytes - written), max_bytes)
+            m = load_model(tmp)  # validates everything
+            V, D = m.vectors.vectors.shape
+            if VECTORS_TXT in files:
+                _check_vectors_txt(tmp / VECTORS_TXT, V, D)
+            else:
+                m.vectors.save_word2vec_format(tmp / VECTORS_TXT)
+            final, unique = new_model_slot(root, name or str(m.config.get("name") or "model"))
+            if unique != m.name:
+                rename_model(tmp, unique)
+            os.replace(tmp, final)
+        except W2VError as e:
+            _remove_ours(tmp)
+            raise W2VError(str(e).replace(tmp.name, "the zip")) from None
+        except BaseException:
+            _remove_ours(tmp)
+            raise
+    log.info("imported a model zip to %s (%d bytes unpacked)", final, written)
+    return final
+
+
+def _model_members(z: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
+    """The zip's model files by name, refusing (before anything is written) what cannot be one of our models."""
+    infos = z.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise W2VError(f"The zip holds {len(infos):,} entries; a model folder has at most {len(KNOWN_FILES)}.")
+    files: dict[str, zipfile.ZipInfo] = {}
+    for i in infos:
+        if i.is_dir():
+            continue
+        base = i.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if Path(base).suffix.lower() in PICKLE_SUFFIXES:
+            raise W2VError(f"Refusing the zip: it contains {base}, a pickle-style file that could run code. "
+                           "Model folders hold only JSON, TSV, text and .safetensors files.")
+        if base not in KNOWN_FILES:
+            continue
+        if base in files:
+            raise W2VError(f"The zip holds more than one {base}: upload one model folder per zip.")
+        if i.compress_type not in _ZIP_METHODS:
+            raise W2VError(f"The zip compresses {base} with a method this app does not unpack; zip the folder again "
+                           "with the usual (deflate) compression.")
+        files[base] = i
+    if CONFIG not in files or WEIGHTS not in files or VOCAB not in files:
+        raise W2VError(f"The zip is not a model folder: it needs {CONFIG}, {VOCAB} and {WEIGHTS}.")
+    if sum(i.file_size for i in files.values()) > max_bytes:
+        raise W2VError(f"The zip unpacks to more than {max_bytes / 1e6:,.0f} MB; that is more than a model folder "
+                       "imported here may take.")
+    return files
+
+
+def _unpack_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, cap: int, max_bytes: int) -> int:
+    """Stream one member to ``dest``, stopping before more than ``cap`` bytes are written; returns bytes written."""
+    n = 0
+    try:
+        with z.open(info) as src, open(dest, "xb") as out:
+            while chunk := src.read(1024 * 1024):
+                n += len(chunk)
+                if n > cap:
+                    raise W2VError(f"The zip's {dest.name} unpacks to more than "
+                                   f"{min(cap, max_bytes) / 1e6:,.1f} MB, more than a model folder imported here "
+                                   "may take; it was not imported.")
+                out.write(chunk)
+    except (zipfile.BadZipFile, EOFError, zlib.error, RuntimeError, NotImplementedError) as e:
+        raise W2VError(f"The zip is damaged or encrypted ({dest.name}: {str(e)[:80]}); zip the model folder "
+                       "again.") from None
+    return n
+
+
+def _check_vectors_txt(path: Path, V: int, D: int) -> None:
+    """vectors.txt must say it holds the same V x D table, and have its V lines (it is not read otherwise)."""
+    with open(path, "rb") as f:
+        header = f.readline(64).split()
+        lines = 1
+        while chunk := f.read(1024 * 1024):
+            lines += chunk.count(b"\n")
+    if header != [str(V).encode(), str(D).encode()] or lines != V + 1:
+        raise W2VError(f"The zip's {VECTORS_TXT} does not match its weights ({V} words x {D} numbers); zip the "
+                       "model folder again.")
+
+
+def import_vectors(src: str | os.PathLike, root: str | os.PathLike | None = None, name: str | None = None,
+                   limit: int | None = None) -> Path:
+    """Import plain word2vec (text/binary) or GloVe text vectors as a model folder so they can be explored.
+
+    The table is validated like a model's (finite numbers, a dimension the app handles) before anything is written.
+    """
+    src = Path(src)
+    root = Path(root) if root is not None else models_dir()
+    check_writable_folder(root)
+    wv = WordVectors.load_word2vec_format(src, limit=limit)
+    validate_tensors({"in": wv.vectors}, len(wv), src.name)
+    path, name = new_model_slot(root, name or src.stem)
+    cfg = {"name": name, "imported": True, "source_file": src.name,
+           "summary": {"vocab_size": len(wv), "dim": wv.dim}}
+    return save_model(path, wv, cfg)
+
+
+def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> list[Path]:
+    """Write a model in another format: ``projector`` (vectors.tsv + metadata.tsv into folder ``out``),
+    ``word2vec-binary`` or ``word2vec-text`` (file ``out``). Returns the written files."""
+    m = load_model(path)
+    out = Path(out)
+    if fmt == "projector":
+        return list(m.vectors.save_projector(out))
+    if fmt in ("word2vec-binary", "word2vec-text"):
+        if out.is_dir():
+            out = out / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(_marked_name(out.name, "part"))
+        try:
+            m.vectors.save_word2vec_format(tmp, binary=fmt == "word2vec-binary")
+            os.replace(tmp, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return [out]
+    raise W2VError(f"Unknown export format '{fmt}': choose projector, word2vec-binary or word2vec-text.")
