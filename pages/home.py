@@ -49,7 +49,7 @@ for col, (key, label, icon) in zip(st.columns(len(extra)), extra):
 
 st.subheader("Current model")
 run = job.current_job()
-if run is not None and run.snapshot().active:
+if run is not None and run.state().active:
     st.info("A training run is going on; follow it on the Train page.", icon=":material/hourglass_top:")
 model = session.current_model()
 if model is None:

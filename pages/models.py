@@ -44,7 +44,7 @@ flash = ss.pop("models_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
 run = current_job()
-evicted = run.snapshot().evicted if run is not None else []
+evicted = run.state().evicted if run is not None else []
 if evicted:
     st.info(f"To stay within the disk quota, the last training run removed {len(evicted)} older, least recently used "
             "model(s) or upload(s).", icon=":material/auto_delete:")

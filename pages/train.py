@@ -70,7 +70,7 @@ for k, v in DEFAULTS.items():
 
 st.title(":material/model_training: Train")
 job = current_job()
-active = job is not None and job.snapshot().active
+active = job is not None and job.state().active
 
 # the live view first: on a phone the columns stack, and the run must not hide below the settings
 live, knobs = st.columns([7, 5], gap="large")

@@ -325,8 +325,8 @@ def trained_with_snapshots(tiny_corpus):
     job = TrainingJob(model_config=ModelConfig(dim=16, window=3, min_count=1, sample=0),
                       train_config=TrainConfig(epochs=4, threads=1, seed=1, report_every=0.0), corpus=tiny_corpus)
     job.start().join(120)
-    assert job.snapshot().status == "done"
-    return job.snapshot().path
+    assert job.state().status == "done"
+    return job.state().path
 
 
 def test_the_training_animation_plays_for_a_finished_run(trained_with_snapshots):

@@ -242,7 +242,7 @@ def test_a_training_run_saves_into_the_workspace(shared):
     run_until_finished(at)
     job = at.session_state["train_job"]
     ws = session._workspace_for(at.session_state[session.WORKSPACE])
-    assert Path(job.path).parent == ws.models and job.snapshot().status == "done"
+    assert Path(job.path).parent == ws.models and job.state().status == "done"
     other = app({"job": job.job_id})  # someone else's tab with the run's id but not the workspace's link
     assert "train_job" not in other.session_state and other.session_state["current_model"] is None
 
@@ -375,7 +375,7 @@ def test_a_waiting_run_shows_its_place_in_line(monkeypatch, tiny_corpus):
     finally:
         release.set()
     run_until_finished(at)
-    assert blocker.join(60) and at.session_state["train_job"].snapshot().status == "done"
+    assert blocker.join(60) and at.session_state["train_job"].state().status == "done"
 
 
 def test_the_models_page_shows_the_quota_and_keeps_within_it(monkeypatch, tmp_path):

@@ -31,11 +31,11 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
     for _ in range(max_runs):
         at.run()
         job = at.session_state["train_job"]
-        if not job.snapshot().active and "train_job_handled" in at.session_state:
+        if not job.state().active and "train_job_handled" in at.session_state:
             at.run()
             return
         time.sleep(0.1)
-    s = at.session_state["train_job"].snapshot()
+    s = at.session_state["train_job"].state()
     raise AssertionError(f"the training run did not finish: {s.status} {s.message} {s.error}")
 
 
@@ -102,17 +102,17 @@ def test_stop_keeps_the_partial_model():
     small_run(at, epochs=50, tokens=50_000)  # long enough to press Stop while it runs
     job = at.session_state["train_job"]
     for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
-        if job.snapshot().batch_losses or not job.snapshot().active:
+        if job.state().batch_losses or not job.state().active:
             break
         time.sleep(0.05)
     at.run()
-    first = job.snapshot()
+    first = job.state()
     assert first.active and first.batch_losses, (first.status, first.error, first.message)
     at.button(key="train_stop").click().run()  # the Stop button under the progress bar
     assert job.stop_requested
     run_until_finished(at)
     assert not at.exception
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "stopped", (s.status, s.error, s.message)
     assert s.path and at.session_state["current_model"] == s.path  # what was learnt is kept, and current
     m = store.load_model(s.path)
@@ -128,13 +128,13 @@ def test_stopping_says_so_and_offers_the_previous_model_back():
     small_run(at, epochs=50, tokens=50_000)
     job = at.session_state["train_job"]
     for _ in range(600):
-        if job.snapshot().batch_losses or not job.snapshot().active:
+        if job.state().batch_losses or not job.state().active:
             break
         time.sleep(0.05)
     at.run()
     at.button(key="train_stop").click().run()
     run_until_finished(at)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "stopped" and at.session_state["current_model"] == s.path
     said = " ".join(w.value for w in at.warning)
     assert "Training was stopped" in said and f"of 50 epochs" in said and "is now the current model" in said
@@ -208,7 +208,7 @@ def test_two_sessions_train_without_seeing_each_other():
     run_until_finished(b)
     ja, jb = a.session_state["train_job"], b.session_state["train_job"]
     assert ja is not jb
-    assert len(ja.snapshot().epoch_losses) == 1 and len(jb.snapshot().epoch_losses) == 3
+    assert len(ja.state().epoch_losses) == 1 and len(jb.state().epoch_losses) == 3
     assert a.session_state["current_model"] == ja.path != jb.path == b.session_state["current_model"]
 
 
@@ -332,13 +332,13 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     job_id = at.query_params.get("job")
     assert job_id and job_id == job.job_id  # the run's id is in the tab's URL
     for _ in range(600):
-        if job.snapshot().batch_losses or not job.snapshot().active:
+        if job.state().batch_losses or not job.state().active:
             break
         time.sleep(0.05)
 
     again = refreshed(job_id)  # same URL: the live view of the same run
     assert again.session_state["train_job"] is job
-    assert job.snapshot().active, job.snapshot().status
+    assert job.state().active, job.state().status
     assert again.subheader[0].value == "Training ...", [h.value for h in again.subheader]
     charts = [c.key for c in again.get("plotly_chart")]
     assert charts.count("train_loss_chart") == 1

@@ -35,7 +35,7 @@ def map_server(tmp_path_factory):
                       train_config=TrainConfig(epochs=4, threads=1, seed=1, report_every=0.0), corpus=corpus,
                       name="tiny-run", root=base / "models")
     job.start().join(180)
-    assert job.snapshot().status == "done", job.snapshot().error
+    assert job.state().status == "done", job.state().error
     with streamlit_app(base) as url:
         yield url
 

@@ -54,7 +54,7 @@ def _job(name: str, loader: Loaders, tmp_path) -> TrainingJob:
 @pytest.fixture
 def one_slot(monkeypatch):
     monkeypatch.setenv("W2V_MAX_JOBS", "1")
-    _until(lambda: jobs.running_jobs() == 0 and jobs.queued_jobs() == 0, "runs of other tests to end")
+    _until(lambda: jobs.QUEUE.running() == 0 and jobs.QUEUE.queued() == 0, "runs of other tests to end")
 
 
 def test_jobs_beyond_the_cap_wait_in_order_and_a_stopped_one_leaves_the_queue(one_slot, tiny_corpus, tmp_path):
@@ -63,21 +63,21 @@ def test_jobs_beyond_the_cap_wait_in_order_and_a_stopped_one_leaves_the_queue(on
     _until(lambda: load.started == ["a"], "a to start")
     b, c, d = (_job(n, load, tmp_path).start() for n in "bcd")
     _until(lambda: [j.queue_position for j in (b, c, d)] == [1, 2, 3], "b, c, d to queue")
-    assert jobs.queued_jobs() == 3 and jobs.running_jobs() == 1
-    s = c.snapshot()
+    assert jobs.QUEUE.queued() == 3 and jobs.QUEUE.running() == 1
+    s = c.state()
     assert s.status == "pending" and "1 runs ahead" in s.message
-    assert b.snapshot().message == "waiting for a free training slot (next in line)"
+    assert b.state().message == "waiting for a free training slot (next in line)"
     c.stop()
     assert c.join(30)
-    s = c.snapshot()
+    s = c.state()
     assert s.status == "stopped" and s.path is None and s.queue_position is None
     _until(lambda: [b.queue_position, d.queue_position] == [1, 2], "d to move up")
     load.gate.set()
     for j in (a, b, d):
         assert j.join(120)
-        assert j.snapshot().status == "done", j.snapshot().error
+        assert j.state().status == "done", j.state().error
     assert load.started == ["a", "b", "d"] and load.most_at_once == 1
-    assert jobs.running_jobs() == 0 and jobs.queued_jobs() == 0
+    assert jobs.QUEUE.running() == 0 and jobs.QUEUE.queued() == 0
 
 
 def test_a_queued_job_is_registered_and_found_like_any_other(one_slot, tiny_corpus, tmp_path):
@@ -85,13 +85,13 @@ def test_a_queued_job_is_registered_and_found_like_any_other(one_slot, tiny_corp
     a = _job("a", load, tmp_path).start()
     _until(lambda: load.started == ["a"], "a to start")
     b = _job("b", load, tmp_path).start()
-    jid = jobs.register(b)
+    jid = jobs.REGISTRY.register(b)
     _until(lambda: b.queue_position == 1, "b to queue")
-    assert jobs.find_job(jid) is b and jobs.find_job(jid).snapshot().active
+    assert jobs.REGISTRY.find(jid) is b and jobs.REGISTRY.find(jid).state().active
     load.gate.set()
     assert a.join(120) and b.join(120)
-    assert jobs.find_job(jid).snapshot().status == "done"
-    jobs.forget(jid)
+    assert jobs.REGISTRY.find(jid).state().status == "done"
+    jobs.REGISTRY.forget(jid)
 
 
 def test_raising_the_cap_starts_a_waiting_job(one_slot, tiny_corpus, tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def test_raising_the_cap_starts_a_waiting_job(one_slot, tiny_corpus, tmp_path, m
     _until(lambda: b.queue_position == 1, "b to queue")
     monkeypatch.setenv("W2V_MAX_JOBS", "2")
     _until(lambda: "b" in load.started, "b to start beside a")
-    assert a.snapshot().active
+    assert a.state().active
     load.gate.set()
     assert a.join(120) and b.join(120)
 
@@ -113,7 +113,7 @@ def test_an_unwritable_models_folder_fails_before_queueing_or_loading(tiny_corpu
     job = TrainingJob(CorpusConfig(source="b"), SMALL, TrainConfig(epochs=1, threads=1), root=tmp_path / "file" / "m",
                       loader=load).start()
     assert job.join(30)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed" and "not a folder" in s.error and load.started == []
 
 
@@ -121,5 +121,5 @@ def test_a_bad_cap_setting_fails_the_job_with_its_name(tiny_corpus, tmp_path, mo
     monkeypatch.setenv("W2V_MAX_JOBS", "lots")
     job = _job("b", Loaders(tiny_corpus), tmp_path).start()
     assert job.join(30)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed" and "W2V_MAX_JOBS" in s.error

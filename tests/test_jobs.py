@@ -23,7 +23,7 @@ def test_job_records_progress_and_saves_a_model(tiny_corpus):
     job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=3, threads=1, seed=3, report_every=0.0),
                       corpus=tiny_corpus).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "done", s.error
     assert s.fraction == 1.0 and s.epochs == 3
     assert [e["epoch"] for e in s.epoch_losses] == [1, 2, 3]
@@ -45,12 +45,12 @@ def test_stop_keeps_what_was_learnt(tiny_corpus):
     job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1000, threads=1, report_every=0.0),
                       corpus=tiny_corpus, name="stopped-run").start()
     deadline = time.monotonic() + 120
-    while not job.snapshot().batch_losses and time.monotonic() < deadline:
+    while not job.state().batch_losses and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert job.snapshot().status == "running"
+    assert job.state().status == "running"
     job.stop()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "stopped", s.error
     assert s.fraction < 1.0
     assert s.path is not None
@@ -69,7 +69,7 @@ def test_stop_before_training_saves_nothing(tiny_corpus):
     job.start()
     job.stop()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "stopped" and s.path is None
     assert store.list_records() == []
 
@@ -77,7 +77,7 @@ def test_stop_before_training_saves_nothing(tiny_corpus):
 def test_failure_is_reported_with_a_message(tmp_path):
     job = TrainingJob(CorpusConfig(source=str(tmp_path / "missing.txt")), SMALL, TrainConfig(epochs=1)).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed"
     assert "not found" in s.error
     assert s.path is None
@@ -87,7 +87,7 @@ def test_settings_that_leave_no_vocabulary_fail_clearly(tiny_corpus):
     job = TrainingJob(model_config=ModelConfig(dim=8, min_count=10**9), train_config=TrainConfig(epochs=1, threads=1),
                       corpus=tiny_corpus).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed"
     assert "min_count" in s.error
 
@@ -96,7 +96,7 @@ def test_a_run_that_keeps_blowing_up_fails_with_one_sentence_and_saves_nothing(t
     job = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=3, threads=1, lr=10.0, update="sum"),
                       corpus=tiny_corpus).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed" and s.path is None
     assert "diverged" in s.error and "Lower the learning rate" in s.error and "\n" not in s.error
     assert len(s.retries) == 3  # it tried three lower rates first
@@ -107,7 +107,7 @@ def test_a_blow_up_that_a_lower_rate_cures_leaves_a_clean_chart(tiny_corpus):
                       train_config=TrainConfig(epochs=3, threads=1, lr=0.2, update="sum", batch_size=16,
                                                report_every=0.0), corpus=tiny_corpus).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "done", s.error
     assert len(s.retries) == 1 and "learning rate 0.1" in s.retries[0]
     assert all(b["loss"] < 10 for b in s.batch_losses)  # the blown-up points left the chart
@@ -120,7 +120,7 @@ def test_unexpected_errors_do_not_hang_the_job(tiny_corpus):
 
     job = TrainingJob(CorpusConfig(source="x"), SMALL, TrainConfig(epochs=1), loader=broken_loader).start()
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed" and "disk on fire" in s.error
 
 
@@ -131,7 +131,7 @@ def test_two_jobs_keep_their_own_progress(tiny_corpus):
                     corpus=tiny_corpus, name="b").start()
     _wait(a)
     _wait(b)
-    sa, sb = a.snapshot(), b.snapshot()
+    sa, sb = a.state(), b.state()
     assert len(sa.epoch_losses) == 1 and len(sb.epoch_losses) == 2
     assert sa.path != sb.path
 
@@ -148,14 +148,14 @@ def test_registered_jobs_are_found_only_by_their_random_id(tiny_corpus):
 
     a = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
     b = TrainingJob(model_config=SMALL, train_config=TrainConfig(epochs=1, threads=1), corpus=tiny_corpus)
-    ia, ib = jobs.register(a), jobs.register(b)
+    ia, ib = jobs.REGISTRY.register(a), jobs.REGISTRY.register(b)
     assert ia != ib and len(ia) >= 20 and a.job_id == ia
-    assert jobs.find_job(ia) is a and jobs.find_job(ib) is b
+    assert jobs.REGISTRY.find(ia) is a and jobs.REGISTRY.find(ib) is b
     for wrong in (None, "", ia[:-1], ia + "x", "job"):
-        assert jobs.find_job(wrong) is None
-    jobs.forget(ia)
-    assert jobs.find_job(ia) is None and jobs.find_job(ib) is b
-    jobs.forget(ib)
+        assert jobs.REGISTRY.find(wrong) is None
+    jobs.REGISTRY.forget(ia)
+    assert jobs.REGISTRY.find(ia) is None and jobs.REGISTRY.find(ib) is b
+    jobs.REGISTRY.forget(ib)
 
 
 def test_finished_jobs_leave_the_registry_running_ones_stay(tiny_corpus, monkeypatch):
@@ -177,19 +177,19 @@ def test_finished_jobs_leave_the_registry_running_ones_stay(tiny_corpus, monkeyp
                                 corpus=tiny_corpus, name=f"d{i}").start())
         _wait(done[-1])
         time.sleep(0.01)
-    ids = [jobs.register(j) for j in [running, *done]]
+    ids = [jobs.REGISTRY.register(j) for j in [running, *done]]
     monkeypatch.setattr(jobs, "MAX_FINISHED", 2)  # only the two newest finished jobs are kept
-    assert jobs.find_job(ids[1]) is None
-    assert [jobs.find_job(i) for i in ids[2:]] == done[1:]
+    assert jobs.REGISTRY.find(ids[1]) is None
+    assert [jobs.REGISTRY.find(i) for i in ids[2:]] == done[1:]
     monkeypatch.setattr(jobs, "KEEP_FINISHED_S", 0.0)  # and none once they are old enough
     time.sleep(0.01)
-    assert all(jobs.find_job(i) is None for i in ids[1:])
-    assert jobs.find_job(ids[0]) is running  # still loading: never dropped
+    assert all(jobs.REGISTRY.find(i) is None for i in ids[1:])
+    assert jobs.REGISTRY.find(ids[0]) is running  # still loading: never dropped
     gate.set()
     _wait(running)
     time.sleep(0.01)
-    s = running.snapshot()
-    assert jobs.find_job(ids[0]) is None, (s.status, s.finished, time.time())
+    s = running.state()
+    assert jobs.REGISTRY.find(ids[0]) is None, (s.status, s.finished, time.time())
 
 
 def test_a_job_keeps_snapshots_of_the_run_beside_its_model(tiny_corpus, tmp_path):
@@ -201,7 +201,7 @@ def test_a_job_keeps_snapshots_of_the_run_beside_its_model(tiny_corpus, tmp_path
                       corpus=tiny_corpus).start()
     assert job.recorder.snapshots() is None  # nothing before the run begins
     _wait(job)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "done", s.error
     snaps = load_snapshots(s.path)
     assert snaps is not None and len(snaps) >= 4  # the start, each epoch's end, points in between

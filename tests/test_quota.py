@@ -98,7 +98,7 @@ def test_a_finished_run_keeps_the_models_folder_within_its_quota(tiny_corpus, tm
     job = TrainingJob(CorpusConfig(source="tiny"), ModelConfig(dim=8, window=2, min_count=1, sample=0),
                       TrainConfig(epochs=1, threads=1), name="fresh", root=root, loader=lambda c: tiny_corpus).start()
     assert job.join(120)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "done", s.error
     assert s.evicted == [str(old[0])]  # the least recently used went; the new model never does
     assert sorted(p.name for p in root.iterdir()) == ["fresh", "keep-me", "old1"]

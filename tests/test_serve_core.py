@@ -94,7 +94,7 @@ def test_a_training_run_in_shared_mode_cannot_read_a_server_file(shared, server_
     job = TrainingJob(CorpusConfig(source=str(server_file)), ModelConfig(dim=8, min_count=1),
                       TrainConfig(epochs=1, threads=1), root=root, uploads=tmp_path / "data" / "a" / "uploads")
     job.start().join(60)
-    s = job.snapshot()
+    s = job.state()
     assert s.status == "failed" and "corpus folder" in s.error and "zebra" not in s.error
     assert not store.list_records(root, broken=True)
 
@@ -103,7 +103,7 @@ def _train(root, tiny_corpus, name=None) -> str:
     job = TrainingJob(CorpusConfig(source="tiny"), ModelConfig(dim=8, window=2, min_count=1, sample=0),
                       TrainConfig(epochs=1, threads=1), name=name, root=root, loader=lambda c: tiny_corpus)
     job.start().join(120)
-    assert job.snapshot().status == "done", job.snapshot().error
+    assert job.state().status == "done", job.state().error
     return job.path
 
 

@@ -29,7 +29,7 @@ def current_job() -> jobs.TrainingJob | None:
 
 def remember_job(job: jobs.TrainingJob) -> None:
     """Make ``job`` this session's run and put its registry id into the tab's URL."""
-    job_id = job.job_id or jobs.register(job)
+    job_id = job.job_id or jobs.REGISTRY.register(job)
     st.session_state[JOB] = job
     st.session_state.pop(HANDLED, None)
     st.query_params[JOB_PARAM] = job_id
@@ -51,15 +51,15 @@ def reattach_job() -> None:
     if job is None:
         if not wanted:
             return
-        job = jobs.find_job(wanted)
+        job = jobs.REGISTRY.find(wanted)
         if job is None or not _saves_here(job):  # dropped meanwhile, a mistyped link, another workspace's run
             del st.query_params[JOB_PARAM]
             return
         ss[JOB] = job
         ss[REATTACHED] = True
-        if not job.snapshot().active:
+        if not job.state().active:
             ss[HANDLED] = id(job)
-    elif job.job_id and wanted != job.job_id and job.snapshot().active:
+    elif job.job_id and wanted != job.job_id and job.state().active:
         st.query_params[JOB_PARAM] = job.job_id  # a finished run is saved: its id would only pin the back button
 
 
@@ -77,7 +77,7 @@ def finish_job_if_done() -> bool:
     job = current_job()
     if job is None or st.session_state.get(HANDLED) == id(job):
         return False
-    s = job.snapshot()
+    s = job.state()
     if s.active:
         return False
     st.session_state[HANDLED] = id(job)
@@ -90,11 +90,11 @@ def training_status(show: bool = True) -> None:
     """A small live status of this session's training run in the sidebar, on every page (polled while it runs)."""
     finish_job_if_done()  # ended since the last run: the page about to run already shows the new model
     job = current_job()
-    if not show or job is None or not job.snapshot().active:
+    if not show or job is None or not job.state().active:
         return
 
     def poll() -> None:
-        s = job.snapshot()
+        s = job.state()
         if finish_job_if_done():
             st.rerun()  # the whole page: it now shows the new model
         if s.active:

@@ -130,7 +130,7 @@ def live_view() -> None:
     if job is None:
         saved_models()
         return
-    s = job.snapshot()
+    s = job.state()
     if finish_job_if_done():
         st.rerun()  # a full run: the page stops polling and every widget sees the new model
 

@@ -3,17 +3,18 @@
 The app cannot block a page while a model trains, and a worker thread must never touch Streamlit. So a
 :class:`TrainingJob` owns a thread that loads the corpus, runs a :class:`~w2v_core.training.Trainer` with a
 callback that writes progress into the job (behind a lock), and saves the model when training ends. The page
-reads :meth:`TrainingJob.snapshot` as often as it likes (``@st.fragment(run_every=...)``). Stopping sets the
+reads :meth:`TrainingJob.state` (a copy of the job's :class:`JobState`) as often as it likes (``@st.fragment(run_every=...)``). Stopping sets the
 trainer's stop event; whatever was learnt up to then is still saved ("keeps what was learnt").
 
 Each browser session keeps its own job objects, so two people training at once never see each other's losses.
 A browser refresh starts a new session, though, so started jobs are also kept in a small process-wide registry
-under a random, unguessable id (:func:`register` / :func:`find_job`); the app puts that id in the tab's URL and
-a refreshed tab finds its run again. There is deliberately no way to list the registry: only someone holding
+under a random, unguessable id (:data:`REGISTRY`, a :class:`JobRegistry`); the app puts that id in the tab's URL
+and a refreshed tab finds its run again. There is deliberately no way to list the registry: only someone holding
 the id (the tab that started the run) can reach a job. Finished jobs leave it after :data:`KEEP_FINISHED_S`.
 
 A server trains at most :func:`max_concurrent_jobs` runs at once (``W2V_MAX_JOBS``, default ``min(2, cores)``): a
-started job beyond that waits, status "pending", in a first-come-first-served queue, and its
+started job beyond that waits, status "pending", in a first-come-first-served queue (:data:`QUEUE`, a
+:class:`JobQueue`), and its
 :attr:`JobState.queue_position` (1 = next) says where it stands; stopping a waiting job takes it out of the queue.
 After a run is saved, the disk quotas are enforced (``w2v_core.serve.quota``), never touching the new model.
 """
@@ -48,7 +49,7 @@ MAX_FINISHED = 32  # and at most this many finished jobs are kept at all (bounde
 
 @dataclass
 class JobState:
-    """What the page shows; :meth:`TrainingJob.snapshot` returns a copy, so reading it needs no lock."""
+    """What the page shows; :meth:`TrainingJob.state` returns a copy, so reading it needs no lock."""
 
     status: str = "pending"
     message: str = ""  # what is happening now ("loading corpus ...", "epoch 2/5")
@@ -90,21 +91,21 @@ def default_name(corpus_source: str, mc: ModelConfig, epochs: int) -> str:
 
 
 class _Recorder(Callback):
-    """Copies the trainer's progress into the job's state (called from the training thread)."""
+    """Copies the trainer's progress into a job's state (called from the training thread, under the job's lock)."""
 
-    def __init__(self, job: "TrainingJob"):
-        self.job = job
+    def __init__(self, lock: threading.Lock, state: JobState):
+        self._lock, self._state = lock, state
 
     def on_train_begin(self, info: dict[str, Any]) -> None:
-        with self.job._lock:
-            st = self.job._state
+        with self._lock:
+            st = self._state
             st.info = {k: v for k, v in info.items() if k not in ("words", "snapshot")}  # figures only
             st.status = "running"
             st.epochs = int(info.get("epochs", st.epochs))
             st.message = f"training on {info.get('train_tokens', 0):,} tokens, {info.get('vocab_size', 0):,} words"
 
     def _update(self, p: Progress) -> None:
-        st = self.job._state
+        st = self._state
         st.fraction = float(p.fraction)
         st.epoch, st.epochs = int(p.epoch), int(p.epochs)
         st.words_done, st.total_words = int(p.words_done), int(p.total_words)
@@ -114,9 +115,9 @@ class _Recorder(Callback):
         st.lr = float(p.lr)
 
     def on_batch_end(self, p: Progress) -> None:
-        with self.job._lock:
+        with self._lock:
             self._update(p)
-            st = self.job._state
+            st = self._state
             st.loss, st.smoothed_loss = float(p.loss), float(p.smoothed_loss)
             st.message = f"epoch {p.epoch}/{p.epochs}"
             st.batch_losses.append({"x": round(p.fraction * p.epochs, 5), "loss": float(p.loss),
@@ -126,14 +127,14 @@ class _Recorder(Callback):
                 st.batch_losses = st.batch_losses[:half:2] + st.batch_losses[half:]
 
     def on_epoch_end(self, epoch: int, epoch_loss: float, p: Progress) -> None:
-        with self.job._lock:
+        with self._lock:
             self._update(p)
-            self.job._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
+            self._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
 
     def on_epoch_retry(self, epoch: int, message: str) -> None:
         """The epoch blew up and starts again: drop its points from the chart and say what happened."""
-        with self.job._lock:
-            st = self.job._state
+        with self._lock:
+            st = self._state
             st.batch_losses = [b for b in st.batch_losses if b["x"] <= epoch - 1]
             st.epoch_losses = [e for e in st.epoch_losses if e["epoch"] < epoch]
             st.retries.append(message)
@@ -165,7 +166,7 @@ class TrainingJob:
         self._state = JobState(epochs=train_config.epochs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.job_id: str | None = None  # set by register()
+        self.job_id: str | None = None  # set by JobRegistry.register()
         # the vectors of the top words while they learn: a page may read recorder.snapshots() during the run
         self.recorder = SnapshotRecorder(SNAPSHOT_WORDS, SNAPSHOT_FRAMES, max_bytes=SNAPSHOT_BYTES)
 
@@ -175,9 +176,7 @@ class TrainingJob:
         if self._thread is not None:
             raise RuntimeError("a job starts only once")
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
-        with _slots:  # the queue's order is the order of start() calls, not of the threads' first steps
-            _waiting.append(self)
-            _show_positions()
+        QUEUE.enqueue(self)  # the queue's order is the order of start() calls, not of the threads' first steps
         self._thread.start()
         return self
 
@@ -187,8 +186,7 @@ class TrainingJob:
         with self._lock:
             if self._state.active:
                 self._state.message = "stopping ..."
-        with _slots:
-            _slots.notify_all()  # a queued job wakes up and leaves the queue
+        QUEUE.wake()  # a queued job wakes up and leaves the queue
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has finished."""
@@ -201,7 +199,7 @@ class TrainingJob:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def snapshot(self) -> JobState:
+    def state(self) -> JobState:
         """A consistent copy of the progress (safe to read while the thread runs)."""
         with self._lock:
             return copy.deepcopy(self._state)
@@ -224,7 +222,24 @@ class TrainingJob:
 
     @property
     def done(self) -> bool:
-        return not self.snapshot().active
+        return not self.state().active
+
+    @property
+    def finished_at(self) -> float | None:
+        """When the run ended; None while it is still active (cheaper than :meth:`state`: no copy of the curves)."""
+        with self._lock:
+            st = self._state
+            return None if st.active else (st.finished if st.finished is not None else time.time())
+
+    def set_queue_position(self, position: int | None) -> None:
+        """The queue says where this job waits (1 = next) or, with None, that it has left the queue."""
+        with self._lock:
+            if position is None:
+                self._state.queue_position = None
+            elif self._state.queue_position != position and not self._stop.is_set():
+                self._state.queue_position = position
+                ahead = "next in line" if position == 1 else f"{position - 1} runs ahead of this one"
+                self._state.message = f"waiting for a free training slot ({ahead})"
 
     # ------------------------------------------------------------------ the thread
     def _set(self, **kw: Any) -> None:
@@ -237,9 +252,9 @@ class TrainingJob:
 
         try:
             store.check_writable_folder(self.root if self.root is not None else store.models_dir())
-            got_slot = _wait_for_slot(self)  # the folder is checked first: no waiting in line to learn it is useless
+            got_slot = QUEUE.wait_for_slot(self)  # the folder is checked first: no waiting in line to learn it is useless
         except (W2VError, OSError) as e:
-            _leave_queue(self)
+            QUEUE.leave(self)
             msg = str(e) if isinstance(e, W2VError) else f"The models folder cannot be used ({e}); check its place."
             self._set(status="failed", error=msg, message="failed", queue_position=None, finished=time.time())
             return
@@ -250,7 +265,7 @@ class TrainingJob:
         try:
             self._run_in_slot()
         finally:
-            _release_slot(self)
+            QUEUE.release(self)
 
     def _run_in_slot(self) -> None:
         try:
@@ -268,8 +283,8 @@ class TrainingJob:
                           finished=time.time())
                 return
             self._set(status="running", message="building the vocabulary ...")
-            trainer = Trainer(corpus, self.model_config, self.train_config, [_Recorder(self), self.recorder],
-                              self._stop)
+            trainer = Trainer(corpus, self.model_config, self.train_config,
+                              [_Recorder(self._lock, self._state), self.recorder], self._stop)
             result = trainer.train()
             self._finish(result)
         except W2VError as e:
@@ -351,12 +366,6 @@ def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the queue
-# Server-wide: every session's jobs share these slots. A job's thread waits on the condition until it is at the head
-# of the queue and a slot is free (or it is stopped); finishing a job or stopping a waiting one wakes the others.
-
-_slots = threading.Condition()
-_waiting: list[TrainingJob] = []  # first come, first served
-_running: set[TrainingJob] = set()
 
 
 def max_concurrent_jobs() -> int:
@@ -366,105 +375,129 @@ def max_concurrent_jobs() -> int:
     return get_settings().max_jobs
 
 
-def running_jobs() -> int:
-    """How many runs hold a slot now (loading, training or saving)."""
-    with _slots:
-        return len(_running)
+class JobQueue:
+    """Training slots shared by every session's jobs, handed out first come, first served.
 
+    A job's thread waits on the condition until it is at the head of the queue and a slot is free (or it is
+    stopped); finishing a job or stopping a waiting one wakes the others. ``limit`` is read on every check.
+    """
 
-def queued_jobs() -> int:
-    """How many runs are waiting for a slot."""
-    with _slots:
-        return len(_waiting)
+    def __init__(self, limit: Callable[[], int] = max_concurrent_jobs):
+        self._limit = limit
+        self._slots = threading.Condition()
+        self._waiting: list[TrainingJob] = []  # first come, first served
+        self._running: set[TrainingJob] = set()
 
+    def running(self) -> int:
+        """How many runs hold a slot now (loading, training or saving)."""
+        with self._slots:
+            return len(self._running)
 
-def _show_positions() -> None:
-    """Tell every waiting job where it stands (called with _slots held)."""
-    for i, job in enumerate(_waiting, 1):
-        with job._lock:
-            if job._state.queue_position != i and not job._stop.is_set():
-                job._state.queue_position = i
-                ahead = "next in line" if i == 1 else f"{i - 1} runs ahead of this one"
-                job._state.message = f"waiting for a free training slot ({ahead})"
+    def queued(self) -> int:
+        """How many runs are waiting for a slot."""
+        with self._slots:
+            return len(self._waiting)
 
+    def enqueue(self, job: TrainingJob) -> None:
+        """Put ``job`` at the back of the line (its thread then calls :meth:`wait_for_slot`)."""
+        with self._slots:
+            self._waiting.append(job)
+            self._show_positions()
 
-def _wait_for_slot(job: TrainingJob) -> bool:
-    """Block until ``job`` (queued by start()) may run (True) or was stopped while waiting (False)."""
-    with _slots:
-        try:
-            while not job._stop.is_set():
-                if _waiting[0] is job and len(_running) < max_concurrent_jobs():
-                    _running.add(job)
-                    return True
-                _slots.wait(timeout=1.0)  # also notices a raised W2V_MAX_JOBS (positions change only in start/leave)
-            return False
-        finally:
-            _leave_queue(job)
+    def wait_for_slot(self, job: TrainingJob) -> bool:
+        """Block until ``job`` (enqueued) may run (True) or was stopped while waiting (False)."""
+        with self._slots:
+            try:
+                while not job.stop_requested:
+                    if self._waiting[0] is job and len(self._running) < self._limit():
+                        self._running.add(job)
+                        return True
+                    # the timeout also notices a raised W2V_MAX_JOBS (positions change only in enqueue and leave)
+                    self._slots.wait(timeout=1.0)
+                return False
+            finally:
+                self.leave(job)
 
+    def leave(self, job: TrainingJob) -> None:
+        """Take ``job`` out of the line (if it is in it) and tell the others where they now stand."""
+        with self._slots:
+            if job in self._waiting:
+                self._waiting.remove(job)
+            job.set_queue_position(None)
+            self._show_positions()
+            self._slots.notify_all()
 
-def _leave_queue(job: TrainingJob) -> None:
-    with _slots:
-        if job in _waiting:
-            _waiting.remove(job)
-        with job._lock:
-            job._state.queue_position = None
-        _show_positions()
-        _slots.notify_all()
+    def release(self, job: TrainingJob) -> None:
+        """``job`` has finished: its slot goes to the next in line."""
+        with self._slots:
+            self._running.discard(job)
+            self._slots.notify_all()
 
+    def wake(self) -> None:
+        """Wake the waiting threads (a job was stopped: if it was waiting, it leaves the line)."""
+        with self._slots:
+            self._slots.notify_all()
 
-def _release_slot(job: TrainingJob) -> None:
-    with _slots:
-        _running.discard(job)
-        _slots.notify_all()
+    def _show_positions(self) -> None:
+        """Tell every waiting job where it stands (called with the condition held)."""
+        for i, job in enumerate(self._waiting, 1):
+            job.set_queue_position(i)
 
 
 # ---------------------------------------------------------------------------------------------- registry
 
-_registry: dict[str, TrainingJob] = {}
-_registry_lock = threading.Lock()
 
+class JobRegistry:
+    """Started jobs by a random id, so that a refreshed tab (a new session) finds its run again.
 
-def _prune(now: float) -> None:
-    """Drop finished jobs older than KEEP_FINISHED_S, then the oldest finished beyond MAX_FINISHED (lock held)."""
-    finished = []
-    for job_id, job in list(_registry.items()):
-        with job._lock:  # not snapshot(): no need to copy the loss curves
-            active, ended = job._state.active, job._state.finished
-        if active:
-            continue  # a running job is never dropped: its tab must be able to come back to it
-        ended = ended if ended is not None else now
-        if now - ended > KEEP_FINISHED_S:
-            del _registry[job_id]
-        else:
-            finished.append((ended, job_id))
-    for _, job_id in sorted(finished)[:max(0, len(finished) - MAX_FINISHED)]:
-        del _registry[job_id]
-
-
-def register(job: TrainingJob) -> str:
-    """Keep ``job`` reachable for a while under a new random id (returned, and set as ``job.job_id``).
-
-    Why: a browser refresh loses the session that held the job; the id (kept in the tab's URL) finds it again.
-    The id is 128 random bits, so nobody else's tab can guess it.
+    There is deliberately no way to list it: only someone holding the id can reach a job. A running job is never
+    dropped; finished ones go after :data:`KEEP_FINISHED_S`, and beyond the newest :data:`MAX_FINISHED`.
     """
-    job_id = secrets.token_urlsafe(16)
-    with _registry_lock:
-        _prune(time.time())
-        _registry[job_id] = job
-    job.job_id = job_id
-    return job_id
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, TrainingJob] = {}
+        self._lock = threading.Lock()
+
+    def register(self, job: TrainingJob) -> str:
+        """Keep ``job`` reachable for a while under a new random id (returned, and set as ``job.job_id``).
+
+        Why: a browser refresh loses the session that held the job; the id (kept in the tab's URL) finds it again.
+        The id is 128 random bits, so nobody else's tab can guess it.
+        """
+        job_id = secrets.token_urlsafe(16)
+        with self._lock:
+            self._prune(time.time())
+            self._jobs[job_id] = job
+        job.job_id = job_id
+        return job_id
+
+    def find(self, job_id: str | None) -> TrainingJob | None:
+        """The registered job with this id, or None (unknown, malformed or already dropped)."""
+        if not job_id or not isinstance(job_id, str):
+            return None
+        with self._lock:
+            self._prune(time.time())
+            return self._jobs.get(job_id)
+
+    def forget(self, job_id: str | None) -> None:
+        """Drop a job from the registry (its thread, if still running, goes on)."""
+        with self._lock:
+            self._jobs.pop(job_id or "", None)
+
+    def _prune(self, now: float) -> None:
+        """Drop finished jobs older than KEEP_FINISHED_S, then the oldest finished beyond MAX_FINISHED (lock held)."""
+        finished = []
+        for job_id, job in list(self._jobs.items()):
+            ended = job.finished_at
+            if ended is None:
+                continue  # a running job is never dropped: its tab must be able to come back to it
+            if now - ended > KEEP_FINISHED_S:
+                del self._jobs[job_id]
+            else:
+                finished.append((ended, job_id))
+        for _, job_id in sorted(finished)[:max(0, len(finished) - MAX_FINISHED)]:
+            del self._jobs[job_id]
 
 
-def find_job(job_id: str | None) -> TrainingJob | None:
-    """The registered job with this id, or None (unknown, malformed or already dropped)."""
-    if not job_id or not isinstance(job_id, str):
-        return None
-    with _registry_lock:
-        _prune(time.time())
-        return _registry.get(job_id)
-
-
-def forget(job_id: str | None) -> None:
-    """Drop a job from the registry (its thread, if still running, goes on)."""
-    with _registry_lock:
-        _registry.pop(job_id or "", None)
+QUEUE = JobQueue()  # the server's training slots: every session's jobs wait in this one line
+REGISTRY = JobRegistry()  # the server's started jobs by id
