@@ -12,8 +12,9 @@ from ui import charts, compare_tables, session, shell
 from ui.session import CURRENT, load_model
 from ui.widgets import md_escape, plot_text, resolve_word, show_error, show_warning
 from w2v_core import showcase, store
+from w2v_core.align import align_to
 from w2v_core.errors import W2VError
-from w2v_core.projection import MAX_TSNE_POINTS, align_to, normalize_rows, project_together
+from w2v_core.projection import MAX_TSNE_POINTS, normalize_rows, project_together
 
 shell.require_app()
 

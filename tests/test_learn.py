@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import make_texts
-from w2v_core import learn, projection, store
+from w2v_core import learn, store
 from w2v_core.data.corpus import CorpusConfig
 from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
@@ -188,7 +188,7 @@ def test_gradient_step_lowers_the_loss_on_a_copy(trained, arch, loss):
     true_row = rows[0]
     assert true_row["role"] == "true word"
     assert true_row["cos(h, out) after"] > true_row["cos(h, out) before"]  # h and the true word move together
-    pb, pa = projection.pca_2d(np.vstack([res.before.hidden, res.out_before]), np.vstack([res.after.hidden, res.out_after]))
+    pb, pa = learn.pca_2d(np.vstack([res.before.hidden, res.out_before]), np.vstack([res.after.hidden, res.out_after]))
     assert pb.shape == pa.shape == (1 + len(res.words), 2)
 
 

@@ -6,9 +6,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from w2v_core.align import align_to, procrustes_align
 from w2v_core.errors import W2VError
-from w2v_core.projection import (MAX_TSNE_POINTS, MINIBATCH_FROM, align_to, cap_points, effective_perplexity,
-                                 kmeans_labels, procrustes_align, project, project_together)
+from w2v_core.explorer import MINIBATCH_FROM, kmeans_labels
+from w2v_core.projection import MAX_TSNE_POINTS, cap_points, effective_perplexity, project, project_together
 
 
 def _clusters(n_per=20, dim=16, k=3, seed=0):

@@ -20,7 +20,7 @@ from ui.shell import ROOT
 from ui.cards import ARCH, OUTPUT
 from ui.session import CURRENT, set_current_model
 from ui.widgets import md_escape, show_error, show_warning
-from w2v_core import learn, projection
+from w2v_core import learn
 from w2v_core.data.corpus import Corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch, ModelConfig
@@ -219,7 +219,7 @@ def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figur
         before.append(res.out_before[j])
         after.append(res.out_after[j])
         kinds.append(res.roles[j])
-    pb, pa = projection.pca_2d(np.array(before), np.array(after))
+    pb, pa = learn.pca_2d(np.array(before), np.array(after))
     moves = np.linalg.norm(pa - pb, axis=1)
     span = float(np.ptp(np.vstack([pb, pa]), axis=0).max()) or 1.0
     mag = 1

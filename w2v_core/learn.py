@@ -529,3 +529,19 @@ def sgd_step(model: Word2Vec, batch: Batch, lr: float, n_predicted: int = 5) -> 
     after = forward(copy_, batch)
     in_a, out_a = copy_.w_in[words].cpu().numpy().copy(), copy_.w_out[words].cpu().numpy().copy()
     return StepResult(float(lr), before, after, words, roles, in_b, in_a, out_b, out_a, copy_)
+
+
+def pca_2d(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project two sets of raw vectors (not unit length: a move's length matters) into one 2-D PCA basis fitted
+    on both, so that how far each vector moved between them can be seen on a plane."""
+    both = np.concatenate([before, after]).astype(np.float64)
+    mean = both.mean(0)
+    x = both - mean
+    if x.shape[0] < 2 or not np.any(x):
+        z = np.zeros((len(before), 2))
+        return z, z.copy()
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    basis = vt[:2].T
+    if basis.shape[1] < 2:
+        basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
+    return (before - mean) @ basis, (after - mean) @ basis

@@ -1,4 +1,4 @@
-"""Projections of word vectors to 2-D or 3-D, clusters, and Procrustes alignment of two models.
+"""Projections of word vectors to 2-D or 3-D: PCA, t-SNE, UMAP and custom axes.
 
 Word vectors live in 50-300 dimensions; people look at them on a plane. PCA keeps the directions of
 largest variance (fast, linear, stable); t-SNE (van der Maaten & Hinton, 2008) keeps neighbourhoods
@@ -12,10 +12,7 @@ direction every word shares (common in word2vec) stops dominating the first axis
 ``project`` maps a matrix; ``project_map`` maps words of a model with every knob in one hashable
 ``MapKnobs``, so a page can cache a view per (model stamp, words, knobs).
 
-Two models trained separately agree only up to a rotation (their dimensions are arbitrary). Before two
-maps can be compared, one model is rotated onto the other by orthogonal Procrustes on the words they
-share (Hamilton, Leskovec & Jurafsky, 2016, "Diachronic word embeddings"): the rotation R minimising
-||A R - B|| is U V^T where U S V^T is the SVD of A^T B.
+Comparing two models needs them in one frame first: ``w2v_core.align`` rotates one onto the other.
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "Custom a
 MAX_TSNE_POINTS = 3000  # Barnes-Hut t-SNE's time grows fast with the points; larger maps use PCA
 MAX_UMAP_POINTS = 10_000  # UMAP's time grows with the points too; past this a page would wait too long
 MIN_TSNE_ITER = 250  # scikit-learn refuses fewer iterations
-MINIBATCH_FROM = 20_000  # k-means of this many rows or more runs on mini-batches
 # openTSNE runs on one thread: with torch loaded (as in the app) its second thread doubled the CPU time and
 # slowed t-SNE of 3,000 words from 26 s to 50 s here, and a shared 2-core server has no core to spare anyway
 TSNE_THREADS = 1
@@ -75,7 +71,8 @@ def prepare_rows(X: np.ndarray, spherize: bool = False) -> np.ndarray:
     return Xn
 
 
-def _check_matrix(X: Any, what: str = "The vectors") -> np.ndarray:
+def check_matrix(X: Any, what: str = "The vectors") -> np.ndarray:
+    """``X`` as a 2-D array of finite numbers (ValueError for a wrong shape, W2VError for NaN or inf)."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"{what} must be a 2-D array (words x dimensions), got shape {X.shape}")
@@ -130,31 +127,51 @@ def cap_points(n_points: int, method: str) -> tuple[int, str | None]:
     return (MAX_POINTS[m], msg) if msg else (n_points, None)
 
 
-def project(X: np.ndarray, method: str = "pca", dims: int = 2, perplexity: float = 30.0,
-            n_iter: int = 1000, seed: int = 0, *, components: Sequence[int] | None = None,
-            n_neighbors: int = 15, min_dist: float = 0.1, spherize: bool = False,
-            progress: ProgressFn | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class ProjectionOptions:
+    """How :func:`project` tunes its method; each method reads only its own fields, the others are ignored."""
+
+    perplexity: float = 30.0  # t-SNE: about how many neighbours each point keeps close
+    n_iter: int = 1000  # t-SNE's iterations (at least MIN_TSNE_ITER)
+    seed: int = 0  # t-SNE and UMAP: the same seed gives the same map
+    components: Sequence[int] | None = None  # PCA's axes, 1-based (e.g. (2, 3)); None: the first ``dims``
+    n_neighbors: int = 15  # UMAP: the neighbourhood it keeps, 2..200
+    min_dist: float = 0.1  # UMAP: how tightly points may pack, 0..1
+    spherize: bool = False  # every method: centre the unit rows first (see prepare_rows)
+
+
+def project(X: np.ndarray, method: str = "pca", dims: int = 2, *, progress: ProgressFn | None = None,
+            **options: Any) -> np.ndarray:
     """Project the rows of ``X`` to ``dims`` (2 or 3) coordinates by PCA, t-SNE or UMAP on unit-length rows.
 
-    ``components`` picks PCA's axes (1-based, e.g. (2, 3)); ``perplexity``/``n_iter`` tune t-SNE,
-    ``n_neighbors``/``min_dist`` UMAP; ``progress(fraction, message)`` hears about t-SNE iterations and UMAP
-    epochs while they run. Deterministic for a given seed. Raises W2VError when there are too few rows, or
-    more than t-SNE's or UMAP's cap (cut the input with ``cap_points`` first).
+    ``options`` are :class:`ProjectionOptions` fields as keywords (``perplexity``/``n_iter`` tune t-SNE,
+    ``n_neighbors``/``min_dist`` UMAP, ``components`` picks PCA's axes; an unknown one is a TypeError);
+    ``progress(fraction, message)`` hears about t-SNE iterations and UMAP epochs while they run. Deterministic for
+    a given seed. Raises W2VError when there are too few rows, or more than t-SNE's or UMAP's cap (cut the input
+    with ``cap_points`` first).
     """
+    o = ProjectionOptions(**options)
     method = _method(method)
-    Xn = _checked_input(X, method, dims, spherize)
+    Xn = _checked_input(X, method, dims, o.spherize)
     if method == "pca":
-        return pca(Xn, dims, components, prepared=True)[0]
+        return pca(Xn, dims, o.components, prepared=True)[0]
     if method == "tsne":
-        return _tsne(Xn, dims, perplexity, n_iter, seed, progress)
-    return _umap(Xn, dims, n_neighbors, min_dist, seed, progress)
+        return _tsne(Xn, dims, o.perplexity, o.n_iter, o.seed, progress)
+    return _umap(Xn, dims, o.n_neighbors, o.min_dist, o.seed, progress)
+
+
+def pad_columns(X: np.ndarray, width: int) -> np.ndarray:
+    """``X`` with zero columns added up to ``width`` (a narrower model next to a wider one, or a 1-D model on a plane)."""
+    if X.shape[1] >= width:
+        return X
+    return np.hstack([X, np.zeros((X.shape[0], width - X.shape[1]), dtype=X.dtype)])
 
 
 def _checked_input(X: Any, method: str, dims: int, spherize: bool) -> np.ndarray:
     """Prepared rows (see ``prepare_rows``), padded to ``dims`` columns, after every check a user can fail."""
     if dims not in (2, 3):
         raise W2VError(f"A map has 2 or 3 dimensions (got {dims}).")
-    X = _check_matrix(X)
+    X = check_matrix(X)
     n = X.shape[0]
     need = min_points(method, dims)
     if n < need:
@@ -164,7 +181,7 @@ def _checked_input(X: Any, method: str, dims: int, spherize: bool) -> np.ndarray
         raise W2VError(msg)
     Xn = prepare_rows(X, spherize)
     if Xn.shape[1] < dims:  # tiny models (dimension 1 or 2): pad with zero columns so the shapes still work
-        Xn = _pad(Xn, dims)
+        Xn = pad_columns(Xn, dims)
     return Xn
 
 
@@ -281,13 +298,22 @@ class _TqdmSink:
 _UMAP_IMPORT = threading.Lock()
 
 
+_CACHED_PACKAGES = ("umap", "pynndescent")  # whose numba functions are compiled once per install, not per process
+
+
 def _import_umap() -> Any:
     """umap-learn, imported so that numba keeps its compiled functions on disk.
 
     umap-learn declares ~120 numba functions without numba's ``cache=True``, so every new process compiled them
-    again on its first UMAP (8-17 s here). ``numba.njit`` is wrapped to ask for the cache only while umap
-    imports; then only the first process after an install pays (first UMAP of a later process: ~2.6 s, import
-    included). numba keeps the cache beside umap's sources, or in the user's cache folder when those are read-only.
+    again on its first UMAP (8-17 s here); with the cache only the first process after an install pays (first UMAP
+    of a later process: ~2.2 s, import included). numba keeps the cache beside umap's sources, or in the user's
+    cache folder when those are read-only.
+
+    numba offers no setting for "cache by default", and turning the cache on after the import (each dispatcher's
+    ``enable_caching``) misses the functions compiled at import and costs ~0.3 s more per process, so the decorator
+    is wrapped for the import only, under a lock, and restored in ``finally``. The wrapper adds ``cache=True`` only
+    for decorations made by umap's and pynndescent's own modules (:data:`_CACHED_PACKAGES`): another thread that
+    defines a numba function meanwhile gets numba's decorator unchanged.
     """
     if sys.modules.get("umap") is not None:
         return sys.modules["umap"]
@@ -299,6 +325,9 @@ def _import_umap() -> Any:
         plain = getattr(numba, "njit", None)
 
         def njit_cached(*args: Any, **kw: Any) -> Any:
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller.split(".")[0] not in _CACHED_PACKAGES:
+                return plain(*args, **kw)
             if len(args) == 1 and callable(args[0]) and not kw:  # bare @numba.njit
                 return plain(cache=True)(args[0])
             kw.setdefault("cache", True)
@@ -361,7 +390,7 @@ def project_together(matrices: Sequence[np.ndarray], method: str = "pca", dims: 
     PCA is fitted on all rows together and applied to each matrix; t-SNE embeds the stacked rows at once
     (its total is what ``MAX_TSNE_POINTS`` limits). Returns one coordinate array per input matrix.
     """
-    mats = [_check_matrix(m) for m in matrices]
+    mats = [check_matrix(m) for m in matrices]
     if not mats:
         return []
     width = {m.shape[1] for m in mats}
@@ -370,116 +399,6 @@ def project_together(matrices: Sequence[np.ndarray], method: str = "pca", dims: 
     sizes = [m.shape[0] for m in mats]
     stacked = project(np.vstack(mats), method=method, dims=dims, perplexity=perplexity, n_iter=n_iter, seed=seed)
     return np.split(stacked, np.cumsum(sizes)[:-1])
-
-
-def kmeans_labels(X: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Cluster labels (0..k-1) of the rows of ``X`` by k-means on unit-length rows (cosine geometry).
-
-    ``k`` larger than the number of rows is lowered to it, so a short word list still gets colours.
-    """
-    X = _check_matrix(X)
-    if k < 1:
-        raise W2VError(f"The number of clusters must be at least 1 (got {k}).")
-    n = X.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = min(int(k), n)
-    if k == 1:
-        return np.zeros(n, dtype=np.int64)
-    from sklearn.cluster import KMeans, MiniBatchKMeans
-
-    # past MINIBATCH_FROM rows, mini-batch k-means: 50,000 words in 0.4 s instead of 7.8 s, 0.6 % more inertia
-    km = (KMeans(n_clusters=k, n_init=4, random_state=seed) if n < MINIBATCH_FROM
-          else MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed))
-    with one_thread():
-        labels = km.fit_predict(normalize_rows(X))
-    return np.asarray(labels, dtype=np.int64)
-
-
-def procrustes_align(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
-    """Orthogonal map ``R`` taking the rows of A onto the rows of B, and the mean residual after it.
-
-    Rows are the shared vocabulary in the same order. Both sides are unit-normalised first, so the error
-    (mean over words of ||a R - b||) lies in [0, 2]: 0 means the two models are rotations of each other.
-    When widths differ, the narrower side is padded with zero columns (R is square, of the larger width).
-    """
-    A, B = _check_matrix(A, "The first matrix"), _check_matrix(B, "The second matrix")
-    if A.shape[0] != B.shape[0]:
-        raise ValueError(f"procrustes_align needs the same rows on both sides, got {A.shape[0]} and {B.shape[0]}")
-    if A.shape[0] < 2:
-        raise W2VError(f"Aligning two models needs at least 2 shared words (got {A.shape[0]}).")
-    An, Bn = _pad(normalize_rows(A), B.shape[1]), _pad(normalize_rows(B), A.shape[1])
-    U, _, Vt = np.linalg.svd(An.T @ Bn)
-    R = U @ Vt
-    error = float(np.linalg.norm(An @ R - Bn, axis=1).mean())
-    return R, error
-
-
-def _pad(X: np.ndarray, width: int) -> np.ndarray:
-    if X.shape[1] >= width:
-        return X
-    return np.hstack([X, np.zeros((X.shape[0], width - X.shape[1]), dtype=X.dtype)])
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """The rotation that maps model A onto model B, found on the words they share."""
-
-    rotation: np.ndarray  # (D, D) orthogonal, D = the larger of the two widths
-    error: float  # mean residual norm of unit vectors on the shared words, 0..2
-    shared: tuple[str, ...]  # the words the rotation was fitted on, in A's order
-
-    def apply(self, X: np.ndarray) -> np.ndarray:
-        """Rotate rows of model A (unit-normalised first) into model B's space."""
-        return _pad(normalize_rows(X), self.rotation.shape[0]) @ self.rotation
-
-    def reference(self, X: np.ndarray) -> np.ndarray:
-        """Rows of model B prepared the same way (unit length, padded), ready to project with ``apply``'s output."""
-        return _pad(normalize_rows(X), self.rotation.shape[0])
-
-
-def align_to(vectors_a: Any, vectors_b: Any, max_words: int | None = 10_000) -> Alignment:
-    """Align WordVectors ``vectors_a`` onto ``vectors_b`` over their shared vocabulary.
-
-    Uses the most frequent shared words first (rows are in frequency order), at most ``max_words`` of
-    them: rare words are noisy and would only blur the rotation.
-    """
-    index_b = _index(vectors_b)
-    shared = [w for w in vectors_a.words if w in index_b]
-    if max_words is not None:
-        shared = shared[:max_words]
-    if len(shared) < 2:
-        raise W2VError(f"The two models share {len(shared)} words; aligning them needs at least 2. "
-                       "Compare models trained on the same or similar text.")
-    index_a = _index(vectors_a)
-    A = np.asarray(vectors_a.vectors)[[index_a[w] for w in shared]]
-    B = np.asarray(vectors_b.vectors)[[index_b[w] for w in shared]]
-    R, error = procrustes_align(A, B)
-    log.info("aligned %d shared words, mean residual %.4f", len(shared), error)
-    return Alignment(rotation=R, error=error, shared=tuple(shared))
-
-
-def _index(vectors: Any) -> dict[str, int]:
-    index = getattr(vectors, "index", None)
-    if isinstance(index, dict):
-        return index
-    return {w: i for i, w in enumerate(vectors.words)}
-
-
-def pca_2d(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project two sets of raw vectors (not unit length: a move's length matters) into one 2-D PCA basis fitted
-    on both, so that how far each vector moved between them can be seen on a plane."""
-    both = np.concatenate([before, after]).astype(np.float64)
-    mean = both.mean(0)
-    x = both - mean
-    if x.shape[0] < 2 or not np.any(x):
-        z = np.zeros((len(before), 2))
-        return z, z.copy()
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    basis = vt[:2].T
-    if basis.shape[1] < 2:
-        basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
-    return (before - mean) @ basis, (after - mean) @ basis
 
 
 # ---------------------------------------------------------------------------------------------- custom axes
@@ -625,7 +544,7 @@ def project_map(vectors: Any, words: Sequence[str], method: str | MapKnobs = "pc
         if not words:
             raise W2VError("Custom axes need at least 1 word on the map; add words.")
         D = axis_directions(vectors, k.axes)
-        coords = (prepare_rows(_check_matrix(X), k.spherize) @ D.T).astype(np.float32)
+        coords = (prepare_rows(check_matrix(X), k.spherize) @ D.T).astype(np.float32)
         titles = tuple(axis_title(a) for a in k.axes)
     elif k.method == "pca":
         coords, ratio = pca(X, k.dims, k.components, k.spherize)
@@ -633,7 +552,7 @@ def project_map(vectors: Any, words: Sequence[str], method: str | MapKnobs = "pc
         comps = k.components or tuple(range(1, k.dims + 1))
         titles = tuple(f"PC{c} ({100 * r:.1f} %)" for c, r in zip(comps, explained))
     else:
-        coords = project(X, k.method, k.dims, k.perplexity, k.n_iter, k.seed, n_neighbors=k.n_neighbors,
-                         min_dist=k.min_dist, spherize=k.spherize, progress=progress)
+        coords = project(X, k.method, k.dims, progress=progress, perplexity=k.perplexity, n_iter=k.n_iter,
+                         seed=k.seed, n_neighbors=k.n_neighbors, min_dist=k.min_dist, spherize=k.spherize)
         titles = tuple(f"{METHOD_NAMES[k.method]} {i + 1}" for i in range(k.dims))
     return MapProjection(words, coords, titles, explained, k)

@@ -6,7 +6,7 @@ bounded memory: when it holds ``max_snapshots`` it keeps every other one and dou
 run of any length ends with between half and all of that many, spread evenly over the run.
 
 Each snapshot lives in its own arbitrary basis (word2vec's dimensions mean nothing on their own), so to replay
-them they are first rotated onto the final vectors by orthogonal Procrustes (``projection.procrustes_align``),
+them they are first rotated onto the final vectors by orthogonal Procrustes (``align.procrustes_align``),
 then all projected into ONE 2-D/3-D frame fitted on the final vectors: PCA's axes are applied to every
 snapshot; for t-SNE/UMAP (which cannot place new points exactly) each word of a snapshot is put at the
 similarity-weighted mean of the final positions of its nearest final vectors, the way UMAP starts its own
@@ -29,10 +29,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from w2v_core.align import procrustes_align
 from w2v_core.errors import W2VError
 from w2v_core.store import SNAPSHOTS as SNAPSHOTS_FILE
 from w2v_core.store import atomic_write_bytes
-from w2v_core.projection import _method, knn, normalize_rows, one_thread, procrustes_align, project
+from w2v_core.projection import _method, knn, normalize_rows, one_thread, project
 from w2v_core.training import Callback, Progress
 
 log = logging.getLogger(__name__)
