@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from w2v_core.errors import W2VError
-from w2v_core.explorer import (PALETTE, choose_labels, cluster_colours, density_grid, did_you_mean, label_priorities,
-                               name_clusters, search_map)
+from w2v_core.explorer import (PALETTE, choose_labels, cluster_colours, density_grid, label_priorities, name_clusters,
+                               search_map)
 from w2v_core.vectors import WordVectors
 
 
@@ -160,6 +160,6 @@ def test_unknown_search_offers_spellings_closest_then_frequent():
     s = search_map(wv, "kng", ["the"])
     assert s.word is None and s.words == ("the",) and s.added == ()
     assert s.suggestions[:2] == ("king", "kong")  # equally close: the more frequent first
-    assert did_you_mean(wv, "KINGS")[:2] == ["kings", "king"]  # the word itself in lower case comes first
+    assert wv.suggest("KINGS")[:2] == ["kings", "king"]  # the word itself in lower case comes first
     with pytest.raises(W2VError, match="Type a word"):
         search_map(wv, "  ", [])

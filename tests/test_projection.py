@@ -295,7 +295,7 @@ def test_map_knobs_are_a_cache_key():
     assert map_knobs("t-SNE", 2, perplexity=10) != map_knobs("tsne", 2, perplexity=40)
     assert map_knobs("pca", 2, components=[2, 3]).components == (2, 3)
     k = map_knobs("axes", axes=[["man", "woman"], "good"], spherize=1)
-    assert k == map_knobs(**k.as_dict()) and k.spherize is True and k.dims == 2  # a URL round trip
+    assert k.spherize is True and k.dims == 2
     assert map_knobs("umap", 3, perplexity=5) == MapKnobs(method="umap", dims=3)
     with pytest.raises(W2VError, match="'umap'"):
         map_knobs("mds")

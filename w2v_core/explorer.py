@@ -10,12 +10,11 @@ functions of the map's coordinates and the words' frequencies, so a page only dr
   among its more frequent ones ("france · italy · spain" says more than "cluster 7").
 * ``PALETTE``: 30 colours that stay apart (each pair at least 30 CIELAB units), so k up to 30 is readable.
 * ``density_grid``: a smoothed 2-D histogram a page can draw as contours.
-* ``search_map`` / ``did_you_mean``: put any vocabulary word and its neighbours on the map, or suggest spellings.
+* ``search_map``: put any vocabulary word and its neighbours on the map, or suggest spellings (``WordVectors.suggest``).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -218,19 +217,6 @@ def density_grid(coords: np.ndarray, bins: int = 80, bandwidth: float | None = N
 # ------------------------------------------------------------------------------------------------ search
 
 
-def did_you_mean(vectors: Any, word: str, n: int = 5) -> list[str]:
-    """Vocabulary words spelt like ``word``: the closest spellings first (by tenths of difflib's ratio), and among
-    equally close ones the more frequent first (people mostly mean a common word)."""
-    low = word.strip().lower()
-    close = vectors.suggest(word, 3 * n)
-
-    def key(w: str) -> tuple[float, int]:
-        closeness = 1.0 if w == low else math.floor(10 * difflib.SequenceMatcher(None, low, w).ratio()) / 10
-        return -closeness, vectors.index[w]
-
-    return sorted(close, key=key)[:n]
-
-
 @dataclass(frozen=True)
 class MapSearch:
     """A searched word and its neighbours added to a map's words (or spellings to offer when it is unknown)."""
@@ -252,7 +238,7 @@ def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metr
     shown = tuple(dict.fromkeys(shown))
     word = q if q in vectors.index else q.lower() if q.lower() in vectors.index else None
     if word is None:
-        return MapSearch(query, None, (), shown, (), tuple(did_you_mean(vectors, q)))
+        return MapSearch(query, None, (), shown, (), tuple(vectors.suggest(q)))
     nb = tuple(vectors.neighbours(word, n, metric))
     on_map = set(shown)
     added = tuple(w for w in dict.fromkeys([word] + [w for w, _ in nb]) if w not in on_map)

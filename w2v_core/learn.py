@@ -135,11 +135,6 @@ def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, 
     return result.save(path, name=name)
 
 
-def learnable_models(root: str | Path | None = None) -> list[store.ModelRecord]:
-    """Saved models that were trained here (imported vectors have no output layer to step)."""
-    return [r for r in store.list_records(root) if r.trained_here]
-
-
 # ---------------------------------------------------------------------------------------------- step 1
 
 

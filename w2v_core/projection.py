@@ -465,14 +465,6 @@ class MapKnobs:
     spherize: bool = False  # centre the (unit) rows, then scale them to unit length again
     seed: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values (lists for tuples), e.g. for a URL or a JSON bookmark; ``map_knobs(**d)`` reads it back."""
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = [list(a) if isinstance(a, tuple) else a for a in v] if isinstance(v, tuple) else v
-        return out
-
 
 _USES = {"pca": {"components"}, "tsne": {"perplexity", "n_iter", "seed"}, "umap": {"n_neighbors", "min_dist", "seed"},
          "axes": {"axes"}}

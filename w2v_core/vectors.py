@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -88,12 +89,20 @@ class WordVectors:
         return self._normed
 
     def suggest(self, word: str, n: int = 5) -> list[str]:
-        """Vocabulary words spelt like ``word`` (for "did you mean" messages)."""
+        """Vocabulary words spelt like ``word``, for "did you mean": the word in lower case first, then the closest
+        spellings (by tenths of difflib's ratio), and among equally close ones the more frequent first (people
+        mostly mean a common word). Candidates come from the 60,000 most frequent words."""
         w = word.strip()
-        cands = [c for c in (w.lower(),) if c in self.index and c != w]
+        low = w.lower()
+        cands = [c for c in (low,) if c in self.index and c != w]
         pool = self.words if len(self.words) <= 60_000 else self.words[:60_000]
-        cands += [c for c in difflib.get_close_matches(w.lower(), pool, n=n, cutoff=0.7) if c not in cands]
-        return cands[:n]
+        cands += [c for c in difflib.get_close_matches(low, pool, n=3 * n, cutoff=0.7) if c not in cands]
+
+        def key(c: str) -> tuple[float, int]:
+            closeness = 1.0 if c == low else math.floor(10 * difflib.SequenceMatcher(None, low, c).ratio()) / 10
+            return -closeness, self.index[c]
+
+        return sorted(cands, key=key)[:n]
 
     def get_index(self, word: str) -> int:
         """Row of ``word``; an unknown word raises W2VError with close spellings."""
@@ -212,10 +221,6 @@ class WordVectors:
         if self._sq is None:
             self._sq = np.einsum("ij,ij->i", self.vectors, self.vectors)
         return self._sq
-
-    def subset(self, n: int) -> "WordVectors":
-        """The ``n`` first (most frequent) words."""
-        return WordVectors(self.words[:n], self.vectors[:n], None if self.counts is None else self.counts[:n])
 
     # ----- word2vec / GloVe formats ------------------------------------------------------------------
     def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False) -> None:
