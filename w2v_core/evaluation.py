@@ -234,61 +234,16 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
     fold = str.upper if case_insensitive else (lambda s: s)
     limit = min(len(words), restrict_vocab)
     keys = [fold(w) for w in words[:limit]]
-    normed = _normed(vectors)[:limit]
-
-    # all covered questions as rows (a, b, c, expected), with their section number
-    quads, owner, n_questions = [], [], 0
-    per_section = []
-    for s, (name, qs) in enumerate(sections):
-        per_section.append({"correct": 0, "covered": 0, "questions": len(qs)})
-        n_questions += len(qs)
-        for q in qs:
-            fq = [fold(w) for w in q]
-            idx = [lookup.get(w) for w in fq]
-            if None in idx:
-                continue
-            quads.append(idx)
-            owner.append(s)
-    quads_arr = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
-    owner_arr = np.asarray(owner, dtype=np.int64)
-    correct = np.zeros(len(quads_arr), dtype=bool)
-    answer = np.full(len(quads_arr), -1, dtype=np.int64)  # row of the model's answer (-1: none)
-
+    quads_arr, owner_arr, n_questions = _covered_questions(sections, lookup, fold)
     _report(progress, 0.0, f"analogies: {len(quads_arr):,} of {n_questions:,} questions use known words")
-    for start in range(0, len(quads_arr), batch):
-        q = quads_arr[start:start + batch]
-        query = normed[q[:, 1]] + normed[q[:, 2]] - normed[q[:, 0]]
-        scores = query @ normed.T  # (batch, limit)
-        rows = np.arange(len(q))[:, None]
-        scores[rows, q[:, :3]] = -np.inf  # the question words never answer
-        k = min(8, limit)
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if limit > k else np.tile(np.arange(limit), (len(q), 1))
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        top = np.take_along_axis(top, np.argsort(-top_scores, axis=1, kind="stable"), axis=1)
-        for j, (a, b, c, expected) in enumerate(q):
-            ignore = {keys[a], keys[b], keys[c]}
-            predicted = None
-            # gensim looks at the five best; a case variant of a question word is skipped, not an answer
-            for cand in top[j, :5]:
-                if not np.isfinite(scores[j, cand]):
-                    break
-                predicted = keys[cand]
-                answer[start + j] = cand
-                if predicted not in ignore:
-                    break
-            correct[start + j] = predicted == keys[expected]
-        done = min(start + batch, len(quads_arr))
-        _report(progress, done / max(len(quads_arr), 1), f"analogies: {done:,} / {len(quads_arr):,} questions")
+    correct, answer = _answer(quads_arr, _normed(vectors)[:limit], keys, batch, progress)
 
     out_sections: dict[str, dict[str, Any]] = {}
-    for s, (name, _qs) in enumerate(sections):
+    for s, (name, qs) in enumerate(sections):
         mine = owner_arr == s
-        ps = per_section[s]
-        ps["covered"] = int(mine.sum())
-        ps["correct"] = int(correct[mine].sum())
-        ps["accuracy"] = ps["correct"] / ps["covered"] if ps["covered"] else None
-        out_sections[name] = {"accuracy": ps["accuracy"], "correct": ps["correct"], "covered": ps["covered"],
-                              "questions": ps["questions"]}
+        covered, right = int(mine.sum()), int(correct[mine].sum())
+        out_sections[name] = {"accuracy": right / covered if covered else None, "correct": right, "covered": covered,
+                              "questions": len(qs)}
         if examples > 0:
             out_sections[name]["examples"] = _examples(np.flatnonzero(mine), correct, answer, quads_arr, words, examples)
 
@@ -309,6 +264,58 @@ def evaluate_analogies(vectors: Any, restrict_vocab: int = RESTRICT_VOCAB, case_
     }
     log.info("analogies: accuracy %s over %d/%d questions", result["accuracy"], n_cov, n_questions)
     return result
+
+
+def _covered_questions(sections: Sequence[tuple[str, Sequence[tuple[str, str, str, str]]]], lookup: dict[str, int],
+                       fold: Callable[[str], str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The questions whose four words are all known, as rows (a, b, c, expected); each one's section number; and
+    how many questions there are in all."""
+    quads, owner, n_questions = [], [], 0
+    for s, (_name, qs) in enumerate(sections):
+        n_questions += len(qs)
+        for q in qs:
+            idx = [lookup.get(fold(w)) for w in q]
+            if None in idx:
+                continue
+            quads.append(idx)
+            owner.append(s)
+    return np.asarray(quads, dtype=np.int64).reshape(-1, 4), np.asarray(owner, dtype=np.int64), n_questions
+
+
+def _answer(quads: np.ndarray, normed: np.ndarray, keys: Sequence[str], batch: int,
+            progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the model answers each question right (3CosAdd, as gensim does), and the row of its answer (-1: none).
+
+    ``normed``: the unit rows of the words that may answer; ``keys``: those words as compared (case-folded or not).
+    """
+    limit = len(normed)
+    correct = np.zeros(len(quads), dtype=bool)
+    answer = np.full(len(quads), -1, dtype=np.int64)
+    for start in range(0, len(quads), batch):
+        q = quads[start:start + batch]
+        query = normed[q[:, 1]] + normed[q[:, 2]] - normed[q[:, 0]]
+        scores = query @ normed.T  # (batch, limit)
+        rows = np.arange(len(q))[:, None]
+        scores[rows, q[:, :3]] = -np.inf  # the question words never answer
+        k = min(8, limit)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if limit > k else np.tile(np.arange(limit), (len(q), 1))
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        top = np.take_along_axis(top, np.argsort(-top_scores, axis=1, kind="stable"), axis=1)
+        for j, (a, b, c, expected) in enumerate(q):
+            ignore = {keys[a], keys[b], keys[c]}
+            predicted = None
+            # gensim looks at the five best; a case variant of a question word is skipped, not an answer
+            for cand in top[j, :5]:
+                if not np.isfinite(scores[j, cand]):
+                    break
+                predicted = keys[cand]
+                answer[start + j] = cand
+                if predicted not in ignore:
+                    break
+            correct[start + j] = predicted == keys[expected]
+        done = min(start + batch, len(quads))
+        _report(progress, done / max(len(quads), 1), f"analogies: {done:,} / {len(quads):,} questions")
+    return correct, answer
 
 
 def _examples(idx: np.ndarray, correct: np.ndarray, answer: np.ndarray, quads: np.ndarray, words: Sequence[str],
