@@ -60,8 +60,14 @@ BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("
 # batch of 16384 on the sample, with 20% in none (batch_lr_boost)
 BOOST_WARMUP = {"skipgram": 0.05, "cbow": 0.2}
 MIN_CPU_BATCH = 128
-DEFAULT_POOL = 32  # negatives shared per block of centres (each stands for k / N of an example's k negatives)
-DEFAULT_BLOCK = 256  # centres per shared pool of negatives
+# negatives shared per block of centres (each stands for k / N of an example's k negatives), centres per block and
+# whether a batch's centres come from all over a chunk. Measured at 10M tokens, 1 epoch, 3 seeds against gensim
+# (benchmarks/bench_quality.py, ablation table in benchmarks/README.md): big blocks of 256 centres sharing one pool
+# put the same few negatives into many rows at once, and the row bound then clips those lumps; smaller blocks and,
+# for Skip-gram, shuffled centres bring SimLex and the analogies up to gensim's at the same speed
+DEFAULT_POOL = {"skipgram": 32, "cbow": 16}
+DEFAULT_BLOCK = {"skipgram": 64, "cbow": 32}
+DEFAULT_SHUFFLE = {"skipgram": True, "cbow": False}
 CPU_CHUNK = 50_000  # tokens per chunk on a CPU (bounds memory); on a GPU chunks hold many big batches
 MIN_CHUNK = 2_000  # with several workers, chunks shrink so that each worker gets ~8, but not below this
 GPU_CHUNK = 2_000_000
@@ -125,11 +131,11 @@ class TrainConfig:
     chunk_tokens: int | None = None  # tokens per chunk of an epoch (bounds memory); None = by device and batch
     report_every: float = 0.25  # seconds between progress reports to callbacks
     shared_negatives: int | None = None  # N, negatives drawn per block and shared by its centres; None = default
-    block_size: int = DEFAULT_BLOCK  # centres that share one pool of negatives
+    block_size: int | None = None  # centres that share one pool of negatives; None = default for the architecture
     loss_every: int = 4  # compute the loss on every n-th batch only (it is only shown, never trained on)
-    # batches of centres drawn from all over a chunk, not consecutive (see Windows.permute): better vectors on
-    # small corpora (WikiText-2 valid, CBOW: SimLex 0.064 -> 0.084, gensim 0.11), slower CBOW; off by default
-    shuffle: bool = False
+    # batches of centres drawn from all over a chunk, not consecutive (see Windows.permute); None = default for
+    # the architecture (DEFAULT_SHUFFLE)
+    shuffle: bool | None = None
     # "bounded": each row's step per batch is limited (models.row_scale), stable at any batch size and thread
     # count; "sum": word2vec's plain summed step, which diverges with big batches or many threads (kept to show it)
     update: str = "bounded"
@@ -148,7 +154,7 @@ class TrainConfig:
             raise W2VError(f"threads must be between 0 (all cores) and 256 (got {self.threads}).")
         if self.shared_negatives is not None and not 1 <= self.shared_negatives <= 100_000:
             raise W2VError(f"shared_negatives must be between 1 and 100,000 (got {self.shared_negatives}).")
-        if not 1 <= self.block_size <= 1_000_000:
+        if self.block_size is not None and not 1 <= self.block_size <= 1_000_000:
             raise W2VError(f"block_size must be between 1 and 1,000,000 (got {self.block_size}).")
         if not 1 <= self.loss_every <= 1_000_000:
             raise W2VError(f"loss_every must be at least 1 (got {self.loss_every}).")
@@ -343,7 +349,9 @@ class Trainer:
             batch_size=batch,
             threads=threads,
             chunk_tokens=chunk,
-            shared_negatives=train_config.shared_negatives or max(DEFAULT_POOL, model_config.negative),
+            shared_negatives=train_config.shared_negatives or max(DEFAULT_POOL[model_config.arch], model_config.negative),
+            block_size=train_config.block_size or DEFAULT_BLOCK[model_config.arch],
+            shuffle=DEFAULT_SHUFFLE[model_config.arch] if train_config.shuffle is None else train_config.shuffle,
             device=str(self.device),
         )
         self.callbacks = list(callbacks)
