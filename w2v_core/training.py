@@ -12,11 +12,11 @@ tables without locks ("Hogwild", as word2vec and gensim do); only then is a run 
 What makes it fast (measured against gensim in ``benchmarks/``): a chunk's windows are built at once and packed
 (real context words only); each block of 256 centres shares one pool of negatives; CBOW's context rows get one
 summed update each (CPU); all the batches of a chunk run in one TorchScript call with the GIL released
-(``models.run_chunk``); each worker uses one intra-op thread; the loss is computed on every ``loss_every``-th batch
+(``kernels.run_chunk``); each worker uses one intra-op thread; the loss is computed on every ``loss_every``-th batch
 and read back only when progress is reported (on a GPU nothing waits for the device between reports).
 
 What keeps it correct at any batch size and thread count: each row's step per batch is bounded
-(``models.row_scale``), and the trainer watches its own loss: a run whose loss climbs far above an untrained
+(``kernels.row_scale``), and the trainer watches its own loss: a run whose loss climbs far above an untrained
 model's, or rises over a whole epoch, is rolled back to the epoch's start and retried at half the learning rate;
 if that keeps happening it stops with one ``W2VError`` that says what to change. A run that ends normally always
 has a final loss below an untrained model's.
@@ -36,8 +36,9 @@ import numpy as np
 import torch
 
 from w2v_core.errors import W2VError
-from w2v_core.models import (BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, ModelConfig, PackedBatch, RowBound, Word2Vec,
-                             build_model, chunk_groups, run_chunk, scripted, warm_up)
+from w2v_core.kernels import (BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, Examples, RowBound, Schedule, Tables,
+                              chunk_groups, run_chunk, scripted, warm_up)
+from w2v_core.models import ModelConfig, PackedBatch, Word2Vec, build_model
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
 
@@ -136,7 +137,7 @@ class TrainConfig:
     # batches of centres drawn from all over a chunk, not consecutive (see Windows.permute); None = default for
     # the architecture (DEFAULT_SHUFFLE)
     shuffle: bool | None = None
-    # "bounded": each row's step per batch is limited (models.row_scale), stable at any batch size and thread
+    # "bounded": each row's step per batch is limited (kernels.row_scale), stable at any batch size and thread
     # count; "sum": word2vec's plain summed step, which diverges with big batches or many threads (kept to show it)
     update: str = "bounded"
     # for tests and benchmarks on a small machine: N workers' batches computed from the same weights, then all
@@ -393,7 +394,8 @@ class Trainer:
         self.untrained = untrained_loss(mc, len(self.vocab))
         if tc.update == "bounded":
             self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size, dev.type)
-        warm_up(mc, dev)
+        if mc.loss == "negative":
+            warm_up(mc.arch, mc.dim, mc.negative, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
         self.encoded_tokens = len(ids)
 
@@ -636,10 +638,11 @@ class Trainer:
         negs = (table[torch.randint(len(table), (n_batches, blocks, tc.shared_negatives), generator=g, device=dev)]
                 .long() if table is not None else None)
         if mc.loss == "negative" and tc.emulate_workers <= 1:
-            groups = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
-            return scripted(run_chunk, dev)(mc.arch == "skipgram", self.model.w_in, self.model.w_out, win.centres, win.ctx,
-                                       rows, starts, counts, negs, cuts, B, lr0, lr1, float(mc.negative),
-                                       tc.loss_every, b.load, b.decay, b.kappa, *groups)
+            groups, group_cuts = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
+            chunk = Examples(win.centres, win.ctx, rows, starts, counts, negs)
+            schedule = Schedule(B, cuts, lr0, lr1, float(mc.negative), tc.loss_every)
+            return scripted(run_chunk, dev)(mc.arch == "skipgram", Tables(self.model.w_in, self.model.w_out), chunk,
+                                            schedule, b.for_kernel(), groups, group_cuts)
         # the full softmax, or emulated concurrent workers: one batch at a time from Python
         group = tc.emulate_workers
         dst = None
