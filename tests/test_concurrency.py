@@ -1,7 +1,7 @@
 """Many training workers at once, reproduced on a 2-core machine.
 
 Hogwild workers each compute a batch update from the weights as they find them and add it in; with N workers
-running truly at once, N updates computed from the same weights land together. ``TrainConfig.emulate_workers``
+running truly at once, N updates computed from the same weights land together. ``Tuning.emulate_workers``
 does exactly that, one batch after another, so the effect of 8, 16 or 64 cores shows on any machine (and
 deterministically). word2vec's plain summed step blows up at N = 16 (at 8 it did on a real 16-core machine with
 blocks of 256 centres sharing one pool of negatives; with today's smaller blocks 8 emulated workers survive); the
@@ -19,6 +19,7 @@ from w2v_core.errors import W2VError
 from w2v_core.evaluation import evaluate_pairs
 from w2v_core.models import ModelConfig
 from w2v_core.training import Callback, TrainConfig, Trainer
+from w2v_core.workers import Tuning
 
 SEEDS = (1, 2, 3)  # WordSim353 on a 465k-token corpus moves by about +-0.03 between seeds: compare means
 BATCH = 256  # each worker's batch: what 16 threads get by default (training.default_batch)
@@ -40,8 +41,8 @@ class Retries(Callback):
 def test_the_plain_summed_step_blows_up_with_16_concurrent_workers(sample):
     rec = Retries()
     try:
-        Trainer(sample, ModelConfig(), TrainConfig(epochs=1, threads=1, update="sum", emulate_workers=16,
-                                                   batch_size=BATCH), [rec]).train()
+        Trainer(sample, ModelConfig(), TrainConfig(epochs=1, threads=1, update="sum", batch_size=BATCH), [rec],
+                tuning=Tuning(emulate_workers=16)).train()
     except W2VError:
         pass  # every retry blew up too: also a divergence
     assert rec.seen and "blew up" in rec.seen[0]
@@ -50,8 +51,8 @@ def test_the_plain_summed_step_blows_up_with_16_concurrent_workers(sample):
 def _wordsim(sample, workers: int) -> tuple[float, list[int], list[float]]:
     scores, retries, losses = [], [], []
     for seed in SEEDS:
-        r = Trainer(sample, ModelConfig(), TrainConfig(epochs=5, threads=1, seed=seed, emulate_workers=workers,
-                                                       batch_size=BATCH)).train()
+        r = Trainer(sample, ModelConfig(), TrainConfig(epochs=5, threads=1, seed=seed, batch_size=BATCH),
+                    tuning=Tuning(emulate_workers=workers)).train()
         scores.append(evaluate_pairs(r.vectors, "wordsim353", table=False)["spearman"])
         retries.append(r.summary["lr_retries"])
         losses.append(r.summary["final_loss"])

@@ -97,6 +97,19 @@ def test_the_core_is_layered_data_below_word2vec_below_serving():
     assert graph["settings"] == {"errors"} and graph["errors"] == set()
 
 
+def test_the_training_modules_build_on_each_other_in_one_direction():
+    """kernels (the compiled steps) < models (the paper's model) < workers (the pool) < training (the epoch loop);
+    the divergence watch and the progress reports stand on their own, so any of them can be read alone."""
+    graph = package_graph(CORE)
+    assert graph["kernels"] == set()
+    assert graph["models"] == {"errors", "kernels"}
+    assert graph["progress"] == set() and graph["divergence"] == {"errors"}
+    assert graph["workers"] <= {"errors", "kernels", "models", "windows"}
+    assert {"workers", "divergence", "progress", "kernels", "models"} <= graph["training"]
+    below = ("kernels", "models", "workers", "divergence", "progress", "windows", "vocab")
+    assert not any("training" in graph[m] for m in below)
+
+
 def test_the_ui_helpers_have_no_import_cycle():
     graph = package_graph(ROOT / "ui")
     assert "shell" in graph and "session" in graph

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from w2v_core.errors import W2VError
-from w2v_core.models import (CBOW, NORM_FLOOR, WRONG_SIDE, Batch, ModelConfig, PackedBatch, RowBound, SkipGram,
-                              build_model)
+from w2v_core.kernels import NORM_FLOOR, WRONG_SIDE, RowBound
+from w2v_core.models import CBOW, Batch, ModelConfig, PackedBatch, SkipGram, build_model
 
 V, D, LR = 11, 6, 0.3
 
@@ -279,76 +279,3 @@ def test_bad_model_configs_are_refused_with_a_clear_message(kwargs, words):
 
 def test_softmax_ignores_the_number_of_negatives():
     ModelConfig(loss="softmax", negative=0).validate()  # no negatives are drawn for the full softmax
-
-
-def test_the_training_steps_compile_to_torchscript():
-    """If TorchScript refused a step, the trainer would quietly fall back to Python: same numbers, several times
-    slower and serialised on the GIL across worker threads. Catch that here, not in a benchmark."""
-    from w2v_core import models
-
-    for fn in (models.sg_negative_step, models.cbow_negative_step, models.run_chunk):
-        torch.jit.script(fn)  # raises if it cannot
-        assert models.scripted(fn) is not fn
-    assert models._norm_floor() == models.NORM_FLOOR and models._wrong_side() == models.WRONG_SIDE
-
-
-def _chunk(V_: int = 40, n_tokens: int = 3000, batch: int = 64, seed: int = 0):
-    """A chunk of windows over a random stream, cut into batches as the trainer cuts it."""
-    from w2v_core.windows import Stream, draw_radii, packed_windows
-
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(V_, (n_tokens,), generator=g)
-    stream = Stream.from_offsets(ids, torch.tensor([0, n_tokens // 3, n_tokens]))
-    win = packed_windows(stream, draw_radii(len(stream), 5, g), 5)
-    n = len(win)
-    cuts = win.starts[::batch].tolist() + [int(win.ctx.shape[0])]
-    first = torch.arange(n).div_(batch, rounding_mode="floor").mul_(batch)
-    starts = win.starts[:-1] - win.starts.index_select(0, first)
-    return win, cuts, starts, g
-
-
-def test_context_groups_hold_every_entry_of_their_batch_once():
-    from w2v_core.models import group_contexts
-
-    V_, batch = 40, 64
-    win, cuts, _, _ = _chunk(V_, batch=batch)
-    by_row, row_starts, row_ids, row_cuts = group_contexts(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)
-    n_batches = len(cuts) - 1
-    assert len(row_cuts) == n_batches + 1 and row_cuts[-1] == len(row_ids)
-    for b in range(n_batches):
-        p0, p1, u0, u1 = cuts[b], cuts[b + 1], row_cuts[b], row_cuts[b + 1]
-        want = sorted(zip(win.ctx[p0:p1].tolist(), (win.rows[p0:p1] % batch).tolist()))
-        bounds = row_starts[u0:u1].tolist() + [p1 - p0]
-        got = sorted((int(row_ids[u0 + j]), int(r)) for j in range(u1 - u0)
-                     for r in by_row[p0 + bounds[j]:p0 + bounds[j + 1]])
-        assert got == want  # every (row, centre) entry of the batch, each once, under its own row
-        assert len(set(row_ids[u0:u1].tolist())) == u1 - u0  # one group per row
-    assert len(row_ids) < len(win.ctx) / 2  # neighbouring centres share context words: far fewer rows than entries
-    # a vocabulary too big for 32-bit sort keys takes the 64-bit path to the same groups
-    big = group_contexts(win.rows % batch, win.rows // batch, win.ctx, 2 ** 31, cuts)
-    assert torch.equal(big[2], row_ids) and torch.equal(big[1], row_starts) and big[3] == row_cuts
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_grouped_cbow_chunk_makes_the_same_updates_as_one_per_entry(workers):
-    """The trainer's CPU path sums each context row's errors before adding them; the tables must end up the same
-    as with one update per entry, bound included (several batches, so the loads carry over)."""
-    from w2v_core import models
-
-    V_, D_, batch = 40, 8, 64
-    win, cuts, starts, g = _chunk(V_, batch=batch)
-    n_batches = len(cuts) - 1
-    negs = torch.randint(V_, (n_batches, 4, 8), generator=g)
-    tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
-    none = win.ctx.new_zeros(0)
-    out = []
-    for groups in ((none, none, none, [0]), models.group_contexts(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)):
-        w_in, w_out = (t.clone() for t in tables)
-        bound = RowBound(V_, workers=workers)
-        loss, n = models.scripted(models.run_chunk)(False, w_in, w_out, win.centres, win.ctx, win.rows % batch, starts,
-                                                    win.counts.float(), negs, cuts, batch, 1.0, 0.5, 5.0, 1,
-                                                    bound.load, bound.decay, bound.kappa, *groups)
-        out.append((w_in, w_out, loss, bound.load))
-    assert not torch.equal(out[0][0], tables[0])  # the step did something
-    for a, b in zip(*out):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)

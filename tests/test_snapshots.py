@@ -15,6 +15,7 @@ from w2v_core.snapshots import (SNAPSHOTS_FILE, SnapshotRecorder, align, frame_c
                                 load_snapshots, save_snapshots)
 from w2v_core.store import load_model
 from w2v_core.training import Progress, TrainConfig, Trainer
+from w2v_core.workers import Tuning
 
 SMALL = dict(dim=16, window=3, min_count=1, sample=0)
 
@@ -29,7 +30,7 @@ def test_memory_stays_bounded_and_snapshots_spread_over_the_run():
     state = {"w": rng.normal(size=(50, 4)).astype(np.float32)}
     rec = SnapshotRecorder(max_words=10, max_snapshots=6, every=0.01)
     rec.on_train_begin({"words": [f"w{i}" for i in range(50)], "epochs": 1,
-                        "snapshot": lambda rows=None: state["w"][rows].copy()})
+                        "copy_vectors": lambda rows=None: state["w"][rows].copy()})
     sizes = []
     for i in range(1, 201):
         state["w"] = state["w"] + 0.01
@@ -51,7 +52,7 @@ def test_memory_stays_bounded_and_snapshots_spread_over_the_run():
 def test_byte_budget_lowers_the_number_kept():
     rec = SnapshotRecorder(max_words=100, max_snapshots=40, max_bytes=100 * 8 * 4 * 5)  # room for 5 snapshots
     w = np.zeros((100, 8), dtype=np.float32)
-    rec.on_train_begin({"words": [str(i) for i in range(100)], "epochs": 1, "snapshot": lambda rows=None: w[rows]})
+    rec.on_train_begin({"words": [str(i) for i in range(100)], "epochs": 1, "copy_vectors": lambda rows=None: w[rows]})
     for i in range(1, 101):
         rec.on_batch_end(_progress(i / 100))
         assert len(rec.snapshots()) <= 5
@@ -151,7 +152,8 @@ def test_a_stopped_run_keeps_its_last_vectors(tiny_texts):
 
     rec = StoppingRecorder(max_words=10, every=0.001)
     r = Trainer(corpus, ModelConfig(**SMALL), TrainConfig(epochs=20, threads=1, seed=1, report_every=0.0,
-                                                          batch_size=16, chunk_tokens=1000), [rec], stop).train()
+                                                          batch_size=16), [rec], stop,
+                tuning=Tuning(chunk_tokens=1000)).train()
     s = rec.snapshots()
     assert r.summary["stopped"] and 0 < s.fraction[-1] < 1 and not s.epoch_end[-1]
     np.testing.assert_array_equal(s.vectors[-1], r.vectors.vectors[:10])

@@ -13,6 +13,7 @@ from w2v_core.data.corpus import CorpusConfig, from_documents, from_texts
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.training import Callback, TrainConfig, Trainer, chunk_bounds, default_threads, encode_corpus
+from w2v_core.workers import Tuning
 from w2v_core.vocab import Vocabulary
 
 SMALL = dict(dim=16, window=3, min_count=1, sample=0)
@@ -97,12 +98,12 @@ def test_stop_event_ends_training_cleanly_and_keeps_what_was_learnt(tiny_texts):
                 stop.set()
 
     mc = ModelConfig(**SMALL)
-    tc = TrainConfig(epochs=50, threads=1, seed=1, report_every=0.0, batch_size=16, chunk_tokens=1000)
-    t = Trainer(corpus, mc, tc, [StopSoon()], stop)
+    tc = TrainConfig(epochs=50, threads=1, seed=1, report_every=0.0, batch_size=16)
+    t = Trainer(corpus, mc, tc, [StopSoon()], stop, tuning=Tuning(chunk_tokens=1000))
     r = t.train()
     assert r.summary["stopped"] is True
     assert 0 < r.summary["epochs"] < 1
-    init = Trainer(corpus, mc, tc)
+    init = Trainer(corpus, mc, tc, tuning=Tuning(chunk_tokens=1000))
     init._prepare()
     assert not torch.allclose(r.model.w_in, init.model.w_in)  # the steps taken are kept
     assert torch.count_nonzero(r.model.w_out) > 0
@@ -118,7 +119,8 @@ def test_a_stop_before_training_trains_nothing(tiny_corpus):
 
 def test_two_worker_threads_learn_too(tiny_texts):
     corpus = from_texts(tiny_texts * 3, name="x", config=CorpusConfig(source="x"))
-    r = Trainer(corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=2, chunk_tokens=2000)).train()
+    r = Trainer(corpus, ModelConfig(**SMALL), TrainConfig(epochs=3, threads=2),
+                tuning=Tuning(chunk_tokens=2000)).train()
     losses = [e["loss"] for e in r.history["epoch"]]
     assert r.summary["threads"] == 2
     assert losses[-1] < losses[0] and torch.isfinite(r.model.w_in).all()
@@ -168,16 +170,23 @@ def test_the_bounded_step_survives_a_rate_that_breaks_the_plain_sum(tiny_corpus,
     (dict(batch_size=0), "batch size"),
     (dict(threads=-1), "threads"),
     (dict(device="tpu"), "Unknown device"),
-    (dict(shared_negatives=0), "shared_negatives"),
-    (dict(loss_every=0), "loss_every"),
-    (dict(chunk_tokens=10), "chunk_tokens"),
     (dict(update="adam"), "update rule"),
-    (dict(block_size=0), "block_size"),
-    (dict(emulate_workers=0), "emulate_workers"),
 ])
 def test_bad_train_configs_are_refused(tiny_corpus, kwargs, words):
     with pytest.raises(W2VError, match=words):
         Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(**kwargs))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(shared_negatives=0), "shared_negatives"),
+    (dict(loss_every=0), "loss_every"),
+    (dict(chunk_tokens=10), "chunk_tokens"),
+    (dict(block_size=0), "block_size"),
+    (dict(emulate_workers=0), "emulate_workers"),
+])
+def test_bad_tuning_knobs_are_refused(tiny_corpus, kwargs, words):
+    with pytest.raises(W2VError, match=words):
+        Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(), tuning=Tuning(**kwargs))
 
 
 def test_cuda_asked_for_without_a_gpu_is_a_user_error(tiny_corpus):
@@ -240,7 +249,7 @@ def test_the_default_batch_shrinks_with_the_threads_and_is_recorded(tiny_corpus)
 def test_loss_read_every_batch_or_every_few_gives_the_same_training(tiny_corpus):
     def run(every):
         return Trainer(tiny_corpus, ModelConfig(**SMALL),
-                       TrainConfig(epochs=2, threads=1, loss_every=every)).train()
+                       TrainConfig(epochs=2, threads=1), tuning=Tuning(loss_every=every)).train()
 
     a, b = run(1), run(5)
     assert torch.equal(a.model.w_in, b.model.w_in)  # the loss is only watched, never trained on
@@ -272,9 +281,9 @@ def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
     """On a GPU every .item()/.tolist()/float(t) waits for the device; the loop may read back once per chunk
     or report, never once per batch (checked on the CPU by counting the calls, with the steps run as plain
     Python as they are on a GPU)."""
-    from w2v_core import models, training
+    from w2v_core import models, workers
 
-    for module in (models, training):
+    for module in (models, workers):  # where the kernels are called from
         monkeypatch.setattr(module, "scripted", lambda fn, device="cpu": fn)
     calls = {"n": 0}
     for name in ("item", "tolist", "__float__", "__int__", "__bool__"):
@@ -296,7 +305,7 @@ def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
 def test_shuffled_batches_learn_and_repeat_with_the_seed(tiny_corpus):
     def run(shuffle):
         return Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL),
-                       TrainConfig(epochs=3, threads=1, seed=2, shuffle=shuffle)).train()
+                       TrainConfig(epochs=3, threads=1, seed=2), tuning=Tuning(shuffle=shuffle)).train()
 
     a, b, plain = run(True), run(True), run(False)
     assert torch.equal(a.model.w_in, b.model.w_in)
@@ -332,3 +341,27 @@ def test_big_effective_batches_get_a_capped_rate_boost_per_device_and_architectu
     assert batch_lr_boost("cbow", 32768, "cpu") == pytest.approx(2 * 2 ** 0.5)
     assert batch_lr_boost("cbow", 10 ** 6, "cpu") == pytest.approx(2 * 2 ** 0.5)
     assert batch_lr_boost("cbow", 32768, "cuda") == pytest.approx(2.0)  # the GPU keeps the cap it was measured with
+
+
+def test_config_json_records_changed_tuning_and_older_models_still_load(tiny_corpus, tmp_path):
+    import json
+
+    from w2v_core.store import load_model, read_record
+
+    plain = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=1, threads=1)).train()
+    tuned = Trainer(tiny_corpus, ModelConfig(**SMALL), TrainConfig(epochs=1, threads=1),
+                    tuning=Tuning(loss_every=2, block_size=8)).train()
+    assert "tuning" not in plain.config_dict()
+    assert tuned.config_dict()["tuning"] == {"loss_every": 2, "block_size": 8}
+    assert "loss_every" not in tuned.config_dict()["train"]  # "train" holds what a user can set
+    path = tuned.save(tmp_path / "tuned")
+    assert load_model(path).config["tuning"] == {"loss_every": 2, "block_size": 8}
+    # a folder saved before the knobs left TrainConfig: they sat in "train"
+    old = plain.save(tmp_path / "old")
+    cfg = json.loads((old / "config.json").read_text())
+    cfg["train"].update(min_lr_fraction=1e-4, chunk_tokens=50000, shared_negatives=32, block_size=64, loss_every=4,
+                        shuffle=True, emulate_workers=1)
+    (old / "config.json").write_text(json.dumps(cfg))
+    assert load_model(old).config["train"]["chunk_tokens"] == 50000
+    rec = read_record(old)
+    assert rec.error is None and rec.epochs == 1

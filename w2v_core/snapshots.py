@@ -34,7 +34,7 @@ from w2v_core.errors import W2VError
 from w2v_core.store import SNAPSHOTS as SNAPSHOTS_FILE
 from w2v_core.store import atomic_write_bytes
 from w2v_core.projection import _method, knn, normalize_rows, one_thread, project
-from w2v_core.training import Callback, Progress
+from w2v_core.progress import Callback, Progress
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,16 @@ class SnapshotRecorder(Callback):
         self._frames: list[tuple[np.ndarray, float, int, float, bool]] = []
         self._words: tuple[str, ...] = ()
         self._rows: np.ndarray | None = None
-        self._snap: Callable[..., np.ndarray] | None = None
+        self._copy_vectors: Callable[..., np.ndarray] | None = None
         self._epochs, self._cap, self._next = 0, max_snapshots, every
         self._last: tuple[float, int, float] = (0.0, 0, math.nan)
 
     # ----- the callback ------------------------------------------------------------------------------
     def on_train_begin(self, info: dict[str, Any]) -> None:
         words = list(info["words"])[: self.max_words]
-        self._words, self._rows, self._snap = tuple(words), np.arange(len(words)), info["snapshot"]
+        self._words, self._rows, self._copy_vectors = tuple(words), np.arange(len(words)), info["copy_vectors"]
         self._epochs = int(info.get("epochs", 0))
-        first = self._snap(self._rows)
+        first = self._copy_vectors(self._rows)
         self._cap = max(4, min(self.max_snapshots, self.max_bytes // max(first.nbytes, 1)))
         with self._lock:
             self._frames = []
@@ -101,17 +101,17 @@ class SnapshotRecorder(Callback):
     def on_batch_end(self, progress: Progress) -> None:
         self._last = (progress.fraction, progress.epoch, progress.smoothed_loss)
         if progress.fraction >= self._next:
-            self._add(self._snap(self._rows), progress.fraction, progress.epoch, progress.smoothed_loss, False)
+            self._add(self._copy_vectors(self._rows), progress.fraction, progress.epoch, progress.smoothed_loss, False)
 
     def on_epoch_end(self, epoch: int, epoch_loss: float, progress: Progress) -> None:
         self._last = (progress.fraction, epoch, epoch_loss)
-        self._add(self._snap(self._rows), progress.fraction, epoch, epoch_loss, True)
+        self._add(self._copy_vectors(self._rows), progress.fraction, epoch, epoch_loss, True)
 
     def on_train_end(self, result: Any) -> None:
         # a stopped run ends between reports: its final vectors become (or replace) the last snapshot
         fraction, epoch, loss = self._last
         last_end = bool(self._frames and self._frames[-1][4] and self._frames[-1][1] == fraction)
-        self._add(self._snap(self._rows), fraction, epoch, loss, last_end)
+        self._add(self._copy_vectors(self._rows), fraction, epoch, loss, last_end)
 
     # ----- bounded memory ----------------------------------------------------------------------------
     def _add(self, vectors: np.ndarray, fraction: float, epoch: int, loss: float, epoch_end: bool) -> None:

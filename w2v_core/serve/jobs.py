@@ -99,7 +99,7 @@ class _Recorder(Callback):
     def on_train_begin(self, info: dict[str, Any]) -> None:
         with self._lock:
             st = self._state
-            st.info = {k: v for k, v in info.items() if k not in ("words", "snapshot")}  # figures only
+            st.info = {k: v for k, v in info.items() if k not in ("words", "copy_vectors")}  # figures only
             st.status = "running"
             st.epochs = int(info.get("epochs", st.epochs))
             st.message = f"training on {info.get('train_tokens', 0):,} tokens, {info.get('vocab_size', 0):,} words"
