@@ -281,34 +281,35 @@ class CBOW(Word2Vec):
 
     def hidden(self, batch: Batch) -> torch.Tensor:
         B, W = batch.ctx.shape
-        c = self.w_in.index_select(0, batch.ctx.reshape(-1)).view(B, W, -1)
-        n = batch.mask.sum(1, keepdim=True).clamp_(min=1.0)
-        return torch.bmm(batch.mask.unsqueeze(1), c).squeeze(1) / n
+        c = self.w_in.index_select(0, batch.ctx.reshape(-1)).view(B, W, -1)  # (B, 2w, D) context rows
+        n = batch.mask.sum(1, keepdim=True).clamp_(min=1.0)  # (B, 1) real context words
+        return torch.bmm(batch.mask.unsqueeze(1), c).squeeze(1) / n  # (B, D) their mean
 
     def _spread_to_context(self, batch: Batch, grad_h: torch.Tensor) -> None:
         # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
         d = grad_h.shape[1]
-        upd = grad_h.unsqueeze(1) * batch.mask.unsqueeze(2)
+        upd = grad_h.unsqueeze(1) * batch.mask.unsqueeze(2)  # (B, 2w, D)
         self.w_in.index_add_(0, batch.ctx.reshape(-1), upd.view(-1, d))
 
     def _step_negative(self, batch: Batch, lr: float):
         w_out = self.w_out
         h = self.hidden(batch)  # (B, D)
         B, d = h.shape
-        has_ctx = (batch.mask.sum(1) > 0).float()
-        negs = batch.negatives
+        has_ctx = (batch.mask.sum(1) > 0).float()  # (B,): a centre without context is no example
+        negs = batch.negatives  # (B, k)
         k = negs.shape[1]
-        targets = torch.cat([batch.centres.unsqueeze(1), negs], 1)  # (B, 1 + k)
-        o = w_out.index_select(0, targets.reshape(-1)).view(B, 1 + k, d)
-        s = torch.bmm(o, h.unsqueeze(2)).squeeze(2)  # (B, 1 + k)
-        clash = negs == batch.centres.unsqueeze(1)
+        targets = torch.cat([batch.centres.unsqueeze(1), negs], 1)  # (B, 1 + k): the centre, then its negatives
+        o = w_out.index_select(0, targets.reshape(-1)).view(B, 1 + k, d)  # (B, 1 + k, D)
+        s = torch.bmm(o, h.unsqueeze(2)).squeeze(2)  # (B, 1 + k) scores
+        clash = negs == batch.centres.unsqueeze(1)  # a negative that is the centre itself is skipped, as word2vec does
         weight = torch.cat([has_ctx.unsqueeze(1), has_ctx.unsqueeze(1) * (~clash)], 1)
         loss = (F.softplus(-s[:, 0]) * weight[:, 0]).sum() + (F.softplus(s[:, 1:]) * weight[:, 1:]).sum()
+        # d loss / d s = sigmoid(s) - label;  SGD: w -= lr * grad
         g = torch.sigmoid(s)
         g[:, 0] -= 1.0
-        g.mul_(weight).mul_(-lr)
-        grad_h = torch.bmm(g.unsqueeze(1), o).squeeze(1)
-        grad_o = g.unsqueeze(2) * h.unsqueeze(1)
+        g.mul_(weight).mul_(-lr)  # (B, 1 + k)
+        grad_h = torch.bmm(g.unsqueeze(1), o).squeeze(1)  # (B, D)
+        grad_o = g.unsqueeze(2) * h.unsqueeze(1)  # (B, 1 + k, D)
         w_out.index_add_(0, targets.reshape(-1), grad_o.view(-1, d))
         self._spread_to_context(batch, grad_h)
         return loss, has_ctx.sum()
