@@ -57,30 +57,33 @@ def read_docs(path: str) -> list[list[str]]:
 def ours_configs(arch: str, knobs: dict, model: dict, threads: int, seed: int, epochs: int):
     """(ModelConfig, TrainConfig, extra Trainer kwargs) for one of our runs.
 
-    ``knobs`` may hold any ModelConfig or TrainConfig field (``lr``, ``batch_size``, ``update``, ``shuffle``,
-    ``block_size``, ``shared_negatives``, ``min_lr_fraction``, ...): the one place an ablation reaches the trainer.
-    An UPPER-CASE knob replaces the training module's constant of that name for this process (an ablation of a
-    constant, e.g. ``{"ROW_STEP_BOUND": {"skipgram": 3.0, "cbow": 1.0}}``).
+    ``knobs`` may hold any ModelConfig, TrainConfig or ``workers.Tuning`` field (``lr``, ``batch_size``, ``update``,
+    ``shuffle``, ``block_size``, ``shared_negatives``, ``min_lr_fraction``, ...): the one place an ablation reaches
+    the trainer. An UPPER-CASE knob replaces the trainer's constant of that name for this process (an ablation of
+    a constant, e.g. ``{"ROW_STEP_BOUND": {"skipgram": 3.0, "cbow": 1.0}}``).
     """
     from dataclasses import fields
 
-    from w2v_core import training
+    from w2v_core import kernels, training, workers
     from w2v_core.models import ModelConfig
     from w2v_core.training import TrainConfig
+    from w2v_core.workers import Tuning
 
     for name in [k for k in knobs if k.isupper()]:
-        if not hasattr(training, name):
-            raise SystemExit(f"the training module has no constant {name}")
-        setattr(training, name, knobs.pop(name))
-    model_fields = {f.name for f in fields(ModelConfig)}
-    train_fields = {f.name for f in fields(TrainConfig)}
-    unknown = set(knobs) - model_fields - train_fields
+        homes = [m for m in (training, workers, kernels) if hasattr(m, name)]
+        if not homes:
+            raise SystemExit(f"the trainer has no constant {name}")
+        value = knobs.pop(name)
+        for m in homes:  # where it is defined and where it was imported by name
+            setattr(m, name, value)
+    groups = [{f.name for f in fields(c)} for c in (ModelConfig, TrainConfig, Tuning)]
+    unknown = set(knobs) - set().union(*groups)
     if unknown:
         raise SystemExit(f"unknown knob(s): {', '.join(sorted(unknown))}")
-    mc = ModelConfig(arch=arch, **model, **{k: v for k, v in knobs.items() if k in model_fields})
-    tc = TrainConfig(epochs=epochs, threads=threads, seed=seed, device="cpu",
-                     **{k: v for k, v in knobs.items() if k in train_fields})
-    return mc, tc, {}
+    mine = [{k: v for k, v in knobs.items() if k in g} for g in groups]
+    mc = ModelConfig(arch=arch, **model, **mine[0])
+    tc = TrainConfig(epochs=epochs, threads=threads, seed=seed, device="cpu", **mine[1])
+    return mc, tc, {"tuning": Tuning(**mine[2])} if mine[2] else {}
 
 
 def train_ours(docs, arch, knobs, model, threads, seed, epochs) -> dict:
