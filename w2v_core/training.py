@@ -140,6 +140,7 @@ class TrainResult:
     history: dict[str, list]
     summary: dict[str, Any]
     tuning: dict[str, Any] = field(default_factory=dict)  # the Tuning knobs a test or benchmark changed
+    lineage: dict[str, Any] = field(default_factory=dict)  # a continued run's parent, epochs and corpora so far
 
     @property
     def vectors(self):
@@ -160,6 +161,8 @@ class TrainResult:
                "train": asdict(self.train_config), "summary": self.summary}
         if self.tuning:
             cfg["tuning"] = dict(self.tuning)
+        if self.lineage:
+            cfg["lineage"] = dict(self.lineage)
         return cfg
 
     def save(self, path, name: str | None = None):
@@ -176,12 +179,13 @@ class Trainer:
     """Trains one model on one corpus. ``train()`` blocks; run it in a thread to keep a UI responsive.
 
     ``tuning`` (tests and benchmarks only): the inner knobs of ``workers.Tuning``; None = the defaults for the
-    architecture and device.
+    architecture and device. ``init``: a ``continuation.Continuation`` to start from a saved model's tables and
+    vocabulary instead of random ones (``continuation.continue_trainer`` builds one).
     """
 
     def __init__(self, corpus, model_config: ModelConfig = ModelConfig(), train_config: TrainConfig = TrainConfig(),
                  callbacks: Sequence[Callback] = (), stop_event: threading.Event | None = None, *,
-                 tuning: Tuning | None = None):
+                 tuning: Tuning | None = None, init=None):
         model_config.validate()
         train_config.validate()
         asked = tuning or Tuning()
@@ -197,6 +201,7 @@ class Trainer:
         self.tuning = asked.resolved(model_config, dev, batch)
         self.tuning_changes = asked.changes()  # recorded in config.json
         self.stop_event = stop_event or threading.Event()
+        self.init = init  # continuation.Continuation, or None for random tables
         self.history: dict[str, list] = {"batch": [], "epoch": [], "retries": []}
         self.reporter = Reporter(callbacks, train_config.epochs, self.history, self._lr_at, self._blew_up)
         self.callbacks = self.reporter.callbacks
@@ -215,7 +220,10 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
         mc, tc, dev = self.model_config, self.train_config, self.device
-        self.vocab, remap = Vocabulary.from_corpus(self.corpus, mc.min_count, mc.max_vocab)
+        if self.init is None:
+            self.vocab, remap = Vocabulary.from_corpus(self.corpus, mc.min_count, mc.max_vocab)
+        else:
+            self.vocab, remap = self.init.vocabulary(self.corpus, mc.min_count)
         ids, offsets = encode_corpus(self.corpus, remap)
         if len(ids) < 2:
             raise W2VError("After min_count the corpus has fewer than 2 tokens: lower min_count or use more text.")
@@ -232,6 +240,8 @@ class Trainer:
             neg_table=torch.from_numpy(self.vocab.negative_table()).to(dev) if mc.loss == "negative" else None)
         self.model = build_model(len(self.vocab), mc)
         self.model.reset_parameters(torch.Generator().manual_seed(tc.seed))
+        if self.init is not None:
+            self.init.fill(self.model)  # the parent's rows over the fresh ones
         self.model.to(dev)
         threads_running = max(1, min(tc.threads, len(data.chunks)))
         emulated = self.tuning.emulate_workers
@@ -268,15 +278,17 @@ class Trainer:
             "vocab_size": len(self.vocab), "tokens": self.raw_tokens, "train_tokens": self.encoded_tokens,
             "epochs": tc.epochs, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
             "lr": tc.lr, "untrained_loss": self.untrained, "words": self.vocab.words,
-            "copy_vectors": self.copy_vectors})
+            "copy_vectors": self.copy_vectors, "note": self.init.note if self.init is not None else None})
         start = time.perf_counter()
         with one_intra_op_thread() if self.device.type == "cpu" else nullcontext():
             done, epochs_done = self._epochs(scale, start)
         seconds = time.perf_counter() - start
         if not torch.isfinite(self.model.w_in).all():
             raise self._diverged(float("nan"), max(epochs_done, 1))
+        summary = self._summary(done * scale, epochs_done, done, seconds)
+        lineage = self.init.lineage(self.corpus_info(), summary["epochs"]) if self.init is not None else {}
         result = TrainResult(self.vocab, self.model, self.model_config, tc, self.corpus_info(), self.history,
-                             self._summary(done * scale, epochs_done, done, seconds), dict(self.tuning_changes))
+                             summary, dict(self.tuning_changes), lineage)
         self.reporter.train_end(result)
         return result
 

@@ -84,7 +84,7 @@ class Vocabulary:
         if sample == 0:
             return np.ones(len(self), dtype=np.float32)
         threshold = sample * self.total
-        f = self.counts.astype(np.float64)
+        f = np.maximum(self.counts.astype(np.float64), 1.0)  # a continued imported model's unseen words: 0
         p = (np.sqrt(f / threshold) + 1.0) * threshold / f
         return np.minimum(p, 1.0).astype(np.float32)
 
