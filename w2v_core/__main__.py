@@ -71,16 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-lowercase", action="store_true", help="keep the original case")
     t.add_argument("--text-column", default=None, help="column holding the text (CSV/JSON/Parquet/datasets)")
     t.add_argument("--split", default="train", help="WikiText split: train | validation | test")
-    t.add_argument("--arch", default="skipgram", help="skipgram | cbow")
-    t.add_argument("--loss", default="negative", help="negative (sampling) | softmax (full softmax)")
-    t.add_argument("--dim", type=_positive_int("--dim"), default=100)
-    t.add_argument("--window", type=_positive_int("--window"), default=5)
-    t.add_argument("--negative", type=_positive_int("--negative"), default=5)
-    t.add_argument("--min-count", type=_positive_int("--min-count"), default=5)
+    t.add_argument("--init", default=None, metavar="MODEL",
+                   help="continue training this model folder (trained here or imported vectors) on --corpus; the "
+                        "model settings default to the parent's, and the parent folder is never changed")
+    # None below = the default shown (or, with --init, the parent's setting)
+    t.add_argument("--arch", default=None, help="skipgram | cbow (default skipgram)")
+    t.add_argument("--loss", default=None, help="negative (sampling, the default) | softmax (full softmax)")
+    t.add_argument("--dim", type=_positive_int("--dim"), default=None, help="default 100")
+    t.add_argument("--window", type=_positive_int("--window"), default=None, help="default 5")
+    t.add_argument("--negative", type=_positive_int("--negative"), default=None, help="default 5")
+    t.add_argument("--min-count", type=_positive_int("--min-count"), default=None,
+                   help="default 5; with --init, how often a new word must occur in --corpus to join")
     t.add_argument("--max-vocab", type=_positive_int("--max-vocab"), default=None)
-    t.add_argument("--sample", type=_float("--sample"), default=1e-3)
+    t.add_argument("--sample", type=_float("--sample"), default=None, help="default 1e-3")
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=5)
-    t.add_argument("--lr", type=_float("--lr"), default=None, help="default 0.025 (skipgram) / 0.05 (cbow)")
+    t.add_argument("--lr", type=_float("--lr"), default=None,
+                   help="default 0.025 (skipgram) / 0.05 (cbow); with --init, 3/4 of the parent's starting rate")
     t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
                    help="centre words per batch, used as given (default on a CPU: 512 skipgram / 1024 cbow per thread, "
                         "less with many threads, all together at most 4096 / 8192; on a GPU 16384 / 32768)")
@@ -128,16 +134,18 @@ def cmd_train(a: argparse.Namespace) -> int:
     cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
                       lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
                       min_token_len=a.min_token_len, text_column=a.text_column, split=a.split)
-    mc = ModelConfig(arch=a.arch, loss=a.loss, dim=a.dim, window=a.window, negative=a.negative,
-                     min_count=a.min_count, sample=a.sample, max_vocab=a.max_vocab)
     tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
                      device=a.device, update=a.update)
+    asked = {k: getattr(a, k) for k in _MODEL_ARGS if getattr(a, k) is not None}
+    mc, tc, init = _continued(a.init, out, asked, tc) if a.init else (ModelConfig(**asked), tc, None)
     mc.validate()
     tc.validate()
     say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
     corpus = load_corpus(cc, any_path=True)  # whoever runs the CLI is at this machine, not a web visitor
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
+    if init is not None:
+        say(f"continuing '{init.parent.name}' at learning rate {tc.lr:g}" + (f"; {init.note}" if init.note else ""))
     stop = threading.Event()
 
     def on_sigint(signum, frame):  # first Ctrl-C: stop after the current batch and save what was learnt
@@ -148,7 +156,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
-        result = Trainer(corpus, mc, tc, [LogCallback(say)], stop).train()
+        result = Trainer(corpus, mc, tc, [LogCallback(say)], stop, init=init).train()
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -156,6 +164,26 @@ def cmd_train(a: argparse.Namespace) -> int:
     say(f"saved model to {path}")
     print(json.dumps({**result.summary, "out": str(path)}))
     return 0
+
+
+_MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample", "max_vocab")
+
+
+def _continued(init: str, out: Path, asked: dict, tc):
+    """With --init: the child's model and train configs and the Continuation (every problem one W2VError)."""
+    from dataclasses import replace
+
+    from w2v_core.continuation import Continuation, child_lr, child_model_config, load_parent
+
+    if Path(init).resolve() == out.resolve():
+        raise W2VError("--out is the --init model's folder: a continued run never changes its parent; give another "
+                       "--out.")
+    try:
+        parent = load_parent(init)
+    except W2VError as e:
+        raise W2VError(f"--init: {e}") from None
+    mc = child_model_config(parent, asked)
+    return mc, replace(tc, lr=child_lr(parent, mc.arch, tc.lr)), Continuation(parent)
 
 
 def _check_local_corpus(source: str) -> None:

@@ -1,0 +1,121 @@
+"""``python -m w2v_core train --init MODEL``: a continued run from the command line, its one-line errors, and what
+Ctrl-C and kill -9 leave behind (the parent intact; a complete child or none)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_texts
+from w2v_core import store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "w2v_core", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=timeout)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(Path(folder).iterdir())}
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli-continue")
+    (d / "a.txt").write_text("\n".join(make_texts(120)) + "\n")
+    (d / "b.txt").write_text("\n".join(make_texts(40, seed=4) + ["the zebra eats the grass"] * 30) + "\n")
+    r = cli("train", "--corpus", str(d / "a.txt"), "--dim", "12", "--window", "3", "--min-count", "1",
+            "--sample", "0", "--epochs", "2", "--threads", "1", "--quiet", "--out", str(d / "parent"))
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_train_init_continues_with_the_parents_settings_and_records_the_lineage(parent):
+    before = _digest(parent / "parent")
+    r = cli("train", "--init", str(parent / "parent"), "--corpus", str(parent / "b.txt"), "--epochs", "2",
+            "--min-count", "20", "--threads", "1", "--out", str(parent / "child"))
+    assert r.returncode == 0, r.stderr
+    assert "continuing 'parent' at learning rate 0.01875" in r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["vocab_size"] == 30 and not summary["stopped"]  # 29 words of the parent + "zebra"
+    cfg = json.loads((parent / "child" / "config.json").read_text())
+    assert cfg["model"]["dim"] == 12 and cfg["model"]["window"] == 3 and cfg["model"]["min_count"] == 20
+    assert cfg["lineage"]["parent"] == "parent" and cfg["lineage"]["corpora"] == ["a.txt", "b.txt"]
+    assert cfg["lineage"]["epochs_total"] == 4 and cfg["lineage"]["new_words_top"] == ["zebra"]
+    assert "zebra" in store.load_model(parent / "child").vectors.index
+    assert _digest(parent / "parent") == before
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--dim", "20"], "12-dimensional vectors, but 20"),
+    (["--arch", "cbow"], "architecture 'skipgram', but 'cbow'"),
+    (["--loss", "softmax"], "output layer 'negative', but 'softmax'"),
+    (["--init", "MISSING"], "--init: Model folder not found"),
+    (["--init", "CORRUPT"], "--init: corrupt/weights.safetensors is not a valid safetensors file"),
+    (["--out", "PARENT"], "--out is the --init model's folder"),
+])
+def test_bad_continuations_end_with_one_line_and_exit_2(parent, tmp_path, args, words):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for f in (parent / "parent").iterdir():
+        (corrupt / f.name).write_bytes(f.read_bytes())
+    (corrupt / "weights.safetensors").write_bytes(b"\x00" * 40)
+    names = {"MISSING": str(tmp_path / "missing"), "CORRUPT": str(corrupt), "PARENT": str(parent / "parent")}
+    args = [names.get(a, a) for a in args]
+    base = {"--init": str(parent / "parent"), "--out": str(tmp_path / "child")}
+    for flag in ("--init", "--out"):
+        if flag not in args:
+            args += [flag, base[flag]]
+    before = _digest(parent / "parent")
+    r = cli("train", "--corpus", str(parent / "b.txt"), "--threads", "1", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr
+    assert not (tmp_path / "child").exists() and _digest(parent / "parent") == before
+
+
+def _start_and_wait(parent: Path, out: Path) -> subprocess.Popen:
+    """A continued run on a bigger corpus, returned once it trains (its first progress line)."""
+    big = parent / "big.txt"
+    if not big.exists():
+        big.write_text("\n".join(make_texts(6000, seed=11)) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "w2v_core", "train", "--init", str(parent / "parent"), "--corpus",
+                             str(big), "--epochs", "50", "--threads", "1", "--out", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if line.startswith("epoch") or not line:
+            break
+    return proc
+
+
+def test_ctrl_c_saves_a_complete_stopped_child_and_kill_9_leaves_none(parent, tmp_path):
+    before = _digest(parent / "parent")
+    proc = _start_and_wait(parent, tmp_path / "stopped")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0
+    assert json.loads(out.strip().splitlines()[-1])["stopped"]
+    child = store.load_model(tmp_path / "stopped")  # complete: it loads
+    assert child.config["lineage"]["parent"] == "parent" and child.config["summary"]["stopped"]
+
+    proc = _start_and_wait(parent, tmp_path / "killed")
+    proc.kill()
+    proc.communicate(timeout=30)
+    store.repair_models_dir(tmp_path)
+    assert not (tmp_path / "killed").exists()  # killed while training: no child at all, not half of one
+    assert [p.name for p in tmp_path.iterdir() if "killed" in p.name] == []
+    assert _digest(parent / "parent") == before
