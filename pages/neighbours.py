@@ -134,8 +134,9 @@ with t_sim:
             sim = wv.similarity(a, b)
             st.metric(f"cosine({md_escape(a)}, {md_escape(b)})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
-            rank = sum(1 for _, s in wv.most_similar(a, topn=min(len(wv) - 1, 1000)) if s > sim) + 1
-            st.caption(f"'{md_escape(b)}' would be neighbour number {rank:,} of '{md_escape(a)}'" if rank <= 1000
+            rank = wv.neighbour_rank(a, b, 1000) if a != b else None
+            st.caption(f"'{md_escape(b)}' is neighbour number {rank:,} of '{md_escape(a)}'." if rank
+                       else "The same word twice." if a == b
                        else f"'{md_escape(b)}' is not among the 1,000 nearest neighbours of '{md_escape(a)}'.")
         except W2VError as e:
             unknown_words(e, wv, [ss["nb_sim_a"], ss["nb_sim_b"]], "nb_sim_fix",

@@ -62,6 +62,18 @@ def test_similarity_of_two_words(tiny_model):
     assert float(m.value) == round(expected, 3)
 
 
+def test_similarity_says_the_same_rank_as_the_neighbours_list(tiny_model):
+    """'july' is 2nd in january's list: the Similarity tab must say 2, not 3 (issue 24)."""
+    wv = store.load_model(tiny_model).vectors
+    listed = [w for w, _ in wv.most_similar("cat", topn=3)]
+    at = open_page(tiny_model)
+    for i, w in enumerate(listed, 1):
+        at.text_input(key="nb_sim_a").set_value("cat").run()
+        at.text_input(key="nb_sim_b").set_value(w).run()
+        assert not at.exception
+        assert any(f"'{w}' is neighbour number {i} of 'cat'" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
 def test_analogy_says_where_the_expected_answer_ranks_and_is_green_only_when_right(tiny_model):
     at = open_page(tiny_model)
     wv = store.load_model(tiny_model).vectors

@@ -176,6 +176,19 @@ class WordVectors:
         """Cosine similarity of two words."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
 
+    def neighbour_rank(self, word: str, other: str, limit: int = 1000) -> int | None:
+        """Where ``other`` stands in ``word``'s list of nearest words (1 = nearest), None beyond ``limit``.
+
+        Its position in :meth:`most_similar`'s own list, so the number matches the list the Neighbours tab and the
+        CLI show (counting the words that score above :meth:`similarity` would be off by one whenever the two
+        computations round differently).
+        """
+        self.get_index(other)
+        for i, (w, _) in enumerate(self.most_similar(word, topn=min(max(limit, 1), len(self) - 1)), 1):
+            if w == other:
+                return i
+        return None
+
     def similarities(self, word: str, others: Sequence[str]) -> list[float]:
         v = self.get_vector(word, norm=True)
         return [float(self.get_vector(o, norm=True) @ v) for o in others]
