@@ -281,3 +281,21 @@ def test_a_deep_link_on_a_fresh_server_goes_through_the_navigation(browser, tmp_
         page.get_by_text("No model yet").wait_for()
         _no_exception(page)
         page.close()
+
+
+def test_the_app_asks_no_other_host_for_anything(browser, server):
+    """Home says everything runs offline: the favicon came from Google's font host (issue 24); nothing may."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url))
+    page.goto(server)
+    page.get_by_role("heading", name=re.compile("Word2Vec")).first.wait_for()
+    page.wait_for_timeout(2000)
+    icon = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icon and all(h.startswith(server) for h in icon), icon
+    _nav(page, "Map")
+    page.wait_for_timeout(1000)
+    assert not elsewhere, elsewhere
+    _no_exception(page)
+    page.close()
