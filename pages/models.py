@@ -121,7 +121,9 @@ def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
         return
     with row.popover("Rename", icon=":material/edit:"):
         rk = f"models_new_name_{i}"
-        st.text_input("New name", value=rec.name, key=rk)
+        st.text_input("New name", value=rec.name, key=rk,
+                      help="The name every page shows. The folder keeps its name "
+                           f"({md_escape(rec.path.name)}), so links and scripts that use it still work.")
         st.button("Rename", key=f"models_rename_{i}", on_click=do_rename, args=(p, rk))
     delete_button(rec, i, row)
 

@@ -130,3 +130,13 @@ def test_the_chosen_model_stays_current_in_a_new_tab_and_after_a_reload(tiny_mod
     shutil.rmtree(other)  # gone since: the newest again, no error
     assert open_models().session_state["current_model"] == newest
     assert not list(store.models_dir().glob("*.part"))
+
+
+def test_rename_refuses_a_name_with_a_slash_and_says_why(tiny_model):
+    a, b = two_models(tiny_model)
+    at = open_models()
+    idx = [str(m.path) for m in store.list_records()].index(str(a))
+    at.text_input(key=f"models_new_name_{idx}").set_value("runs/alpha").run()
+    at.button(key=f"models_rename_{idx}").click().run()
+    assert any("cannot contain '/'" in e.value for e in at.error)
+    assert store.read_config(a)["name"] == "alpha" and not at.success
