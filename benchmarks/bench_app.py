@@ -152,7 +152,7 @@ def cli_run(out: Path) -> dict:
 
 def browse_map(page, url: str, model: str, k: int) -> None:
     """The second tab: another view of the map (projection and size change), as someone looking around would."""
-    method, n = [("pca", 500), ("pca", 1000), ("umap", 500), ("pca", 2000)][k % 4]
+    method, n = [("pca", 500), ("pca", 1000), ("tsne", 500), ("pca", 2000)][k % 4]
     page.goto(f"{url}/map?model={model}&method={method}&n={n}", wait_until="commit")
 
 

@@ -81,6 +81,12 @@ def test_an_idle_tab_does_not_make_streamlit_walk_the_project_folder():
     assert cfg["server"]["runOnSave"] is False
 
 
+def test_no_full_garbage_collection_after_every_rerun():
+    """The live chart reruns every 0.75 s; a gc.collect(2) each time held the GIL and slowed training (issue 24)."""
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["runner"]["postScriptGC"] is False
+
+
 def test_streamlit_accepts_these_values():
     from streamlit import config
 
