@@ -392,3 +392,21 @@ def test_words_that_look_like_markup_show_as_typed(tmp_path):
     at.text_input(key="map_search").set_value("*star").run()
     (button,) = [b for b in at.button if b.key == "map_dym_*star*"]
     assert button.label == "\\*star\\*"
+
+
+def test_the_link_forgets_a_word_list_once_back_on_the_most_frequent_words(map_model):
+    """The share link kept a stale words=... after going back to "Most frequent words" (issue 24)."""
+    at = open_map(map_model)
+    words = points(figure(at))[:5]
+    at.radio(key="map_mode").set_value("My word list").run()
+    at.text_area(key="map_words").set_value(" ".join(words)).run()
+    assert at.query_params["words"] == " ".join(words) and at.query_params["mode"] == "list"
+    at.radio(key="map_mode").set_value("Most frequent words").run()
+    assert "words" not in at.query_params and "mode" not in at.query_params
+    link = [c.value for c in at.get("code")][0]
+    assert "words=" not in link
+    at.selectbox(key="map_method").set_value("t-SNE").run()
+    at.slider(key="map_perplexity").set_value(10).run()
+    assert at.query_params["perplexity"] == "10"
+    at.selectbox(key="map_method").set_value("PCA").run()
+    assert "perplexity" not in at.query_params
