@@ -50,13 +50,11 @@ def unknown_words(e: W2VError, wv: WordVectors, typed: Sequence[str], key: str,
 
     ``fill(unknown, spelling)`` gives the fields a clicked spelling changes.
     """
-    show_warning(str(e).split(" Did you mean")[0])
+    show_warning(str(e).split(" Did you mean")[0])  # says "Try a more common word." itself when nothing is close
     bad = next((w for w in typed if w.strip() and w.strip() not in wv and w.strip().lower() not in wv), None)
-    close = wv.suggest(bad) if bad else []
+    close = wv.suggest(bad) if bad and len(bad.split()) == 1 else []
     if close:
         examples(key, {w: fill(bad, w) for w in close}, "Did you mean")
-    elif bad:
-        st.caption("Try a more common word.")
 
 
 def neighbour_chart(df: pd.DataFrame, word: str) -> go.Figure:
@@ -72,7 +70,7 @@ def neighbour_chart(df: pd.DataFrame, word: str) -> go.Figure:
                       + "<extra></extra>"))
     fig.update_layout(height=max(240, 26 * len(df) + 70), margin=dict(l=0, r=40, t=30, b=0),
                       title=f"Nearest to '{plot_text(word)}' (cosine similarity)", yaxis_title=None, xaxis_title=None)
-    fig.update_xaxes(range=[lo - pad, hi + pad * 2], showgrid=True)
+    fig.update_xaxes(range=[max(-1.0, lo - pad), min(1.0, hi + pad * 2)], showgrid=True)  # a cosine: never past ±1
     fig.update_yaxes(showgrid=True, gridcolor="rgba(0,0,0,0.06)")
     return fig
 

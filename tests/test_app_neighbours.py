@@ -121,3 +121,23 @@ def test_odd_one_out(tiny_model):
     at.text_input(key="nb_odd").set_value("cat dog hors").run()
     at.pills(key="nb_odd_fix").set_value("horse").run()
     assert at.text_input(key="nb_odd").value == "cat dog horse"
+
+
+def test_a_phrase_is_explained_and_an_unknown_word_said_once(tiny_model):
+    """"new york" got "did you mean network"; "Try a more common word." was printed twice (issue 24)."""
+    at = open_page(tiny_model)
+    at.text_input(key="nb_word").set_value("new york").run()
+    assert not at.exception
+    assert any("one word at a time" in w.value for w in at.warning)
+    assert not [p for p in at.pills if p.key == "nb_fix"]
+    at.text_input(key="nb_word").set_value("qqqqzzzz").run()
+    text = [w.value for w in at.warning] + [c.value for c in at.caption]
+    assert sum(t.count("Try a more common word") for t in text) == 1, text
+
+
+def test_the_neighbours_axis_stays_within_a_cosines_range(tiny_model):
+    import json
+    at = open_page(tiny_model)
+    at.text_input(key="nb_word").set_value("cat").run()
+    lo, hi = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["range"]
+    assert -1 <= lo < hi <= 1

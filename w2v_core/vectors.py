@@ -110,6 +110,10 @@ class WordVectors:
         if i is None:
             if not isinstance(word, str) or not word.strip():
                 raise W2VError("Type a word first.")
+            if len(word.split()) > 1:  # "new york": a spelling like "network" would only mislead
+                raise W2VError(f"'{word.strip()}' is {len(word.split())} words: the model has a vector for each word, "
+                               "not for phrases. Ask for one word at a time (or join the phrase, new_york, in the "
+                               "text before training).")
             close = self.suggest(word)
             hint = f" Did you mean: {', '.join(close)}?" if close else " Try a more common word."
             raise W2VError(f"'{word}' is not in the vocabulary ({len(self):,} words).{hint}")
