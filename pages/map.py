@@ -79,7 +79,8 @@ with st.sidebar:
             st.text_input("Search a word", key="map_search", persist_state=PERSIST, icon=":material/search:",
                           on_change=lambda: ss.update({FOCUS: ss["map_search"].strip() or None}),
                           placeholder="any word of the model",
-                          help="Puts the word and its nearest neighbours on the map, even if they were not on it.")
+                          help="A word on the map lights up in place, with its nearest neighbours; a word that is not on "
+                               "it is added, with its neighbours.")
 
 params = map_state.view_params(path, first)
 map_state.write_url(params)

@@ -410,3 +410,19 @@ def test_the_link_forgets_a_word_list_once_back_on_the_most_frequent_words(map_m
     assert at.query_params["perplexity"] == "10"
     at.selectbox(key="map_method").set_value("PCA").run()
     assert "perplexity" not in at.query_params
+
+
+def test_searching_a_word_on_the_map_lights_it_up_in_place(map_model):
+    """It re-projected and re-clustered the whole map (500 -> 511 words, new names, new layout) (issue 24)."""
+    at = open_map(map_model)
+    before = figure(at)
+    word = points(before)[40]
+    at.text_input(key="map_search").set_value(word).run()
+    assert not at.exception
+    after = figure(at)
+    assert points(after) == points(before)  # the same words, in the same places
+    xy = lambda f: [(tr.get("x"), tr.get("y")) for tr in f["data"] if tr.get("meta") not in ("selected", "highlighted")
+                    and tr.get("mode") == "markers"]  # noqa: E731
+    assert xy(after) == xy(before)
+    assert [tr for tr in after["data"] if tr.get("meta") == "highlighted"][0]["customdata"][0] == word
+    assert not any("added by the search" in c.value for c in at.caption)

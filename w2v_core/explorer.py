@@ -230,8 +230,10 @@ class MapSearch:
 
 
 def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metric: str = "cosine") -> MapSearch:
-    """Find ``query`` in the whole vocabulary (as typed, then in lower case) and add it and its ``n`` nearest
-    neighbours to ``shown`` when missing, so any word can be put on the map with its company."""
+    """Find ``query`` in the whole vocabulary (as typed, then in lower case). A word already in ``shown`` is found
+    in place: nothing is added, so the map keeps its words, layout and names and only lights it up (as the
+    Embedding Projector does). A word not shown is added with its ``n`` nearest neighbours (those missing), so any
+    word can be put on the map with its company."""
     q = query.strip()
     if not q:
         raise W2VError("Type a word to search for.")
@@ -241,5 +243,7 @@ def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metr
         return MapSearch(query, None, (), shown, (), tuple(vectors.suggest(q)))
     nb = tuple(vectors.neighbours(word, n, metric))
     on_map = set(shown)
+    if word in on_map:
+        return MapSearch(query, word, nb, shown, (), ())
     added = tuple(w for w in dict.fromkeys([word] + [w for w, _ in nb]) if w not in on_map)
     return MapSearch(query, word, nb, shown + added, added, ())
