@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import shell
+from ui import cards, shell
 from ui.session import require_model
 from ui.widgets import PERSIST, default, md_escape, parse_words, plot_text, resolve_word, show_warning
 from w2v_core import showcase
@@ -94,6 +94,7 @@ for k, v in {"nb_word": words[0] if words else "", "nb_k": 10, "nb_sim_a": pairs
     default(k, v)
 
 st.caption(f"Model **{md_escape(model.name)}** · {len(wv):,} words")
+cards.health_note(model.path, quiet=True)  # an undertrained model's neighbours all score alike: say so
 
 t_nb, t_sim, t_an, t_odd = st.tabs([":material/hub: Neighbours", ":material/compare_arrows: Similarity",
                                     ":material/function: Analogy", ":material/rule: Odd one out"])

@@ -141,3 +141,19 @@ def test_the_neighbours_axis_stays_within_a_cosines_range(tiny_model):
     at.text_input(key="nb_word").set_value("cat").run()
     lo, hi = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["range"]
     assert -1 <= lo < hi <= 1
+
+
+def test_an_undertrained_model_says_so_where_its_neighbours_are_shown(tmp_path):
+    """Undertrained models looked like trained ones: every neighbour scored 0.99, nothing warned (issue 24)."""
+    import numpy as np
+
+    from w2v_core.vectors import WordVectors
+
+    rng = np.random.default_rng(0)
+    words = [f"{a}{b}" for a in "bcdfghjklm" for b in ("ar", "en", "is", "ot", "us")] * 1
+    vecs = (3 + rng.normal(size=(len(words), 16)) * 0.2).astype(np.float32)  # all pointing the same way
+    path = store.save_model(tmp_path / "crowded", WordVectors(words, vecs, np.arange(len(words))[::-1] + 20),
+                            {"name": "crowded"})
+    at = open_page(path)
+    at.text_input(key="nb_word").set_value(words[0]).run()
+    assert any("mean cosine" in w.value and "more epochs" in w.value for w in at.warning)

@@ -177,6 +177,7 @@ def live_view() -> None:
         try:
             session.load_model(s.path)  # a damaged save says so here
             cards.model_card(store.read_record(s.path))
+            cards.health_note(s.path)
         except W2VError as e:
             show_error(e)
         c = st.columns(3)
