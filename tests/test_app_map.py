@@ -342,7 +342,9 @@ def test_the_training_animation_plays_for_a_finished_run(trained_with_snapshots)
     assert len(frames) == len(snaps) >= 4
     (play,) = [b for menu in fig["layout"]["updatemenus"] for b in menu["buttons"] if "Play" in b["label"]]
     assert play["method"] == "animate"
-    assert len(fig["layout"]["sliders"][0]["steps"]) == len(snaps)
+    steps = [s["label"] for s in fig["layout"]["sliders"][0]["steps"]]
+    assert len(steps) == len(snaps)
+    assert steps[0] == "0%" and steps[-1] == "100%" and all(t.endswith("%") for t in steps)  # one unit (issue 24)
     first, last = frames[0]["layout"]["annotations"][0]["text"], frames[-1]["layout"]["annotations"][0]["text"]
     assert "start" in first and "end of epoch 4 of 4" in last and "cat" in last and "paris" in last
     assert first.split("cat</b></span>: ")[1] != last.split("cat</b></span>: ")[1]  # the neighbours changed
