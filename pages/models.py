@@ -40,13 +40,16 @@ else:
 if session.shared():
     st.caption(f"Your uploaded corpora: {quota.usage('uploads', session.uploads_folder()).describe()}")
 
+# what just happened goes in here, always one element: a message coming or going must not move the tabs below, or
+# the browser draws new tabs and the visitor is thrown back from Import to "Your models"
+notices = st.container()
 flash = ss.pop("models_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    notices.success(flash, icon=":material/check_circle:")
 run = current_job()
 evicted = run.state().evicted if run is not None else []
 if evicted:
-    st.info(f"To stay within the disk quota, the last training run removed {len(evicted)} older, least recently used "
+    notices.info(f"To stay within the disk quota, the last training run removed {len(evicted)} older, least recently used "
             "model(s) or upload(s).", icon=":material/auto_delete:")
 
 own = session.own_records(broken=True)
@@ -96,7 +99,8 @@ def imported(path: Path) -> None:
 
 err = ss.pop("models_error", None)
 if err:
-    show_error(err)
+    with notices:
+        show_error(err)
 
 
 def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
@@ -117,7 +121,9 @@ def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
         return
     with row.popover("Rename", icon=":material/edit:"):
         rk = f"models_new_name_{i}"
-        st.text_input("New name", value=rec.name, key=rk)
+        st.text_input("New name", value=rec.name, key=rk,
+                      help="The name every page shows. The folder keeps its name "
+                           f"({md_escape(rec.path.name)}), so links and scripts that use it still work.")
         st.button("Rename", key=f"models_rename_{i}", on_click=do_rename, args=(p, rk))
     delete_button(rec, i, row)
 

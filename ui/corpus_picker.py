@@ -99,28 +99,11 @@ def _server_files() -> dict[str, str] | None:
     return out
 
 
-def corpus_picker(key: str) -> CorpusConfig | None:
-    """Source, corpus size and tokenization options; returns the config, or None until a source is complete.
-
-    Every choice but an uploaded file (a browser upload cannot be kept by the server's widget state) persists
-    for the session: leaving the page and coming back finds the picker as it was left.
-    """
-    for name, value in (("source", "sample"), ("split", "train"),
-                        ("paste", ""), ("path", ""), ("size", ALL), ("lowercase", True),
-                        ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
-                        ("pretokenized", False)):
-        default(f"{key}_{name}", value)
-    server_files = _server_files()
-    options = {**SOURCES, "path": "A file from the class's corpus folder"} if server_files else dict(SOURCES)
-    if server_files == {}:  # shared mode without a corpus folder: no server files at all
-        options.pop("path")
-    if st.session_state.get(f"{key}_source") not in options:
-        st.session_state[f"{key}_source"] = "sample"
-    src = st.selectbox("Corpus", list(options), format_func=options.get, key=f"{key}_source", persist_state=PERSIST,
-                       help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
+def _source_widgets(key: str, src: str, server_files: dict[str, str] | None) -> tuple[str | None, str, bool]:
+    """The widgets of the chosen source: (the source to read or None until complete, the split, False on an error
+    already shown)."""
     source: str | None = None
     split = "train"
-    text_column: str | None = None
     if src in BUILTIN or src in WIKITEXT:
         source = src
     if src in WIKITEXT:
@@ -137,7 +120,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                 source = _saved_upload(key, up)
             except W2VError as e:
                 show_error(e)
-                return None
+                return None, split, False
         else:
             # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
             memo = st.session_state.get(f"{key}_saved_upload")
@@ -160,20 +143,25 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                           help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
         if p and p.strip():
             source = p.strip()
-    if source is not None and src in ("upload", "path"):
-        ident = corpus_cache.source_identity(source)
-        cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
-        if len(cols) > 1:
-            tk = f"{key}_text_column"
-            if st.session_state.get(tk) not in cols:  # first time, or another file: its own default column
-                st.session_state[tk] = "text" if "text" in cols else cols[0]
-            text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
-                                       help="The column that holds the documents.")
+    return source, split, True
 
-    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=fmt_size,
-                            key=f"{key}_size", persist_state=PERSIST,
-                            help="Whole documents in a fixed order until this many tokens: the same size always "
-                                 "gives the same corpus.")
+
+def _text_column_widget(key: str, source: str) -> str | None:
+    """A file with several columns: which one holds the documents."""
+    text_column = None
+    ident = corpus_cache.source_identity(source)
+    cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
+    if len(cols) > 1:
+        tk = f"{key}_text_column"
+        if st.session_state.get(tk) not in cols:  # first time, or another file: its own default column
+            st.session_state[tk] = "text" if "text" in cols else cols[0]
+        text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
+                                   help="The column that holds the documents.")
+    return text_column
+
+
+def _tokenization_widgets(key: str) -> dict[str, object]:
+    """The tokenization options, as CorpusConfig's fields."""
     with st.expander("Tokenization options"):
         lowercase = st.checkbox("Lowercase", key=f"{key}_lowercase", persist_state=PERSIST,
                                 help="'The' and 'the' become one word.")
@@ -188,11 +176,42 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                                help="WikiText marks rare words as <unk>; keep it as a word.")
         pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
                                    help="Split on white space only; no other cleaning.")
+    return {"lowercase": lowercase, "keep_numbers": keep_numbers, "keep_punct": keep_punct,
+            "min_token_len": int(min_token_len), "keep_unk": keep_unk, "pretokenized": pretokenized}
+
+
+def corpus_picker(key: str) -> CorpusConfig | None:
+    """Source, corpus size and tokenization options; returns the config, or None until a source is complete.
+
+    Every choice but an uploaded file (a browser upload cannot be kept by the server's widget state) persists
+    for the session: leaving the page and coming back finds the picker as it was left.
+    """
+    for name, value in (("source", "sample"), ("split", "train"),
+                        ("paste", ""), ("path", ""), ("size", ALL), ("lowercase", True),
+                        ("keep_numbers", False), ("keep_punct", False), ("min_token_len", 1), ("keep_unk", False),
+                        ("pretokenized", False)):
+        default(f"{key}_{name}", value)
+    server_files = _server_files()
+    options = {**SOURCES, "path": "A file from the class's corpus folder"} if server_files else dict(SOURCES)
+    if server_files == {}:  # shared mode without a corpus folder: no server files at all
+        options.pop("path")
+    if st.session_state.get(f"{key}_source") not in options:
+        st.session_state[f"{key}_source"] = "sample"
+    src = st.selectbox("Corpus", list(options), format_func=options.get, key=f"{key}_source", persist_state=PERSIST,
+                       help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
+    source, split, ok = _source_widgets(key, src, server_files)
+    if not ok:
+        return None
+    text_column = _text_column_widget(key, source) if source is not None and src in ("upload", "path") else None
+    size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=fmt_size,
+                            key=f"{key}_size", persist_state=PERSIST,
+                            help="Whole documents in a fixed order until this many tokens: the same size always "
+                                 "gives the same corpus.")
+    tokens = _tokenization_widgets(key)
     if source is None:
         return None
-    cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), pretokenized=pretokenized,
-                       lowercase=lowercase, keep_numbers=keep_numbers, keep_punct=keep_punct,
-                       min_token_len=int(min_token_len), keep_unk=keep_unk, text_column=text_column, split=split)
+    cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), text_column=text_column,
+                       split=split, **tokens)
     try:
         cfg.validate()
     except W2VError as e:
@@ -204,10 +223,18 @@ def corpus_picker(key: str) -> CorpusConfig | None:
 def offline_message(config: CorpusConfig) -> str:
     """Why a WikiText corpus cannot be loaded, for someone in a browser (the library's message names CLI flags)."""
     name = SOURCES.get(config.source, config.source).split(" · ")[0]
-    why = ("this server is set to work offline" if hub.offline_mode() else
+    why = ("the app is set to work offline" if hub.offline_mode() else
            "this server cannot reach Hugging Face, where it is downloaded from")
-    return (f"{name} ({config.split} split) is not on this server yet, and {why}. Use the bundled Wikipedia "
-            "sample (it works offline), or ask whoever runs the app to download WikiText once.")
+    if session.shared():
+        how = "or ask whoever runs the app to download WikiText once"
+    elif hub.offline_mode():
+        how = ("or, to download it once, restart the app with HF_HUB_OFFLINE and HF_DATASETS_OFFLINE unset, while "
+               "this machine is online; it works offline from then on")
+    else:
+        how = ("or connect this machine to the internet and press Train again: WikiText is downloaded once and "
+               "works offline from then on")
+    return (f"{name} ({config.split} split) is not on this machine yet, and {why}. Use the bundled Wikipedia "
+            f"sample (it works offline), {how}.")
 
 
 def use_sample(key: str) -> None:

@@ -110,6 +110,10 @@ class WordVectors:
         if i is None:
             if not isinstance(word, str) or not word.strip():
                 raise W2VError("Type a word first.")
+            if len(word.split()) > 1:  # "new york": a spelling like "network" would only mislead
+                raise W2VError(f"'{word.strip()}' is {len(word.split())} words: the model has a vector for each word, "
+                               "not for phrases. Ask for one word at a time (or join the phrase, new_york, in the "
+                               "text before training).")
             close = self.suggest(word)
             hint = f" Did you mean: {', '.join(close)}?" if close else " Try a more common word."
             raise W2VError(f"'{word}' is not in the vocabulary ({len(self):,} words).{hint}")
@@ -175,6 +179,19 @@ class WordVectors:
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two words."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
+
+    def neighbour_rank(self, word: str, other: str, limit: int = 1000) -> int | None:
+        """Where ``other`` stands in ``word``'s list of nearest words (1 = nearest), None beyond ``limit``.
+
+        Its position in :meth:`most_similar`'s own list, so the number matches the list the Neighbours tab and the
+        CLI show (counting the words that score above :meth:`similarity` would be off by one whenever the two
+        computations round differently).
+        """
+        self.get_index(other)
+        for i, (w, _) in enumerate(self.most_similar(word, topn=min(max(limit, 1), len(self) - 1)), 1):
+            if w == other:
+                return i
+        return None
 
     def similarities(self, word: str, others: Sequence[str]) -> list[float]:
         v = self.get_vector(word, norm=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -83,9 +84,13 @@ class JobState:
         return self.status in ACTIVE
 
 
+_UPLOAD_DIGEST = re.compile(r"-[0-9a-f]{16}$")  # what data.sources.save_upload appends to an upload's name
+
+
 def default_name(corpus_source: str, mc: ModelConfig, epochs: int) -> str:
     """A readable model name that says how it was made, e.g. ``skipgram-sample-d100-w5-e5``."""
     src = Path(str(corpus_source)).stem if ("/" in str(corpus_source) or "\\" in str(corpus_source)) else corpus_source
+    src = _UPLOAD_DIGEST.sub("", str(src)) or str(src)  # an upload is stored as name-<16 hex>: the name is enough
     loss = "" if mc.loss == "negative" else "-softmax"
     return f"{mc.arch}{loss}-{src}-d{mc.dim}-w{mc.window}-e{epochs}"
 
