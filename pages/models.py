@@ -165,7 +165,7 @@ with tab_import:
         up = st.file_uploader("Model zip", type=["zip"], key="models_zip_upload")
         if up is not None and st.button("Import model", key="models_import_zip", icon=":material/upload:"):
             try:
-                imported(store.import_zip(up.getvalue(), root))
+                imported(quota.import_zip(up.getvalue(), root, keep=[current] if current else []))
             except W2VError as e:
                 show_error(e)
     with c2.container(border=True):
@@ -191,7 +191,8 @@ with tab_import:
                     src = Path(d) / (Path(upv.name).stem + suffix)
                     src.write_bytes(data)
                     try:
-                        path = store.import_vectors(src, root, name=name.strip() or None, limit=int(limit) or None)
+                        path = quota.import_vectors(src, root, [current] if current else [], name.strip() or None,
+                                                     int(limit) or None)
                     except W2VError as e:
                         show_error(e)
                     else:

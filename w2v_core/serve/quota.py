@@ -359,3 +359,25 @@ def save_pasted_text(text: str, folder: str | os.PathLike, keep: Iterable[str | 
                                     reserve=lambda n: reserve("uploads", folder, n, keep, what="The pasted text"))
     mark_used(path)
     return path
+
+
+def import_zip(data, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> Path:
+    """``store.import_zip`` into ``root`` within the models quota: unpacking is capped at the room there is, and
+    the compact model's size is reserved (evicting the least recently used models) before it is written."""
+    from w2v_core import store
+
+    keep = list(keep)
+    free = room("models", root, keep=keep)
+    cap = store.MAX_IMPORT_BYTES if free is None else min(store.MAX_IMPORT_BYTES, free)
+    return store.import_zip(data, root, max_bytes=cap,
+                            reserve=lambda n: reserve("models", root, n, keep, what="The imported model"))
+
+
+def import_vectors(src: str | os.PathLike, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = (),
+                   name: str | None = None, limit: int | None = None) -> Path:
+    """``store.import_vectors`` into ``root``, its model's size reserved within the models quota before it is written."""
+    from w2v_core import store
+
+    keep = list(keep)
+    return store.import_vectors(src, root, name=name, limit=limit,
+                                reserve=lambda n: reserve("models", root, n, keep, what="The imported model"))
