@@ -72,6 +72,15 @@ def _saved_upload(key: str, uploaded) -> str:
     return path
 
 
+def _saved_paste(text: str) -> str | None:
+    """Pasted text saved like an upload, counted against the uploads quota before it is written (None: refused)."""
+    try:
+        return str(quota.save_pasted_text(text, session.uploads_folder()))
+    except W2VError as e:
+        show_error(e)
+        return None
+
+
 def _upload_changed(key: str) -> None:
     """The user removed the uploaded file: forget it (coming back from another page keeps it, see below)."""
     if st.session_state.get(f"{key}_upload") is None:
@@ -149,11 +158,7 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                             placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
-            try:
-                source = str(quota.save_pasted_text(text, session.uploads_folder()))  # counted before it is written
-            except W2VError as e:
-                show_error(e)
-                return None
+            source = _saved_paste(text)  # None when refused: the picker then returns None
     elif src == "path" and server_files:
         name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
                             help="The files your teacher put on the server for the class.")
