@@ -21,7 +21,8 @@ import numpy as np
 from w2v_core.errors import W2VError
 from w2v_core.store.disk import (CONFIG, HISTORY, KNOWN_FILES, MAX_CONFIG_BYTES, PICKLE_SUFFIXES, SCORES,
                                  SNAPSHOTS, VECTORS_TXT, VOCAB, WEIGHTS, _json_default, _marked_name, _readable_dir,
-                                 _remove_ours, check_writable_folder, models_dir)
+                                 _remove_ours, check_export_destination, check_writable_folder,
+                                 models_dir)
 from w2v_core.store.format import (_check_folder, load_model, new_model_slot, read_config, read_tensors, save_model,
                                    validate_tensors)
 from w2v_core.vectors import WordVectors
@@ -212,17 +213,32 @@ def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> l
     m = load_model(path)
     out = Path(out)
     if fmt == "projector":
+        check_export_destination(out, folder=True)  # nothing is overwritten
         return list(m.vectors.save_projector(out))
     if fmt in ("word2vec-binary", "word2vec-text"):
-        if out.is_dir():
+        if out.is_dir() and not out.is_symlink():
             out = out / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
+        check_export_destination(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(_marked_name(out.name, "part"))
         try:
             m.vectors.save_word2vec_format(tmp, binary=fmt == "word2vec-binary")
-            os.replace(tmp, out)
-        except BaseException:
+            _place_new(tmp, out)
+        except FileExistsError:
+            raise W2VError(f"{out} appeared while the export was written; nothing was overwritten.") from None
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
         return [out]
     raise W2VError(f"Unknown export format '{fmt}': choose projector, word2vec-binary or word2vec-text.")
+
+
+def _place_new(tmp: Path, out: Path) -> None:
+    """Give the finished file ``tmp`` the name ``out``, which must not exist (FileExistsError if it appeared)."""
+    try:
+        os.link(tmp, out)  # unlike a rename, never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: copy into a file created exclusively
+        with open(tmp, "rb") as src, open(out, "xb") as dst:
+            while chunk := src.read(1024 * 1024):
+                dst.write(chunk)
