@@ -184,6 +184,12 @@ def set_current_model(path: str | os.PathLike | None) -> None:
     st.session_state[CURRENT] = str(path) if path is not None else None
     if path is not None and is_own(path):
         quota.mark_used(path)
+    _lease(path)
+
+
+def _lease(path: str | os.PathLike | None) -> None:
+    """Keep this session's current model from any disk quota while the session lasts (renewed on every run)."""
+    quota.lease(st.session_state.setdefault("quota_lease_owner", secrets.token_hex(16)), path)
 
 
 def current_path() -> str | None:
@@ -192,6 +198,8 @@ def current_path() -> str | None:
     if path and (not (Path(path) / store.CONFIG).is_file() or shared() and not (is_own(path) or is_gallery(path))):
         path = newest_model_path()
         set_current_model(path)
+    else:
+        _lease(path)
     return path or None
 
 

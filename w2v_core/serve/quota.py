@@ -361,23 +361,28 @@ def save_pasted_text(text: str, folder: str | os.PathLike, keep: Iterable[str | 
     return path
 
 
-def import_zip(data, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> Path:
+def import_zip(data, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> tuple[Path, list[Path]]:
     """``store.import_zip`` into ``root`` within the models quota: unpacking is capped at the room there is, and
-    the compact model's size is reserved (evicting the least recently used models) before it is written."""
+    the compact model's size is reserved (evicting the least recently used models) before it is written.
+
+    Returns the new model and what was removed to make room for it."""
     from w2v_core import store
 
-    keep = list(keep)
+    keep, removed = list(keep), []
     free = room("models", root, keep=keep)
     cap = store.MAX_IMPORT_BYTES if free is None else min(store.MAX_IMPORT_BYTES, free)
-    return store.import_zip(data, root, max_bytes=cap,
-                            reserve=lambda n: reserve("models", root, n, keep, what="The imported model"))
+    path = store.import_zip(data, root, max_bytes=cap, reserve=lambda n: removed.extend(
+        reserve("models", root, n, keep, what="The imported model")))
+    return path, removed
 
 
 def import_vectors(src: str | os.PathLike, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = (),
-                   name: str | None = None, limit: int | None = None) -> Path:
-    """``store.import_vectors`` into ``root``, its model's size reserved within the models quota before it is written."""
+                   name: str | None = None, limit: int | None = None) -> tuple[Path, list[Path]]:
+    """``store.import_vectors`` into ``root``, its model's size reserved within the models quota before it is
+    written; returns the new model and what was removed to make room for it."""
     from w2v_core import store
 
-    keep = list(keep)
-    return store.import_vectors(src, root, name=name, limit=limit,
-                                reserve=lambda n: reserve("models", root, n, keep, what="The imported model"))
+    keep, removed = list(keep), []
+    path = store.import_vectors(src, root, name=name, limit=limit, reserve=lambda n: removed.extend(
+        reserve("models", root, n, keep, what="The imported model")))
+    return path, removed

@@ -1,0 +1,81 @@
+"""Issue 25: eviction never breaks work in progress (a queued run's upload, another tab's current model), and a run
+that loses its file anyway says so without a server path."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from tests.conftest import make_texts
+from w2v_core import store
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.models import ModelConfig
+from w2v_core.serve import quota
+from w2v_core.serve.jobs import TrainingJob
+from w2v_core.training import TrainConfig
+from w2v_core.vectors import WordVectors
+
+MC = ModelConfig(dim=8, window=2, min_count=1, sample=0)
+TC = TrainConfig(epochs=1, threads=1)
+
+
+def _blocker(tiny_corpus, release: threading.Event, root) -> TrainingJob:
+    """A run holding the only training slot until ``release`` is set."""
+    return TrainingJob(CorpusConfig(source="tiny"), MC, TC, name="blocker", root=root,
+                       loader=lambda c: (release.wait(60), tiny_corpus)[1]).start()
+
+
+def test_a_queued_runs_upload_survives_other_uploads(tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("W2V_MAX_JOBS", "1")
+    monkeypatch.setenv("W2V_QUOTA_UPLOADS_MB", "1")
+    uploads, root = tmp_path / "uploads", tmp_path / "models"
+    text = "\n".join(make_texts(300)) + "\n"  # ~0.1 MB
+    mine = quota.save_upload(text.encode(), "mine.txt", uploads)
+    release = threading.Event()
+    blocker = _blocker(tiny_corpus, release, root)
+    try:
+        queued = TrainingJob(CorpusConfig(source=str(mine)), MC, TC, name="queued", root=root, uploads=uploads).start()
+        for i in range(6):  # another tab's uploads fill the quota several times over
+            quota.save_upload((text * 2 + f"tab two {i}\n").encode(), f"other{i}.txt", uploads)
+            assert quota.usage("uploads", uploads).used <= 1024 * 1024
+        assert mine.is_file()
+    finally:
+        release.set()
+    assert blocker.join(120) and queued.join(120)
+    assert queued.state().status == "done", queued.state().error
+    assert quota.pinned() == set()  # released when the runs ended
+    quota.save_upload(b"x " * 500_000, "later.txt", uploads)  # takes nearly the whole quota
+    assert not mine.exists()  # no longer in use: it may go now
+
+
+def test_a_run_whose_file_was_removed_anyway_fails_without_a_server_path(tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("W2V_MAX_JOBS", "1")
+    uploads = tmp_path / "workspaces" / "0123abcd" / "uploads"
+    mine = quota.save_upload(b"the cat eats fish\n" * 100, "mine.txt", uploads)
+    release = threading.Event()
+    blocker = _blocker(tiny_corpus, release, tmp_path / "models")
+    queued = TrainingJob(CorpusConfig(source=str(mine)), MC, TC, root=tmp_path / "models", uploads=uploads).start()
+    mine.unlink()  # by hand: nothing of ours does that to a pinned file
+    release.set()
+    assert blocker.join(120) and queued.join(120)
+    s = queued.state()
+    assert s.status == "failed" and "mine-" in s.error and "upload it again" in s.error
+    assert str(tmp_path) not in s.error and "workspaces" not in s.error
+
+
+def test_every_sessions_current_model_is_kept(tmp_path):
+    root = tmp_path / "models"
+    rng = np.random.default_rng(0)
+    models = [store.save_model(root / f"m{i}", WordVectors([f"w{j}" for j in range(2000)],
+                                                           rng.standard_normal((2000, 16)).astype(np.float32)),
+                               {"name": f"m{i}"}) for i in range(3)]
+    quota.lease("tab-one", models[0])  # the least recently used, but another tab's current model
+    try:
+        removed = quota.evict("models", root, limit=1)
+        assert models[0] not in removed and models[0].is_dir() and len(removed) == 2
+        with __import__("pytest").raises(quota.QuotaFull):
+            quota.reserve("models", root, 10**6, limit=10**6)
+    finally:
+        quota.lease("tab-one", None)
+    assert quota.evict("models", root, limit=1) == [models[0]]
