@@ -10,6 +10,7 @@ import numpy as np
 from tests.conftest import make_texts
 from w2v_core import store
 from w2v_core.data.corpus import CorpusConfig
+from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.serve import quota
 from w2v_core.serve.jobs import TrainingJob
@@ -79,3 +80,39 @@ def test_every_sessions_current_model_is_kept(tmp_path):
     finally:
         quota.lease("tab-one", None)
     assert quota.evict("models", root, limit=1) == [models[0]]
+
+
+def test_the_tiny_model_waits_in_the_queue_and_keeps_to_the_quota(tiny_corpus, tmp_path, monkeypatch):
+    """Issue 25: Learn's "Train a tiny model" ran beside a busy slot, and six of them overflowed a 5 MB quota."""
+    import time
+
+    from w2v_core import learn
+    from w2v_core.serve.jobs import QUEUE
+
+    monkeypatch.setenv("W2V_MAX_JOBS", "1")
+    monkeypatch.setenv("W2V_QUOTA_MODELS_MB", "3")  # a tiny model takes about 1 MB
+    root = tmp_path / "models"
+    release = threading.Event()
+    blocker = _blocker(tiny_corpus, release, tmp_path / "elsewhere")
+    seen, box = [], {}
+    t = threading.Thread(target=lambda: box.update(path=learn.train_tiny_model(
+        root, epochs=1, progress=lambda s: seen.append(s.status))), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 60
+    while "pending" not in seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "pending" in seen and not root.exists()  # waiting for the busy slot, nothing trained or written
+    release.set()
+    t.join(120)
+    assert blocker.join(60) and box["path"].is_dir()
+    paths = [box["path"]] + [learn.train_tiny_model(root, epochs=1) for _ in range(3)]
+    assert quota.usage("models", root).used <= 3 * 1024 * 1024 and paths[-1].is_dir()
+    quota.lease("tab", paths[-1])
+    monkeypatch.setenv("W2V_QUOTA_MODELS_MB", "2")
+    before = sorted(root.iterdir())
+    try:  # what could make room is another tab's current model: refused, with a message, nothing saved
+        with __import__("pytest").raises(W2VError, match="needs .* MB"):
+            learn.train_tiny_model(root, epochs=1)
+    finally:
+        quota.lease("tab", None)
+    assert sorted(root.iterdir()) == before  # refused: nothing saved, nothing removed for it

@@ -124,6 +124,11 @@ class SnapshotRecorder(Callback):
             self._frames.append((vectors, float(fraction), int(epoch), float(loss), bool(epoch_end)))
             self._next = fraction + self.every
 
+    def nbytes(self) -> int:
+        """About what the snapshots kept so far take in a file (their vectors and a header with the words)."""
+        with self._lock:
+            return sum(f[0].nbytes for f in self._frames) + sum(len(w) + 4 for w in self._words) + 4096
+
     def latest(self) -> tuple[tuple[str, ...], np.ndarray, float] | None:
         """The words and their newest snapshot (N x D) with its share of the run, or None before training starts:
         what a live view needs, without copying every snapshot kept."""

@@ -370,16 +370,22 @@ class TrainingJob:
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
+        keep = [self.corpus_config.source] if self.corpus_config is not None else []
+        try:  # room for the model within the models quota BEFORE it is written (QuotaFull: nothing is saved)
+            evicted = [str(p) for p in quota.reserve(
+                "models", root, store.model_size_bound(result.vectors, result.tensors(), self.recorder.nbytes()), keep,
+                what="The trained model")]
+        except quota.QuotaFull as e:
+            self._set(status="failed", error=str(e), message="failed", finished=time.time())
+            return
         path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
         path = result.save(path, name=name)
         _save_snapshots(path, self.recorder)
-        keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
         try:
-            evicted = [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
-                                                      keep=keep).values() for p in ps]
+            evicted += [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
+                                                       keep=keep + [path]).values() for p in ps]
         except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
             log.exception("enforcing the disk quotas failed")
-            evicted = []
         with self._lock:
             st = self._state
             st.path = str(path)
