@@ -64,3 +64,19 @@ def test_listing_the_gallery_never_writes_there(tiny_model, tmp_path, monkeypatc
     go(app(), "pages/models.py")
     assert sorted(p.relative_to(gallery) for p in gallery.rglob("*")) == before
     assert [r.name for r in store.list_records(gallery, repair=False)] != []
+
+
+def test_no_message_shows_a_server_path_when_shared(tmp_path):
+    shared = settings.Settings(mode="shared", data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpora")
+    ws = settings.workspace("a" * 64, shared)
+    msg = f"Corpus file not found: {ws.uploads}/notes-0123456789abcdef.txt. Cannot write to {tmp_path} (denied)."
+    out = settings.public_message(msg, shared)
+    assert "/" not in out and "notes-0123456789abcdef.txt" in out and "a" * 64 not in out
+    assert settings.public_message(msg, settings.Settings()) == msg  # personal mode: the user's own paths
+    assert settings.public_message("see http://example.org/a/b and/or 1/2", shared).endswith("and/or 1/2")
+    try:
+        settings.allowed_corpus_path("/etc/passwd", shared)
+    except Exception as e:  # noqa: BLE001 - the message is what is checked
+        assert str(tmp_path) not in str(e) and "corpus folder" in str(e)
+    else:
+        raise AssertionError("a path outside the corpus folder was allowed")

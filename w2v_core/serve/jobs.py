@@ -325,7 +325,7 @@ class TrainingJob:
     def _public(self, message: str) -> str:
         """``message`` without the server's folders (a visitor's workspace, the models and data folders): only the
         file names stay."""
-        from w2v_core.settings import get_settings
+        from w2v_core.settings import get_settings, public_message
 
         try:
             s = get_settings()
@@ -335,7 +335,7 @@ class TrainingJob:
         folders = {str(f) for f in (self.uploads, self.root, *server) if f is not None}
         for f in sorted(folders | {os.path.realpath(f) for f in folders}, key=len, reverse=True):
             message = re.sub(re.escape(f.rstrip("/")) + r"(/[^\s/]+)*", _last_part, message)
-        return message
+        return public_message(message)
 
     def _load(self, config):
         src = Path(str(config.source))
