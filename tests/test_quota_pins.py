@@ -116,3 +116,20 @@ def test_the_tiny_model_waits_in_the_queue_and_keeps_to_the_quota(tiny_corpus, t
     finally:
         quota.lease("tab", None)
     assert sorted(root.iterdir()) == before  # refused: nothing saved, nothing removed for it
+
+
+def test_one_visitor_cannot_fill_the_queue(tiny_corpus, tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("W2V_MODE", "shared")
+    monkeypatch.setenv("W2V_MAX_JOBS", "1")
+    release = threading.Event()
+    mine = [_blocker(tiny_corpus, release, tmp_path / "ws1") for _ in range(2)]
+    try:
+        with pytest.raises(W2VError, match="already have 2 training runs"):
+            _blocker(tiny_corpus, release, tmp_path / "ws1")
+        other = _blocker(tiny_corpus, release, tmp_path / "ws2")  # another visitor still gets in line
+    finally:
+        release.set()
+    assert all(j.join(120) for j in mine + [other])
+    _blocker(tiny_corpus, release, tmp_path / "ws1").join(120)  # once they ended, the visitor may start again

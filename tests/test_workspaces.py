@@ -80,3 +80,11 @@ def test_no_message_shows_a_server_path_when_shared(tmp_path):
         assert str(tmp_path) not in str(e) and "corpus folder" in str(e)
     else:
         raise AssertionError("a path outside the corpus folder was allowed")
+
+
+def test_a_link_to_a_run_the_server_no_longer_has_says_so():
+    at = app({"job": "x" * 22})  # e.g. a tab reloaded after the server restarted
+    assert any("no longer on the server" in i.value for i in at.sidebar.info)
+    assert "job" not in at.query_params
+    at.run()
+    assert not any("no longer on the server" in i.value for i in at.sidebar.info)  # said once

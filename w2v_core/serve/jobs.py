@@ -178,6 +178,7 @@ class TrainingJob:
         """Start the worker thread (once)."""
         if self._thread is not None:
             raise RuntimeError("a job starts only once")
+        _check_visitor_share(self)
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
         self._pinned = self._corpus_file()
         if self._pinned is not None:  # no disk quota may remove the file this run will read, until it ends
@@ -402,6 +403,24 @@ class TrainingJob:
             st.finished = time.time()
 
 
+MAX_ACTIVE_PER_WORKSPACE = 2  # shared mode: runs one visitor may have waiting or training at once
+
+
+def _check_visitor_share(job: "TrainingJob") -> None:
+    """Shared mode: refuse a visitor's run beyond MAX_ACTIVE_PER_WORKSPACE active ones (one tab cannot fill the line)."""
+    from w2v_core.settings import get_settings
+
+    try:
+        shared = get_settings().shared
+    except W2VError:  # a misconfigured server: the run itself fails saying which setting
+        return
+    if job.root is None or not shared:
+        return
+    if QUEUE.active_in(job.root) >= MAX_ACTIVE_PER_WORKSPACE:
+        raise W2VError(f"You already have {MAX_ACTIVE_PER_WORKSPACE} training runs waiting or running (in this or "
+                       "another tab): wait for one to finish, or stop one, before starting another.")
+
+
 def _last_part(m: re.Match) -> str:
     """A server path in a message, as the name of its last part (a file's name)."""
     parts = [x for x in m.group(0).split("/") if x]
@@ -450,6 +469,13 @@ class JobQueue:
         """How many runs are waiting for a slot."""
         with self._slots:
             return len(self._waiting)
+
+    def active_in(self, root: str | Path) -> int:
+        """How many runs saving into the models folder ``root`` are waiting or hold a slot."""
+        real = os.path.realpath(root)
+        with self._slots:
+            return sum(1 for j in [*self._waiting, *self._running]
+                       if j.root is not None and os.path.realpath(j.root) == real)
 
     def enqueue(self, job: TrainingJob) -> None:
         """Put ``job`` at the back of the line (its thread then calls :meth:`wait_for_slot`)."""
