@@ -85,3 +85,27 @@ def test_a_file_replaced_while_tokenized_is_not_cached_with_its_old_tokens(tmp_p
     monkeypatch.setattr(sources, "load_local", real)
     assert "new" in load_corpus(CorpusConfig(source=str(f))).words
     assert "new" in load_corpus(CorpusConfig(source=str(f))).words  # now cached, under the right identity
+
+
+def test_a_folder_that_is_not_a_saved_dataset_is_not_walked(tmp_path, monkeypatch):
+    """Issue 25: the personal path box walked /usr or /root file by file (~60 s a rerun) for a cache key."""
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.txt").write_text("x")
+    monkeypatch.setattr(Path, "rglob", lambda *a, **k: pytest.fail("walked a folder that cannot be a corpus"))
+    assert corpus_cache.source_identity(str(tmp_path)) is None
+
+
+def test_leftovers_of_killed_cache_saves_are_removed_and_nothing_else(tmp_path):
+    import time
+
+    root = tmp_path / "cache"
+    old = time.time() - 2 * corpus_cache.LEFTOVER_AFTER_S
+    names = [f".{'a' * 32}-k2j4h5", ".datasets-x8y9z0q1", f".{'b' * 32}-fresh1", ".my-notes", "b" * 32]
+    for n in names:
+        (root / n).mkdir(parents=True)
+        (root / n / "ids.npy").write_bytes(b"0")
+        if n != f".{'b' * 32}-fresh1":
+            os.utime(root / n, (old, old))
+    gone = corpus_cache.clean_leftovers(root)
+    assert sorted(p.name for p in gone) == sorted(names[:2])
+    assert sorted(p.name for p in root.iterdir()) == sorted(names[2:])

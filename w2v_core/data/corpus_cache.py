@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -64,7 +65,9 @@ def source_identity(source: str) -> dict | None:
         p = p.resolve()
         if p.is_file():
             return {"path": str(p), **_file_identity(p)}
-        if p.is_dir():
+        if p.is_dir() and ((p / "state.json").is_file() or (p / "dataset_dict.json").is_file()):
+            # only a saved dataset is read as a folder: any other folder (/usr, a home) is refused by the reader,
+            # so it is not walked file by file for an identity either
             files = sorted(q for q in p.rglob("*") if q.is_file())
             return {"path": str(p), "files": [[str(q.relative_to(p)), *_file_identity(q).values()] for q in files]}
     except OSError:
@@ -150,6 +153,7 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
         if reserve is not None:
             reserve(4 * corpus.n_tokens + 8 * (len(corpus.offsets) + len(corpus.counts)) + len(words) + 4096)
         root.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(root)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
         np.save(tmp / "ids.npy", np.ascontiguousarray(corpus.ids, dtype=np.int32), allow_pickle=False)
         np.save(tmp / "offsets.npy", np.ascontiguousarray(corpus.offsets, dtype=np.int64), allow_pickle=False)
@@ -174,6 +178,31 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"^\.(?:[0-9a-f]{32}|datasets)-[A-Za-z0-9_]{6,}$")  # tempfile.mkdtemp names we make here
+LEFTOVER_AFTER_S = 6 * 3600  # no save or dataset read takes this long
+
+
+def clean_leftovers(root: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove what killed saves and dataset reads left in the cache folder (our own temporary names only, once
+    they are LEFTOVER_AFTER_S old); returns them."""
+    root = root or cache_dir()
+    now = time.time() if now is None else now
+    gone = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return gone
+    for e in entries:
+        try:
+            if _LEFTOVER.match(e.name) and e.is_dir(follow_symlinks=False) and \
+                    now - e.stat(follow_symlinks=False).st_mtime > LEFTOVER_AFTER_S:
+                shutil.rmtree(e.path, ignore_errors=True)
+                gone.append(Path(e.path))
+        except OSError:
+            continue
+    return gone
 
 
 def clear() -> int:

@@ -124,7 +124,7 @@ def _item(area: str, p: Path) -> Item | None:
                 return None
             return Item(p, _folder_bytes(p), st.st_mtime)
         if area == "uploads":
-            if not (stat.S_ISREG(st.st_mode) and _UPLOAD_NAME.match(p.name)):
+            if not (stat.S_ISREG(st.st_mode) and _UPLOAD_NAME.match(p.name) and _named_by_content(p, st)):
                 return None
             return Item(p, st.st_size, max(st.st_atime, st.st_mtime))
         if not (stat.S_ISDIR(st.st_mode) and _CACHE_NAME.match(p.name)):
@@ -135,6 +135,27 @@ def _item(area: str, p: Path) -> Item | None:
         return Item(p, _folder_bytes(p), st.st_mtime)
     except OSError:
         return None
+
+
+_DIGESTS: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> its name carries its content's hash
+
+
+def _named_by_content(p: Path, st: os.stat_result) -> bool:
+    """Whether ``p`` is an upload we wrote: its name ends with the first 16 hex digits of its SHA-256 (as
+    ``sources.save_upload`` names them), so a hand-placed file that merely looks like one is never counted or
+    removed. Checked once per version of the file."""
+    import hashlib
+
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                h.update(chunk)
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        _DIGESTS[key] = p.name.rsplit("-", 1)[-1].split(".", 1)[0] == h.hexdigest()[:16]
+    return _DIGESTS[key]
 
 
 def items(area: str, folder: str | os.PathLike | None = None) -> list[Item]:
