@@ -85,10 +85,9 @@ def do_delete(path: str, name: str) -> None:
     ss["models_flash"] = f"Deleted '{md_escape(name)}'."
 
 
-def imported(path: Path) -> None:
-    """A new model from an import: current, and the disk quota enforced (the new one and the current one stay)."""
-    keep = [path] + ([current] if current else [])
-    gone = quota.enforce(models_folder=root, uploads_folder=session.uploads_folder(), keep=keep).get("models", [])
+def imported(result: tuple[Path, list[Path]]) -> None:
+    """A new model from an import (room was made for it first within the quota): it becomes the current one."""
+    path, gone = result
     name = store.read_record(path).name
     session.set_current_model(str(path))
     ss["models_flash"] = (f"Imported '{md_escape(name)}'; it is now the current model."
@@ -171,7 +170,7 @@ with tab_import:
         up = st.file_uploader("Model zip", type=["zip"], key="models_zip_upload")
         if up is not None and st.button("Import model", key="models_import_zip", icon=":material/upload:"):
             try:
-                imported(store.import_zip(up.getvalue(), root))
+                imported(quota.import_zip(up.getvalue(), root, keep=[current] if current else []))
             except W2VError as e:
                 show_error(e)
     with c2.container(border=True):
@@ -197,8 +196,9 @@ with tab_import:
                     src = Path(d) / (Path(upv.name).stem + suffix)
                     src.write_bytes(data)
                     try:
-                        path = store.import_vectors(src, root, name=name.strip() or None, limit=int(limit) or None)
+                        result = quota.import_vectors(src, root, [current] if current else [],
+                                                      name.strip() or None, int(limit) or None)
                     except W2VError as e:
                         show_error(e)
                     else:
-                        imported(path)
+                        imported(result)

@@ -56,7 +56,7 @@ def _text_columns(path: str, stamp: str) -> list[str]:
         p = Path(path).expanduser()
         if p.is_file() and p.suffix.lower() not in sources.DATASET_FORMATS:
             return []
-        return sources.text_columns(sources.open_dataset(p))
+        return sources.dataset_text_columns(p)
     except W2VError:
         return []
 
@@ -67,10 +67,18 @@ def _saved_upload(key: str, uploaded) -> str:
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
     folder = session.uploads_folder()
-    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=folder))
-    quota.evict("uploads", folder, keep=[path])  # the least recently used uploads go first; never this one
+    path = str(quota.save_upload(uploaded.getvalue(), uploaded.name, folder))  # room made first, within the quota
     st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
+
+
+def _saved_paste(text: str) -> str | None:
+    """Pasted text saved like an upload, counted against the uploads quota before it is written (None: refused)."""
+    try:
+        return str(quota.save_pasted_text(text, session.uploads_folder()))
+    except W2VError as e:
+        show_error(e)
+        return None
 
 
 def _upload_changed(key: str) -> None:
@@ -133,7 +141,7 @@ def _source_widgets(key: str, src: str, server_files: dict[str, str] | None) -> 
                             placeholder="One document a line…",
                             help="Paste any text; each line is a document.")
         if text and text.strip():
-            source = str(sources.save_pasted_text(text, folder=session.uploads_folder()))
+            source = _saved_paste(text)  # None when refused: the picker then returns None
     elif src == "path" and server_files:
         name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
                             help="The files your teacher put on the server for the class.")

@@ -25,7 +25,6 @@ from w2v_core import learn
 from w2v_core.data.corpus import Corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch
-from w2v_core.training import Callback
 
 ARCH_NAME = ARCH
 LR_CHOICES = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]
@@ -105,13 +104,9 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
         st.caption(f"Skip-gram on the small '{learn.TINY_CORPUS}' news corpus, in under a minute.")
         if tiny:
             bar = st.progress(0.0, text="Training a tiny model…")
-
-            class _Bar(Callback):  # the Trainer runs in this script thread here (one worker), so it may draw
-                def on_batch_end(self, p) -> None:
-                    bar.progress(min(1.0, p.fraction), text=f"Epoch {p.epoch}/{p.epochs} · loss {p.smoothed_loss:.3f}")
-
-            try:
-                p = learn.train_tiny_model(session.models_root(), callbacks=[_Bar()])
+            try:  # a run in the server's queue and within the disk quota, like any other
+                p = learn.train_tiny_model(session.models_root(), uploads=session.uploads_folder(), progress=lambda s:
+                                           bar.progress(min(1.0, s.fraction), text=f"Tiny model: {s.message}"))
             except W2VError as e:
                 show_error(e)
                 st.stop()

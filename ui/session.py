@@ -36,7 +36,7 @@ from ui.widgets import show_error
 from w2v_core import settings, store
 from w2v_core.data import sources
 from w2v_core.errors import W2VError
-from w2v_core.serve import quota
+from w2v_core.serve import quota, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +65,11 @@ def init_workspace() -> None:
     token = ss.get(WORKSPACE)
     if token is None:
         wanted = st.query_params.get(WS_PARAM)
-        if isinstance(wanted, str) and _TOKEN.match(wanted) and _workspace_for(wanted).models.is_dir():
+        if isinstance(wanted, str) and _TOKEN.match(wanted) and _workspace_for(wanted).models.parent.is_dir():
             token = wanted
-        else:
+        else:  # its folders are made by the first thing saved in it: a visit that saves nothing leaves nothing
             token = secrets.token_urlsafe(32)
-            ws = _workspace_for(token)
-            ws.models.mkdir(parents=True, exist_ok=True)
-            ws.uploads.mkdir(parents=True, exist_ok=True)
-            log.info("new workspace %s", ws.models.parent.name)
+            workspaces.prune_unused(settings.get_settings().data_dir / "workspaces")
         ss[WORKSPACE] = token
     if st.query_params.get(WS_PARAM) != token:  # page switches drop query parameters: put it back
         st.query_params[WS_PARAM] = token
@@ -148,7 +145,7 @@ def gallery_records() -> list[store.ModelRecord]:
     if g is None or _within(g / "x", models_root()):
         return []
     try:
-        return store.list_records(g)
+        return store.list_records(g, repair=False)  # the app never writes in the gallery
     except W2VError as e:
         log.warning("the gallery cannot be listed: %s", e)
         return []
@@ -223,6 +220,12 @@ def set_current_model(path: str | os.PathLike | None, remember: bool = True) -> 
         _remember_choice(st.session_state[CURRENT])
     if path is not None and is_own(path):
         quota.mark_used(path)
+    _lease(path)
+
+
+def _lease(path: str | os.PathLike | None) -> None:
+    """Keep this session's current model from any disk quota while the session lasts (renewed on every run)."""
+    quota.lease(st.session_state.setdefault("quota_lease_owner", secrets.token_hex(16)), path)
 
 
 def current_path() -> str | None:
@@ -231,6 +234,8 @@ def current_path() -> str | None:
     if path and (not (Path(path) / store.CONFIG).is_file() or shared() and not (is_own(path) or is_gallery(path))):
         path = newest_model_path()
         set_current_model(path, remember=False)
+    else:
+        _lease(path)
     return path or None
 
 
