@@ -12,7 +12,9 @@ import streamlit as st
 from ui import job, session, shell
 from ui.widgets import page_errors
 
-st.set_page_config(page_title="Word2Vec Explorer", page_icon=":material/scatter_plot:", layout="wide")
+shell.yield_to_training()  # while a run trains here, this page run comes second
+# the favicon is our own file: a Material icon would make the browser fetch it from Google's font host
+st.set_page_config(page_title="Word2Vec Explorer", page_icon=str(shell.ROOT / "assets" / "favicon.png"), layout="wide")
 shell.load_css()
 
 current = st.navigation({

@@ -82,8 +82,8 @@ with zipf_tab:
     fig.update_yaxes(dtick=1, tickformat="~s", title="count")
     fig.update_layout(height=420, margin=dict(t=50, b=10))
     st.plotly_chart(fig, width="stretch", key=f"{KEY}_zipf_chart")
-    st.caption("Both axes are logarithmic. Zipf's law says a word's count falls in proportion to its rank, which "
-               "is a straight line here: a few words are everywhere, most words are rare.")
+    st.caption("Both axes are logarithmic. Zipf's law says a word's count is inversely proportional to its rank "
+               "(count ∝ 1 / rank), which is a straight line here: a few words are everywhere, most words are rare.")
 with docs_tab:
     st.caption(f"{len(stats.samples)} paragraphs from across the corpus, as the model sees them: after tokenization.")
     for i, text in enumerate(stats.samples):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import map_learn, map_panels, map_state, map_view, shell
+from ui import cards, map_learn, map_panels, map_state, map_view, shell
 from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS
 from ui.session import require_model
 from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error, show_warning
@@ -31,6 +31,7 @@ first = map_state.defaults(wv, stop)
 map_state.apply_url(first)
 if link_problem:
     show_warning(link_problem, icon=":material/link_off:")
+cards.health_note(path, quiet=True)
 
 st.segmented_control("View", VIEWS, key="map_view", persist_state=PERSIST, label_visibility="collapsed",
                      required=True)
@@ -79,7 +80,8 @@ with st.sidebar:
             st.text_input("Search a word", key="map_search", persist_state=PERSIST, icon=":material/search:",
                           on_change=lambda: ss.update({FOCUS: ss["map_search"].strip() or None}),
                           placeholder="any word of the model",
-                          help="Puts the word and its nearest neighbours on the map, even if they were not on it.")
+                          help="A word on the map lights up in place, with its nearest neighbours; a word that is not on "
+                               "it is added, with its neighbours.")
 
 params = map_state.view_params(path, first)
 map_state.write_url(params)

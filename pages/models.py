@@ -40,13 +40,16 @@ else:
 if session.shared():
     st.caption(f"Your uploaded corpora: {quota.usage('uploads', session.uploads_folder()).describe()}")
 
+# what just happened goes in here, always one element: a message coming or going must not move the tabs below, or
+# the browser draws new tabs and the visitor is thrown back from Import to "Your models"
+notices = st.container()
 flash = ss.pop("models_flash", None)
 if flash:
-    st.success(flash, icon=":material/check_circle:")
+    notices.success(flash, icon=":material/check_circle:")
 run = current_job()
 evicted = run.state().evicted if run is not None else []
 if evicted:
-    st.info(f"To stay within the disk quota, the last training run removed {len(evicted)} older, least recently used "
+    notices.info(f"To stay within the disk quota, the last training run removed {len(evicted)} older, least recently used "
             "model(s) or upload(s).", icon=":material/auto_delete:")
 
 own = session.own_records(broken=True)
@@ -82,10 +85,9 @@ def do_delete(path: str, name: str) -> None:
     ss["models_flash"] = f"Deleted '{md_escape(name)}'."
 
 
-def imported(path: Path) -> None:
-    """A new model from an import: current, and the disk quota enforced (the new one and the current one stay)."""
-    keep = [path] + ([current] if current else [])
-    gone = quota.enforce(models_folder=root, uploads_folder=session.uploads_folder(), keep=keep).get("models", [])
+def imported(result: tuple[Path, list[Path]]) -> None:
+    """A new model from an import (room was made for it first within the quota): it becomes the current one."""
+    path, gone = result
     name = store.read_record(path).name
     session.set_current_model(str(path))
     ss["models_flash"] = (f"Imported '{md_escape(name)}'; it is now the current model."
@@ -96,7 +98,8 @@ def imported(path: Path) -> None:
 
 err = ss.pop("models_error", None)
 if err:
-    show_error(err)
+    with notices:
+        show_error(err)
 
 
 def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
@@ -117,7 +120,9 @@ def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
         return
     with row.popover("Rename", icon=":material/edit:"):
         rk = f"models_new_name_{i}"
-        st.text_input("New name", value=rec.name, key=rk)
+        st.text_input("New name", value=rec.name, key=rk,
+                      help="The name every page shows. The folder keeps its name "
+                           f"({md_escape(rec.path.name)}), so links and scripts that use it still work.")
         st.button("Rename", key=f"models_rename_{i}", on_click=do_rename, args=(p, rk))
     delete_button(rec, i, row)
 
@@ -165,7 +170,7 @@ with tab_import:
         up = st.file_uploader("Model zip", type=["zip"], key="models_zip_upload")
         if up is not None and st.button("Import model", key="models_import_zip", icon=":material/upload:"):
             try:
-                imported(store.import_zip(up.getvalue(), root))
+                imported(quota.import_zip(up.getvalue(), root, keep=[current] if current else []))
             except W2VError as e:
                 show_error(e)
     with c2.container(border=True):
@@ -191,8 +196,9 @@ with tab_import:
                     src = Path(d) / (Path(upv.name).stem + suffix)
                     src.write_bytes(data)
                     try:
-                        path = store.import_vectors(src, root, name=name.strip() or None, limit=int(limit) or None)
+                        result = quota.import_vectors(src, root, [current] if current else [],
+                                                      name.strip() or None, int(limit) or None)
                     except W2VError as e:
                         show_error(e)
                     else:
-                        imported(path)
+                        imported(result)

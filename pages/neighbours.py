@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import shell
+from ui import cards, shell
 from ui.session import require_model
 from ui.widgets import PERSIST, default, md_escape, parse_words, plot_text, resolve_word, show_warning
 from w2v_core import showcase
@@ -50,13 +50,11 @@ def unknown_words(e: W2VError, wv: WordVectors, typed: Sequence[str], key: str,
 
     ``fill(unknown, spelling)`` gives the fields a clicked spelling changes.
     """
-    show_warning(str(e).split(" Did you mean")[0])
+    show_warning(str(e).split(" Did you mean")[0])  # says "Try a more common word." itself when nothing is close
     bad = next((w for w in typed if w.strip() and w.strip() not in wv and w.strip().lower() not in wv), None)
-    close = wv.suggest(bad) if bad else []
+    close = wv.suggest(bad) if bad and len(bad.split()) == 1 else []
     if close:
         examples(key, {w: fill(bad, w) for w in close}, "Did you mean")
-    elif bad:
-        st.caption("Try a more common word.")
 
 
 def neighbour_chart(df: pd.DataFrame, word: str) -> go.Figure:
@@ -72,7 +70,7 @@ def neighbour_chart(df: pd.DataFrame, word: str) -> go.Figure:
                       + "<extra></extra>"))
     fig.update_layout(height=max(240, 26 * len(df) + 70), margin=dict(l=0, r=40, t=30, b=0),
                       title=f"Nearest to '{plot_text(word)}' (cosine similarity)", yaxis_title=None, xaxis_title=None)
-    fig.update_xaxes(range=[lo - pad, hi + pad * 2], showgrid=True)
+    fig.update_xaxes(range=[max(-1.0, lo - pad), min(1.0, hi + pad * 2)], showgrid=True)  # a cosine: never past ±1
     fig.update_yaxes(showgrid=True, gridcolor="rgba(0,0,0,0.06)")
     return fig
 
@@ -96,6 +94,7 @@ for k, v in {"nb_word": words[0] if words else "", "nb_k": 10, "nb_sim_a": pairs
     default(k, v)
 
 st.caption(f"Model **{md_escape(model.name)}** · {len(wv):,} words")
+cards.health_note(model.path, quiet=True)  # an undertrained model's neighbours all score alike: say so
 
 t_nb, t_sim, t_an, t_odd = st.tabs([":material/hub: Neighbours", ":material/compare_arrows: Similarity",
                                     ":material/function: Analogy", ":material/rule: Odd one out"])
@@ -134,8 +133,9 @@ with t_sim:
             sim = wv.similarity(a, b)
             st.metric(f"cosine({md_escape(a)}, {md_escape(b)})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
-            rank = sum(1 for _, s in wv.most_similar(a, topn=min(len(wv) - 1, 1000)) if s > sim) + 1
-            st.caption(f"'{md_escape(b)}' would be neighbour number {rank:,} of '{md_escape(a)}'" if rank <= 1000
+            rank = wv.neighbour_rank(a, b, 1000) if a != b else None
+            st.caption(f"'{md_escape(b)}' is neighbour number {rank:,} of '{md_escape(a)}'." if rank
+                       else "The same word twice." if a == b
                        else f"'{md_escape(b)}' is not among the 1,000 nearest neighbours of '{md_escape(a)}'.")
         except W2VError as e:
             unknown_words(e, wv, [ss["nb_sim_a"], ss["nb_sim_b"]], "nb_sim_fix",

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui import session, shell, train_view
 from ui.cards import ARCH as ARCH_LABEL
-from ui.corpus_picker import MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
+from ui.corpus_picker import ALL, MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
 from ui.job import REATTACHED, current_job, remember_job
 from ui.widgets import PERSIST, default, guarded, show_error
 from w2v_core import showcase
@@ -38,6 +38,11 @@ DEFAULTS = {
     "train_sample": FIRST["sample"], "train_negative": FIRST["negative"], "train_batch": "auto", "train_seed": 1,
     "train_name": "", "train_update": UPDATES[0],
 }
+
+
+FIRST_CORPUS = {f"{KEY}_source": "sample", f"{KEY}_size": ALL,
+                f"{KEY}_lowercase": True, f"{KEY}_keep_numbers": False, f"{KEY}_keep_punct": False,
+                f"{KEY}_min_token_len": 1, f"{KEY}_keep_unk": False, f"{KEY}_pretokenized": False}
 
 
 def restore_knobs(job: TrainingJob) -> None:
@@ -128,8 +133,8 @@ with knobs:
                       placeholder="e.g. sg-window5",
                       help="Folder name under the models directory; left empty, a name is made from the settings.")
     st.button("Back to the first values", icon=":material/restart_alt:", key="train_reset", disabled=active,
-              on_click=ss.update, args=(DEFAULTS,),  # a callback: widgets take new values before they are drawn
-              help="The settings a first model starts from (the corpus choice stays).")
+              on_click=ss.update, args=({**DEFAULTS, **FIRST_CORPUS},),  # a callback: before the widgets are drawn
+              help="The settings a first model starts from, on the bundled Wikipedia sample.")
 
 
 def build_configs() -> tuple[ModelConfig, TrainConfig]:
@@ -178,5 +183,7 @@ with live:
             st.rerun()
         except W2VError as e:
             show_error(e)
+    if active:  # our Stop button is the one that stops the run: Streamlit's own (it stops a page run) would confuse
+        st.html("<style>[data-testid='stStatusWidget'] button { display: none; }</style>")
     with st.container(key="train_live"):
         st.fragment(guarded(train_view.live_view), run_every=0.75 if active else None)()

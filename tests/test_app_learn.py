@@ -229,7 +229,7 @@ def test_no_internal_file_names_in_the_text(models):
 
 
 def test_step4_labels_avoid_their_arrows_and_each_other():
-    from ui.learn_steps import _label_positions
+    from ui.learn_draw import label_positions as _label_positions
 
     start = np.array([[0.0, 0.0], [0.01, 0.0], [5.0, 5.0]])
     tip = np.array([[1.0, 0.0], [1.01, 0.0], [5.0, 6.0]])  # two arrows to the right from one spot, one upwards

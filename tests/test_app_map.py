@@ -342,7 +342,9 @@ def test_the_training_animation_plays_for_a_finished_run(trained_with_snapshots)
     assert len(frames) == len(snaps) >= 4
     (play,) = [b for menu in fig["layout"]["updatemenus"] for b in menu["buttons"] if "Play" in b["label"]]
     assert play["method"] == "animate"
-    assert len(fig["layout"]["sliders"][0]["steps"]) == len(snaps)
+    steps = [s["label"] for s in fig["layout"]["sliders"][0]["steps"]]
+    assert len(steps) == len(snaps)
+    assert steps[0] == "0%" and steps[-1] == "100%" and all(t.endswith("%") for t in steps)  # one unit (issue 24)
     first, last = frames[0]["layout"]["annotations"][0]["text"], frames[-1]["layout"]["annotations"][0]["text"]
     assert "start" in first and "end of epoch 4 of 4" in last and "cat" in last and "paris" in last
     assert first.split("cat</b></span>: ")[1] != last.split("cat</b></span>: ")[1]  # the neighbours changed
@@ -392,3 +394,37 @@ def test_words_that_look_like_markup_show_as_typed(tmp_path):
     at.text_input(key="map_search").set_value("*star").run()
     (button,) = [b for b in at.button if b.key == "map_dym_*star*"]
     assert button.label == "\\*star\\*"
+
+
+def test_the_link_forgets_a_word_list_once_back_on_the_most_frequent_words(map_model):
+    """The share link kept a stale words=... after going back to "Most frequent words" (issue 24)."""
+    at = open_map(map_model)
+    words = points(figure(at))[:5]
+    at.radio(key="map_mode").set_value("My word list").run()
+    at.text_area(key="map_words").set_value(" ".join(words)).run()
+    assert at.query_params["words"] == " ".join(words) and at.query_params["mode"] == "list"
+    at.radio(key="map_mode").set_value("Most frequent words").run()
+    assert "words" not in at.query_params and "mode" not in at.query_params
+    link = [c.value for c in at.get("code")][0]
+    assert "words=" not in link
+    at.selectbox(key="map_method").set_value("t-SNE").run()
+    at.slider(key="map_perplexity").set_value(10).run()
+    assert at.query_params["perplexity"] == "10"
+    at.selectbox(key="map_method").set_value("PCA").run()
+    assert "perplexity" not in at.query_params
+
+
+def test_searching_a_word_on_the_map_lights_it_up_in_place(map_model):
+    """It re-projected and re-clustered the whole map (500 -> 511 words, new names, new layout) (issue 24)."""
+    at = open_map(map_model)
+    before = figure(at)
+    word = points(before)[40]
+    at.text_input(key="map_search").set_value(word).run()
+    assert not at.exception
+    after = figure(at)
+    assert points(after) == points(before)  # the same words, in the same places
+    xy = lambda f: [(tr.get("x"), tr.get("y")) for tr in f["data"] if tr.get("meta") not in ("selected", "highlighted")
+                    and tr.get("mode") == "markers"]  # noqa: E731
+    assert xy(after) == xy(before)
+    assert [tr for tr in after["data"] if tr.get("meta") == "highlighted"][0]["customdata"][0] == word
+    assert not any("added by the search" in c.value for c in at.caption)

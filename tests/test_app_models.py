@@ -114,3 +114,29 @@ def test_projector_export_has_vectors_and_metadata(tiny_model):
     meta = z.read("metadata.tsv").decode().splitlines()
     assert len(vec) == len(wv) and len(vec[0].split("\t")) == wv.dim
     assert meta[0] == "word\tcount" and meta[1].split("\t")[0] == wv.words[0]
+
+
+def test_the_chosen_model_stays_current_in_a_new_tab_and_after_a_reload(tiny_model):
+    """'... is now the current model', then a reload or a new tab (a new session) showed the newest one (issue 24)."""
+    a, b = two_models(tiny_model)
+    at = open_models()
+    newest = at.session_state["current_model"]
+    other = str(a) if newest == str(b) else str(b)
+    idx = [str(m.path) for m in store.list_records()].index(other)
+    at.button(key=f"models_use_{idx}").click().run()
+    assert any("is now the current model" in s.value for s in at.success)
+    again = open_models()  # a new session, as a reload or a second tab makes
+    assert again.session_state["current_model"] == other
+    shutil.rmtree(other)  # gone since: the newest again, no error
+    assert open_models().session_state["current_model"] == newest
+    assert not list(store.models_dir().glob("*.part"))
+
+
+def test_rename_refuses_a_name_with_a_slash_and_says_why(tiny_model):
+    a, b = two_models(tiny_model)
+    at = open_models()
+    idx = [str(m.path) for m in store.list_records()].index(str(a))
+    at.text_input(key=f"models_new_name_{idx}").set_value("runs/alpha").run()
+    at.button(key=f"models_rename_{idx}").click().run()
+    assert any("cannot contain '/'" in e.value for e in at.error)
+    assert store.read_config(a)["name"] == "alpha" and not at.success

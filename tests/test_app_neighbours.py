@@ -62,6 +62,18 @@ def test_similarity_of_two_words(tiny_model):
     assert float(m.value) == round(expected, 3)
 
 
+def test_similarity_says_the_same_rank_as_the_neighbours_list(tiny_model):
+    """'july' is 2nd in january's list: the Similarity tab must say 2, not 3 (issue 24)."""
+    wv = store.load_model(tiny_model).vectors
+    listed = [w for w, _ in wv.most_similar("cat", topn=3)]
+    at = open_page(tiny_model)
+    for i, w in enumerate(listed, 1):
+        at.text_input(key="nb_sim_a").set_value("cat").run()
+        at.text_input(key="nb_sim_b").set_value(w).run()
+        assert not at.exception
+        assert any(f"'{w}' is neighbour number {i} of 'cat'" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
 def test_analogy_says_where_the_expected_answer_ranks_and_is_green_only_when_right(tiny_model):
     at = open_page(tiny_model)
     wv = store.load_model(tiny_model).vectors
@@ -109,3 +121,39 @@ def test_odd_one_out(tiny_model):
     at.text_input(key="nb_odd").set_value("cat dog hors").run()
     at.pills(key="nb_odd_fix").set_value("horse").run()
     assert at.text_input(key="nb_odd").value == "cat dog horse"
+
+
+def test_a_phrase_is_explained_and_an_unknown_word_said_once(tiny_model):
+    """"new york" got "did you mean network"; "Try a more common word." was printed twice (issue 24)."""
+    at = open_page(tiny_model)
+    at.text_input(key="nb_word").set_value("new york").run()
+    assert not at.exception
+    assert any("one word at a time" in w.value for w in at.warning)
+    assert not [p for p in at.pills if p.key == "nb_fix"]
+    at.text_input(key="nb_word").set_value("qqqqzzzz").run()
+    text = [w.value for w in at.warning] + [c.value for c in at.caption]
+    assert sum(t.count("Try a more common word") for t in text) == 1, text
+
+
+def test_the_neighbours_axis_stays_within_a_cosines_range(tiny_model):
+    import json
+    at = open_page(tiny_model)
+    at.text_input(key="nb_word").set_value("cat").run()
+    lo, hi = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["range"]
+    assert -1 <= lo < hi <= 1
+
+
+def test_an_undertrained_model_says_so_where_its_neighbours_are_shown(tmp_path):
+    """Undertrained models looked like trained ones: every neighbour scored 0.99, nothing warned (issue 24)."""
+    import numpy as np
+
+    from w2v_core.vectors import WordVectors
+
+    rng = np.random.default_rng(0)
+    words = [f"{a}{b}" for a in "bcdfghjklm" for b in ("ar", "en", "is", "ot", "us")] * 1
+    vecs = (3 + rng.normal(size=(len(words), 16)) * 0.2).astype(np.float32)  # all pointing the same way
+    path = store.save_model(tmp_path / "crowded", WordVectors(words, vecs, np.arange(len(words))[::-1] + 20),
+                            {"name": "crowded"})
+    at = open_page(path)
+    at.text_input(key="nb_word").set_value(words[0]).run()
+    assert any("mean cosine" in w.value and "more epochs" in w.value for w in at.warning)

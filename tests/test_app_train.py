@@ -68,10 +68,14 @@ def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
     assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
     at.slider(key="train_epochs").set_value(2).run()
     at.select_slider(key="train_dim").set_value(10).run()
+    at.selectbox(key="corpus_source").set_value("lee").run()
+    assert not any("bundled Wikipedia sample in under half a minute" in i.value for i in at.info)  # not its corpus
     at.button(key="train_reset").click().run()
     assert not at.exception
     assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
     assert at.select_slider(key="train_dim").value == showcase.FIRST_RUN["dim"]
+    assert at.selectbox(key="corpus_source").value == "sample"  # the first values include their corpus (issue 24)
+    assert any("bundled Wikipedia sample in under half a minute" in i.value for i in at.info)
 
 
 def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():

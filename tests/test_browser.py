@@ -281,3 +281,46 @@ def test_a_deep_link_on_a_fresh_server_goes_through_the_navigation(browser, tmp_
         page.get_by_text("No model yet").wait_for()
         _no_exception(page)
         page.close()
+
+
+def test_the_app_asks_no_other_host_for_anything(browser, server):
+    """Home says everything runs offline: the favicon came from Google's font host (issue 24); nothing may."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url))
+    page.goto(server)
+    page.get_by_role("heading", name=re.compile("Word2Vec")).first.wait_for()
+    page.wait_for_timeout(2000)
+    icon = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icon and all(h.startswith(server) for h in icon), icon
+    _nav(page, "Map")
+    page.wait_for_timeout(1000)
+    assert not elsewhere, elsewhere
+    _no_exception(page)
+    page.close()
+
+
+def test_picking_a_file_to_import_stays_on_the_import_tab(browser, server, tmp_path):
+    """Models > Import: once a file was picked, the page jumped back to "Your models" and hid the button (issue 24)
+    (the message of the import before, shown above the tabs, went away on that rerun)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server)
+    _nav(page, "Models")
+    import_tab = page.get_by_role("tab", name=re.compile("Import"))
+    for k in range(2):
+        vectors = tmp_path / f"tiny-glove-{k}.txt"
+        vectors.write_text("".join(f"w{i} {' '.join(str((i * j + k) % 7 / 7) for j in range(1, 9))}\n"
+                                   for i in range(30)))
+        import_tab.click()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(vectors))
+        page.get_by_text(vectors.name).first.wait_for()
+        page.wait_for_timeout(1500)  # the rerun after the upload
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=stTab]').length === 2")  # no stale tabs
+        assert import_tab.get_attribute("aria-selected") == "true"
+        page.get_by_role("button", name=re.compile("Import vectors")).click()
+        page.get_by_text(re.compile("it is now the current model")).first.wait_for()
+        page.wait_for_timeout(1000)
+    _no_exception(page)
+    page.close()

@@ -80,3 +80,48 @@ def test_latin1_corpus_keeps_its_accented_words(tmp_path):
     assert "read as cp1252" in r.stderr  # says which encoding it used
     words = {line.split("\t")[0] for line in (tmp_path / "m" / "vocab.tsv").read_text(encoding="utf-8").splitlines()}
     assert {"café", "naïve", "résumé"} <= words and "caf" not in words
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("export")
+    (d / "corpus.txt").write_text("\n".join(make_texts(40)) + "\n")
+    r = cli("train", "--corpus", str(d / "corpus.txt"), *TRAIN, "--out", str(d / "m"), "--quiet", timeout=120)
+    assert r.returncode == 0, r.stderr
+    return d / "m"
+
+
+@pytest.mark.parametrize("target", ["file", "fifo", "device", "config", "inside model", "full folder"])
+def test_export_never_overwrites_anything(model, tmp_path, target):
+    """Issue 25: export --out EXISTING replaced it (a model's config.json, a FIFO, /dev/null when root)."""
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("keep me")
+    out = {"file": keep / "mine.txt", "fifo": tmp_path / "fifo", "device": Path("/dev/null"),
+           "config": model / "config.json", "inside model": model / "export", "full folder": keep}[target]
+    if target == "fifo":
+        os.mkfifo(out)
+    # a folder is where a file format writes a new vectors.txt/.bin: only the projector needs it new or empty
+    for fmt in ["projector"] if target == "full folder" else ["word2vec-text", "word2vec-binary", "projector"]:
+        r = cli("export", str(model), "--format", fmt, "--out", str(out), timeout=60)
+        _one_line_exit_2(r, str(out.name))
+        assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+        assert (keep / "mine.txt").read_text() == "keep me" and sorted(os.listdir(keep)) == ["mine.txt"]
+    if target == "fifo":
+        assert Path(out).is_fifo()
+
+
+def test_export_to_a_new_place_still_works(model, tmp_path):
+    r = cli("export", str(model), "--format", "word2vec-text", "--out", str(tmp_path / "new" / "v.txt"))
+    assert r.returncode == 0 and (tmp_path / "new" / "v.txt").read_text().startswith(
+        (model / "vectors.txt").read_text().splitlines()[0])
+    r = cli("export", str(model), "--format", "projector", "--out", str(tmp_path / "empty"))
+    assert r.returncode == 0 and sorted(os.listdir(tmp_path / "empty")) == ["metadata.tsv", "vectors.tsv"]
+
+
+def test_train_out_inside_another_model_folder_is_refused(model, corpus):
+    before = sorted(os.listdir(model))
+    r = cli("train", "--corpus", str(corpus), *TRAIN, "--out", str(model / "inner"), timeout=60)
+    _one_line_exit_2(r, "inside the model folder")
+    assert sorted(os.listdir(model)) == before

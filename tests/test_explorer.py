@@ -151,8 +151,8 @@ def test_search_adds_a_word_and_its_neighbours_to_the_map():
     assert s.word == "king" and {w for w, _ in s.neighbours} == {"kings", "queen", "prince"}
     assert s.added == ("king",) + tuple(w for w, _ in s.neighbours if w != "queen")
     assert s.words == tuple(shown) + s.added and not s.suggestions
-    on_map = search_map(wv, "queen", shown, n=2)
-    assert on_map.word == "queen" and "queen" not in on_map.added
+    on_map = search_map(wv, "queen", shown, n=2)  # already shown: found in place, the map keeps its words
+    assert on_map.word == "queen" and on_map.added == () and on_map.words == tuple(shown)
 
 
 def test_unknown_search_offers_spellings_closest_then_frequent():
@@ -163,3 +163,16 @@ def test_unknown_search_offers_spellings_closest_then_frequent():
     assert wv.suggest("KINGS")[:2] == ["kings", "king"]  # the word itself in lower case comes first
     with pytest.raises(W2VError, match="Type a word"):
         search_map(wv, "  ", [])
+
+
+def test_health_tells_crowded_vectors_from_spread_out_ones():
+    from w2v_core.explorer import health
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(500)]
+    counts = np.arange(500)[::-1] + 1
+    spread = health(WordVectors(words, rng.normal(size=(500, 20)).astype(np.float32), counts))
+    assert abs(spread.mean_cosine) < 0.1 and spread.ok
+    assert spread.rare_share == pytest.approx(9 / 500)
+    crowded = health(WordVectors(words, (5 + rng.normal(size=(500, 20)) * 0.3).astype(np.float32), counts))
+    assert crowded.mean_cosine > 0.9 and not crowded.ok and "more epochs" in crowded.advice

@@ -220,3 +220,9 @@ def test_a_job_keeps_snapshots_of_the_run_beside_its_model(tiny_corpus, tmp_path
     assert load_snapshots(back).vectors.shape == snaps.vectors.shape
     store.delete_model(s.path)
     assert not __import__("pathlib").Path(s.path).exists()
+
+
+def test_a_model_of_an_upload_is_named_after_the_file_without_its_digest():
+    """Names carried the upload's stored digest: skipgram-nc-wt2-test_valid-f362b12242779856-... (issue 24)."""
+    assert default_name("/up/wt2-test_valid-f362b12242779856.txt", SMALL, 5).startswith("skipgram-wt2-test_valid-d")
+    assert default_name("sample", SMALL, 5).startswith("skipgram-sample-d")

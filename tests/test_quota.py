@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -56,19 +57,23 @@ def test_models_evicted_least_recently_used_first_and_only_ours(tmp_path):
 def test_uploads_and_cache_entries_are_recognised_by_our_names(tmp_path):
     up = tmp_path / "uploads"
     up.mkdir()
-    ours = [up / f"notes-{i:016x}.txt" for i in range(3)]
+    data = [b"a" * 999 + bytes([65 + i]) for i in range(3)]
+    ours = [up / f"notes-{hashlib.sha256(d).hexdigest()[:16]}.txt" for d in data]  # as save_upload names them
     for i, p in enumerate(ours):
-        p.write_bytes(b"a" * 1000)
+        p.write_bytes(data[i])
         os.utime(p, (time.time() - 100 + i, time.time() - 100 + i))
-    for name in ("thesis.txt", "notes-xyz.txt", "notes-0123456789abcdef.txt.part"):
+    # a hand-placed file whose name merely looks like an upload's (issue 25: it was evicted) is not ours either
+    for name in ("thesis.txt", "notes-xyz.txt", "notes-0123456789abcdef.txt.part", "notes-0123456789abcdef.txt"):
         (up / name).write_bytes(b"b" * 5000)
+        os.utime(up / name, (time.time() - 1000,) * 2)
     mtime_ns = ours[0].stat().st_mtime_ns
     quota.mark_used(ours[0])
     assert ours[0].stat().st_mtime_ns == mtime_ns  # part of the corpus-cache key: unchanged
     assert quota.usage("uploads", up, limit=10**6).used == 3000
     assert quota.evict("uploads", up, limit=1500) == ours[1:]
     assert sorted(p.name for p in up.iterdir()) == sorted([ours[0].name, "thesis.txt", "notes-xyz.txt",
-                                                           "notes-0123456789abcdef.txt.part"])
+                                                           "notes-0123456789abcdef.txt.part",
+                                                           "notes-0123456789abcdef.txt"])
 
     cache = tmp_path / "cache"
     entries = []

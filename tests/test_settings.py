@@ -73,6 +73,20 @@ def test_project_streamlit_settings_show_no_tracebacks_and_send_nothing():
     assert cfg["server"]["address"] == "localhost"  # personal mode: this machine only
 
 
+def test_an_idle_tab_does_not_make_streamlit_walk_the_project_folder():
+    """With the venv inside the project (as the README says), a file watcher walks it all: most of a core, a log
+    full of "Inotify queue overflowed" (issue 24; benchmarks/bench_app.py --part idle measures it)."""
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["fileWatcherType"] == "none"
+    assert cfg["server"]["runOnSave"] is False
+
+
+def test_no_full_garbage_collection_after_every_rerun():
+    """The live chart reruns every 0.75 s; a gc.collect(2) each time held the GIL and slowed training (issue 24)."""
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["runner"]["postScriptGC"] is False
+
+
 def test_streamlit_accepts_these_values():
     from streamlit import config
 

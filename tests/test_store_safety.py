@@ -377,15 +377,15 @@ def test_zip_bomb_stops_at_the_cap(tiny_model, tmp_path, written):
     assert list(dest.iterdir()) == []
     # a whole model past the total cap: refused from the header before anything is written
     with pytest.raises(W2VError, match="unpacks to more than"):
-        store.import_zip(_model_zip(tiny_model, {store.VECTORS_TXT: b"0" * 3_000_000}), dest, max_bytes=2_000_000)
+        store.import_zip(_model_zip(tiny_model, {store.HISTORY: b" " * 3_000_000}), dest, max_bytes=2_000_000)
     assert list(dest.iterdir()) == []
 
 
 def test_zip_whose_header_lies_about_sizes_writes_no_more_than_it_claims(tiny_model, tmp_path, written):
     dest = tmp_path / "dest"
     dest.mkdir()
-    big = b"1 2\n" + b"a 0.5 0.5\n" * 3_000_000  # 30 MB, compresses to ~30 kB
-    data = _model_zip(tiny_model, {store.VECTORS_TXT: big})
+    big = b"{" + b" " * 7_000_000 + b"}"  # 7 MB, compresses to ~7 kB
+    data = _model_zip(tiny_model, {store.HISTORY: big})
     lie = data.replace(struct.pack("<L", len(big)), struct.pack("<L", 1000))  # local and central headers
     with pytest.raises(W2VError, match="damaged") as e:
         store.import_zip(lie, dest)
@@ -395,7 +395,6 @@ def test_zip_whose_header_lies_about_sizes_writes_no_more_than_it_claims(tiny_mo
 
 
 @pytest.mark.parametrize("case,expected", [
-    ("vectors.txt mismatch", "does not match"),
     ("two models", "more than one"),
     ("bzip2", "method"),
     ("nan weights", "NaN"),
@@ -404,9 +403,7 @@ def test_zip_whose_header_lies_about_sizes_writes_no_more_than_it_claims(tiny_mo
 def test_bad_zips_are_refused_with_one_sentence(case, expected, tiny_model, tmp_path):
     dest = tmp_path / "dest"
     dest.mkdir()
-    if case == "vectors.txt mismatch":
-        data = _model_zip(tiny_model, {store.VECTORS_TXT: b"3 16\nfoo 1 2\n"})
-    elif case == "two models":
+    if case == "two models":
         buf = io.BytesIO(_model_zip(tiny_model))
         with zipfile.ZipFile(buf, "a") as z:
             z.writestr("other/config.json", (tiny_model / store.CONFIG).read_bytes())

@@ -66,3 +66,32 @@ def test_typed_words():
         widgets.resolve_word(wv, "  ")
     with pytest.raises(W2VError):
         widgets.resolve_word(wv, "berlin")
+
+
+def test_a_page_run_gives_the_cpu_to_a_training_run_only_while_one_trains(monkeypatch):
+    """Issue 24: a page computing a map meanwhile took a core from the training run (Linux: per-thread nice)."""
+    import os
+    import sys
+    import threading
+
+    from ui import shell
+    from w2v_core.serve import jobs
+
+    if not sys.platform.startswith("linux"):
+        return
+    seen = {}
+
+    def page_run(name):
+        shell.yield_to_training()
+        seen[name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    for running, name in ((0, "idle"), (1, "training")):
+        monkeypatch.setattr(jobs.QUEUE, "running", lambda r=running: r)
+        t = threading.Thread(target=page_run, args=(name,))
+        t.start()
+        t.join()
+    assert seen["idle"] == base
+    assert seen["training"] == max(base, shell.PAGE_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the server's own thread is never lowered
+    assert sys.getswitchinterval() <= shell.GIL_SWITCH_S  # the training thread gets the GIL back sooner

@@ -132,3 +132,11 @@ def test_neighbours_agree_with_most_similar(wv):
     ours, theirs = wv.neighbours("king", 5), wv.most_similar("king", topn=5)
     assert [w for w, _ in ours] == [w for w, _ in theirs]
     np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-6)
+
+
+def test_neighbour_rank_is_the_position_in_the_neighbours_list(wv):
+    listed = [w for w, _ in wv.most_similar("king", topn=50)]
+    assert [wv.neighbour_rank("king", w) for w in listed] == list(range(1, 51))
+    assert wv.neighbour_rank("king", listed[-1], limit=10) is None
+    with pytest.raises(W2VError):
+        wv.neighbour_rank("king", "nosuchword")

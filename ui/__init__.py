@@ -10,7 +10,7 @@
 * ``corpus_picker``: the corpus picker shared by the Corpus and Train pages, and the cached corpus loads.
 * ``charts``: loss charts (the Train page's live one, the Compare page's saved curves).
 * ``exports``: downloads (a model zip, the Embedding Projector files, a map's coordinates).
-* ``learn_steps``: the Learn page's five steps, one function each.
+* ``learn_steps``: the Learn page's five steps, one function each (``learn_draw``: what they draw).
 * ``map_state``, ``map_view``, ``map_panels``, ``map_learn``: the Map page's view in the URL and its chart events,
   its cached projections and figure, the panels around the chart, and the replay of a training run.
 """

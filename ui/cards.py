@@ -12,6 +12,8 @@ import streamlit as st
 
 from ui import session
 from ui.widgets import md_escape
+from w2v_core import explorer, store
+from w2v_core.errors import W2VError
 from w2v_core.store import ModelRecord
 
 ARCH = {"skipgram": "Skip-gram", "cbow": "CBOW"}
@@ -117,3 +119,24 @@ def broken_card(r: ModelRecord) -> None:
     """A folder that cannot be opened: its folder name and why, as plain text (the page adds its Delete button)."""
     st.markdown(f":material/broken_image: **{md_escape(r.path.name)}** · cannot be opened")
     st.caption(md_escape(r.error or "The folder is damaged."))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _health(path: str, stamp: int) -> explorer.Health:
+    return explorer.health(session.load_model(path).vectors)
+
+
+def health_note(path: str, quiet: bool = False) -> None:
+    """A model's health: a warning (what to change) when its vectors are crowded together, else one caption line
+    (``quiet``: nothing when all is well)."""
+    try:
+        h = _health(str(path), store.mtime_stamp(path))
+    except (W2VError, OSError):
+        return
+    if not h.ok:
+        st.warning(h.advice, icon=":material/health_and_safety:")
+    elif not quiet and h.mean_cosine == h.mean_cosine:  # not NaN (a tiny vocabulary)
+        rare = (f"; {h.rare_share:.0%} of its words were seen fewer than {explorer.WELL_SEEN} times (rougher vectors)"
+                if h.rare_share else "")
+        st.caption(f":material/health_and_safety: Health: random word pairs have a mean cosine of "
+                   f"{h.mean_cosine:.2f} (spread out, as a trained model's are){rare}.")

@@ -56,7 +56,7 @@ def _text_columns(path: str, stamp: str) -> list[str]:
         p = Path(path).expanduser()
         if p.is_file() and p.suffix.lower() not in sources.DATASET_FORMATS:
             return []
-        return sources.text_columns(sources.open_dataset(p))
+        return sources.dataset_text_columns(p)
     except W2VError:
         return []
 
@@ -67,10 +67,18 @@ def _saved_upload(key: str, uploaded) -> str:
     if memo and memo[0] == uploaded.file_id:
         return memo[1]
     folder = session.uploads_folder()
-    path = str(sources.save_upload(uploaded.getvalue(), uploaded.name, folder=folder))
-    quota.evict("uploads", folder, keep=[path])  # the least recently used uploads go first; never this one
+    path = str(quota.save_upload(uploaded.getvalue(), uploaded.name, folder))  # room made first, within the quota
     st.session_state[f"{key}_saved_upload"] = (uploaded.file_id, path, uploaded.name)
     return path
+
+
+def _saved_paste(text: str) -> str | None:
+    """Pasted text saved like an upload, counted against the uploads quota before it is written (None: refused)."""
+    try:
+        return str(quota.save_pasted_text(text, session.uploads_folder()))
+    except W2VError as e:
+        show_error(e)
+        return None
 
 
 def _upload_changed(key: str) -> None:
@@ -99,6 +107,87 @@ def _server_files() -> dict[str, str] | None:
     return out
 
 
+def _source_widgets(key: str, src: str, server_files: dict[str, str] | None) -> tuple[str | None, str, bool]:
+    """The widgets of the chosen source: (the source to read or None until complete, the split, False on an error
+    already shown)."""
+    source: str | None = None
+    split = "train"
+    if src in BUILTIN or src in WIKITEXT:
+        source = src
+    if src in WIKITEXT:
+        split = st.selectbox("Split", SPLITS, key=f"{key}_split", persist_state=PERSIST,
+                             help="WikiText's train split is the big one.")
+        if src == "wikitext-103":
+            st.caption("WikiText-103 has ~100M tokens: pick a corpus size below unless you have time to spare.")
+    elif src == "upload":
+        up = st.file_uploader("Corpus file", type=list(sources.UPLOAD_TYPES), key=f"{key}_upload",
+                              on_change=_upload_changed, args=(key,),
+                              help="Text: one document a line. CSV/JSON lines/Parquet: one document a row. Max 200 MB.")
+        if up is not None:
+            try:
+                source = _saved_upload(key, up)
+            except W2VError as e:
+                show_error(e)
+                return None, split, False
+        else:
+            # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
+            memo = st.session_state.get(f"{key}_saved_upload")
+            if memo and len(memo) > 2 and Path(memo[1]).is_file():
+                source = memo[1]
+                st.caption(f":material/attach_file: Using **{md_escape(memo[2])}**, uploaded earlier. Upload another file to "
+                           "replace it.")
+    elif src == "paste":
+        text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160,
+                            placeholder="One document a line…",
+                            help="Paste any text; each line is a document.")
+        if text and text.strip():
+            source = _saved_paste(text)  # None when refused: the picker then returns None
+    elif src == "path" and server_files:
+        name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
+                            help="The files your teacher put on the server for the class.")
+        source = server_files.get(name)
+    elif src == "path" and server_files is None:  # personal mode: the user's own machine, any local path
+        p = st.text_input("Path", key=f"{key}_path", persist_state=PERSIST, placeholder="/data/corpus.csv",
+                          help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
+        if p and p.strip():
+            source = p.strip()
+    return source, split, True
+
+
+def _text_column_widget(key: str, source: str) -> str | None:
+    """A file with several columns: which one holds the documents."""
+    text_column = None
+    ident = corpus_cache.source_identity(source)
+    cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
+    if len(cols) > 1:
+        tk = f"{key}_text_column"
+        if st.session_state.get(tk) not in cols:  # first time, or another file: its own default column
+            st.session_state[tk] = "text" if "text" in cols else cols[0]
+        text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
+                                   help="The column that holds the documents.")
+    return text_column
+
+
+def _tokenization_widgets(key: str) -> dict[str, object]:
+    """The tokenization options, as CorpusConfig's fields."""
+    with st.expander("Tokenization options"):
+        lowercase = st.checkbox("Lowercase", key=f"{key}_lowercase", persist_state=PERSIST,
+                                help="'The' and 'the' become one word.")
+        keep_numbers = st.checkbox("Keep numbers", key=f"{key}_keep_numbers", persist_state=PERSIST,
+                                   help="Keep tokens with digits (1984, mp3) instead of dropping them.")
+        keep_punct = st.checkbox("Keep punctuation", key=f"{key}_keep_punct", persist_state=PERSIST,
+                                 help="Keep punctuation marks as tokens of their own.")
+        min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, step=1,
+                                        key=f"{key}_min_token_len", persist_state=PERSIST,
+                                        help="Drop tokens shorter than this.")
+        keep_unk = st.checkbox("Keep <unk>", key=f"{key}_keep_unk", persist_state=PERSIST,
+                               help="WikiText marks rare words as <unk>; keep it as a word.")
+        pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
+                                   help="Split on white space only; no other cleaning.")
+    return {"lowercase": lowercase, "keep_numbers": keep_numbers, "keep_punct": keep_punct,
+            "min_token_len": int(min_token_len), "keep_unk": keep_unk, "pretokenized": pretokenized}
+
+
 def corpus_picker(key: str) -> CorpusConfig | None:
     """Source, corpus size and tokenization options; returns the config, or None until a source is complete.
 
@@ -118,81 +207,19 @@ def corpus_picker(key: str) -> CorpusConfig | None:
         st.session_state[f"{key}_source"] = "sample"
     src = st.selectbox("Corpus", list(options), format_func=options.get, key=f"{key}_source", persist_state=PERSIST,
                        help="Bundled corpora work offline; WikiText downloads once through Hugging Face datasets.")
-    source: str | None = None
-    split = "train"
-    text_column: str | None = None
-    if src in BUILTIN or src in WIKITEXT:
-        source = src
-    if src in WIKITEXT:
-        split = st.selectbox("Split", SPLITS, key=f"{key}_split", persist_state=PERSIST,
-                             help="WikiText's train split is the big one.")
-        if src == "wikitext-103":
-            st.caption("WikiText-103 has ~100M tokens: pick a corpus size below unless you have time to spare.")
-    elif src == "upload":
-        up = st.file_uploader("Corpus file", type=list(sources.UPLOAD_TYPES), key=f"{key}_upload",
-                              on_change=_upload_changed, args=(key,),
-                              help="Text: one document a line. CSV/JSON lines/Parquet: one document a row. Max 200 MB.")
-        if up is not None:
-            try:
-                source = _saved_upload(key, up)
-            except W2VError as e:
-                show_error(e)
-                return None
-        else:
-            # an upload widget comes back empty after a visit to another page; the file was saved, so keep it
-            memo = st.session_state.get(f"{key}_saved_upload")
-            if memo and len(memo) > 2 and Path(memo[1]).is_file():
-                source = memo[1]
-                st.caption(f":material/attach_file: Using **{md_escape(memo[2])}**, uploaded earlier. Upload another file to "
-                           "replace it.")
-    elif src == "paste":
-        text = st.text_area("Text", key=f"{key}_paste", persist_state=PERSIST, height=160,
-                            placeholder="One document a line…",
-                            help="Paste any text; each line is a document.")
-        if text and text.strip():
-            source = str(sources.save_pasted_text(text, folder=session.uploads_folder()))
-    elif src == "path" and server_files:
-        name = st.selectbox("File", list(server_files), key=f"{key}_server_file",
-                            help="The files your teacher put on the server for the class.")
-        source = server_files.get(name)
-    elif src == "path" and server_files is None:  # personal mode: the user's own machine, any local path
-        p = st.text_input("Path", key=f"{key}_path", persist_state=PERSIST, placeholder="/data/corpus.csv",
-                          help="A .txt/.csv/.tsv/.json/.jsonl/.parquet file or a folder saved with Dataset.save_to_disk.")
-        if p and p.strip():
-            source = p.strip()
-    if source is not None and src in ("upload", "path"):
-        ident = corpus_cache.source_identity(source)
-        cols = _text_columns(source, json.dumps(ident, sort_keys=True)) if ident else []
-        if len(cols) > 1:
-            tk = f"{key}_text_column"
-            if st.session_state.get(tk) not in cols:  # first time, or another file: its own default column
-                st.session_state[tk] = "text" if "text" in cols else cols[0]
-            text_column = st.selectbox("Text column", cols, key=tk, persist_state=PERSIST,
-                                       help="The column that holds the documents.")
-
+    source, split, ok = _source_widgets(key, src, server_files)
+    if not ok:
+        return None
+    text_column = _text_column_widget(key, source) if source is not None and src in ("upload", "path") else None
     size = st.select_slider("Corpus size (tokens)", options=SIZES, format_func=fmt_size,
                             key=f"{key}_size", persist_state=PERSIST,
                             help="Whole documents in a fixed order until this many tokens: the same size always "
                                  "gives the same corpus.")
-    with st.expander("Tokenization options"):
-        lowercase = st.checkbox("Lowercase", key=f"{key}_lowercase", persist_state=PERSIST,
-                                help="'The' and 'the' become one word.")
-        keep_numbers = st.checkbox("Keep numbers", key=f"{key}_keep_numbers", persist_state=PERSIST,
-                                   help="Keep tokens with digits (1984, mp3) instead of dropping them.")
-        keep_punct = st.checkbox("Keep punctuation", key=f"{key}_keep_punct", persist_state=PERSIST,
-                                 help="Keep punctuation marks as tokens of their own.")
-        min_token_len = st.number_input("Minimum token length", min_value=1, max_value=20, step=1,
-                                        key=f"{key}_min_token_len", persist_state=PERSIST,
-                                        help="Drop tokens shorter than this.")
-        keep_unk = st.checkbox("Keep <unk>", key=f"{key}_keep_unk", persist_state=PERSIST,
-                               help="WikiText marks rare words as <unk>; keep it as a word.")
-        pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
-                                   help="Split on white space only; no other cleaning.")
+    tokens = _tokenization_widgets(key)
     if source is None:
         return None
-    cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), pretokenized=pretokenized,
-                       lowercase=lowercase, keep_numbers=keep_numbers, keep_punct=keep_punct,
-                       min_token_len=int(min_token_len), keep_unk=keep_unk, text_column=text_column, split=split)
+    cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), text_column=text_column,
+                       split=split, **tokens)
     try:
         cfg.validate()
     except W2VError as e:
@@ -204,10 +231,18 @@ def corpus_picker(key: str) -> CorpusConfig | None:
 def offline_message(config: CorpusConfig) -> str:
     """Why a WikiText corpus cannot be loaded, for someone in a browser (the library's message names CLI flags)."""
     name = SOURCES.get(config.source, config.source).split(" · ")[0]
-    why = ("this server is set to work offline" if hub.offline_mode() else
+    why = ("the app is set to work offline" if hub.offline_mode() else
            "this server cannot reach Hugging Face, where it is downloaded from")
-    return (f"{name} ({config.split} split) is not on this server yet, and {why}. Use the bundled Wikipedia "
-            "sample (it works offline), or ask whoever runs the app to download WikiText once.")
+    if session.shared():
+        how = "or ask whoever runs the app to download WikiText once"
+    elif hub.offline_mode():
+        how = ("or, to download it once, restart the app with HF_HUB_OFFLINE and HF_DATASETS_OFFLINE unset, while "
+               "this machine is online; it works offline from then on")
+    else:
+        how = ("or connect this machine to the internet and press Train again: WikiText is downloaded once and "
+               "works offline from then on")
+    return (f"{name} ({config.split} split) is not on this machine yet, and {why}. Use the bundled Wikipedia "
+            f"sample (it works offline), {how}.")
 
 
 def use_sample(key: str) -> None:

@@ -20,6 +20,7 @@ from w2v_core.serve import jobs
 JOB = "train_job"  # session state: this session's TrainingJob
 HANDLED = "train_job_handled"  # session state: id() of the job whose end has been handled
 REATTACHED = "train_job_reattached"  # session state: set when a refresh found the job (the Train page shows its knobs)
+LOST = "train_job_lost"  # session state: the URL named a run this server no longer has (say so once)
 JOB_PARAM = "job"  # the URL query parameter that holds this tab's training job id
 
 
@@ -54,6 +55,7 @@ def reattach_job() -> None:
         job = jobs.REGISTRY.find(wanted)
         if job is None or not _saves_here(job):  # dropped meanwhile, a mistyped link, another workspace's run
             del st.query_params[JOB_PARAM]
+            ss[LOST] = True  # said once in the sidebar: a restart drops the runs it had
             return
         ss[JOB] = job
         ss[REATTACHED] = True
@@ -89,6 +91,10 @@ def finish_job_if_done() -> bool:
 def training_status(show: bool = True) -> None:
     """A small live status of this session's training run in the sidebar, on every page (polled while it runs)."""
     finish_job_if_done()  # ended since the last run: the page about to run already shows the new model
+    if st.session_state.pop(LOST, False):
+        st.sidebar.info("The training run this link pointed to is no longer on the server (the server was "
+                        "restarted, or the run ended a while ago): start it again on the Train page if it was not "
+                        "saved.", icon=":material/history:")
     job = current_job()
     if not show or job is None or not job.state().active:
         return

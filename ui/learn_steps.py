@@ -1,4 +1,5 @@
-"""The Learn page's five steps, one function each, drawn from ``w2v_core.learn``'s numbers.
+"""The Learn page's five steps, one function each, drawn from ``w2v_core.learn``'s numbers (``ui/learn_draw.py``
+draws the chips, diagrams and the step's map).
 
 Each step takes what it needs (the model, the passage's tokens, what the step before chose) and returns what the
 next step needs, so ``pages/learn.py`` reads as the list of steps. Every number comes from ``w2v_core.learn``,
@@ -7,7 +8,6 @@ which runs the training code itself; this module only lays it out (tables, word 
 
 from __future__ import annotations
 
-import html
 from typing import Callable, NoReturn
 
 import numpy as np
@@ -15,21 +15,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import learn_draw as draw
 from ui import session
 from ui.shell import ROOT
-from ui.cards import ARCH, OUTPUT
+from ui.cards import ARCH
 from ui.session import CURRENT, set_current_model
 from ui.widgets import md_escape, show_error, show_warning
 from w2v_core import learn
 from w2v_core.data.corpus import Corpus
 from w2v_core.errors import W2VError
-from w2v_core.models import Batch, ModelConfig
-from w2v_core.training import Callback
+from w2v_core.models import Batch
 
 ARCH_NAME = ARCH
 LR_CHOICES = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]
 ASSETS = ROOT / "assets"
-C_CENTRE, C_CTX, C_DROP, C_OOV = "#e4572e", "#ffd166", "#d9d9d9", "#f2f2f2"  # word chips (assets/style.css)
+C_CENTRE, C_CTX, C_DROP, C_OOV = draw.C_CENTRE, draw.C_CTX, draw.C_DROP, draw.C_OOV
+architecture_svg, output_description = draw.architecture_svg, draw.output_description
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -103,13 +104,9 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
         st.caption(f"Skip-gram on the small '{learn.TINY_CORPUS}' news corpus, in under a minute.")
         if tiny:
             bar = st.progress(0.0, text="Training a tiny model…")
-
-            class _Bar(Callback):  # the Trainer runs in this script thread here (one worker), so it may draw
-                def on_batch_end(self, p) -> None:
-                    bar.progress(min(1.0, p.fraction), text=f"Epoch {p.epoch}/{p.epochs} · loss {p.smoothed_loss:.3f}")
-
-            try:
-                p = learn.train_tiny_model(session.models_root(), callbacks=[_Bar()])
+            try:  # a run in the server's queue and within the disk quota, like any other
+                p = learn.train_tiny_model(session.models_root(), uploads=session.uploads_folder(), progress=lambda s:
+                                           bar.progress(min(1.0, s.fraction), text=f"Tiny model: {s.message}"))
             except W2VError as e:
                 show_error(e)
                 st.stop()
@@ -119,137 +116,6 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------------------------- display helpers
-
-
-def _chips(tokens: list[str], styles: list[str], notes: list[str], titles: list[str] | None = None,
-           strike: list[bool] | None = None) -> str:
-    """Words as little boxes with a note under each (ids, roles, keep probabilities)."""
-    parts = []
-    for i, (t, s, n) in enumerate(zip(tokens, styles, notes)):
-        title = html.escape(titles[i]) if titles else ""
-        word = html.escape(t)
-        if strike and strike[i]:
-            word = f'<s>{word}</s>'
-        parts.append(f'<span class="w2v-chip" style="{s}" title="{title}">{word}<small>{html.escape(n)}</small></span>')
-    return '<div class="w2v-chips">' + "".join(parts) + "</div>"
-
-
-def _tex(word: str) -> str:
-    """A word inside LaTeX's \\text{...}: its special characters escaped (or dropped), never commands."""
-    return "".join("\\" + c if c in "{}$%#&_" else "" if c in "\\^~" else c for c in word)
-
-
-def _p(x: float) -> str:
-    """A probability with enough digits that 0.998 does not read as 1.00."""
-    return f"{x:.2f}" if x < 0.99 or x >= 1.0 else f"{x:.3f}"
-
-
-def _fmt_vec(v: np.ndarray, n: int = 6) -> str:
-    v = np.asarray(v)
-    head = ", ".join(f"{x:+.3f}" for x in v[:n])
-    return f"[{head}{', …' if len(v) > n else ''}]"
-
-
-def output_description(mc: ModelConfig) -> str:
-    return f"{OUTPUT[mc.loss]} (k = {mc.negative})" if mc.loss == "negative" else OUTPUT[mc.loss]
-
-
-def architecture_svg(template: str, mc: ModelConfig, vocab_size: int) -> str:
-    """Fill an SVG template's ``{{V}}``, ``{{D}}``, ``{{W}}``, ``{{C}}`` (2 x window), ``{{K}}``, ``{{K1}}``,
-    ``{{OUT}}``, ``{{LOSS}}`` and ``{{BIAS}}`` (" + b" with a softmax output layer) with a model's sizes."""
-    V = int(vocab_size)
-    negative = mc.loss == "negative"
-    out = (f"negative sampling: σ(h·u) for the true word + k={mc.negative} negatives" if negative
-           else f"softmax over all V={V:,} words")
-    values = {"V": f"{V:,}", "D": str(mc.dim), "W": str(mc.window), "C": str(2 * mc.window),
-              "K": str(mc.negative) if negative else "0", "K1": str(mc.negative + 1) if negative else f"{V:,}",
-              "OUT": out, "BIAS": "" if negative else " + b", "LOSS": OUTPUT[mc.loss]}
-    for k, v in values.items():
-        template = template.replace("{{" + k + "}}", html.escape(v, quote=False))
-    return template
-
-
-def _label_positions(start: np.ndarray, tip: np.ndarray, labels: list[str]) -> list[str]:
-    """Where each point's label goes: away from its own arrow, and clear of the labels placed before it.
-
-    Greedy, in plot units scaled to the data's span: a label takes the first side (the one opposite its arrow
-    first) whose rough box does not overlap a box already taken.
-    """
-    span = np.ptp(np.vstack([start, tip]), axis=0)
-    span = np.where(span > 0, span, 1.0)
-    p, d = start / span, (tip - start) / span
-    sides = {"top center": (0.0, 0.06), "bottom center": (0.0, -0.06), "middle left": (-1, 0.0),
-             "middle right": (1, 0.0)}
-    taken: list[tuple[float, float, float]] = []  # centre x, centre y, half width of each placed label
-    out = []
-    for i, label in enumerate(labels):
-        half = 0.009 * len(label) + 0.01  # about a character's width in these units
-        away = ("middle left" if d[i, 0] > 0 else "middle right") if abs(d[i, 0]) >= abs(d[i, 1]) else \
-            ("bottom center" if d[i, 1] > 0 else "top center")
-        order = [away] + [k for k in sides if k != away]
-        for side in order:
-            dx, dy = sides[side]
-            cx, cy = p[i, 0] + dx * (half + 0.02), p[i, 1] + dy
-            if all(abs(cx - x) > half + h or abs(cy - y) > 0.05 for x, y, h in taken):
-                break
-        taken.append((cx, cy, half))
-        out.append(side)
-    return out
-
-
-def _moves_figure(lm: learn.LearnModel, res: learn.StepResult) -> tuple[go.Figure, np.ndarray, int]:
-    """h, the input rows and the targets' output rows, before -> after the step, in one PCA basis.
-
-    Returns the figure, each point's move on the map and how much longer than the move the arrows are drawn.
-    """
-    n_in = res.roles.count("input")
-    labels, before, after, kinds = [], [], [], []
-    labels.append("h")
-    before.append(res.before.hidden)
-    after.append(res.after.hidden)
-    kinds.append("h")
-    if lm.config.arch == "cbow":
-        for j in range(n_in):
-            labels.append(f"in: {lm.words[res.words[j]]}")
-            before.append(res.in_before[j])
-            after.append(res.in_after[j])
-            kinds.append("input")
-    for j in range(n_in, len(res.words)):
-        labels.append(f"out: {lm.words[res.words[j]]}")
-        before.append(res.out_before[j])
-        after.append(res.out_after[j])
-        kinds.append(res.roles[j])
-    pb, pa = learn.pca_2d(np.array(before), np.array(after))
-    moves = np.linalg.norm(pa - pb, axis=1)
-    span = float(np.ptp(np.vstack([pb, pa]), axis=0).max()) or 1.0
-    mag = 1
-    if moves.max() > 0:  # draw small moves longer so that they can be seen; the table has the exact numbers
-        for m in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000):
-            mag = m
-            if moves.max() * m >= 0.12 * span:
-                break
-    tip = pb + mag * (pa - pb)
-    colour = {"h": "#e4572e", "input": "#f4a259", "true word": "#2a9d8f", "negative": "#6c757d",
-              "predicted": "#6c757d"}
-    positions = _label_positions(pb, tip, labels)
-    fig = go.Figure()
-    for kind in dict.fromkeys(kinds):
-        ix = [i for i, k in enumerate(kinds) if k == kind]
-        fig.add_trace(go.Scatter(x=pb[ix, 0], y=pb[ix, 1], mode="markers+text", name=kind,
-                                 marker=dict(color=colour[kind], size=11), text=[labels[i] for i in ix],
-                                 textposition=[positions[i] for i in ix], hoverinfo="text",
-                                 hovertext=[f"{labels[i]}: moved {moves[i]:.5f}" for i in ix]))
-    for i in range(len(labels)):
-        if moves[i] > 0:
-            fig.add_annotation(x=tip[i, 0], y=tip[i, 1], ax=pb[i, 0], ay=pb[i, 1], xref="x", yref="y",
-                               axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.3,
-                               arrowwidth=2.2, arrowcolor=colour[kinds[i]], text="")
-    title = "Where each vector moves (PCA of these vectors before and after the step)"
-    if mag > 1:
-        title += f": arrows drawn {mag}× longer than the move"
-    fig.update_layout(height=480, margin=dict(l=10, r=10, t=40, b=10), title=title, legend_title_text="")
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig, moves, mag
 
 
 # ---------------------------------------------------------------------------------------------- the steps
@@ -265,7 +131,7 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
         st.markdown("The text is split into **tokens**; each token is looked up in the vocabulary and "
                     "becomes its **id** (its rank by frequency). Words rarer than `min_count` have no id and "
                     "are simply removed before training.")
-        st.markdown(_chips(tokens, ["" if i is not None else f"background:{C_OOV};color:#999" for i in ids],
+        st.markdown(draw.chips(tokens, ["" if i is not None else f"background:{C_OOV};color:#999" for i in ids],
                            [str(i) if i is not None else "no id" for i in ids]), unsafe_allow_html=True)
         # one below the other: the comparison table needs the full width for its four kinds of vectors
         main_col, side_col = st.container(), st.container()
@@ -296,7 +162,7 @@ def words_to_numbers(lm: learn.LearnModel, tokens: list[str], ids: list[int | No
                     lambda r: ["background-color: #ffe8a3" if r.name == f"row {wid}" else "" for _ in r],
                     axis=1), width="stretch")
             diff = float((prod - row).abs().max())
-            st.markdown(f"x · W_in = `{_fmt_vec(prod.numpy(), show_d)}`  \nW_in[{wid}] = `{_fmt_vec(row.numpy(), show_d)}`  \n"
+            st.markdown(f"x · W_in = `{draw.fmt_vec(prod.numpy(), show_d)}`  \nW_in[{wid}] = `{draw.fmt_vec(row.numpy(), show_d)}`  \n"
                         f"largest difference: **{diff:.1e}** (identical), so a real implementation never builds x: "
                         "it reads the row (`nn.Embedding`).")
         with side_col:
@@ -372,31 +238,7 @@ def context_windows(lm: learn.LearnModel, tokens: list[str]) -> tuple[learn.Wind
             ctx_pos = demo.context_of(centre)
             ctx_tok = {demo.token_of[q] for q in ctx_pos}
             r = int(demo.radii[centre])
-            styles, notes, titles = [], [], []
-            for i, t in enumerate(tokens):
-                kp = demo.keep_prob[i]
-                if demo.ids[i] is None:
-                    styles.append(f"background:{C_OOV};color:#aaa;font-style:italic")
-                    notes.append("not in vocab")
-                    titles.append("rarer than min_count: removed before training")
-                elif not demo.kept[i]:
-                    styles.append(f"background:{C_DROP};color:#777")
-                    notes.append(f"dropped (keep {_p(kp)})")
-                    titles.append(f"subsampled away this time; kept with probability {kp:.3f}")
-                elif i == demo.token_of[centre]:
-                    styles.append(f"background:{C_CENTRE};color:white;font-weight:bold")
-                    notes.append(f"centre, r={r}")
-                    titles.append("centre word")
-                elif i in ctx_tok:
-                    styles.append(f"background:{C_CTX}")
-                    notes.append("context")
-                    titles.append("inside the drawn window")
-                else:
-                    styles.append("")
-                    notes.append(f"keep {_p(kp)}" if kp is not None and kp < 1 else "")
-                    titles.append("")
-            strike = [demo.ids[i] is not None and not demo.kept[i] for i in range(len(tokens))]
-            st.markdown(_chips(tokens, styles, notes, titles, strike), unsafe_allow_html=True)
+            st.markdown(draw.window_chips(tokens, demo, centre, ctx_tok, r), unsafe_allow_html=True)
             st.markdown(
                 f'<div class="w2v-legend"><span style="background:{C_CENTRE};color:white">centre</span>'
                 f'<span style="background:{C_CTX}">context</span>'
@@ -412,31 +254,38 @@ def context_windows(lm: learn.LearnModel, tokens: list[str]) -> tuple[learn.Wind
             with k1:
                 st.markdown("**CBOW** learns: context → centre")
                 st.code(f"[{', '.join(ctx_words)}] → {cw}" if ctx_words else "(no example: empty context)",
-                        language=None)
+                        language=None, wrap_lines=True)  # a long context wraps instead of being cut off
             with k2:
                 st.markdown("**Skip-gram** learns: centre → each context word")
-                st.code("\n".join(f"{cw} → {w}" for w in ctx_words) or "(no example)", language=None)
-            with st.expander(f"All training examples of this passage ({len(demo.cbow)} CBOW, "
-                             f"{len(demo.skipgram)} Skip-gram), as the trainer produces them"):
-                w = lm.words
-                e1, e2 = st.columns(2)
-                e1.dataframe(pd.DataFrame({"context": [" ".join(w[i] for i in ctx) for ctx, _ in demo.cbow],
-                                           "→ centre": [w[c] for _, c in demo.cbow]}),
-                             hide_index=True, width="stretch", key="learn_cbow_table")
-                e2.dataframe(pd.DataFrame({"centre": [w[a] for a, _ in demo.skipgram],
-                                           "→ context": [w[b] for _, b in demo.skipgram]}),
-                             hide_index=True, width="stretch", key="learn_sg_table")
-            drops = [(t, p) for t, p, k, i in zip(tokens, demo.keep_prob, demo.kept, demo.ids)
-                     if i is not None and p is not None and p < 1]
-            if drops and subs:
-                with st.expander("Subsampling: keep probability of this passage's frequent words"):
-                    st.dataframe(pd.DataFrame(
-                        {"word": [t for t, _ in drops], "count": [int(lm.vocab.counts[lm.vocab.index[t]]) for t, _ in drops],
-                         "keep probability": [p for _, p in drops],
-                         "kept this time": [demo.kept[i] for i, (t, p) in enumerate(zip(tokens, demo.keep_prob))
-                                            if demo.ids[i] is not None and p is not None and p < 1]}
-                    ).style.format({"keep probability": "{:.3f}"}), hide_index=True, width="stretch")
+                st.code("\n".join(f"{cw} → {w}" for w in ctx_words) or "(no example)", language=None, wrap_lines=True)
+            draw.window_examples(lm, tokens, demo, subs)
     return demo, centre
+
+
+def _negative_sampling(lm: learn.LearnModel, fw: learn.Forward, tw: str) -> None:
+    """Step 3 with negative sampling: the true word and k negatives, each scored with a sigmoid."""
+    mc = lm.config
+    st.markdown(
+        "This model was trained with **negative sampling**, so training never computes that softmax over "
+        f"all {lm.V:,} words (it is shown above because the scores still rank the words). Instead the "
+        f"true word and k = {mc.negative} **negatives** drawn from the noise distribution "
+        "(unigram counts^0.75) are each scored with a sigmoid: is this a real (input, word) pair?")
+    st.latex(r"L = -\log\sigma(h\cdot u_{\text{true}}) - \sum_{j=1}^{k}\log\sigma(-h\cdot u_{j}),"
+             r"\qquad \sigma(x)=\frac{1}{1+e^{-x}}")
+    roles = ["true word"] + ["negative"] * (len(fw.ns_ids) - 1)
+    ns = pd.DataFrame({"word": [lm.words[i] for i in fw.ns_ids], "role": roles,
+                       "score h·u": fw.ns_scores, "σ(score)": fw.ns_sigmoid, "loss term": fw.ns_terms})
+    st.dataframe(ns.style.format({"score h·u": "{:+.4f}", "σ(score)": "{:.4f}", "loss term": "{:.4f}"}),
+                 hide_index=True, width="stretch")
+    if any(i == fw.target for i in fw.ns_ids[1:]):
+        st.caption("A negative that equals the true word is skipped (loss term 0), as word2vec does.")
+    st.caption("This is the textbook form: k negatives for this one example (the model's own `step`, "
+               "checked against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
+               "and shares it among the batch's examples, each pool word weighted so that the expected "
+               "gradient is the same.")
+    m1, m2 = st.columns(2)
+    m1.metric(f"σ(h·u_{md_escape(tw)}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
+    m2.metric("Loss of this example", f"{fw.loss:.4f}")
 
 
 def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo | None,
@@ -498,29 +347,9 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
             m1, m2 = st.columns(2)
             m1.metric(f"p({md_escape(tw)})", f"{fw.target_prob:.4f}")
             m2.metric("Loss = −log p(true word)", f"{fw.loss:.4f}")
-            st.latex(r"L = -\log p(\text{" + _tex(tw) + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
+            st.latex(r"L = -\log p(\text{" + draw.tex(tw) + r"}\mid\text{input}) = " + f"{fw.loss:.4f}")
         else:
-            st.markdown(
-                "This model was trained with **negative sampling**, so training never computes that softmax over "
-                f"all {lm.V:,} words (it is shown above because the scores still rank the words). Instead the "
-                f"true word and k = {mc.negative} **negatives** drawn from the noise distribution "
-                "(unigram counts^0.75) are each scored with a sigmoid: is this a real (input, word) pair?")
-            st.latex(r"L = -\log\sigma(h\cdot u_{\text{true}}) - \sum_{j=1}^{k}\log\sigma(-h\cdot u_{j}),"
-                     r"\qquad \sigma(x)=\frac{1}{1+e^{-x}}")
-            roles = ["true word"] + ["negative"] * (len(fw.ns_ids) - 1)
-            ns = pd.DataFrame({"word": [lm.words[i] for i in fw.ns_ids], "role": roles,
-                               "score h·u": fw.ns_scores, "σ(score)": fw.ns_sigmoid, "loss term": fw.ns_terms})
-            st.dataframe(ns.style.format({"score h·u": "{:+.4f}", "σ(score)": "{:.4f}", "loss term": "{:.4f}"}),
-                         hide_index=True, width="stretch")
-            if any(i == fw.target for i in fw.ns_ids[1:]):
-                st.caption("A negative that equals the true word is skipped (loss term 0), as word2vec does.")
-            st.caption("This is the textbook form: k negatives for this one example (the model's own `step`, "
-                       "checked against autograd in the tests). For speed the trainer draws one pool of negatives per batch "
-                       "and shares it among the batch's examples, each pool word weighted so that the expected "
-                       "gradient is the same.")
-            m1, m2 = st.columns(2)
-            m1.metric(f"σ(h·u_{md_escape(tw)}): 'real pair' probability", f"{fw.ns_sigmoid[0]:.4f}")
-            m2.metric("Loss of this example", f"{fw.loss:.4f}")
+            _negative_sampling(lm, fw, tw)
     return batch
 
 
@@ -580,13 +409,26 @@ def gradient_step(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDem
                        "neighbour pages use)" if arch == "skipgram" else "") + ":")
         st.dataframe(cdf.style.format({c: "{:+.4f}" for c in cdf.columns if c.startswith("cos")}),
                      hide_index=True, width="stretch")
+        _when_the_true_word_falls(res, tw, mc.loss)
 
-        fig, moves, mag = _moves_figure(lm, res)
+        fig, moves, mag = draw.moves_figure(lm, res)
         st.plotly_chart(fig, key="learn_step_map")
         st.caption("'in:' points are rows of W_in, 'out:' points rows of W_out, h the hidden vector; dots are the "
                    f"vectors before the step, arrows point where they go. At η = {lr:g} the largest move on the map "
                    f"is {moves.max():.4f}" + (f" (drawn ×{mag})" if mag > 1 else "") +
                    ": a real run makes millions of such small steps.")
+
+
+def _when_the_true_word_falls(res: learn.StepResult, tw: str, loss: str) -> None:
+    """A step can lower the true word's score while the loss falls: say why, where the numbers above show it."""
+    if loss != "negative" or res.after.ns_sigmoid[0] >= res.before.ns_sigmoid[0] or res.loss_after > res.loss_before:
+        return
+    st.info(f"Here σ(h·u_{tw}) **fell** although the loss fell. That is no mistake: *h* moves by the sum of "
+            "every word's pull, towards the true word's output vector and away from each negative's. When the "
+            "negatives point roughly where the true word does, pushing *h* away from them turns it a little away "
+            "from the true word too; the loss still falls, because the negatives' terms gain more than the true "
+            "word's term loses. Over millions of examples the true pairs win. A smaller learning rate, or another "
+            "context word, shows the usual case.", icon=":material/info:")
 
 
 def architecture(lm: learn.LearnModel) -> None:
@@ -603,7 +445,7 @@ def architecture(lm: learn.LearnModel) -> None:
         title = f"{ARCH_NAME[a]}" + (" (this model)" if a == arch else " (the other architecture, same sizes)")
         st.markdown(f"**{title}**")
         try:
-            svg = architecture_svg(svg_path.read_text(encoding="utf-8"), lm.config, lm.V)
+            svg = draw.architecture_svg(svg_path.read_text(encoding="utf-8"), lm.config, lm.V)
         except OSError:
             st.warning(f"The diagram {svg_path.name} is missing from assets/.")
             continue

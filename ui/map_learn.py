@@ -192,10 +192,8 @@ def animation_figure(snaps: Snapshots, words: list[str], coords: np.ndarray, clu
 
 
 def _short(snaps: Snapshots, f: int) -> str:
-    """A slider tick: 'start', 'e2' at an epoch's end, '37%' between."""
-    if snaps.fraction[f] <= 0:
-        return "start"
-    return f"e{int(snaps.epoch[f])}" if snaps.epoch_end[f] else f"{100 * float(snaps.fraction[f]):.0f}%"
+    """A slider tick, in one unit: how far into the run ('0%', '37%', '100%'); the frame's note names the epoch."""
+    return f"{100 * max(0.0, float(snaps.fraction[f])):.0f}%"
 
 
 # ---------------------------------------------------------------------------------------------- the Train page

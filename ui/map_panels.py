@@ -37,7 +37,8 @@ def method_knobs(method: str, dims: int, max_components: int) -> None:
         for axis in "xyz"[:dims]:
             st.text_input(f"{axis} axis", key=f"map_axis_{axis}", persist_state=PERSIST,
                           placeholder="bad -> good", help="A word ('good') or a pair ('bad -> good').")
-        st.caption("Each word sits at its cosine with each direction: right of 0 on 'bad -> good' leans to good.")
+        st.caption("Each word sits at its cosine with each axis's direction: past 0 on an axis 'bad -> good' (to "
+                   "the right on x, above on y) a word leans to good, before 0 to bad.")
 
 
 def empty_help(wv, stop: frozenset[str]) -> None:

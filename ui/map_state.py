@@ -132,12 +132,25 @@ def apply_url(first: dict[str, Any]) -> None:
     ss[WRITTEN] = view
 
 
+# settings that only mean something in one words mode / projection: a link leaves them out elsewhere, so going back
+# to "Most frequent words" does not keep a stale words= list in the link
+_ONLY_WITH = {"n": ("map_mode", MODES[0]), "words": ("map_mode", MODES[1]), "centre": ("map_mode", MODES[2]),
+              "around": ("map_mode", MODES[2]), "pcx": ("map_method", "PCA"), "pcy": ("map_method", "PCA"),
+              "pcz": ("map_method", "PCA"), "perplexity": ("map_method", "t-SNE"), "iter": ("map_method", "t-SNE"),
+              "nn": ("map_method", "UMAP"), "min_dist": ("map_method", "UMAP"), "x": ("map_method", "Custom axes"),
+              "y": ("map_method", "Custom axes"), "z": ("map_method", "Custom axes"), "k": ("map_colour", COLOURS[0])}
+
+
 def view_params(model_path: str, first: dict[str, Any]) -> dict[str, str]:
-    """The view as URL parameters: the model, then every setting that differs from its first value."""
+    """The view as URL parameters: the model, then every setting that differs from its first value and means
+    something in this view (the word list only with "My word list", t-SNE's knobs only with t-SNE, ...)."""
     ss = st.session_state
     out = {"model": Path(model_path).name}
     for name, key in URL.items():
         v = ss.get(key)
+        only = _ONLY_WITH.get(name)
+        if only is not None and ss.get(only[0], first.get(only[0])) != only[1]:
+            continue
         if v is not None and v != first[key]:
             out[name] = _to_url(key, v)
     return out

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -45,6 +46,7 @@ def warm_up_umap() -> threading.Thread | None:
 
     def run() -> None:
         try:
+            _yield_to_training()
             projection.warm_up_umap()
         except Exception:  # noqa: BLE001 - umap-learn missing or broken: the Map says so when UMAP is picked
             log.warning("warming up UMAP failed", exc_info=True)
@@ -52,6 +54,20 @@ def warm_up_umap() -> threading.Thread | None:
     thread = threading.Thread(target=run, name="w2v-umap-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def _yield_to_training(max_wait_s: float = 900.0) -> None:
+    """The warm-up is a bonus: it waits while a training run holds a slot (numba's compiling holds the GIL for most
+    of a minute, and the run would wait for it), then runs at the lowest CPU priority (Linux: per thread)."""
+    from w2v_core.serve import jobs
+
+    deadline = time.monotonic() + max_wait_s
+    while jobs.QUEUE.running() and time.monotonic() < deadline:
+        time.sleep(1.0)
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the warm-up just runs as it is
+        pass
 
 
 def cap_points(n: int, knobs: projection.MapKnobs) -> tuple[int, str | None]:

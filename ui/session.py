@@ -10,8 +10,9 @@ one; anything else gets a fresh workspace. Whoever holds the link holds the work
 The operator's gallery (``W2V_GALLERY_DIR``) is listed for everyone and never changed by the app.
 
 **Current model.** ``st.session_state["current_model"]`` holds the path of the current model folder, or None. On a
-session's first run it is the newest saved model (in shared mode: the visitor's own, else the gallery's). Pages change
-it only through :func:`set_current_model`.
+session's first run it is the model the visitor last chose (kept in ``.current-model.json`` in their models folder,
+so a reload or a new tab keeps it), else the newest saved model (in shared mode: the visitor's own, else the
+gallery's). Pages change it only through :func:`set_current_model`.
 
 Loaded models are cached for all sessions and never changed (``st.cache_resource``: shared, read-only). What can
 change under a running app (a rename, scores written by the CLI) is read fresh from the folder's
@@ -21,6 +22,7 @@ change under a running app (a rename, scores written by the CLI) is read fresh f
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -34,7 +36,7 @@ from ui.widgets import show_error
 from w2v_core import settings, store
 from w2v_core.data import sources
 from w2v_core.errors import W2VError
-from w2v_core.serve import quota
+from w2v_core.serve import quota, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,11 @@ def init_workspace() -> None:
     token = ss.get(WORKSPACE)
     if token is None:
         wanted = st.query_params.get(WS_PARAM)
-        if isinstance(wanted, str) and _TOKEN.match(wanted) and _workspace_for(wanted).models.is_dir():
+        if isinstance(wanted, str) and _TOKEN.match(wanted) and _workspace_for(wanted).models.parent.is_dir():
             token = wanted
-        else:
+        else:  # its folders are made by the first thing saved in it: a visit that saves nothing leaves nothing
             token = secrets.token_urlsafe(32)
-            ws = _workspace_for(token)
-            ws.models.mkdir(parents=True, exist_ok=True)
-            ws.uploads.mkdir(parents=True, exist_ok=True)
-            log.info("new workspace %s", ws.models.parent.name)
+            workspaces.prune_unused(settings.get_settings().data_dir / "workspaces")
         ss[WORKSPACE] = token
     if st.query_params.get(WS_PARAM) != token:  # page switches drop query parameters: put it back
         st.query_params[WS_PARAM] = token
@@ -146,7 +145,7 @@ def gallery_records() -> list[store.ModelRecord]:
     if g is None or _within(g / "x", models_root()):
         return []
     try:
-        return store.list_records(g)
+        return store.list_records(g, repair=False)  # the app never writes in the gallery
     except W2VError as e:
         log.warning("the gallery cannot be listed: %s", e)
         return []
@@ -172,18 +171,61 @@ def newest_model_path() -> str | None:
     return None
 
 
+CHOICE_FILE = ".current-model.json"  # in the visitor's models folder: the model they chose last (a new tab finds it)
+
+
+def _choice_file() -> Path:
+    return models_root() / CHOICE_FILE
+
+
+def chosen_model_path() -> str | None:
+    """The model this visitor last made current, from their workspace on disk (None: none, or gone since)."""
+    try:
+        p = _choice_file()
+        if not p.is_file() or p.stat().st_size > 4096:
+            return None
+        path = json.loads(p.read_text(encoding="utf-8")).get("path")
+    except (OSError, ValueError, AttributeError, W2VError):
+        return None
+    if not isinstance(path, str) or not store.is_model_folder(path):
+        return None
+    if shared() and not (is_own(path) or is_gallery(path)):
+        return None
+    return path
+
+
+def _remember_choice(path: str | None) -> None:
+    """Keep the choice on disk, so that a reload, a new tab or a restart shows the same current model."""
+    try:
+        folder = models_root()
+        if path is None or not folder.is_dir():
+            return
+        store.atomic_write_bytes(folder / CHOICE_FILE, json.dumps({"path": str(path)}).encode("utf-8"))
+    except (OSError, W2VError) as e:  # a read-only folder: the choice lasts as long as the session
+        log.info("the current model choice cannot be kept on disk: %s", e)
+
+
 def init_session() -> None:
     """Shared session defaults (app.py calls this before every page)."""
     init_workspace()
-    if CURRENT not in st.session_state:
-        set_current_model(newest_model_path())
+    if CURRENT not in st.session_state:  # the visitor's last choice (another tab's too), else the newest model
+        set_current_model(chosen_model_path() or newest_model_path(), remember=False)
 
 
-def set_current_model(path: str | os.PathLike | None) -> None:
-    """Make ``path`` the model every page shows; one's own model is marked as used (the disk quota keeps it longest)."""
+def set_current_model(path: str | os.PathLike | None, remember: bool = True) -> None:
+    """Make ``path`` the model every page shows (``remember``: on disk too, for this visitor's next tabs); one's own
+    model is marked as used (the disk quota keeps it longest)."""
     st.session_state[CURRENT] = str(path) if path is not None else None
+    if remember:
+        _remember_choice(st.session_state[CURRENT])
     if path is not None and is_own(path):
         quota.mark_used(path)
+    _lease(path)
+
+
+def _lease(path: str | os.PathLike | None) -> None:
+    """Keep this session's current model from any disk quota while the session lasts (renewed on every run)."""
+    quota.lease(st.session_state.setdefault("quota_lease_owner", secrets.token_hex(16)), path)
 
 
 def current_path() -> str | None:
@@ -191,7 +233,9 @@ def current_path() -> str | None:
     path = st.session_state.get(CURRENT)
     if path and (not (Path(path) / store.CONFIG).is_file() or shared() and not (is_own(path) or is_gallery(path))):
         path = newest_model_path()
-        set_current_model(path)
+        set_current_model(path, remember=False)
+    else:
+        _lease(path)
     return path or None
 
 

@@ -5,7 +5,10 @@ Every page script starts with :func:`require_app`, so that it always runs inside
 
 from __future__ import annotations
 
+import os
 import runpy
+import sys
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -48,3 +51,33 @@ def link(role: str, label: str, icon: str | None = None, container=None) -> None
 def load_css() -> None:
     """The app's small stylesheet (assets/style.css)."""
     st.html(f"<style>{(ROOT / 'assets' / 'style.css').read_text(encoding='utf-8')}</style>")
+
+
+PAGE_NICE = 10  # how much lower a page run's CPU priority is while a training run trains in this process
+# The training thread calls many small torch ops, each giving the GIL up and taking it back; while a page runs
+# Python code, taking it back waits out Python's switch interval (5 ms by default). At 1 ms, a run with a busy
+# Python thread beside it trained in 11.6-21.5 s instead of 22.9-31.7 s (5 epochs of the sample; busy machine).
+GIL_SWITCH_S = 0.001
+
+
+def yield_to_training() -> None:
+    """While a training run trains in this server process, this page run gives it the CPU first (app.py calls this).
+
+    The run trains on every core; a page computing a map meanwhile (in another tab, or another visitor's) took a
+    core from it, and the app trained 2-3x slower than the CLI (issue 24). Each page run has a thread of its own
+    (Streamlit's script thread), so only this run is lowered (Linux: a thread's nice value; elsewhere nothing
+    happens), and a page still gets every core when no run trains. Pages answer a little later while one does.
+    The first time, the process's GIL switch interval is shortened (``GIL_SWITCH_S``).
+    """
+    from w2v_core.serve import jobs
+
+    if not jobs.QUEUE.running():
+        return
+    if sys.getswitchinterval() > GIL_SWITCH_S:  # once: the process keeps it
+        sys.setswitchinterval(GIL_SWITCH_S)
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < PAGE_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, PAGE_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass

@@ -54,8 +54,12 @@ def saved_models() -> None:
         records = []
     path = session.current_path()
     if not records or path is None:
-        st.info("Nothing has been trained yet. The first values train a model on the bundled Wikipedia sample in "
-                "under half a minute: press **Train**.", icon=":material/lightbulb:")
+        own = st.session_state.get(f"{CORPUS_KEY}_source", "sample") != "sample"
+        st.info("Nothing has been trained yet. " + (
+            "The first values are chosen for the bundled Wikipedia sample; on your own text, a short text needs "
+            "more epochs and a long one fewer: press **Train** and watch the loss." if own else
+            "The first values train a model on the bundled Wikipedia sample in under half a minute: press "
+            "**Train**."), icon=":material/lightbulb:")
         return
     st.subheader("Your current model")
     cards.model_card(store.read_record(path))
@@ -173,6 +177,7 @@ def live_view() -> None:
         try:
             session.load_model(s.path)  # a damaged save says so here
             cards.model_card(store.read_record(s.path))
+            cards.health_note(s.path)
         except W2VError as e:
             show_error(e)
         c = st.columns(3)

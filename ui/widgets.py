@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import streamlit as st
 
+from w2v_core import settings
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
 
@@ -39,12 +40,12 @@ def clamp(key: str, lo: int | float, hi: int | float) -> None:
 def show_error(e: BaseException | str) -> None:
     """A user-fixable problem as a red box (the message already says what to do; it is shown as plain text, because
     it may quote what the user typed, a file name or a word)."""
-    st.error(md_escape(str(e)), icon=":material/error:")
+    st.error(md_escape(settings.public_message(str(e))), icon=":material/error:")  # no server path when shared
 
 
 def show_warning(e: BaseException | str, icon: str | None = ":material/help:") -> None:
     """A problem with what was typed (a word the model does not know) as a yellow box, shown as plain text."""
-    st.warning(md_escape(str(e)), icon=icon)
+    st.warning(md_escape(settings.public_message(str(e))), icon=icon)
 
 
 UNEXPECTED = ("Something unexpected went wrong here, so this part of the page could not be shown; the details are in "

@@ -230,8 +230,10 @@ class MapSearch:
 
 
 def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metric: str = "cosine") -> MapSearch:
-    """Find ``query`` in the whole vocabulary (as typed, then in lower case) and add it and its ``n`` nearest
-    neighbours to ``shown`` when missing, so any word can be put on the map with its company."""
+    """Find ``query`` in the whole vocabulary (as typed, then in lower case). A word already in ``shown`` is found
+    in place: nothing is added, so the map keeps its words, layout and names and only lights it up (as the
+    Embedding Projector does). A word not shown is added with its ``n`` nearest neighbours (those missing), so any
+    word can be put on the map with its company."""
     q = query.strip()
     if not q:
         raise W2VError("Type a word to search for.")
@@ -241,5 +243,47 @@ def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metr
         return MapSearch(query, None, (), shown, (), tuple(vectors.suggest(q)))
     nb = tuple(vectors.neighbours(word, n, metric))
     on_map = set(shown)
+    if word in on_map:
+        return MapSearch(query, word, nb, shown, (), ())
     added = tuple(w for w in dict.fromkeys([word] + [w for w, _ in nb]) if w not in on_map)
     return MapSearch(query, word, nb, shown + added, added, ())
+
+
+# ---------------------------------------------------------------------------------------------- a model's health
+
+WELL_SEEN = 10  # a word seen fewer times than this gets a rough vector
+CROWDED = 0.8  # a mean cosine of random word pairs above this: the vectors all point much the same way
+
+
+@dataclass(frozen=True)
+class Health:
+    """What tells an undertrained model from a trained one at a glance (issue 24: they looked alike)."""
+
+    mean_cosine: float  # of random pairs of distinct frequent words: near 0 spread out, near 1 all alike
+    rare_share: float | None  # share of the vocabulary seen fewer than WELL_SEEN times (None: no counts)
+    advice: str | None  # what to change, when something looks wrong
+
+    @property
+    def ok(self) -> bool:
+        return self.advice is None
+
+
+def health(vectors: Any, pairs: int = 4000, top: int = 10_000, seed: int = 0) -> Health:
+    """The mean cosine of ``pairs`` random pairs of distinct words among the ``top`` most frequent, and the share
+    of rare words, with advice when the vectors are crowded together (too few passes over too little text)."""
+    n = min(len(vectors), top)
+    if n < 3:
+        return Health(float("nan"), None, None)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, pairs)
+    b = (a + rng.integers(1, n, pairs)) % n  # never the same word
+    N = vectors.normed
+    mean = float(np.einsum("ij,ij->i", N[a], N[b]).mean())
+    counts = getattr(vectors, "counts", None)
+    rare = float(np.mean(np.asarray(counts) < WELL_SEEN)) if getattr(vectors, "has_counts", False) else None
+    advice = None
+    if mean > CROWDED:
+        advice = (f"Random word pairs have a mean cosine of {mean:.2f}: the vectors still point much the same way, "
+                  "so every word looks close to every other and the neighbours' scores say little. The model saw "
+                  "too little text: train more epochs, on more text, or with a higher learning rate.")
+    return Health(mean, rare, advice)

@@ -25,7 +25,7 @@ from w2v_core.data.corpus import Corpus, CorpusConfig, tokenize
 from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
-from w2v_core.training import DEFAULT_LR, TrainConfig, Trainer
+from w2v_core.training import DEFAULT_LR, TrainConfig
 from w2v_core.vectors import unit_rows
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, cbow_examples, context_matrix, draw_radii, skipgram_pairs, subsample
@@ -123,16 +123,26 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
 
 
 def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
-                     callbacks=()) -> Path:
+                     progress: Callable[[Any], None] | None = None, uploads: str | Path | None = None) -> Path:
     """Train and save a small Skip-gram model on a small bundled corpus, so the Learn page works before any real
-    training."""
-    root = Path(root) if root is not None else store.models_dir()
-    corpus = load_corpus(CorpusConfig(source=source))
+    training.
+
+    It is a training run like any other (``serve.jobs.TrainingJob``): it waits for a free slot in the server's
+    queue and its model is counted against the disk quota before it is saved. ``progress(state)`` is called in
+    this thread with the job's ``JobState`` a few times a second (so a page may draw it); W2VError if it fails.
+    """
+    from w2v_core.serve.jobs import TrainingJob
+
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
-    result = Trainer(corpus, mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
-                     callbacks=callbacks).train()
-    path, name = store.new_model_slot(root, f"tiny {source} skip-gram")  # a second one is "... skip-gram-2"
-    return result.save(path, name=name)
+    job = TrainingJob(CorpusConfig(source=source), mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
+                      name=f"tiny {source} skip-gram", root=root, uploads=uploads).start()  # a second one is "...-2"
+    while not job.join(0.25):
+        if progress is not None:
+            progress(job.state())
+    s = job.state()
+    if s.status != "done" or s.path is None:
+        raise W2VError(s.error or f"The tiny model was not trained ({s.message}).")
+    return Path(s.path)
 
 
 # ---------------------------------------------------------------------------------------------- step 1

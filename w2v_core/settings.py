@@ -133,6 +133,24 @@ def allowed_corpus_path(path: str | os.PathLike, settings: Settings | None = Non
     except (OSError, RuntimeError):
         real, root = None, None
     if real is None or not (real == root or real.is_relative_to(root)):
-        raise W2VError(f"Only files in the server's corpus folder can be used here: give a path inside "
-                       f"{s.corpus_dir}, or upload a file instead.")
+        raise W2VError("Only files in the server's corpus folder can be used here: give the name of a file in it, "
+                       "or upload a file instead.")
     return real
+
+
+_ABS_PATH = re.compile(r"(?<![\w.:/~])(?:/[^\s/'\"()]+)+/?")
+
+
+def public_message(message: str, settings: Settings | None = None) -> str:
+    """``message`` fit for a visitor: on a shared server every absolute path in it becomes its last part (a file's
+    name), so no message shows where the server keeps anything (a workspace's folder, the corpus folder).
+
+    Personal mode: unchanged (the paths are the user's own).
+    """
+    try:
+        s = settings or get_settings()
+    except W2VError:
+        return message
+    if not s.shared:
+        return message
+    return _ABS_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1] or "the server's folder", message)

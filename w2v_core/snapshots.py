@@ -124,6 +124,11 @@ class SnapshotRecorder(Callback):
             self._frames.append((vectors, float(fraction), int(epoch), float(loss), bool(epoch_end)))
             self._next = fraction + self.every
 
+    def nbytes(self) -> int:
+        """About what the snapshots kept so far take in a file (their vectors and a header with the words)."""
+        with self._lock:
+            return sum(f[0].nbytes for f in self._frames) + sum(len(w) + 4 for w in self._words) + 4096
+
     def latest(self) -> tuple[tuple[str, ...], np.ndarray, float] | None:
         """The words and their newest snapshot (N x D) with its share of the run, or None before training starts:
         what a live view needs, without copying every snapshot kept."""
@@ -236,15 +241,46 @@ def save_snapshots(folder: str | os.PathLike, snaps: Snapshots) -> Path:
     return path
 
 
+# what a snapshots file may hold (a training run here writes at most 24 frames of 1000 words, 16 MB): checked from
+# the header before any number is read, so an imported file cannot make a replay take minutes and gigabytes
+MAX_FRAMES, MAX_WORDS, MAX_FILE_BYTES, MAX_HEADER_BYTES = 100, 5000, 32 * 2**20, 4 * 2**20
+
+
+def check_snapshots_file(path: str | os.PathLike) -> None:
+    """Refuse (W2VError) a snapshots file whose header names more frames, words or bytes than a replay may take."""
+    path = Path(path)
+    damaged = W2VError(f"{path.parent.name}/{path.name} is damaged or too large to replay (at most {MAX_FRAMES} "
+                       f"frames of {MAX_WORDS:,} words, {MAX_FILE_BYTES // 2**20} MB). Delete it (the model itself is "
+                       "fine) or train the model again.")
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if size > MAX_FILE_BYTES or not 0 < n <= min(MAX_HEADER_BYTES, size - 8):
+                raise damaged
+            header = json.loads(f.read(n))
+        shape = header["vectors"]["shape"]
+        K, N, D = (int(x) for x in shape)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise damaged from None
+    if len(shape) != 3 or not (1 <= K <= MAX_FRAMES and 1 <= N <= MAX_WORDS and 1 <= D <= 1000) \
+            or K * N * D * 4 > MAX_FILE_BYTES:
+        raise damaged
+
+
 def load_snapshots(folder: str | os.PathLike) -> Snapshots | None:
-    """The snapshots saved in a model folder, or None when it has none (trained elsewhere, or before this)."""
+    """The snapshots saved in a model folder, or None when it has none (trained elsewhere, or before this).
+
+    The file's header is checked first (:func:`check_snapshots_file`): frames, words and bytes are capped."""
     from safetensors import SafetensorError
     from safetensors.numpy import safe_open
 
     path = Path(folder) / SNAPSHOTS_FILE
     if not path.is_file():
         return None
-    damaged = W2VError(f"{path} is damaged. Delete it (the model itself is fine) or train the model again.")
+    check_snapshots_file(path)
+    damaged = W2VError(f"{path.parent.name}/{path.name} is damaged. Delete it (the model itself is fine) or train "
+                       "the model again.")
     try:
         with safe_open(str(path), framework="np") as f:
             meta = json.loads((f.metadata() or {}).get("snapshots", "{}"))

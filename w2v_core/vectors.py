@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 DIM_RANGE = (2, 1000)  # numbers per vector this app handles: the trainer's limits (ModelConfig.validate)
+MAX_IMPORT_CELLS = 50_000_000  # numbers an imported vectors file may hold (200 MB as float32)
 MAX_WORD_BYTES = 1000  # a longer "word" in a binary file means the file is not what its header says
 NEIGHBOUR_METRICS = ("cosine", "euclidean")
 
@@ -110,6 +111,10 @@ class WordVectors:
         if i is None:
             if not isinstance(word, str) or not word.strip():
                 raise W2VError("Type a word first.")
+            if len(word.split()) > 1:  # "new york": a spelling like "network" would only mislead
+                raise W2VError(f"'{word.strip()}' is {len(word.split())} words: the model has a vector for each word, "
+                               "not for phrases. Ask for one word at a time (or join the phrase, new_york, in the "
+                               "text before training).")
             close = self.suggest(word)
             hint = f" Did you mean: {', '.join(close)}?" if close else " Try a more common word."
             raise W2VError(f"'{word}' is not in the vocabulary ({len(self):,} words).{hint}")
@@ -175,6 +180,19 @@ class WordVectors:
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two words."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
+
+    def neighbour_rank(self, word: str, other: str, limit: int = 1000) -> int | None:
+        """Where ``other`` stands in ``word``'s list of nearest words (1 = nearest), None beyond ``limit``.
+
+        Its position in :meth:`most_similar`'s own list, so the number matches the list the Neighbours tab and the
+        CLI show (counting the words that score above :meth:`similarity` would be off by one whenever the two
+        computations round differently).
+        """
+        self.get_index(other)
+        for i, (w, _) in enumerate(self.most_similar(word, topn=min(max(limit, 1), len(self) - 1)), 1):
+            if w == other:
+                return i
+        return None
 
     def similarities(self, word: str, others: Sequence[str]) -> list[float]:
         v = self.get_vector(word, norm=True)
@@ -266,33 +284,34 @@ class WordVectors:
 
     @classmethod
     def _load_text(cls, path: Path, has_header: bool, limit: int | None) -> "WordVectors":
-        words, rows, dim = [], [], None
+        """Streamed into one float32 table allocated up front (memory: the table and the words, not the lines).
+
+        The rows are counted first (a header is checked against the count), so the table has its final size; a
+        table over :data:`MAX_IMPORT_CELLS` numbers is refused before it is allocated.
+        """
         with open(path, encoding="utf-8", errors="replace") as f:
+            V = dim = None
             if has_header:
                 V, dim = (int(t) for t in f.readline().split())
                 _check_dim(path, dim)
-            for ln, line in enumerate(f, 2 if has_header else 1):
-                parts = line.rstrip("\n").rstrip().split(" ")
-                if len(parts) < 2:
-                    if not line.strip():
-                        continue
-                    raise W2VError(f"{path.name}, line {ln}: expected a word followed by numbers.")
-                if dim is None:
-                    dim = _check_dim(path, len(parts) - 1)
-                if len(parts) - 1 != dim:
-                    raise W2VError(f"{path.name}, line {ln}: {len(parts) - 1} numbers where {dim} were expected.")
-                words.append(parts[0])
-                rows.append(np.asarray(parts[1:], dtype=np.float32))
-                if limit and len(words) >= limit:
-                    break
+            start = f.tell()
+            first = next((ln for ln in f if ln.strip()), "")
+            dim = dim or _check_dim(path, len(first.rstrip().split(" ")) - 1)
+            f.seek(start)
+            rows = _count_rows(f)
+            n = min(rows, limit) if limit else rows
+            if n * dim > MAX_IMPORT_CELLS:
+                raise W2VError(f"{path.name} holds {n:,} vectors of {dim} numbers, more than the "
+                               f"{MAX_IMPORT_CELLS:,} numbers this app imports: keep the first "
+                               f"{max(1, MAX_IMPORT_CELLS // dim):,} words (the limit box) or fewer.")
+            f.seek(start)
+            words, vecs = _read_rows(f, path, dim, n, 2 if has_header else 1)
+        if V is not None and V != rows:
+            raise W2VError(f"{path.name} says it holds {V:,} vectors but has {rows:,} lines of them; it is damaged "
+                           "or was cut short.")
         if not words:
             raise W2VError(f"{path.name} has no vectors in it.")
-        seen: dict[str, int] = {}
-        keep = [seen.setdefault(w, i) == i for i, w in enumerate(words)]  # GloVe files may repeat a word: keep first
-        if not all(keep):
-            words = [w for w, k in zip(words, keep) if k]
-            rows = [r for r, k in zip(rows, keep) if k]
-        return cls(words, np.vstack(rows))
+        return cls(words, vecs)
 
     @classmethod
     def _load_binary(cls, path: Path, limit: int | None) -> "WordVectors":
@@ -304,6 +323,9 @@ class WordVectors:
             if n < 1 or n * (4 * D + 2) > left:  # each row: a word, a space, D float32s (and a newline)
                 raise W2VError(f"{path.name} says it holds {V:,} vectors of {D} numbers, but the file is "
                                f"{left:,} bytes long; it is damaged or not a word2vec binary file.")
+            if n * D > MAX_IMPORT_CELLS:
+                raise W2VError(f"{path.name} holds {n:,} vectors of {D} numbers, more than the {MAX_IMPORT_CELLS:,} "
+                               f"numbers this app imports: keep the first {max(1, MAX_IMPORT_CELLS // D):,} words.")
             words, vecs = [], np.empty((n, D), dtype=np.float32)
             for i in range(n):
                 w = bytearray()
@@ -342,6 +364,34 @@ class WordVectors:
                 for w in self.words:
                     f.write(_tsv_safe(w) + "\n")
         return vec_p, meta_p
+
+
+def _count_rows(f) -> int:
+    """The non-blank lines from here to the end of text file ``f``."""
+    return sum(1 for line in f if line.strip())
+
+
+def _read_rows(f, path: Path, dim: int, n: int, first_line: int) -> tuple[list[str], np.ndarray]:
+    """Up to ``n`` rows of ``word x1 .. x_dim`` into a preallocated table; a word seen again keeps its first row."""
+    words: list[str] = []
+    seen: dict[str, int] = {}
+    vecs = np.empty((n, dim), dtype=np.float32)
+    for ln, line in enumerate(f, first_line):
+        if len(words) >= n:
+            break
+        parts = line.rstrip("\n").rstrip().split(" ")
+        if len(parts) < 2:
+            if not line.strip():
+                continue
+            raise W2VError(f"{path.name}, line {ln}: expected a word followed by numbers.")
+        if len(parts) - 1 != dim:
+            raise W2VError(f"{path.name}, line {ln}: {len(parts) - 1} numbers where {dim} were expected.")
+        if parts[0] in seen:  # GloVe files may repeat a word: keep the first
+            continue
+        vecs[len(words)] = np.asarray(parts[1:], dtype=np.float32)
+        seen[parts[0]] = len(words)
+        words.append(parts[0])
+    return words, vecs[:len(words)]
 
 
 def _check_dim(path: Path, dim: int) -> int:

@@ -9,8 +9,9 @@ is written last and the folder is renamed into place, so a half-written entry is
 that fails its checks is deleted and rebuilt, never fatal.
 
 Source identity: a built-in name (plus the size and time of the bundled file), a WikiText name and split,
-or a local file's absolute path, size and modification time (a folder: the same for every file in it),
-so an edited file is re-tokenized.
+or a local file's absolute path, size, modification time and inode (a folder: the same for every file in it),
+so an edited or replaced file is re-tokenized. The identity is taken before and after reading (``loader``): a file
+changed while it was read is not cached, so its new identity never points at its old tokens.
 
 The cache folder is ``$W2V_CACHE_DIR`` or ``~/.cache/w2v-explorer/corpora``.
 """
@@ -21,16 +22,19 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from w2v_core.data import bundled
 from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, cut
+from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ def cache_dir() -> Path:
 
 def _file_identity(p: Path) -> dict:
     st = p.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}  # os.replace changes the inode
 
 
 def source_identity(source: str) -> dict | None:
@@ -61,7 +65,9 @@ def source_identity(source: str) -> dict | None:
         p = p.resolve()
         if p.is_file():
             return {"path": str(p), **_file_identity(p)}
-        if p.is_dir():
+        if p.is_dir() and ((p / "state.json").is_file() or (p / "dataset_dict.json").is_file()):
+            # only a saved dataset is read as a folder: any other folder (/usr, a home) is refused by the reader,
+            # so it is not walked file by file for an identity either
             files = sorted(q for q in p.rglob("*") if q.is_file())
             return {"path": str(p), "files": [[str(q.relative_to(p)), *_file_identity(q).values()] for q in files]}
     except OSError:
@@ -129,21 +135,30 @@ def _load_entry(key: str, config: CorpusConfig) -> Corpus | None:
         return None
 
 
-def save(config: CorpusConfig, corpus: Corpus) -> Path | None:
-    """Store ``corpus`` for ``config``; failures (read-only disk, full disk) are logged, never raised."""
-    key = cache_key(config)
+def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
+         reserve: Callable[[int], object] | None = None) -> Path | None:
+    """Store ``corpus`` for ``config`` (under ``key``: the cache key taken before the source was read; default now).
+
+    ``reserve(n)`` is called with the entry's size before anything is written (a disk quota makes room, or raises
+    W2VError: then nothing is cached). Failures (read-only disk, full disk) are logged, never raised.
+    """
+    key = key or cache_key(config)
     if key is None:
         return None
     root = cache_dir()
     entry = root / key
     tmp = None
     try:
+        words = json.dumps(corpus.words, ensure_ascii=False).encode("utf-8")
+        if reserve is not None:
+            reserve(4 * corpus.n_tokens + 8 * (len(corpus.offsets) + len(corpus.counts)) + len(words) + 4096)
         root.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(root)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
         np.save(tmp / "ids.npy", np.ascontiguousarray(corpus.ids, dtype=np.int32), allow_pickle=False)
         np.save(tmp / "offsets.npy", np.ascontiguousarray(corpus.offsets, dtype=np.int64), allow_pickle=False)
         np.save(tmp / "counts.npy", np.ascontiguousarray(corpus.counts, dtype=np.int64), allow_pickle=False)
-        (tmp / "words.json").write_text(json.dumps(corpus.words, ensure_ascii=False), encoding="utf-8")
+        (tmp / "words.json").write_bytes(words)
         meta = {"format": FORMAT_VERSION, "name": corpus.name, "truncated": bool(corpus.truncated),
                 "n_tokens": corpus.n_tokens, "n_docs": corpus.n_docs, "n_words": corpus.n_words,
                 "config": asdict(config), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -154,12 +169,40 @@ def save(config: CorpusConfig, corpus: Corpus) -> Path | None:
         tmp = None
         log.info("corpus cache: saved %s to %s", corpus.name, entry)
         return entry
+    except W2VError as e:
+        log.info("corpus cache: %s not cached (%s)", corpus.name, e)
+        return None
     except OSError as e:
         log.warning("corpus cache: could not save to %s (%s); the corpus will be tokenized again next time", entry, e)
         return None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"^\.(?:[0-9a-f]{32}|datasets)-[A-Za-z0-9_]{6,}$")  # tempfile.mkdtemp names we make here
+LEFTOVER_AFTER_S = 6 * 3600  # no save or dataset read takes this long
+
+
+def clean_leftovers(root: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove what killed saves and dataset reads left in the cache folder (our own temporary names only, once
+    they are LEFTOVER_AFTER_S old); returns them."""
+    root = root or cache_dir()
+    now = time.time() if now is None else now
+    gone = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return gone
+    for e in entries:
+        try:
+            if _LEFTOVER.match(e.name) and e.is_dir(follow_symlinks=False) and \
+                    now - e.stat(follow_symlinks=False).st_mtime > LEFTOVER_AFTER_S:
+                shutil.rmtree(e.path, ignore_errors=True)
+                gone.append(Path(e.path))
+        except OSError:
+            continue
+    return gone
 
 
 def clear() -> int:

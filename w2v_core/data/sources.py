@@ -18,11 +18,14 @@ uploads folder on a shared server), so a training run can load the same file aga
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from w2v_core.data.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusConfig, ProgressFn, Tokenizer, from_texts,
                              iter_line_docs)
@@ -37,9 +40,20 @@ UPLOAD_TYPES = ("txt", "csv", "jsonl", "json", "parquet")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
-def _hf_cache() -> str:
-    """``datasets`` converts files to Arrow in a cache; keep those next to our corpus cache."""
-    return str(cache_dir() / "datasets")
+@contextlib.contextmanager
+def _hf_cache() -> Iterator[str]:
+    """A fresh folder for the Arrow files ``datasets`` converts a file to, removed once it has been read.
+
+    Why: the corpus cache keeps the tokens, so the Arrow copy is needed only while reading; kept, it would grow the
+    disk with every CSV/JSON upload outside any quota. Its name starts with a dot (not a cache entry).
+    """
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    d = tempfile.mkdtemp(prefix=".datasets-", dir=root)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- text files
@@ -76,8 +90,11 @@ def is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and ((path / "state.json").exists() or (path / "dataset_dict.json").exists())
 
 
-def open_dataset(path: str | Path):
-    """A local file or saved folder as a ``datasets.Dataset`` (the ``train`` split, or the only one)."""
+def open_dataset(path: str | Path, hf_cache: str | None = None):
+    """A local file or saved folder as a ``datasets.Dataset`` (the ``train`` split, or the only one).
+
+    ``hf_cache``: where ``datasets`` may write its Arrow copy of a file (see :func:`_hf_cache`; required for a file).
+    """
     import datasets
 
     p = Path(path).expanduser()
@@ -102,7 +119,9 @@ def open_dataset(path: str | Path):
                           **({"sep": "\t"} if p.suffix.lower() == ".tsv" else {})}
             elif fmt == "json":
                 kwargs = {"encoding": text_encoding(p), "encoding_errors": "replace"}
-            ds = datasets.load_dataset(fmt, data_files=str(p), split="train", cache_dir=_hf_cache(), **kwargs)
+            if hf_cache is None:
+                raise ValueError("open_dataset needs an hf_cache folder for a file (see sources._hf_cache)")
+            ds = datasets.load_dataset(fmt, data_files=str(p), split="train", cache_dir=hf_cache, **kwargs)
     except W2VError:
         raise
     except Exception as e:  # noqa: BLE001 - parsers raise many types; the user needs the file name and the reason
@@ -185,11 +204,22 @@ def load_local(path: str | Path, config: CorpusConfig, progress: ProgressFn | No
     p = check_local_file(path)  # a FIFO or device is refused before anything opens it (opening a FIFO blocks)
     if p.is_file() and p.suffix.lower() not in DATASET_FORMATS and not _is_parquet(p):
         return load_text_file(p, config, progress)
-    ds = open_dataset(p)
-    col = pick_text_column(ds, config.text_column, where=p.name)
-    log.info("reading column '%s' of %s (%d rows)", col, p, len(ds))
-    corpus = from_texts(iter_column_texts(ds, col), p.name, config, progress, total=len(ds))
+    with _hf_cache() as hf:
+        ds = open_dataset(p, hf)
+        col = pick_text_column(ds, config.text_column, where=p.name)
+        log.info("reading column '%s' of %s (%d rows)", col, p, len(ds))
+        corpus = from_texts(iter_column_texts(ds, col), p.name, config, progress, total=len(ds))
+        del ds
     return corpus
+
+
+def dataset_text_columns(path: str | Path) -> list[str]:
+    """The text columns of a dataset file or saved folder (its Arrow copy is removed afterwards)."""
+    with _hf_cache() as hf:
+        ds = open_dataset(path, hf)
+        cols = text_columns(ds)
+        del ds
+    return cols
 
 
 def _is_parquet(p: Path) -> bool:
@@ -226,34 +256,56 @@ def check_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES) 
         if data[:4] != b"PAR1" or data[-4:] != b"PAR1":
             raise W2VError(f"{filename} is not a Parquet file (it lacks the PAR1 markers): upload a real .parquet "
                            "file, or the text as .txt/.csv/.jsonl.")
+        _check_parquet(data, filename)
     return ext  # text is checked for binary bytes as it is decoded (after its byte-order mark: UTF-16 has NULs)
 
 
+def _check_parquet(data: bytes, filename: str) -> None:
+    """A Parquet upload must have a readable footer with at least one column (a fake is not kept)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+        ok = meta.num_columns > 0
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for a damaged footer
+        ok = False
+    if not ok:
+        raise W2VError(f"{filename} is not a readable Parquet file (its footer is damaged or it holds no columns): "
+                       "upload a real .parquet file, or the text as .txt/.csv/.jsonl.")
+
+
 def save_upload(data: bytes, filename: str, max_bytes: int = MAX_UPLOAD_BYTES,
-                folder: str | Path | None = None) -> Path:
+                folder: str | Path | None = None, reserve: Callable[[int], object] | None = None) -> Path:
     """Check an uploaded file and store it by content in ``folder`` (default :func:`uploads_dir`); returns its path.
 
     Why store it: a training run (and the corpus cache) refers to a corpus by path, so the upload must
     outlive the browser session's memory. Text formats are stored as UTF-8, decoded from their own encoding.
     A server shared by a class gives every visitor their own ``folder`` (``settings.workspace(...).uploads``).
+    ``reserve(n)`` is called with the exact number of bytes before a new file is written (a disk quota makes room
+    there, or raises to refuse it); the same content uploaded again writes nothing.
     """
     ext = check_upload(data, filename, max_bytes)
     if ext != "parquet":
         data = decode_bytes(data, filename)[0].encode("utf-8")  # stored as UTF-8 whatever it came in
     digest = hashlib.sha256(data).hexdigest()[:16]
     d = Path(folder) if folder is not None else uploads_dir()
-    d.mkdir(parents=True, exist_ok=True)
     stem = _safe_name(Path(filename).stem)
     path = d / f"{stem}-{digest}.{ext}"
     if not path.exists():
+        if reserve is not None:
+            reserve(len(data))
+        d.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         tmp.replace(path)
     return path
 
 
-def save_pasted_text(text: str, name: str = "pasted", folder: str | Path | None = None) -> Path:
+def save_pasted_text(text: str, name: str = "pasted", folder: str | Path | None = None,
+                     reserve: Callable[[int], object] | None = None) -> Path:
     """Pasted text (one document a line) stored like an upload (in ``folder``); empty text is refused."""
     if not text or not text.strip():
         raise W2VError("The pasted text is empty: paste some text (one document a line).")
-    return save_upload(text.encode("utf-8"), f"{name}.txt", folder=folder)
+    return save_upload(text.encode("utf-8"), f"{name}.txt", folder=folder, reserve=reserve)

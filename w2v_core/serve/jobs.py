@@ -24,6 +24,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
+import re
 import secrets
 import threading
 import time
@@ -83,9 +85,13 @@ class JobState:
         return self.status in ACTIVE
 
 
+_UPLOAD_DIGEST = re.compile(r"-[0-9a-f]{16}$")  # what data.sources.save_upload appends to an upload's name
+
+
 def default_name(corpus_source: str, mc: ModelConfig, epochs: int) -> str:
     """A readable model name that says how it was made, e.g. ``skipgram-sample-d100-w5-e5``."""
     src = Path(str(corpus_source)).stem if ("/" in str(corpus_source) or "\\" in str(corpus_source)) else corpus_source
+    src = _UPLOAD_DIGEST.sub("", str(src)) or str(src)  # an upload is stored as name-<16 hex>: the name is enough
     loss = "" if mc.loss == "negative" else "-softmax"
     return f"{mc.arch}{loss}-{src}-d{mc.dim}-w{mc.window}-e{epochs}"
 
@@ -169,13 +175,20 @@ class TrainingJob:
         self.job_id: str | None = None  # set by JobRegistry.register()
         # the vectors of the top words while they learn: a page may read recorder.snapshots() during the run
         self.recorder = SnapshotRecorder(SNAPSHOT_WORDS, SNAPSHOT_FRAMES, max_bytes=SNAPSHOT_BYTES)
+        self._pinned: str | None = None  # the corpus file pinned against the disk quotas while this job is active
 
     # ------------------------------------------------------------------ control
     def start(self) -> "TrainingJob":
         """Start the worker thread (once)."""
         if self._thread is not None:
             raise RuntimeError("a job starts only once")
+        _check_visitor_share(self)
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
+        self._pinned = self._corpus_file()
+        if self._pinned is not None:  # no disk quota may remove the file this run will read, until it ends
+            from w2v_core.serve import quota
+
+            quota.pin(self._pinned)
         QUEUE.enqueue(self)  # the queue's order is the order of start() calls, not of the threads' first steps
         self._thread.start()
         return self
@@ -247,7 +260,21 @@ class TrainingJob:
             for k, v in kw.items():
                 setattr(self._state, k, v)
 
+    def _corpus_file(self) -> str | None:
+        """The local file (an upload, a corpus-folder file) this run will read, if it reads one."""
+        src = getattr(self.corpus_config, "source", None) if self._corpus is None else None
+        return str(src) if src and Path(str(src)).is_absolute() and Path(str(src)).is_file() else None
+
     def _run(self) -> None:
+        try:
+            self._run_queued()
+        finally:
+            if self._pinned is not None:
+                from w2v_core.serve import quota
+
+                quota.unpin(self._pinned)
+
+    def _run_queued(self) -> None:
         from w2v_core import store
 
         try:
@@ -256,7 +283,7 @@ class TrainingJob:
         except (W2VError, OSError) as e:
             QUEUE.leave(self)
             msg = str(e) if isinstance(e, W2VError) else f"The models folder cannot be used ({e}); check its place."
-            self._set(status="failed", error=msg, message="failed", queue_position=None, finished=time.time())
+            self._set(status="failed", error=self._public(msg), message="failed", queue_position=None, finished=time.time())
             return
         if not got_slot:
             self._set(status="stopped", message="stopped while waiting for a training slot; nothing to save",
@@ -289,7 +316,7 @@ class TrainingJob:
             self._finish(result)
         except W2VError as e:
             log.info("training failed: %s", e)
-            self._set(status="failed", error=str(e), error_kind=type(e).__name__, message="failed",
+            self._set(status="failed", error=self._public(str(e)), error_kind=type(e).__name__, message="failed",
                       finished=time.time())
         except MemoryError:
             self._set(status="failed", error="Out of memory: use a smaller corpus, a smaller dimension, a larger "
@@ -297,10 +324,29 @@ class TrainingJob:
                       message="failed", finished=time.time())
         except Exception as e:  # a bug: still tell the user instead of spinning forever
             log.exception("training crashed")
-            self._set(status="failed", error=f"Training crashed unexpectedly: {type(e).__name__}: {e}",
+            self._set(status="failed", error=self._public(f"Training crashed unexpectedly: {type(e).__name__}: {e}"),
                       message="failed", finished=time.time())
 
+    def _public(self, message: str) -> str:
+        """``message`` without the server's folders (a visitor's workspace, the models and data folders): only the
+        file names stay."""
+        from w2v_core.settings import get_settings, public_message
+
+        try:
+            s = get_settings()
+            server = (s.data_dir, s.corpus_dir)
+        except W2VError:  # a misconfigured server: the message says which setting
+            server = (None, None)
+        folders = {str(f) for f in (self.uploads, self.root, *server) if f is not None}
+        for f in sorted(folders | {os.path.realpath(f) for f in folders}, key=len, reverse=True):
+            message = re.sub(re.escape(f.rstrip("/")) + r"(/[^\s/]+)*", _last_part, message)
+        return public_message(message)
+
     def _load(self, config):
+        src = Path(str(config.source))
+        if self._pinned is not None and not src.is_file():
+            raise W2VError(f"The corpus file {src.name} is no longer on this server (it was removed meanwhile); "
+                           "upload it again and start the run once more.")
         if self._loader is not None:
             return self._loader(config)
         from w2v_core.data.loader import load_corpus
@@ -329,16 +375,22 @@ class TrainingJob:
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
+        keep = [self.corpus_config.source] if self.corpus_config is not None else []
+        try:  # room for the model within the models quota BEFORE it is written (QuotaFull: nothing is saved)
+            evicted = [str(p) for p in quota.reserve(
+                "models", root, store.model_size_bound(result.vectors, result.tensors(), self.recorder.nbytes()), keep,
+                what="The trained model")]
+        except quota.QuotaFull as e:
+            self._set(status="failed", error=str(e), message="failed", finished=time.time())
+            return
         path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
         path = result.save(path, name=name)
         _save_snapshots(path, self.recorder)
-        keep = [path] + ([self.corpus_config.source] if self.corpus_config is not None else [])
         try:
-            evicted = [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
-                                                      keep=keep).values() for p in ps]
+            evicted += [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
+                                                       keep=keep + [path]).values() for p in ps]
         except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
             log.exception("enforcing the disk quotas failed")
-            evicted = []
         with self._lock:
             st = self._state
             st.path = str(path)
@@ -353,6 +405,30 @@ class TrainingJob:
                           if stopped
                           else "finished and saved")
             st.finished = time.time()
+
+
+MAX_ACTIVE_PER_WORKSPACE = 2  # shared mode: runs one visitor may have waiting or training at once
+
+
+def _check_visitor_share(job: "TrainingJob") -> None:
+    """Shared mode: refuse a visitor's run beyond MAX_ACTIVE_PER_WORKSPACE active ones (one tab cannot fill the line)."""
+    from w2v_core.settings import get_settings
+
+    try:
+        shared = get_settings().shared
+    except W2VError:  # a misconfigured server: the run itself fails saying which setting
+        return
+    if job.root is None or not shared:
+        return
+    if QUEUE.active_in(job.root) >= MAX_ACTIVE_PER_WORKSPACE:
+        raise W2VError(f"You already have {MAX_ACTIVE_PER_WORKSPACE} training runs waiting or running (in this or "
+                       "another tab): wait for one to finish, or stop one, before starting another.")
+
+
+def _last_part(m: re.Match) -> str:
+    """A server path in a message, as the name of its last part (a file's name)."""
+    parts = [x for x in m.group(0).split("/") if x]
+    return parts[-1] if parts else "the server's folder"
 
 
 def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
@@ -397,6 +473,13 @@ class JobQueue:
         """How many runs are waiting for a slot."""
         with self._slots:
             return len(self._waiting)
+
+    def active_in(self, root: str | Path) -> int:
+        """How many runs saving into the models folder ``root`` are waiting or hold a slot."""
+        real = os.path.realpath(root)
+        with self._slots:
+            return sum(1 for j in [*self._waiting, *self._running]
+                       if j.root is not None and os.path.realpath(j.root) == real)
 
     def enqueue(self, job: TrainingJob) -> None:
         """Put ``job`` at the back of the line (its thread then calls :meth:`wait_for_slot`)."""

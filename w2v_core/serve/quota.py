@@ -11,7 +11,12 @@ Only things this app wrote are counted, and only they are ever removed:
 * ``uploads``: files named ``<name>-<16 hex digits>.<ext>``, as ``sources.save_upload`` names them;
 * ``cache``: folders named by a 32-hex cache key that hold only the corpus cache's files.
 
-Anything else in those folders is neither counted nor touched. "Used" means: a folder's modification time (which
+Anything else in those folders is neither counted nor touched.
+
+A write first asks for room (:func:`reserve`): it is refused with a message when even removing every thing that
+may go would not make enough, else the least recently used things go until it fits, so an area never exceeds its
+limit by more than what concurrent writers add at once. What work in progress needs is never removed: a queued or
+running job's corpus (:func:`pin` / :func:`unpin`) and every session's current model (:func:`lease`). "Used" means: a folder's modification time (which
 :func:`mark_used` sets to now), a file's later access or modification time (:func:`mark_used` sets the access time
 only, because an upload's modification time is part of its corpus-cache key).
 """
@@ -22,6 +27,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +124,7 @@ def _item(area: str, p: Path) -> Item | None:
                 return None
             return Item(p, _folder_bytes(p), st.st_mtime)
         if area == "uploads":
-            if not (stat.S_ISREG(st.st_mode) and _UPLOAD_NAME.match(p.name)):
+            if not (stat.S_ISREG(st.st_mode) and _UPLOAD_NAME.match(p.name) and _named_by_content(p, st)):
                 return None
             return Item(p, st.st_size, max(st.st_atime, st.st_mtime))
         if not (stat.S_ISDIR(st.st_mode) and _CACHE_NAME.match(p.name)):
@@ -129,6 +135,27 @@ def _item(area: str, p: Path) -> Item | None:
         return Item(p, _folder_bytes(p), st.st_mtime)
     except OSError:
         return None
+
+
+_DIGESTS: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> its name carries its content's hash
+
+
+def _named_by_content(p: Path, st: os.stat_result) -> bool:
+    """Whether ``p`` is an upload we wrote: its name ends with the first 16 hex digits of its SHA-256 (as
+    ``sources.save_upload`` names them), so a hand-placed file that merely looks like one is never counted or
+    removed. Checked once per version of the file."""
+    import hashlib
+
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                h.update(chunk)
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        _DIGESTS[key] = p.name.rsplit("-", 1)[-1].split(".", 1)[0] == h.hexdigest()[:16]
+    return _DIGESTS[key]
 
 
 def items(area: str, folder: str | os.PathLike | None = None) -> list[Item]:
@@ -162,24 +189,114 @@ def evict(area: str, folder: str | os.PathLike | None = None, limit: int | None 
           keep: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """Remove the least recently used things we wrote in ``area`` until it is within its limit; returns them.
 
-    ``keep``: paths never removed (the current model, the corpus a run is reading). Without a limit, nothing goes.
+    ``keep``: paths never removed (the current model, the corpus a run is reading), besides every pinned or leased
+    path. Without a limit, nothing goes.
     """
     cap = _limit(area, limit)
     if cap is None:
         return []
-    found = items(area, folder)
+    return _evict_to(area, items(area, folder), cap, keep)
+
+
+def _evict_to(area: str, found: list[Item], target: int, keep: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove the removable ones of ``found`` (least recently used first) until they take at most ``target``."""
     used = sum(it.bytes for it in found)
-    kept = {_real(k) for k in keep}
+    kept = {_real(k) for k in keep} | pinned()
     removed = []
     for it in found:
-        if used <= cap:
+        if used <= target:
             break
         if _real(it.path) in kept or not _remove(area, it.path):
             continue
         used -= it.bytes
         removed.append(it.path)
-        log.info("quota: removed %s (%s, %d bytes) to stay under %d bytes", it.path, area, it.bytes, cap)
+        log.info("quota: removed %s (%s, %d bytes) to stay under %d bytes", it.path, area, it.bytes, target)
     return removed
+
+
+class QuotaFull(W2VError):
+    """A write that would not fit in its area's limit even after removing everything that may go."""
+
+
+def room(area: str, folder: str | os.PathLike | None = None, limit: int | None = None,
+         keep: Iterable[str | os.PathLike] = ()) -> int | None:
+    """The most bytes a new thing in ``area`` may take: the limit less what may not be removed (None: no limit)."""
+    cap = _limit(area, limit)
+    if cap is None:
+        return None
+    kept = {_real(k) for k in keep} | pinned()
+    return max(0, cap - sum(it.bytes for it in items(area, folder) if _real(it.path) in kept))
+
+
+def reserve(area: str, folder: str | os.PathLike | None, nbytes: int, keep: Iterable[str | os.PathLike] = (),
+            limit: int | None = None, what: str = "It") -> list[Path]:
+    """Make room for ``nbytes`` more in ``area`` BEFORE they are written; returns what was removed for it.
+
+    Refused with :class:`QuotaFull` (and nothing removed) when the limit minus what must stay (``keep``, pinned and
+    leased paths) is less than ``nbytes``; otherwise the least recently used things go until it fits.
+    """
+    cap = _limit(area, limit)
+    if cap is None:
+        return []
+    keep = list(keep)
+    found = items(area, folder)
+    if sum(it.bytes for it in found) + nbytes <= cap:
+        return []
+    free = room(area, folder, cap, keep) or 0
+    if nbytes > free:
+        noun = _NOUNS[area][1]
+        raise QuotaFull(f"{what} needs {_mb(nbytes)}, but the space for {noun} here is {_mb(cap)} and "
+                        f"{_mb(cap - free)} of it is in use (by what you are using now, or a run that is waiting or "
+                        "running), so nothing was saved. Delete something you no longer need, or make it smaller.")
+    return _evict_to(area, found, cap - nbytes, keep)
+
+
+# ---------------------------------------------------------------------------------------------- work in progress
+#
+# A pin is held by a job from the moment it is queued until it ends (counted: two jobs may read one upload); a
+# lease is one per owner (a browser session's current model), replaced by its next lease and forgotten after
+# LEASE_S without renewal (a session that went away holds nothing for long). Both live in this process only: they
+# protect work in progress, which does not outlive the server process either.
+
+LEASE_S = 2 * 3600
+_PIN_LOCK = threading.Lock()
+_PINS: dict[str, int] = {}
+_LEASES: dict[str, tuple[str, float]] = {}
+
+
+def pin(path: str | os.PathLike) -> None:
+    """Keep ``path`` from being removed by any quota until :func:`unpin` (once per pin)."""
+    with _PIN_LOCK:
+        r = _real(path)
+        _PINS[r] = _PINS.get(r, 0) + 1
+
+
+def unpin(path: str | os.PathLike) -> None:
+    with _PIN_LOCK:
+        r = _real(path)
+        n = _PINS.get(r, 0) - 1
+        if n > 0:
+            _PINS[r] = n
+        else:
+            _PINS.pop(r, None)
+
+
+def lease(owner: str, path: str | os.PathLike | None) -> None:
+    """``owner`` (e.g. a browser session) uses ``path`` now (None: nothing): it stays while the lease is fresh."""
+    with _PIN_LOCK:
+        if path is None:
+            _LEASES.pop(owner, None)
+        else:
+            _LEASES[owner] = (_real(path), time.time())
+
+
+def pinned() -> set[str]:
+    """The real paths no quota may remove now: pinned ones and fresh leases."""
+    now = time.time()
+    with _PIN_LOCK:
+        for owner in [o for o, (_, t) in _LEASES.items() if now - t > LEASE_S]:
+            del _LEASES[owner]
+        return set(_PINS) | {p for p, _ in _LEASES.values()}
 
 
 def _real(p: str | os.PathLike) -> str:
@@ -243,3 +360,50 @@ def mark_corpus_used(corpus_config, uploads_folder: str | os.PathLike | None = N
             mark_used(src)
     except Exception as e:  # noqa: BLE001 - bookkeeping only: never a reason for a run to fail
         log.debug("could not mark the corpus of %r as used (%s)", corpus_config, e)
+
+
+def save_upload(data: bytes, filename: str, folder: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> Path:
+    """``sources.save_upload`` into ``folder`` with room made first within the uploads quota (QuotaFull if none)."""
+    from w2v_core.data import sources
+
+    path = sources.save_upload(data, filename, folder=folder,
+                               reserve=lambda n: reserve("uploads", folder, n, keep, what=f"The file {filename}"))
+    mark_used(path)
+    return path
+
+
+def save_pasted_text(text: str, folder: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> Path:
+    """``sources.save_pasted_text`` into ``folder``, counted against the uploads quota before it is written."""
+    from w2v_core.data import sources
+
+    path = sources.save_pasted_text(text, folder=folder,
+                                    reserve=lambda n: reserve("uploads", folder, n, keep, what="The pasted text"))
+    mark_used(path)
+    return path
+
+
+def import_zip(data, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> tuple[Path, list[Path]]:
+    """``store.import_zip`` into ``root`` within the models quota: unpacking is capped at the room there is, and
+    the compact model's size is reserved (evicting the least recently used models) before it is written.
+
+    Returns the new model and what was removed to make room for it."""
+    from w2v_core import store
+
+    keep, removed = list(keep), []
+    free = room("models", root, keep=keep)
+    cap = store.MAX_IMPORT_BYTES if free is None else min(store.MAX_IMPORT_BYTES, free)
+    path = store.import_zip(data, root, max_bytes=cap, reserve=lambda n: removed.extend(
+        reserve("models", root, n, keep, what="The imported model")))
+    return path, removed
+
+
+def import_vectors(src: str | os.PathLike, root: str | os.PathLike, keep: Iterable[str | os.PathLike] = (),
+                   name: str | None = None, limit: int | None = None) -> tuple[Path, list[Path]]:
+    """``store.import_vectors`` into ``root``, its model's size reserved within the models quota before it is
+    written; returns the new model and what was removed to make room for it."""
+    from w2v_core import store
+
+    keep, removed = list(keep), []
+    path = store.import_vectors(src, root, name=name, limit=limit, reserve=lambda n: removed.extend(
+        reserve("models", root, n, keep, what="The imported model")))
+    return path, removed

@@ -243,6 +243,43 @@ def check_writable_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def _check_destination(p: Path, want: str) -> Path:
+    """What every destination must pass (``want`` says what to give instead): not a link, not the current folder or
+    one above it, not inside a model folder (it would hide that model from deleting and from the disk quota)."""
+    ap = p.absolute()
+    if p.is_symlink():
+        raise W2VError(f"{p} is a symbolic link: give {want}.")
+    here = Path.cwd().resolve()
+    if ap.resolve() == here or here.is_relative_to(ap.resolve()):
+        raise W2VError(f"{p} is the current folder or contains it: give {want}.")
+    for parent in ap.resolve().parents:
+        if _has_our_config(parent):
+            raise W2VError(f"{p} is inside the model folder {parent.name}, whose files it would mix with: give {want}.")
+    return ap
+
+
+def check_export_destination(path: str | os.PathLike, folder: bool = False) -> Path:
+    """Refuse an export destination that would overwrite anything: an existing file of any kind (a FIFO, a device,
+    a model's own config.json), a link, a place inside a model folder; a ``folder`` must be new or empty.
+
+    The same checks as a model's destination (``_check_destination``); returns the absolute path.
+    """
+    p = Path(path).expanduser()
+    want = "a new folder for the export" if folder else "a new file name for the export"
+    ap = _check_destination(p, want)
+    if os.path.lexists(ap):
+        if not folder or not ap.is_dir():
+            raise W2VError(f"{p} already exists; nothing was overwritten. Give {want}.")
+        try:
+            names = sorted(os.listdir(ap))
+        except OSError as e:
+            raise W2VError(f"Cannot read {p} ({e.strerror or e}): give {want}.") from None
+        if names:
+            raise W2VError(f"{p} already holds files ({', '.join(names[:3])}); nothing was overwritten. Give {want}.")
+    check_writable_folder(ap.parent)
+    return ap
+
+
 def check_model_destination(path: str | os.PathLike) -> Path:
     """Refuse, before any training starts, a model destination whose files would be lost or that cannot be written.
 
@@ -251,13 +288,7 @@ def check_model_destination(path: str | os.PathLike) -> Path:
     Returns the absolute path.
     """
     p = Path(path).expanduser()
-    ap = p.absolute()
-    if p.is_symlink():
-        raise W2VError(f"{p} is a symbolic link: give a new folder path for the model.")
-    here = Path.cwd().resolve()
-    if ap.resolve() == here or here.is_relative_to(ap.resolve()):
-        raise W2VError(f"{p} is the current folder or contains it: give a new folder path for the model, "
-                       "such as models/my-model.")
+    ap = _check_destination(p, "a new folder path for the model, such as models/my-model")
     if os.path.lexists(ap):
         if not ap.is_dir():
             raise W2VError(f"{p} exists and is not a folder: give a new folder path for the model.")

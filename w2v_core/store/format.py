@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # with one sentence (W2VError) instead of breaking a page later.
 
 MAX_NAME_CHARS = 200
+MAX_ABS_VALUE = 1e6  # no trained vector comes near; near 1e19 a squared norm overflows float32 and every cosine is 0
 _NUM, _INT, _NULL = "number", "whole number", None
 _CONFIG_FIELDS: dict[str, tuple] = {
     "format": (str,), "format_version": (_INT,), "name": (str,), "created": (str,), "imported": (bool,),
@@ -146,6 +147,11 @@ def validate_tensors(tensors: dict[str, np.ndarray], n_words: int | None = None,
         if not np.isfinite(a).all():
             raise W2VError(f"{where}: table '{k}' holds NaN or infinite numbers, so the vectors are unusable; "
                            "train or export the model again.")
+        big = float(np.abs(a).max()) if a.size else 0.0
+        if big > MAX_ABS_VALUE:
+            raise W2VError(f"{where}: table '{k}' holds numbers as large as {big:.3g}; word vectors hold small "
+                           f"numbers (at most {MAX_ABS_VALUE:g} here), so these would make every similarity "
+                           "meaningless. Export the vectors again.")
     return out
 
 
@@ -385,6 +391,8 @@ def rename_model(path: str | os.PathLike, new_name: str) -> None:
         raise W2VError("A model name cannot be empty.")
     if len(new_name) > MAX_NAME_CHARS:
         raise W2VError(f"A model name can have at most {MAX_NAME_CHARS} characters.")
+    if "/" in new_name or "\\" in new_name:  # it reads like a path, and the folder would not move anyway
+        raise W2VError("A model name cannot contain '/' or '\\': it is a name, not a folder; use '-' instead.")
     p = Path(path)
     cfg = read_config(p)
     if new_name == cfg.get("name"):

@@ -149,18 +149,21 @@ def read_record(path: str | os.PathLike) -> ModelRecord:
         scores=_read_extra(_readable_dir(p), SCORES), mtime_stamp=mtime_stamp(p), scores_stamp=scores_stamp)
 
 
-def list_records(root: str | os.PathLike | None = None, *, broken: bool = False) -> list[ModelRecord]:
+def list_records(root: str | os.PathLike | None = None, *, broken: bool = False,
+                 repair: bool = True) -> list[ModelRecord]:
     """The model folders under ``root`` (default: models_dir()), newest first.
 
     Folders that cannot be read are left out with a log line, or kept (with ``error`` set) when ``broken``.
-    Leftovers of killed saves are repaired first (repair_models_dir); a model whose replacement is being renamed in
-    right now is listed from its aside copy, so it never disappears from the list.
+    Leftovers of killed saves are repaired first (repair_models_dir; not with ``repair=False``, for a folder the app
+    must never write to, such as the gallery); a model whose replacement is being renamed in right now is listed
+    from its aside copy, so it never disappears from the list.
     """
     root = Path(root) if root is not None else models_dir()
     out: list[ModelRecord] = []
     if not root.is_dir():
         return out
-    repair_models_dir(root)
+    if repair:
+        repair_models_dir(root)
     try:
         names = {e.name for e in os.scandir(root)}
     except OSError as e:

@@ -14,13 +14,16 @@ import re
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
+
+import numpy as np
 
 from w2v_core.errors import W2VError
 from w2v_core.store.disk import (CONFIG, HISTORY, KNOWN_FILES, MAX_CONFIG_BYTES, PICKLE_SUFFIXES, SCORES,
-                                 VECTORS_TXT, VOCAB, WEIGHTS, _json_default, _marked_name, _readable_dir,
-                                 _remove_ours, check_writable_folder, models_dir)
-from w2v_core.store.format import (_check_folder, load_model, new_model_slot, read_config, rename_model, save_model,
+                                 SNAPSHOTS, VECTORS_TXT, VOCAB, WEIGHTS, _json_default, _marked_name, _readable_dir,
+                                 _remove_ours, check_export_destination, check_writable_folder,
+                                 models_dir)
+from w2v_core.store.format import (_check_folder, load_model, new_model_slot, read_config, read_tensors, save_model,
                                    validate_tensors)
 from w2v_core.vectors import WordVectors
 
@@ -59,17 +62,28 @@ def public_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 MAX_IMPORT_BYTES = 1024**3  # what an imported zip may unpack to, counted as the bytes actually written
 MAX_ZIP_MEMBERS = 10_000
-_MEMBER_CAPS = {CONFIG: MAX_CONFIG_BYTES, SCORES: 16 * 1024**2, HISTORY: 64 * 1024**2}  # others: the total cap
+_MEMBER_CAPS = {CONFIG: MAX_CONFIG_BYTES, SCORES: 1024**2, HISTORY: 8 * 1024**2}  # others: the total cap
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # the decompressors that read in bounded steps
+_TABLES = ("in", "out", "out_bias")  # the tables a model keeps; anything else in weights.safetensors is dropped
+Reserve = Callable[[int], object]  # called with a model's size in bytes before it is written; raises to refuse
+
+
+def model_size_bound(vectors: WordVectors, tensors: dict[str, np.ndarray], extra: int = 0) -> int:
+    """At most how many bytes :func:`save_model` writes for these tables (vectors.txt: 13 characters a number)."""
+    words = sum(len(w.encode("utf-8")) for w in vectors.words)
+    V, D = vectors.vectors.shape
+    return (sum(t.nbytes + 256 for t in tensors.values()) + 2 * words + V * (D * 13 + 24) + extra + 64 * 1024)
 
 
 def import_zip(data: bytes | BinaryIO, root: str | os.PathLike | None = None, name: str | None = None,
-               max_bytes: int = MAX_IMPORT_BYTES) -> Path:
-    """Unpack an uploaded model zip into a new folder under ``root`` after validating every file.
+               max_bytes: int = MAX_IMPORT_BYTES, reserve: Reserve | None = None) -> Path:
+    """Unpack an uploaded model zip, validate every file, and store it as a new, compact model folder under ``root``.
 
-    Members are streamed to disk in 1 MB steps and the bytes actually written are counted against a per-file cap
-    and ``max_bytes`` in all (the sizes in the zip's header are not trusted), so a zip bomb stops at the cap. Only
-    the known file names are unpacked, flat (no path can escape the folder); a pickle-style file refuses the zip.
+    Members are streamed to a marked temporary folder in 1 MB steps, each stopped at the size the zip declares for
+    it (and a per-file cap, and ``max_bytes`` in all), so a zip bomb stops at the cap. Only the known file names are
+    unpacked, flat (no path can escape the folder); a pickle-style file refuses the zip. The model is then written
+    afresh from what was read (the tables a model has, vocab.tsv and vectors.txt made here), so padding in the zip's
+    files is not kept; ``reserve`` is called with its size before it is written.
     """
     root = Path(root) if root is not None else models_dir()
     src = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
@@ -89,30 +103,44 @@ def import_zip(data: bytes | BinaryIO, root: str | os.PathLike | None = None, na
         try:
             written = 0
             for base, info in files.items():  # only known names, written flat: no path traversal possible
-                written += _unpack_member(z, info, tmp / base, min(_MEMBER_CAPS.get(base, max_bytes),
-                                                                   max_bytes - written), max_bytes)
-            m = load_model(tmp)  # validates everything
-            V, D = m.vectors.vectors.shape
-            if VECTORS_TXT in files:
-                _check_vectors_txt(tmp / VECTORS_TXT, V, D)
-            else:
-                m.vectors.save_word2vec_format(tmp / VECTORS_TXT)
-            final, unique = new_model_slot(root, name or str(m.config.get("name") or "model"))
-            if unique != m.name:
-                rename_model(tmp, unique)
-            os.replace(tmp, final)
+                cap = min(info.file_size, _MEMBER_CAPS.get(base, max_bytes), max_bytes - written)
+                written += _unpack_member(z, info, tmp / base, cap, max_bytes)
+            final = _store_compact(tmp, root, name, reserve)
         except W2VError as e:
             _remove_ours(tmp)
-            raise W2VError(str(e).replace(tmp.name, "the zip")) from None
+            raise type(e)(str(e).replace(tmp.name, "the zip")) from None
         except BaseException:
             _remove_ours(tmp)
             raise
+    _remove_ours(tmp)
     log.info("imported a model zip to %s (%d bytes unpacked)", final, written)
     return final
 
 
+def _store_compact(tmp: Path, root: Path, name: str | None, reserve: Reserve | None) -> Path:
+    """The unpacked folder ``tmp``, validated, written as a new model folder under ``root`` from what it holds."""
+    from w2v_core.snapshots import check_snapshots_file
+
+    m = load_model(tmp)  # validates everything
+    tensors = {k: v for k, v in read_tensors(tmp, len(m.vectors)).items() if k in _TABLES}
+    snaps = tmp / SNAPSHOTS
+    if snaps.is_file():
+        check_snapshots_file(snaps)
+    extra = sum(len(json.dumps(x, indent=2, default=_json_default)) for x in (m.history, m.scores, m.config))
+    extra += snaps.stat().st_size if snaps.is_file() else 0
+    if reserve is not None:
+        reserve(model_size_bound(m.vectors, tensors, extra))
+    final, unique = new_model_slot(root, name or str(m.config.get("name") or "model"))
+    save_model(final, m.vectors, {**m.config, "name": unique}, tensors, m.history, m.scores)
+    if snaps.is_file():
+        os.replace(snaps, final / SNAPSHOTS)
+    return final
+
+
 def _model_members(z: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
-    """The zip's model files by name, refusing (before anything is written) what cannot be one of our models."""
+    """The zip's model files by name, refusing (before anything is written) what cannot be one of our models.
+
+    vectors.txt is not unpacked: it is written afresh from the weights (a padded one would take any size)."""
     infos = z.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
         raise W2VError(f"The zip holds {len(infos):,} entries; a model folder has at most {len(KNOWN_FILES)}.")
@@ -134,9 +162,10 @@ def _model_members(z: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipI
         files[base] = i
     if CONFIG not in files or WEIGHTS not in files or VOCAB not in files:
         raise W2VError(f"The zip is not a model folder: it needs {CONFIG}, {VOCAB} and {WEIGHTS}.")
+    files.pop(VECTORS_TXT, None)
     if sum(i.file_size for i in files.values()) > max_bytes:
-        raise W2VError(f"The zip unpacks to more than {max_bytes / 1e6:,.0f} MB; that is more than a model folder "
-                       "imported here may take.")
+        raise W2VError(f"The zip unpacks to more than the {max_bytes / 1e6:,.1f} MB a model imported here may take "
+                       f"now ({sum(i.file_size for i in files.values()) / 1e6:,.1f} MB); nothing was imported.")
     return files
 
 
@@ -149,8 +178,8 @@ def _unpack_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, cap: i
                 n += len(chunk)
                 if n > cap:
                     raise W2VError(f"The zip's {dest.name} unpacks to more than "
-                                   f"{min(cap, max_bytes) / 1e6:,.1f} MB, more than a model folder imported here "
-                                   "may take; it was not imported.")
+                                   f"{min(cap, max_bytes) / 1e6:,.1f} MB (more than it says, or than a model "
+                                   "folder imported here may take); it was not imported.")
                 out.write(chunk)
     except (zipfile.BadZipFile, EOFError, zlib.error, RuntimeError, NotImplementedError) as e:
         raise W2VError(f"The zip is damaged or encrypted ({dest.name}: {str(e)[:80]}); zip the model folder "
@@ -158,29 +187,20 @@ def _unpack_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, cap: i
     return n
 
 
-def _check_vectors_txt(path: Path, V: int, D: int) -> None:
-    """vectors.txt must say it holds the same V x D table, and have its V lines (it is not read otherwise)."""
-    with open(path, "rb") as f:
-        header = f.readline(64).split()
-        lines = 1
-        while chunk := f.read(1024 * 1024):
-            lines += chunk.count(b"\n")
-    if header != [str(V).encode(), str(D).encode()] or lines != V + 1:
-        raise W2VError(f"The zip's {VECTORS_TXT} does not match its weights ({V} words x {D} numbers); zip the "
-                       "model folder again.")
-
-
 def import_vectors(src: str | os.PathLike, root: str | os.PathLike | None = None, name: str | None = None,
-                   limit: int | None = None) -> Path:
+                   limit: int | None = None, reserve: Reserve | None = None) -> Path:
     """Import plain word2vec (text/binary) or GloVe text vectors as a model folder so they can be explored.
 
-    The table is validated like a model's (finite numbers, a dimension the app handles) before anything is written.
+    The table is validated like a model's (finite, not absurdly large numbers, a dimension the app handles) before
+    anything is written; ``reserve`` is called with the model's size before it is written.
     """
     src = Path(src)
     root = Path(root) if root is not None else models_dir()
     check_writable_folder(root)
     wv = WordVectors.load_word2vec_format(src, limit=limit)
     validate_tensors({"in": wv.vectors}, len(wv), src.name)
+    if reserve is not None:
+        reserve(model_size_bound(wv, {"in": wv.vectors}))
     path, name = new_model_slot(root, name or src.stem)
     cfg = {"name": name, "imported": True, "source_file": src.name,
            "summary": {"vocab_size": len(wv), "dim": wv.dim}}
@@ -193,17 +213,32 @@ def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> l
     m = load_model(path)
     out = Path(out)
     if fmt == "projector":
+        check_export_destination(out, folder=True)  # nothing is overwritten
         return list(m.vectors.save_projector(out))
     if fmt in ("word2vec-binary", "word2vec-text"):
-        if out.is_dir():
+        if out.is_dir() and not out.is_symlink():
             out = out / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
+        check_export_destination(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(_marked_name(out.name, "part"))
         try:
             m.vectors.save_word2vec_format(tmp, binary=fmt == "word2vec-binary")
-            os.replace(tmp, out)
-        except BaseException:
+            _place_new(tmp, out)
+        except FileExistsError:
+            raise W2VError(f"{out} appeared while the export was written; nothing was overwritten.") from None
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
         return [out]
     raise W2VError(f"Unknown export format '{fmt}': choose projector, word2vec-binary or word2vec-text.")
+
+
+def _place_new(tmp: Path, out: Path) -> None:
+    """Give the finished file ``tmp`` the name ``out``, which must not exist (FileExistsError if it appeared)."""
+    try:
+        os.link(tmp, out)  # unlike a rename, never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: copy into a file created exclusively
+        with open(tmp, "rb") as src, open(out, "xb") as dst:
+            while chunk := src.read(1024 * 1024):
+                dst.write(chunk)
