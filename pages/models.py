@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import cards, exports, session, shell
+from ui import cards, continue_view, exports, session, shell
 from ui.job import current_job
 from ui.widgets import PERSIST, guarded, md_escape, show_error
 from w2v_core import store
@@ -116,6 +116,7 @@ def actions(rec: store.ModelRecord, i: int, mine: bool) -> None:
                         file_name=f"{rec.path.name}-projector.zip", mime="application/zip",
                         key=f"models_projector_{i}", icon=":material/public:", on_click="ignore",
                         help="vectors.tsv + metadata.tsv: load both at projector.tensorflow.org ('Load').")
+    continue_view.continue_button(row, p, f"models_continue_{i}")  # a gallery model's child is saved as one's own
     if not mine:
         return
     with row.popover("Rename", icon=":material/edit:"):
@@ -148,6 +149,8 @@ with tab_list:
             if rec.ok:
                 cards.model_card(rec, current=str(rec.path) == current, border=False)
                 actions(rec, i, mine=True)
+                if continue_view.lineage_line(rec):
+                    continue_view.what_changed_view(rec, f"models_changed_{i}")
             else:
                 cards.broken_card(rec)
                 delete_button(rec, i, st.container(horizontal=True))

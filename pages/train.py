@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import session, shell, train_view
+from ui import continue_view, session, shell, train_view
 from ui.cards import ARCH as ARCH_LABEL
 from ui.corpus_picker import ALL, MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
 from ui.job import REATTACHED, current_job, remember_job
@@ -56,6 +56,7 @@ def restore_knobs(job: TrainingJob) -> None:
              "train_update": UPDATES[tc.update == "sum"]}
     choices = {"train_dim": DIM_CHOICES, "train_sample": SAMPLE_CHOICES, "train_lr": LR_CHOICES,
                "train_batch": BATCH_CHOICES}
+    knobs[continue_view.INIT_KEY] = str(job.parent or continue_view.FRESH)
     for k, v in knobs.items():
         if k not in choices or v in choices[k]:  # a value no widget offers keeps the widget's own
             ss[k] = v
@@ -84,6 +85,8 @@ live, knobs = st.columns([7, 5], gap="large")
 
 with knobs:
     st.markdown("##### :material/tune: Settings")
+    parent = continue_view.start_from(DIM_CHOICES)  # before the model widgets: it sets the parent's settings
+    fixed = continue_view.locked(parent)
     t_corpus, t_model, t_train = st.tabs(["Corpus", "Model", "Training"])
     with t_corpus:
         corpus_config = corpus_picker(KEY)
@@ -92,15 +95,17 @@ with knobs:
     with t_model:
         c = st.columns(2)
         c[0].radio("Architecture", ["Skip-gram", "CBOW"], key="train_arch", persist_state=PERSIST,
+                   disabled=fixed["arch"],
                    help="Skip-gram predicts each context word from the centre word; CBOW predicts the centre word "
                         "from the average of its context.")
         c[1].radio("Output layer", ["Negative sampling", "Full softmax"], key="train_loss", persist_state=PERSIST,
+                   disabled=fixed["arch"],
                    help="Negative sampling scores the true word against a few random ones (fast); full softmax "
                         "scores every word in the vocabulary (exact, slow on large vocabularies).")
         c = st.columns(2)
         c[0].slider("Window", 1, 15, key="train_window", persist_state=PERSIST,
                     help="How many words on each side count as context (the actual radius is drawn from 1..window).")
-        c[1].select_slider("Dimension", DIM_CHOICES, key="train_dim", persist_state=PERSIST,
+        c[1].select_slider("Dimension", DIM_CHOICES, key="train_dim", persist_state=PERSIST, disabled=fixed["dim"],
                            help="Length of each word vector: more can hold more, but needs more text and time.")
         softmax = ss["train_loss"] == "Full softmax"
         c = st.columns(2)
@@ -142,7 +147,8 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
     mc = ModelConfig(
         arch="skipgram" if ss["train_arch"] == "Skip-gram" else "cbow",
         loss="softmax" if ss["train_loss"] == "Full softmax" else "negative",
-        dim=int(ss["train_dim"]), window=int(ss["train_window"]), negative=int(ss["train_negative"]),
+        dim=parent.dim if parent is not None else int(ss["train_dim"]), window=int(ss["train_window"]),
+        negative=int(ss["train_negative"]),
         min_count=int(ss[MIN_COUNT]), sample=float(ss["train_sample"]))
     lr, batch = ss["train_lr"], ss["train_batch"]
     tc = TrainConfig(epochs=int(ss["train_epochs"]), lr=None if lr == "auto" else float(lr),
@@ -175,8 +181,10 @@ with live:
                 raise W2VError("Choose a corpus first (and upload or point to a file if you chose your own text).")
             corpus_config.validate()
             mc, tc = build_configs()
-            job = TrainingJob(corpus_config, mc, tc, name=ss["train_name"].strip() or None,
-                              root=session.models_root(), uploads=session.uploads_folder()).start()
+            name = ss["train_name"].strip() or (continue_view.child_name(parent, corpus_config.source, tc.epochs)
+                                                 if parent is not None else None)
+            job = TrainingJob(corpus_config, mc, tc, name=name, root=session.models_root(),
+                              uploads=session.uploads_folder(), parent=parent and str(parent.path)).start()
             ss[train_view.PREVIOUS] = session.current_path()  # what "keep the previous model" goes back to
             remember_job(job)  # this session's run, and its id in the URL: a refreshed tab finds it again
             active = True

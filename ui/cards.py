@@ -14,6 +14,7 @@ from ui import session
 from ui.widgets import md_escape
 from w2v_core import explorer, store
 from w2v_core.errors import W2VError
+from w2v_core import continuation
 from w2v_core.store import ModelRecord
 
 ARCH = {"skipgram": "Skip-gram", "cbow": "CBOW"}
@@ -110,6 +111,9 @@ def model_card(r: ModelRecord, *, current: bool | None = None, border: bool = Tr
         c[3].metric("Training time", d["time"])
         if "knobs" in d:
             st.caption(md_escape(d["knobs"]))
+        lineage = r.config.get("lineage")
+        if isinstance(lineage, dict):
+            st.caption(":material/family_history: " + md_escape(continuation.describe(lineage)))
         line = scores_line(r.scores)
         if line:
             st.caption(":material/grading: " + line)

@@ -11,10 +11,16 @@ from ui.widgets import plot_text
 from w2v_core.serve.jobs import JobState
 
 
-def loss_figure(state: JobState) -> go.Figure:
-    """A run's loss per report (faint), its moving average (bold) and the per-epoch mean (markers), by epoch."""
+def loss_figure(state: JobState, before: list[dict[str, float]] | None = None, offset: float = 0.0) -> go.Figure:
+    """A run's loss per report (faint), its moving average (bold) and the per-epoch mean (markers), by epoch.
+
+    A continued run (``continuation.py``) draws its parent's curve (``before``, {x, loss}) first and its own after
+    the parent's ``offset`` epochs."""
     fig = go.Figure()
-    xs = [b["x"] for b in state.batch_losses]
+    if before:
+        fig.add_trace(go.Scatter(x=[b["x"] for b in before], y=[b["loss"] for b in before], mode="lines",
+                                 name="the parent's run", line=dict(width=1.5, color="rgba(120,120,120,0.6)")))
+    xs = [b["x"] + offset for b in state.batch_losses]
     if xs:
         fig.add_trace(go.Scatter(x=xs, y=[b["loss"] for b in state.batch_losses], mode="lines", name="loss per report",
                                  line=dict(width=1, color="rgba(99,110,250,0.35)")))
@@ -23,7 +29,7 @@ def loss_figure(state: JobState) -> go.Figure:
         smooth = raw.rolling(max(3, len(raw) // 15) | 1, center=True, min_periods=1).mean()
         fig.add_trace(go.Scatter(x=xs, y=smooth, mode="lines", name="smoothed", line=dict(width=2.5, color="#636efa")))
     if state.epoch_losses:
-        fig.add_trace(go.Scatter(x=[e["epoch"] for e in state.epoch_losses], y=[e["loss"] for e in state.epoch_losses],
+        fig.add_trace(go.Scatter(x=[e["epoch"] + offset for e in state.epoch_losses], y=[e["loss"] for e in state.epoch_losses],
                                  mode="lines+markers", name="epoch mean", marker=dict(size=9, color="#ef553b"),
                                  line=dict(dash="dot", color="#ef553b")))
     fig.update_traces(cliponaxis=False)  # a marker on the last epoch sits on the axis' edge: draw all of it
@@ -31,10 +37,12 @@ def loss_figure(state: JobState) -> go.Figure:
                       legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
     # the epochs planned while it runs; a stopped run ends where it stopped
     ran = state.summary.get("epochs")  # epochs run, a fraction when stopped mid-epoch
-    end = (max(xs + [e["epoch"] for e in state.epoch_losses] + [ran if isinstance(ran, (int, float)) else 0])
-           if state.status == "stopped" else state.epochs)
+    end = (max(xs + [e["epoch"] + offset for e in state.epoch_losses]
+               + [offset + ran if isinstance(ran, (int, float)) else 0])
+           if state.status == "stopped" else state.epochs + offset)
     fig.update_xaxes(range=[0, max(end, 1e-3)])
-    ys = [b["loss"] for b in state.batch_losses] + [e["loss"] for e in state.epoch_losses]
+    ys = [b["loss"] for b in state.batch_losses] + [e["loss"] for e in state.epoch_losses] + [
+        b["loss"] for b in before or []]
     if ys and min(ys) > 0 and max(ys) / min(ys) > 100:  # a diverging run: a log scale keeps the curve readable
         fig.update_yaxes(type="log")
     return fig

@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from ui import cards, charts, map_learn, shell
+from ui import cards, charts, continue_view, map_learn, shell
 from ui.corpus_picker import offline_message, use_sample
 from ui.job import current_job, finish_job_if_done
 from ui import session
@@ -157,7 +157,8 @@ def live_view() -> None:
         st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · "
                    f"{s.corpus['documents']:,} documents · {s.corpus['distinct_words']:,} distinct words")
     if len(s.batch_losses) >= 2 or s.epoch_losses:
-        st.plotly_chart(charts.loss_figure(s), key="train_loss_chart", config={"displayModeBar": False})
+        st.plotly_chart(charts.loss_figure(s, *continue_view.parent_curve(job)), key="train_loss_chart",
+                        config={"displayModeBar": False})
     elif s.active:
         st.caption("The loss chart appears with the first batches.")
     if s.status == "running":
@@ -176,7 +177,10 @@ def live_view() -> None:
                        "recently used model(s) or upload(s) were removed.")
         try:
             session.load_model(s.path)  # a damaged save says so here
-            cards.model_card(store.read_record(s.path))
+            rec = store.read_record(s.path)
+            cards.model_card(rec)
+            if getattr(job, "parent", None):
+                continue_view.what_changed_view(rec, "train_changed")
             cards.health_note(s.path)
         except W2VError as e:
             show_error(e)

@@ -213,5 +213,19 @@ def continue_trainer(parent_path: str | Path, corpus, asked: dict[str, Any] | No
     return Trainer(corpus, mc, tc, callbacks, stop_event, init=Continuation(parent))
 
 
-__all__ = ["Continuation", "Parent", "load_parent", "child_model_config", "child_lr", "continue_trainer", "describe",
-           "LR_FRACTION", "NO_OUTPUT_NOTE"]
+def make_trainer(parent_path: str | Path | None, corpus, model_config: ModelConfig, train_config, callbacks=(),
+                 stop_event=None):
+    """A fresh Trainer, or with ``parent_path`` one that continues it with ``model_config``'s settings (the app's
+    training jobs call this; the parent's dimension, architecture and output layer must match, see
+    :func:`child_model_config`)."""
+    from dataclasses import asdict
+
+    from w2v_core.training import Trainer
+
+    if parent_path is None:
+        return Trainer(corpus, model_config, train_config, callbacks, stop_event)
+    return continue_trainer(parent_path, corpus, asdict(model_config), train_config, callbacks, stop_event)
+
+
+__all__ = ["Continuation", "Parent", "load_parent", "child_model_config", "child_lr", "continue_trainer",
+           "make_trainer", "describe", "LR_FRACTION", "NO_OUTPUT_NOTE"]

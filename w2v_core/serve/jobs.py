@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from w2v_core.continuation import make_trainer
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.snapshots import SnapshotRecorder, save_snapshots
@@ -157,13 +158,14 @@ class TrainingJob:
     def __init__(self, corpus_config=None, model_config: ModelConfig = ModelConfig(),
                  train_config: TrainConfig = TrainConfig(), *, corpus=None, name: str | None = None,
                  root: str | Path | None = None, uploads: str | Path | None = None,
-                 loader: Callable[[Any], Any] | None = None):
+                 loader: Callable[[Any], Any] | None = None, parent: str | Path | None = None):
         if corpus is None and corpus_config is None:
             raise ValueError("give a corpus or a corpus_config")
         self.corpus_config = corpus_config
         self.model_config = model_config
         self.train_config = train_config
         self.name = name
+        self.parent = parent  # a model folder this run continues (continuation.py); None: random vectors
         self.root = root
         self.uploads = uploads  # the visitor's own uploads folder on a shared server (loader.check_source, quotas)
         self._corpus = corpus
@@ -310,8 +312,8 @@ class TrainingJob:
                           finished=time.time())
                 return
             self._set(status="running", message="building the vocabulary ...")
-            trainer = Trainer(corpus, self.model_config, self.train_config,
-                              [_Recorder(self._lock, self._state), self.recorder], self._stop)
+            trainer = make_trainer(self.parent, corpus, self.model_config, self.train_config,
+                                   [_Recorder(self._lock, self._state), self.recorder], self._stop)
             result = trainer.train()
             self._finish(result)
         except W2VError as e:
