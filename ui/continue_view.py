@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.widgets import md_escape, show_error
+from ui.widgets import PERSIST, md_escape, show_error
 from w2v_core import continuation, store
 from w2v_core.changes import what_changed
 from w2v_core.errors import W2VError
@@ -42,7 +42,7 @@ def start_from(dim_choices: list[int]) -> store.ModelRecord | None:
     by_path = {str(r.path): r for r in records}
     if st.session_state.get(INIT_KEY, FRESH) not in paths:
         st.session_state[INIT_KEY] = FRESH
-    st.selectbox("Start from", paths, key=INIT_KEY, format_func=lambda p: "random vectors (a new model)" if not p
+    st.selectbox("Start from", paths, key=INIT_KEY, persist_state=PERSIST, format_func=lambda p: "random vectors (a new model)" if not p
                  else by_path[p].name + (" (imported vectors)" if by_path[p].imported else ""),
                  help="Continue a saved or imported model: its words keep their vectors, words of the new text "
                       "seen at least min count times join, and the result is saved as a new model.")
