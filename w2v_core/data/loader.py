@@ -43,7 +43,12 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
             if progress is not None:
                 progress(1.0, "loaded from the corpus cache")
             return cached
-    corpus = _load_uncached(config, progress)
+    if config.phrases:  # on the corpus without phrases (itself cached), so changing a phrase knob does not re-tokenize
+        from w2v_core.data.phrases import apply_phrases
+
+        corpus = apply_phrases(load_corpus(replace(config, phrases=0), progress, use_cache, any_path=True), config)
+    else:
+        corpus = _load_uncached(config, progress)
     if use_cache:
         corpus_cache.save(config, corpus)
     if progress is not None:
