@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import session
+from ui import corpus_text, session
 from ui.widgets import PERSIST, default, md_escape, show_error
 from w2v_core import settings, showcase
 from w2v_core.data import corpus_cache, hub, sources
@@ -188,11 +188,13 @@ def corpus_picker(key: str) -> CorpusConfig | None:
                                help="WikiText marks rare words as <unk>; keep it as a word.")
         pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
                                    help="Split on white space only; no other cleaning.")
+        extra = corpus_text.text_options(key)  # Unicode normalisation, phrases
     if source is None:
         return None
     cfg = CorpusConfig(source=source, max_tokens=None if size == ALL else int(size), pretokenized=pretokenized,
                        lowercase=lowercase, keep_numbers=keep_numbers, keep_punct=keep_punct,
-                       min_token_len=int(min_token_len), keep_unk=keep_unk, text_column=text_column, split=split)
+                       min_token_len=int(min_token_len), keep_unk=keep_unk, text_column=text_column, split=split,
+                       **extra)
     try:
         cfg.validate()
     except W2VError as e:
