@@ -133,3 +133,18 @@ def test_cli_help_lists_the_phrase_and_unicode_options_and_a_bad_one_is_one_line
     r = cli("train", "--corpus", "lee", "--phrases", "1", "--phrase-scoring", "pmi", "--out", str(tmp_path / "m"))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "scoring" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "m").exists()
+
+
+def test_a_model_folder_from_before_these_options_still_loads_and_says_phrases_off(tiny_model):
+    from ui.cards import phrases_setting
+    from w2v_core.store import load_model, read_record
+
+    cfg_file = tiny_model / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    for k in ("normalize", "phrases", "phrase_min_count", "phrase_threshold", "phrase_scoring"):
+        cfg["corpus"]["config"].pop(k)
+    cfg_file.write_text(json.dumps(cfg))
+    assert load_model(tiny_model).vectors.most_similar("cat", topn=3)
+    r = read_record(tiny_model)
+    assert r.error is None and r.corpus.phrases == 0 and r.corpus.normalize == "NFC"
+    assert phrases_setting(r) == "off"
