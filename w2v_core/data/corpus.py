@@ -18,6 +18,7 @@ cleaned; Chinese, Japanese, Thai (scripts without spaces) split into words or ch
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from w2v_core.data import scripts
+from w2v_core.data.scripts import NORMAL_FORMS, has_mark, has_unspaced, mark_class, split_unspaced
+from w2v_core.data.scripts import normalize as normalize_text
 from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
@@ -71,12 +73,30 @@ class CorpusConfig:
             raise W2VError(f"The corpus size must be at least 1 token (got {self.max_tokens}).")
         if not 1 <= self.min_token_len <= 50:
             raise W2VError(f"The minimum token length must be between 1 and 50 (got {self.min_token_len}).")
-        if self.normalize not in scripts.NORMAL_FORMS:
+        if self.normalize not in NORMAL_FORMS:
             raise W2VError(f"Unknown Unicode normalisation '{self.normalize}': choose one of "
-                           f"{', '.join(scripts.NORMAL_FORMS)}.")
-        from w2v_core.data.phrases import check_options  # phrases.py imports this module
+                           f"{', '.join(NORMAL_FORMS)}.")
+        check_phrase_options(self.phrases, self.phrase_min_count, self.phrase_threshold, self.phrase_scoring)
 
-        check_options(self.phrases, self.phrase_min_count, self.phrase_threshold, self.phrase_scoring)
+
+PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' built-in scorers (phrases.py)
+MAX_PHRASE_PASSES = 4
+
+
+def check_phrase_options(passes: int, min_count: int, threshold: float, scoring: str) -> None:
+    """W2VError for phrase options that gensim's Phrases would refuse (or that make no sense)."""
+    if not 0 <= passes <= MAX_PHRASE_PASSES:
+        raise W2VError(f"Phrase passes must be between 0 and {MAX_PHRASE_PASSES} (got {passes}).")
+    if scoring not in PHRASE_SCORINGS:
+        raise W2VError(f"Unknown phrase scoring '{scoring}': choose default or npmi.")
+    if min_count < 1:
+        raise W2VError(f"The phrase min count must be at least 1 (got {min_count}).")
+    if not math.isfinite(threshold):
+        raise W2VError(f"The phrase threshold must be a finite number (got {threshold}).")
+    if scoring == "default" and threshold <= 0:
+        raise W2VError(f"The phrase threshold must be above 0 with the default scoring (got {threshold}).")
+    if scoring == "npmi" and not -1 <= threshold <= 1:
+        raise W2VError(f"The phrase threshold must be between -1 and 1 with npmi scoring (got {threshold}).")
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer
@@ -122,7 +142,7 @@ class Tokenizer:
     def __post_init__(self) -> None:
         opts = (self.keep_numbers, self.keep_punct, self.keep_unk)
         object.__setattr__(self, "_re", _token_re(*opts))
-        object.__setattr__(self, "_re_marks", _token_re(*opts, marks=scripts.mark_class()))
+        object.__setattr__(self, "_re_marks", _token_re(*opts, marks=mark_class()))
 
     @classmethod
     def from_config(cls, c: CorpusConfig) -> "Tokenizer":
@@ -130,7 +150,7 @@ class Tokenizer:
                    c.normalize)
 
     def __call__(self, text: str) -> list[str]:
-        text = scripts.normalize(text, self.normalize)
+        text = normalize_text(text, self.normalize)
         if self.pretokenized:
             toks = text.split()
             if self.lowercase:
@@ -145,9 +165,9 @@ class Tokenizer:
             if text.isascii():
                 toks = self._re.findall(text)
             else:  # the slower pattern only where a combining mark may be
-                toks = (self._re_marks if scripts.has_mark().search(text) else self._re).findall(text)
-                if scripts.has_unspaced(text):
-                    toks = scripts.split_unspaced(toks, text)
+                toks = (self._re_marks if has_mark().search(text) else self._re).findall(text)
+                if has_unspaced(text):
+                    toks = split_unspaced(toks, text)
         if self.min_token_len > 1:
             toks = [t for t in toks if len(t) >= self.min_token_len]
         return toks

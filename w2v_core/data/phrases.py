@@ -21,19 +21,18 @@ to the tokenized corpus and the corpus cache keeps the result (and the table of 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from w2v_core.data.corpus import Corpus, CorpusConfig
-from w2v_core.errors import W2VError
+from w2v_core.data.corpus import MAX_PHRASE_PASSES as MAX_PASSES
+from w2v_core.data.corpus import PHRASE_SCORINGS as SCORINGS
+from w2v_core.data.corpus import Corpus, CorpusConfig, check_phrase_options
 
 log = logging.getLogger(__name__)
 
-SCORINGS = ("default", "npmi")
 DELIMITER = "_"
-MAX_PASSES = 4
+__all__ = ["DELIMITER", "MAX_PASSES", "SCORINGS", "Phrase", "apply_phrases", "check_phrase_options", "phrase_pass"]
 
 
 @dataclass(frozen=True)
@@ -52,22 +51,6 @@ class Phrase:
     @classmethod
     def from_list(cls, v: list) -> "Phrase":
         return cls(str(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]))
-
-
-def check_options(passes: int, min_count: int, threshold: float, scoring: str) -> None:
-    """W2VError for phrase options that gensim's Phrases would refuse (or that make no sense)."""
-    if not 0 <= passes <= MAX_PASSES:
-        raise W2VError(f"Phrase passes must be between 0 and {MAX_PASSES} (got {passes}).")
-    if scoring not in SCORINGS:
-        raise W2VError(f"Unknown phrase scoring '{scoring}': choose default or npmi.")
-    if min_count < 1:
-        raise W2VError(f"The phrase min count must be at least 1 (got {min_count}).")
-    if not math.isfinite(threshold):
-        raise W2VError(f"The phrase threshold must be a finite number (got {threshold}).")
-    if scoring == "default" and threshold <= 0:
-        raise W2VError(f"The phrase threshold must be above 0 with the default scoring (got {threshold}).")
-    if scoring == "npmi" and not -1 <= threshold <= 1:
-        raise W2VError(f"The phrase threshold must be between -1 and 1 with npmi scoring (got {threshold}).")
 
 
 def pair_counts(corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
