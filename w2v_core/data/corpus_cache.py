@@ -150,13 +150,27 @@ def _load_entry(key: str, config: CorpusConfig) -> Corpus | None:
         return None
 
 
+_RESERVE: dict[str, Callable[[int], object]] = {}  # "cache": the disk quota's room-maker, see set_reserve
+
+
+def set_reserve(fn: Callable[[int], object] | None) -> None:
+    """Have every new entry ask ``fn(nbytes)`` for room before it is written (``serve.quota`` installs the cache
+    quota here when it is imported: the data layer does not import the serving layer); None: no more asking."""
+    if fn is None:
+        _RESERVE.pop("cache", None)
+    else:
+        _RESERVE["cache"] = fn
+
+
 def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
          reserve: Callable[[int], object] | None = None) -> Path | None:
     """Store ``corpus`` for ``config`` (under ``key``: the cache key taken before the source was read; default now).
 
-    ``reserve(n)`` is called with the entry's size before anything is written (a disk quota makes room, or raises
-    W2VError: then nothing is cached). Failures (read-only disk, full disk) are logged, never raised.
+    ``reserve(n)`` (default: the one :func:`set_reserve` installed) is called with the entry's size before anything
+    is written (a disk quota makes room, or raises W2VError: then nothing is cached). Failures (read-only disk, full
+    disk) are logged, never raised.
     """
+    reserve = reserve or _RESERVE.get("cache")
     key = key or cache_key(config)
     if key is None:
         return None

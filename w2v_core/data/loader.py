@@ -51,17 +51,10 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
     else:
         corpus = _load_uncached(config, progress)
     if key is not None and corpus_cache.cache_key(config) == key:  # changed while read: not cached (it is stale)
-        corpus_cache.save(config, corpus, key, reserve=_reserve_cache)
+        corpus_cache.save(config, corpus, key)  # within the cache quota (corpus_cache.set_reserve)
     if progress is not None:
         progress(1.0, f"{corpus.n_tokens:,} tokens")
     return corpus
-
-
-def _reserve_cache(nbytes: int) -> None:
-    """Room for a new corpus-cache entry within the cache quota (QuotaFull, a W2VError, when there is none)."""
-    from w2v_core.serve import quota
-
-    quota.reserve("cache", corpus_cache.cache_dir(), nbytes, what="The tokenized corpus")
 
 
 def check_source(config: CorpusConfig, uploads: str | os.PathLike | None = None,

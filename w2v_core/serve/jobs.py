@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
+from w2v_core.serve import quota  # noqa: F401 - also installs the corpus cache's quota (corpus_cache.set_reserve)
 from w2v_core.snapshots import SnapshotRecorder, save_snapshots
 from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
 
@@ -429,6 +430,21 @@ def _last_part(m: re.Match) -> str:
     """A server path in a message, as the name of its last part (a file's name)."""
     parts = [x for x in m.group(0).split("/") if x]
     return parts[-1] if parts else "the server's folder"
+
+
+def run_to_end(corpus_config, model_config: ModelConfig, train_config: TrainConfig, name: str | None = None,
+               root: str | Path | None = None, *, uploads: str | Path | None = None,
+               progress: Callable[[JobState], None] | None = None) -> Path:
+    """Start a TrainingJob (in the server's queue, within the disk quota) and wait for it in this thread; returns the
+    saved model, W2VError if the run failed. ``progress(state)`` is called here a few times a second."""
+    job = TrainingJob(corpus_config, model_config, train_config, name=name, root=root, uploads=uploads).start()
+    while not job.join(0.25):
+        if progress is not None:
+            progress(job.state())
+    s = job.state()
+    if s.status != "done" or s.path is None:
+        raise W2VError(s.error or f"The run did not finish ({s.message}).")
+    return Path(s.path)
 
 
 def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
