@@ -187,8 +187,6 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
         self._pinned = self._corpus_file()
         if self._pinned is not None:  # no disk quota may remove the file this run will read, until it ends
-            from w2v_core.serve import quota
-
             quota.pin(self._pinned)
         QUEUE.enqueue(self)  # the queue's order is the order of start() calls, not of the threads' first steps
         self._thread.start()
@@ -271,8 +269,6 @@ class TrainingJob:
             self._run_queued()
         finally:
             if self._pinned is not None:
-                from w2v_core.serve import quota
-
                 quota.unpin(self._pinned)
 
     def _run_queued(self) -> None:
@@ -359,7 +355,6 @@ class TrainingJob:
 
     def _finish(self, result: TrainResult) -> None:
         from w2v_core import store
-        from w2v_core.serve import quota
 
         summary = dict(result.summary)
         stopped = bool(summary.get("stopped"))
