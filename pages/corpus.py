@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from ui import shell
+from ui import corpus_text, shell
 from ui.corpus_picker import (corpus_picker, corpus_stats_cached, load_corpus_cached, min_count_control,
                               offline_message, use_sample)
 from ui.widgets import md_escape, show_error
@@ -60,10 +60,11 @@ c4.metric("Words kept", f"{kept:,}",
                f"{stats.tokens_kept(min_count) / max(stats.n_tokens, 1):.1%} of the tokens are these words.")
 if stats.truncated:
     st.caption(f"Cut to {stats.n_tokens:,} tokens (whole documents, in order) by the corpus size setting.")
+corpus_text.script_notes(corpus)
 if st.button("Train on this corpus", type="primary", icon=":material/model_training:", key=f"{KEY}_train"):
     st.switch_page(shell.PAGES["train"])
 
-top_tab, zipf_tab, docs_tab = st.tabs(["Top words", "Zipf plot", "Sample documents"])
+top_tab, zipf_tab, docs_tab, phrases_tab = st.tabs(["Top words", "Zipf plot", "Sample documents", "Phrases"])
 with top_tab:
     n_top = min(30, len(stats.top_words))
     df = pd.DataFrame(stats.top_words[:n_top], columns=["word", "count"])
@@ -89,6 +90,8 @@ with docs_tab:
     for i, text in enumerate(stats.samples):
         with st.container(border=True):
             st.markdown(md_escape(text))
+with phrases_tab:
+    corpus_text.phrases_found(corpus)
 
 st.caption(f"{md_escape(corpus.name)} · {corpus.n_tokens:,} tokens held as int32 ids "
            f"({corpus.ids.nbytes / 1e6:,.1f} MB)")

@@ -67,6 +67,9 @@ def make_current(path: str, name: str) -> None:
 def do_rename(path: str, key: str) -> None:
     new = ss.get(key, "").strip()
     try:
+        if "/" in new or "\\" in new:  # it reads like a folder path, and the folder would not move
+            raise W2VError("A model name cannot contain '/' or '\\': it is a name, not a folder (the folder keeps "
+                           "its name); use '-' instead.")
         store.rename_model(path, new)
         ss["models_flash"] = f"Renamed to '{md_escape(new)}'."
     except W2VError as e:

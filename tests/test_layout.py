@@ -82,7 +82,8 @@ def test_the_core_has_no_import_cycle():
     graph = package_graph(CORE)
     assert "data.loader" in graph and "data.corpus" in graph and "store" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
-    assert graph["data.corpus"] == {"errors"}  # the leaf every source builds on
+    assert graph["data.corpus"] == {"errors", "data.scripts"}  # the leaf every source builds on (and its Unicode rules)
+    assert graph["data.scripts"] == set()
 
 
 def test_the_core_is_layered_data_below_word2vec_below_serving():

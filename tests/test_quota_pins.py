@@ -3,6 +3,7 @@ that loses its file anyway says so without a server path."""
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -13,7 +14,7 @@ from w2v_core.data.corpus import CorpusConfig
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.serve import quota
-from w2v_core.serve.jobs import TrainingJob
+from w2v_core.serve.jobs import TrainingJob, run_to_end
 from w2v_core.training import TrainConfig
 from w2v_core.vectors import WordVectors
 
@@ -95,8 +96,9 @@ def test_the_tiny_model_waits_in_the_queue_and_keeps_to_the_quota(tiny_corpus, t
     release = threading.Event()
     blocker = _blocker(tiny_corpus, release, tmp_path / "elsewhere")
     seen, box = [], {}
-    t = threading.Thread(target=lambda: box.update(path=learn.train_tiny_model(
-        root, epochs=1, progress=lambda s: seen.append(s.status))), daemon=True)
+    queued = functools.partial(run_to_end, progress=lambda s: seen.append(s.status))  # as the Learn page runs it
+    t = threading.Thread(target=lambda: box.update(path=learn.train_tiny_model(root, epochs=1, run=queued)),
+                         daemon=True)
     t.start()
     deadline = time.monotonic() + 60
     while "pending" not in seen and time.monotonic() < deadline:
@@ -105,14 +107,14 @@ def test_the_tiny_model_waits_in_the_queue_and_keeps_to_the_quota(tiny_corpus, t
     release.set()
     t.join(120)
     assert blocker.join(60) and box["path"].is_dir()
-    paths = [box["path"]] + [learn.train_tiny_model(root, epochs=1) for _ in range(3)]
+    paths = [box["path"]] + [learn.train_tiny_model(root, epochs=1, run=run_to_end) for _ in range(3)]
     assert quota.usage("models", root).used <= 3 * 1024 * 1024 and paths[-1].is_dir()
     quota.lease("tab", paths[-1])
     monkeypatch.setenv("W2V_QUOTA_MODELS_MB", "2")
     before = sorted(root.iterdir())
     try:  # what could make room is another tab's current model: refused, with a message, nothing saved
         with __import__("pytest").raises(W2VError, match="needs .* MB"):
-            learn.train_tiny_model(root, epochs=1)
+            learn.train_tiny_model(root, epochs=1, run=run_to_end)
     finally:
         quota.lease("tab", None)
     assert sorted(root.iterdir()) == before  # refused: nothing saved, nothing removed for it

@@ -85,10 +85,6 @@ def test_list_rename_delete(tiny_model):
     assert store.load_model(tiny_model).name == "My model"
     with pytest.raises(W2VError):
         store.rename_model(tiny_model, "  ")
-    for bad in ("runs/first", "..\\up"):  # a name, not a path: refused with a message, nothing changes
-        with pytest.raises(W2VError, match="cannot contain '/'"):
-            store.rename_model(tiny_model, bad)
-    assert store.load_model(tiny_model).name == "My model"
     with pytest.raises(W2VError):
         store.delete_model(root / "junk")
     store.delete_model(tiny_model)

@@ -28,8 +28,20 @@ SETTINGS: dict[str, Callable[[ModelRecord], Any]] = {  # what the Compare page l
     "learning rate": lambda r: r.lr, "batch size": lambda r: r.batch_size, "seed": lambda r: r.seed,
     "vocabulary": lambda r: r.vocab_size, "final loss": lambda r: r.final_loss,
     "training time (s)": lambda r: r.seconds, "imported from": lambda r: r.source_file,
+    "phrases": lambda r: phrases_setting(r), "unicode": lambda r: r.corpus and r.corpus.normalize,
 }
 SCORES = (("wordsim353", "WordSim353", False), ("simlex999", "SimLex-999", False), ("analogy", "Analogies", True))
+
+
+def phrases_setting(r: ModelRecord) -> str | None:
+    """How the corpus's phrases were made ("2 passes, default > 10, min count 5"), "off", or None when unknown."""
+    c = r.corpus
+    if c is None:
+        return None
+    if not c.phrases:
+        return "off"
+    return (f"{c.phrases} pass{'es' if c.phrases > 1 else ''}, {c.phrase_scoring} > {c.phrase_threshold:g}, "
+            f"min count {c.phrase_min_count}")
 
 
 def fmt_int(x: Any) -> str:
@@ -81,6 +93,8 @@ def describe(r: ModelRecord) -> dict[str, str]:
         if r.train:
             knobs += [f"{r.epochs} epochs" + (" (stopped early)" if r.stopped else ""),
                       f"lr {r.lr}", f"batch {r.batch_size}", f"seed {r.seed}"]
+        if r.corpus is not None and r.corpus.phrases:
+            knobs.append(f"phrases: {phrases_setting(r)}")
         out["knobs"] = " · ".join(knobs)
     return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import session
+from ui import corpus_text, session
 from ui.widgets import PERSIST, default, md_escape, show_error
 from w2v_core import settings, showcase
 from w2v_core.data import corpus_cache, hub, sources
@@ -184,7 +184,8 @@ def _tokenization_widgets(key: str) -> dict[str, object]:
                                help="WikiText marks rare words as <unk>; keep it as a word.")
         pretokenized = st.checkbox("Already tokenized", key=f"{key}_pretokenized", persist_state=PERSIST,
                                    help="Split on white space only; no other cleaning.")
-    return {"lowercase": lowercase, "keep_numbers": keep_numbers, "keep_punct": keep_punct,
+        extra = corpus_text.text_options(key)  # Unicode normalisation, phrases
+    return {**extra, "lowercase": lowercase, "keep_numbers": keep_numbers, "keep_punct": keep_punct,
             "min_token_len": int(min_token_len), "keep_unk": keep_unk, "pretokenized": pretokenized}
 
 

@@ -8,6 +8,7 @@ which runs the training code itself; this module only lays it out (tables, word 
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NoReturn
 
 import numpy as np
@@ -25,6 +26,7 @@ from w2v_core import learn
 from w2v_core.data.corpus import Corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch
+from w2v_core.serve import jobs
 
 ARCH_NAME = ARCH
 LR_CHOICES = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]
@@ -105,8 +107,9 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
         if tiny:
             bar = st.progress(0.0, text="Training a tiny model…")
             try:  # a run in the server's queue and within the disk quota, like any other
-                p = learn.train_tiny_model(session.models_root(), uploads=session.uploads_folder(), progress=lambda s:
-                                           bar.progress(min(1.0, s.fraction), text=f"Tiny model: {s.message}"))
+                p = learn.train_tiny_model(session.models_root(), run=functools.partial(
+                    jobs.run_to_end, uploads=session.uploads_folder(),
+                    progress=lambda s: bar.progress(min(1.0, s.fraction), text=f"Tiny model: {s.message}")))
             except W2VError as e:
                 show_error(e)
                 st.stop()

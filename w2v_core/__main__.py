@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-lowercase", action="store_true", help="keep the original case")
     t.add_argument("--text-column", default=None, help="column holding the text (CSV/JSON/Parquet/datasets)")
     t.add_argument("--split", default="train", help="WikiText split: train | validation | test")
+    t.add_argument("--normalize", default="NFC",
+                   help="Unicode normal form before tokenizing: NFC (default: one spelling per accented word) | NFKC "
+                        "(also folds compatibility forms: ﬁ -> fi, full-width letters) | none")
+    t.add_argument("--phrases", type=_positive_int("--phrases"), default=0,
+                   help="passes of phrase detection before the vocabulary: frequent pairs become one token "
+                        "(new york -> new_york), as gensim's Phrases / word2phrase; 0 = off (default)")
+    t.add_argument("--phrase-min-count", type=_positive_int("--phrase-min-count"), default=5,
+                   help="pairs seen fewer times are never phrases (default 5, gensim's)")
+    t.add_argument("--phrase-threshold", type=_float("--phrase-threshold"), default=None,
+                   help="a pair scoring above this is a phrase (default 10 for default scoring, 0.5 for npmi)")
+    t.add_argument("--phrase-scoring", default="default",
+                   help="default (word2vec's: (n_ab - min_count) * vocab / (n_a * n_b)) | npmi (-1..1)")
     t.add_argument("--init", default=None, metavar="MODEL",
                    help="continue training this model folder (trained here or imported vectors) on --corpus; the "
                         "model settings default to the parent's, and the parent folder is never changed")
@@ -133,7 +145,12 @@ def cmd_train(a: argparse.Namespace) -> int:
         _check_local_corpus(a.corpus)
     cc = CorpusConfig(source=a.corpus, max_tokens=a.max_tokens, pretokenized=a.pretokenized,
                       lowercase=not a.no_lowercase, keep_numbers=a.keep_numbers, keep_punct=a.keep_punct,
-                      min_token_len=a.min_token_len, text_column=a.text_column, split=a.split)
+                      min_token_len=a.min_token_len, text_column=a.text_column, split=a.split,
+                      normalize=a.normalize, phrases=a.phrases, phrase_min_count=a.phrase_min_count,
+                      phrase_scoring=a.phrase_scoring,
+                      phrase_threshold=a.phrase_threshold if a.phrase_threshold is not None else
+                      (0.5 if a.phrase_scoring == "npmi" else 10.0))
+    cc.validate()
     tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
                      device=a.device, update=a.update)
     asked = {k: getattr(a, k) for k in _MODEL_ARGS if getattr(a, k) is not None}

@@ -25,7 +25,7 @@ from w2v_core.data.corpus import Corpus, CorpusConfig, tokenize
 from w2v_core.data.loader import load_corpus
 from w2v_core.errors import W2VError
 from w2v_core.models import Batch, ModelConfig, Word2Vec, build_model
-from w2v_core.training import DEFAULT_LR, TrainConfig
+from w2v_core.training import DEFAULT_LR, TrainConfig, Trainer
 from w2v_core.vectors import unit_rows
 from w2v_core.vocab import Vocabulary
 from w2v_core.windows import Stream, cbow_examples, context_matrix, draw_radii, skipgram_pairs, subsample
@@ -123,26 +123,24 @@ def load_model_corpus(lm: LearnModel, progress: Callable[[float, str], None] | N
 
 
 def train_tiny_model(root: str | Path | None = None, source: str = TINY_CORPUS, epochs: int = 12,
-                     progress: Callable[[Any], None] | None = None, uploads: str | Path | None = None) -> Path:
+                     callbacks=(), run: Callable[..., Path] | None = None) -> Path:
     """Train and save a small Skip-gram model on a small bundled corpus, so the Learn page works before any real
     training.
 
-    It is a training run like any other (``serve.jobs.TrainingJob``): it waits for a free slot in the server's
-    queue and its model is counted against the disk quota before it is saved. ``progress(state)`` is called in
-    this thread with the job's ``JobState`` a few times a second (so a page may draw it); W2VError if it fails.
+    ``run(corpus_config, model_config, train_config, name, root)`` carries the run out and returns the saved model:
+    a server passes its job queue (``serve.jobs.run_to_end``: a slot in the line and the disk quota, like any
+    other run). Without it, the model is trained here, in this thread, with ``callbacks``.
     """
-    from w2v_core.serve.jobs import TrainingJob
-
+    cc = CorpusConfig(source=source)
     mc = ModelConfig(arch="skipgram", loss="negative", dim=32, window=4, negative=5, min_count=5, sample=1e-3)
-    job = TrainingJob(CorpusConfig(source=source), mc, TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256),
-                      name=f"tiny {source} skip-gram", root=root, uploads=uploads).start()  # a second one is "...-2"
-    while not job.join(0.25):
-        if progress is not None:
-            progress(job.state())
-    s = job.state()
-    if s.status != "done" or s.path is None:
-        raise W2VError(s.error or f"The tiny model was not trained ({s.message}).")
-    return Path(s.path)
+    tc = TrainConfig(epochs=epochs, threads=1, seed=1, batch_size=256)
+    name = f"tiny {source} skip-gram"  # a second one is "... skip-gram-2"
+    if run is not None:
+        return run(cc, mc, tc, name, root)
+    root = Path(root) if root is not None else store.models_dir()
+    result = Trainer(load_corpus(cc), mc, tc, callbacks=callbacks).train()
+    path, name = store.new_model_slot(root, name)
+    return result.save(path, name=name)
 
 
 # ---------------------------------------------------------------------------------------------- step 1

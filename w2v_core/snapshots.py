@@ -32,7 +32,7 @@ import numpy as np
 from w2v_core.align import procrustes_align
 from w2v_core.errors import W2VError
 from w2v_core.store import SNAPSHOTS as SNAPSHOTS_FILE
-from w2v_core.store import atomic_write_bytes
+from w2v_core.store import atomic_write_bytes, check_snapshots_file
 from w2v_core.projection import _method, knn, normalize_rows, one_thread, project
 from w2v_core.progress import Callback, Progress
 
@@ -239,33 +239,6 @@ def save_snapshots(folder: str | os.PathLike, snaps: Snapshots) -> Path:
     path = folder / SNAPSHOTS_FILE
     atomic_write_bytes(path, save(tensors, metadata={"snapshots": json.dumps(meta)}))
     return path
-
-
-# what a snapshots file may hold (a training run here writes at most 24 frames of 1000 words, 16 MB): checked from
-# the header before any number is read, so an imported file cannot make a replay take minutes and gigabytes
-MAX_FRAMES, MAX_WORDS, MAX_FILE_BYTES, MAX_HEADER_BYTES = 100, 5000, 32 * 2**20, 4 * 2**20
-
-
-def check_snapshots_file(path: str | os.PathLike) -> None:
-    """Refuse (W2VError) a snapshots file whose header names more frames, words or bytes than a replay may take."""
-    path = Path(path)
-    damaged = W2VError(f"{path.parent.name}/{path.name} is damaged or too large to replay (at most {MAX_FRAMES} "
-                       f"frames of {MAX_WORDS:,} words, {MAX_FILE_BYTES // 2**20} MB). Delete it (the model itself is "
-                       "fine) or train the model again.")
-    try:
-        size = os.stat(path).st_size
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if size > MAX_FILE_BYTES or not 0 < n <= min(MAX_HEADER_BYTES, size - 8):
-                raise damaged
-            header = json.loads(f.read(n))
-        shape = header["vectors"]["shape"]
-        K, N, D = (int(x) for x in shape)
-    except (OSError, ValueError, KeyError, TypeError):
-        raise damaged from None
-    if len(shape) != 3 or not (1 <= K <= MAX_FRAMES and 1 <= N <= MAX_WORDS and 1 <= D <= 1000) \
-            or K * N * D * 4 > MAX_FILE_BYTES:
-        raise damaged
 
 
 def load_snapshots(folder: str | os.PathLike) -> Snapshots | None:

@@ -9,14 +9,16 @@ This module is a leaf: it reads no files and knows no source. ``loader.load_corp
 local files and uploads in ``sources.py``, the on-disk cache in ``corpus_cache.py``). ``corpus_stats``
 summarises a corpus for the app (sizes, words kept after ``min_count``, top words, rank/frequency for a Zipf plot).
 
-Tokenization (``tokenize``): lowercase, words only (letters, with inner apostrophes), WikiText artefacts
-(`` @-@ ``, `` @,@ ``, `` @.@ ``, `` = Heading = `` lines, ``<unk>``) cleaned. ``pretokenized`` splits on
-whitespace and does nothing else.
+Tokenization (``tokenize``): Unicode NFC first, then lowercase, words only (letters with their combining marks,
+with inner apostrophes), WikiText artefacts (`` @-@ ``, `` @,@ ``, `` @.@ ``, `` = Heading = `` lines, ``<unk>``)
+cleaned; Chinese, Japanese, Thai (scripts without spaces) split into words or characters (``scripts.py``).
+``pretokenized`` normalises, splits on whitespace and does nothing else.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from w2v_core.data.scripts import NORMAL_FORMS, has_mark, has_unspaced, mark_class, split_unspaced
+from w2v_core.data.scripts import normalize as normalize_text
 from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,11 @@ class CorpusConfig:
     keep_unk: bool = False  # keep WikiText's <unk> as a token
     text_column: str | None = None  # for CSV/JSON/Parquet/datasets sources with several text columns
     split: str = "train"  # WikiText split: train | validation | test
+    normalize: str = "NFC"  # Unicode normal form before tokenizing: NFC | NFKC | none (scripts.py)
+    phrases: int = 0  # passes of phrase detection ("new york" -> "new_york"; phrases.py); 0 = none
+    phrase_min_count: int = 5  # gensim Phrases' min_count
+    phrase_threshold: float = 10.0  # gensim Phrases' threshold (default scoring; -1..1 for npmi)
+    phrase_scoring: str = "default"  # default (word2vec's) | npmi
 
     def __post_init__(self) -> None:
         # a pathlib.Path is a file name like any other (and must stay JSON-writable in the cache and config.json)
@@ -64,26 +73,50 @@ class CorpusConfig:
             raise W2VError(f"The corpus size must be at least 1 token (got {self.max_tokens}).")
         if not 1 <= self.min_token_len <= 50:
             raise W2VError(f"The minimum token length must be between 1 and 50 (got {self.min_token_len}).")
+        if self.normalize not in NORMAL_FORMS:
+            raise W2VError(f"Unknown Unicode normalisation '{self.normalize}': choose one of "
+                           f"{', '.join(NORMAL_FORMS)}.")
+        check_phrase_options(self.phrases, self.phrase_min_count, self.phrase_threshold, self.phrase_scoring)
+
+
+PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' built-in scorers (phrases.py)
+MAX_PHRASE_PASSES = 4
+
+
+def check_phrase_options(passes: int, min_count: int, threshold: float, scoring: str) -> None:
+    """W2VError for phrase options that gensim's Phrases would refuse (or that make no sense)."""
+    if not 0 <= passes <= MAX_PHRASE_PASSES:
+        raise W2VError(f"Phrase passes must be between 0 and {MAX_PHRASE_PASSES} (got {passes}).")
+    if scoring not in PHRASE_SCORINGS:
+        raise W2VError(f"Unknown phrase scoring '{scoring}': choose default or npmi.")
+    if min_count < 1:
+        raise W2VError(f"The phrase min count must be at least 1 (got {min_count}).")
+    if not math.isfinite(threshold):
+        raise W2VError(f"The phrase threshold must be a finite number (got {threshold}).")
+    if scoring == "default" and threshold <= 0:
+        raise W2VError(f"The phrase threshold must be above 0 with the default scoring (got {threshold}).")
+    if scoring == "npmi" and not -1 <= threshold <= 1:
+        raise W2VError(f"The phrase threshold must be between -1 and 1 with npmi scoring (got {threshold}).")
 
 
 # ---------------------------------------------------------------------------------------------- tokenizer
 
 _HEADING = re.compile(r"^\s*(=+)\s.*\s\1\s*$")
 _WT_JOIN = re.compile(r" @([-,.])@ ")
-_WORD = r"[^\W\d_]+(?:'[^\W\d_]+)*"
-_NUMBER = r"\d+(?:[.,]\d+)*"
 _PUNCT = r"[^\w\s]"
 
 
-def _token_re(keep_numbers: bool, keep_punct: bool, keep_unk: bool) -> re.Pattern:
+def _token_re(keep_numbers: bool, keep_punct: bool, keep_unk: bool, marks: str = "") -> re.Pattern:
+    """The token pattern; with ``marks`` (a character class), letters may carry combining marks."""
+    letter, alnum = (rf"(?:[^\W\d_][{marks}]*)", rf"(?:[^\W_][{marks}]*)") if marks else (r"[^\W\d_]", r"[^\W_]")
     parts = []
     if keep_unk:
         parts.append(r"<unk>")
     if keep_numbers:  # letters glued to digits ("mp3") become one token with the digits
-        parts.append(r"[^\W_]*\d[^\W_]*(?:[.,]\d+)*")
-    parts.append(_WORD)
+        parts.append(rf"{alnum}*\d{alnum}*(?:[.,]\d+)*")
+    parts.append(rf"{letter}+(?:'{letter}+)*")
     if keep_punct:
-        parts.append(_PUNCT)
+        parts.append(_PUNCT if not marks else rf"[^\w\s{marks}]")
     return re.compile("|".join(parts))
 
 
@@ -102,16 +135,22 @@ class Tokenizer:
     keep_punct: bool = False
     min_token_len: int = 1
     keep_unk: bool = False
+    normalize: str = "NFC"
     _re: re.Pattern = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+    _re_marks: re.Pattern = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_re", _token_re(self.keep_numbers, self.keep_punct, self.keep_unk))
+        opts = (self.keep_numbers, self.keep_punct, self.keep_unk)
+        object.__setattr__(self, "_re", _token_re(*opts))
+        object.__setattr__(self, "_re_marks", _token_re(*opts, marks=mark_class()))
 
     @classmethod
     def from_config(cls, c: CorpusConfig) -> "Tokenizer":
-        return cls(c.pretokenized, c.lowercase, c.keep_numbers, c.keep_punct, c.min_token_len, c.keep_unk)
+        return cls(c.pretokenized, c.lowercase, c.keep_numbers, c.keep_punct, c.min_token_len, c.keep_unk,
+                   c.normalize)
 
     def __call__(self, text: str) -> list[str]:
+        text = normalize_text(text, self.normalize)
         if self.pretokenized:
             toks = text.split()
             if self.lowercase:
@@ -123,7 +162,12 @@ class Tokenizer:
                 text = text.replace("<unk>", " ")
             if self.lowercase:
                 text = text.lower()
-            toks = self._re.findall(text)
+            if text.isascii():
+                toks = self._re.findall(text)
+            else:  # the slower pattern only where a combining mark may be
+                toks = (self._re_marks if has_mark().search(text) else self._re).findall(text)
+                if has_unspaced(text):
+                    toks = split_unspaced(toks, text)
         if self.min_token_len > 1:
             toks = [t for t in toks if len(t) >= self.min_token_len]
         return toks
@@ -148,6 +192,7 @@ class Corpus:
     name: str = "corpus"
     config: CorpusConfig | None = None
     truncated: bool = False  # True when max_tokens cut the source short
+    phrases: list = field(default_factory=list)  # phrases.Phrase: what phrase detection joined (CorpusConfig.phrases)
 
     @property
     def n_tokens(self) -> int:

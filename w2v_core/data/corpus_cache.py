@@ -32,13 +32,13 @@ from typing import Callable
 
 import numpy as np
 
-from w2v_core.data import bundled
+from w2v_core.data import bundled, scripts
 from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, cut
 from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # bump when tokenization changes, so old entries are not reused
+FORMAT_VERSION = 2  # bump when tokenization changes, so old entries are not reused (2: NFC, marks, CJK, phrases)
 _FILES = ("ids.npy", "offsets.npy", "counts.npy", "words.json", "meta.json")
 
 
@@ -84,7 +84,11 @@ def cache_key(config: CorpusConfig) -> str | None:
     opts.pop("source")
     if config.source not in WIKITEXT:
         opts.pop("split")  # only WikiText has splits
-    blob = json.dumps({"v": FORMAT_VERSION, "source": ident, "options": opts}, sort_keys=True)
+    if not config.phrases:  # the phrase knobs change nothing without phrases
+        for k in ("phrase_min_count", "phrase_threshold", "phrase_scoring"):
+            opts.pop(k)
+    rules = {"scripts": scripts.RULES, "segmenters": scripts.segmenters()}  # installing jieba changes Chinese tokens
+    blob = json.dumps({"v": FORMAT_VERSION, "source": ident, "options": opts, "rules": rules}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -100,7 +104,17 @@ def _read(entry: Path, config: CorpusConfig) -> Corpus:
           and (ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < len(words))))
     if not ok:
         raise ValueError("inconsistent arrays")
-    return Corpus(ids, offsets, words, counts, meta["name"], config, bool(meta["truncated"]))
+    return Corpus(ids, offsets, words, counts, meta["name"], config, bool(meta["truncated"]), _read_phrases(entry))
+
+
+def _read_phrases(entry: Path) -> list:
+    """The phrases table of an entry made with ``CorpusConfig.phrases`` ([] for the others)."""
+    f = entry / "phrases.json"
+    if not f.exists():
+        return []
+    from w2v_core.data.phrases import Phrase
+
+    return [Phrase.from_list(v) for v in json.loads(f.read_text(encoding="utf-8"))]
 
 
 def load(config: CorpusConfig) -> Corpus | None:
@@ -111,7 +125,8 @@ def load(config: CorpusConfig) -> Corpus | None:
     corpus = _load_entry(key, config)
     if corpus is not None:
         return corpus
-    if config.max_tokens is not None:  # the full corpus cut to size is the same corpus (whole documents, in order)
+    # the full corpus cut to size is the same corpus (whole documents, in order); not so once phrases are joined
+    if config.max_tokens is not None and not config.phrases:
         full_key = cache_key(replace(config, max_tokens=None))
         full = _load_entry(full_key, replace(config, max_tokens=None)) if full_key else None
         if full is not None:
@@ -135,13 +150,27 @@ def _load_entry(key: str, config: CorpusConfig) -> Corpus | None:
         return None
 
 
+_RESERVE: dict[str, Callable[[int], object]] = {}  # "cache": the disk quota's room-maker, see set_reserve
+
+
+def set_reserve(fn: Callable[[int], object] | None) -> None:
+    """Have every new entry ask ``fn(nbytes)`` for room before it is written (``serve.quota`` installs the cache
+    quota here when it is imported: the data layer does not import the serving layer); None: no more asking."""
+    if fn is None:
+        _RESERVE.pop("cache", None)
+    else:
+        _RESERVE["cache"] = fn
+
+
 def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
          reserve: Callable[[int], object] | None = None) -> Path | None:
     """Store ``corpus`` for ``config`` (under ``key``: the cache key taken before the source was read; default now).
 
-    ``reserve(n)`` is called with the entry's size before anything is written (a disk quota makes room, or raises
-    W2VError: then nothing is cached). Failures (read-only disk, full disk) are logged, never raised.
+    ``reserve(n)`` (default: the one :func:`set_reserve` installed) is called with the entry's size before anything
+    is written (a disk quota makes room, or raises W2VError: then nothing is cached). Failures (read-only disk, full
+    disk) are logged, never raised.
     """
+    reserve = reserve or _RESERVE.get("cache")
     key = key or cache_key(config)
     if key is None:
         return None
@@ -150,8 +179,11 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
     tmp = None
     try:
         words = json.dumps(corpus.words, ensure_ascii=False).encode("utf-8")
+        phrases = (json.dumps([p.to_list() for p in corpus.phrases], ensure_ascii=False).encode("utf-8")
+                   if corpus.phrases else None)
         if reserve is not None:
-            reserve(4 * corpus.n_tokens + 8 * (len(corpus.offsets) + len(corpus.counts)) + len(words) + 4096)
+            reserve(4 * corpus.n_tokens + 8 * (len(corpus.offsets) + len(corpus.counts)) + len(words)
+                    + len(phrases or b"") + 4096)
         root.mkdir(parents=True, exist_ok=True)
         clean_leftovers(root)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
@@ -159,6 +191,8 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
         np.save(tmp / "offsets.npy", np.ascontiguousarray(corpus.offsets, dtype=np.int64), allow_pickle=False)
         np.save(tmp / "counts.npy", np.ascontiguousarray(corpus.counts, dtype=np.int64), allow_pickle=False)
         (tmp / "words.json").write_bytes(words)
+        if phrases is not None:
+            (tmp / "phrases.json").write_bytes(phrases)
         meta = {"format": FORMAT_VERSION, "name": corpus.name, "truncated": bool(corpus.truncated),
                 "n_tokens": corpus.n_tokens, "n_docs": corpus.n_docs, "n_words": corpus.n_words,
                 "config": asdict(config), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}

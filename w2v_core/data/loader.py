@@ -44,19 +44,17 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
                 progress(1.0, "loaded from the corpus cache")
             return cached
     key = corpus_cache.cache_key(config) if use_cache else None  # the source's identity BEFORE it is read
-    corpus = _load_uncached(config, progress)
+    if config.phrases:  # on the corpus without phrases (itself cached), so changing a phrase knob does not re-tokenize
+        from w2v_core.data.phrases import apply_phrases
+
+        corpus = apply_phrases(load_corpus(replace(config, phrases=0), progress, use_cache, any_path=True), config)
+    else:
+        corpus = _load_uncached(config, progress)
     if key is not None and corpus_cache.cache_key(config) == key:  # changed while read: not cached (it is stale)
-        corpus_cache.save(config, corpus, key, reserve=_reserve_cache)
+        corpus_cache.save(config, corpus, key)  # within the cache quota (corpus_cache.set_reserve)
     if progress is not None:
         progress(1.0, f"{corpus.n_tokens:,} tokens")
     return corpus
-
-
-def _reserve_cache(nbytes: int) -> None:
-    """Room for a new corpus-cache entry within the cache quota (QuotaFull, a W2VError, when there is none)."""
-    from w2v_core.serve import quota
-
-    quota.reserve("cache", corpus_cache.cache_dir(), nbytes, what="The tokenized corpus")
 
 
 def check_source(config: CorpusConfig, uploads: str | os.PathLike | None = None,

@@ -36,6 +36,7 @@ from typing import Any, Callable
 from w2v_core.continuation import make_trainer
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
+from w2v_core.serve import quota  # noqa: F401 - also installs the corpus cache's quota (corpus_cache.set_reserve)
 from w2v_core.snapshots import SnapshotRecorder, save_snapshots
 from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
 
@@ -188,8 +189,6 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name="w2v-training", daemon=True)
         self._pinned = self._corpus_file()
         if self._pinned is not None:  # no disk quota may remove the file this run will read, until it ends
-            from w2v_core.serve import quota
-
             quota.pin(self._pinned)
         QUEUE.enqueue(self)  # the queue's order is the order of start() calls, not of the threads' first steps
         self._thread.start()
@@ -272,8 +271,6 @@ class TrainingJob:
             self._run_queued()
         finally:
             if self._pinned is not None:
-                from w2v_core.serve import quota
-
                 quota.unpin(self._pinned)
 
     def _run_queued(self) -> None:
@@ -360,7 +357,6 @@ class TrainingJob:
 
     def _finish(self, result: TrainResult) -> None:
         from w2v_core import store
-        from w2v_core.serve import quota
 
         summary = dict(result.summary)
         stopped = bool(summary.get("stopped"))
@@ -377,7 +373,7 @@ class TrainingJob:
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
-        keep = [self.corpus_config.source] if self.corpus_config is not None else []
+        keep = [k for k in (self.corpus_config and self.corpus_config.source, self.parent) if k]  # parent: ours
         try:  # room for the model within the models quota BEFORE it is written (QuotaFull: nothing is saved)
             evicted = [str(p) for p in quota.reserve(
                 "models", root, store.model_size_bound(result.vectors, result.tensors(), self.recorder.nbytes()), keep,
@@ -431,6 +427,21 @@ def _last_part(m: re.Match) -> str:
     """A server path in a message, as the name of its last part (a file's name)."""
     parts = [x for x in m.group(0).split("/") if x]
     return parts[-1] if parts else "the server's folder"
+
+
+def run_to_end(corpus_config, model_config: ModelConfig, train_config: TrainConfig, name: str | None = None,
+               root: str | Path | None = None, *, uploads: str | Path | None = None,
+               progress: Callable[[JobState], None] | None = None) -> Path:
+    """Start a TrainingJob (in the server's queue, within the disk quota) and wait for it in this thread; returns the
+    saved model, W2VError if the run failed. ``progress(state)`` is called here a few times a second."""
+    job = TrainingJob(corpus_config, model_config, train_config, name=name, root=root, uploads=uploads).start()
+    while not job.join(0.25):
+        if progress is not None:
+            progress(job.state())
+    s = job.state()
+    if s.status != "done" or s.path is None:
+        raise W2VError(s.error or f"The run did not finish ({s.message}).")
+    return Path(s.path)
 
 
 def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:

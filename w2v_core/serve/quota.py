@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from w2v_core.data import corpus_cache
 from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
@@ -407,3 +408,7 @@ def import_vectors(src: str | os.PathLike, root: str | os.PathLike, keep: Iterab
     path = store.import_vectors(src, root, name=name, limit=limit, reserve=lambda n: removed.extend(
         reserve("models", root, n, keep, what="The imported model")))
     return path, removed
+
+
+# every new corpus-cache entry asks the cache quota for room first, whoever loads the corpus (a page, a run)
+corpus_cache.set_reserve(lambda n: reserve("cache", corpus_cache.cache_dir(), n, what="The tokenized corpus"))

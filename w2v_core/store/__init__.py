@@ -40,14 +40,16 @@ from w2v_core.store.format import (MAX_NAME_CHARS, SAFETENSORS_DTYPES, SCORE_KEY
                                    new_model_slot, read_config, read_tensors, rename_model, save_model, save_scores,
                                    validate_config, validate_tensors)
 from w2v_core.store.records import ModelRecord, list_records, mtime_stamp, read_record
-from w2v_core.store.share import (MAX_IMPORT_BYTES, MAX_ZIP_MEMBERS, export_model, import_vectors, import_zip,
-                                  model_size_bound, public_config, zip_model)
+from w2v_core.store.share import (MAX_IMPORT_BYTES, MAX_ZIP_MEMBERS, check_snapshots_file, export_model, import_vectors,
+                                  import_zip, model_size_bound, public_config, zip_model)
 
 __all__ = ["CONFIG", "FORMAT", "FORMAT_VERSION", "HISTORY", "KNOWN_FILES", "MAX_CONFIG_BYTES",
            "MAX_IMPORT_BYTES", "MAX_NAME_CHARS", "MAX_ZIP_MEMBERS", "PICKLE_SUFFIXES", "SAFETENSORS_DTYPES",
            "SCORE_KEYS", "SCORES", "SNAPSHOTS", "STALE_AFTER_S", "VECTORS_TXT", "VOCAB", "WEIGHTS", "Model",
-           "ModelRecord", "atomic_write_bytes", "check_export_destination", "check_model_destination", "check_writable_folder", "delete_model",
+           "ModelRecord", "atomic_write_bytes", "check_export_destination", "check_model_destination",
+           "check_snapshots_file", "check_writable_folder", "delete_model",
            "export_model", "import_vectors", "import_zip", "is_model_folder", "list_records", "load_model",
-           "model_size_bound", "models_dir", "mtime_stamp", "new_model_slot", "public_config", "read_config", "read_record",
+           "model_size_bound", "models_dir", "mtime_stamp", "new_model_slot", "public_config", "read_config",
+           "read_record",
            "read_tensors", "rename_model", "repair_models_dir", "save_model", "save_scores", "slug",
            "validate_config", "validate_tensors", "zip_model"]

@@ -391,8 +391,6 @@ def rename_model(path: str | os.PathLike, new_name: str) -> None:
         raise W2VError("A model name cannot be empty.")
     if len(new_name) > MAX_NAME_CHARS:
         raise W2VError(f"A model name can have at most {MAX_NAME_CHARS} characters.")
-    if "/" in new_name or "\\" in new_name:  # it reads like a path, and the folder would not move anyway
-        raise W2VError("A model name cannot contain '/' or '\\': it is a name, not a folder; use '-' instead.")
     p = Path(path)
     cfg = read_config(p)
     if new_name == cfg.get("name"):
