@@ -201,3 +201,19 @@ def test_other_text_adds_its_new_words_and_the_old_top_words_keep_their_places(f
             print(f"  new: {r['word']} ({r['count']}): {r['neighbours']}")
     assert ch.top_mean_cosine >= 0.8
     assert ch.moved and all(r["new text count"] >= 5 for r in ch.moved)
+
+
+def test_an_imported_glove_file_is_tuned_on_the_sample_and_what_changed_lists_moved_words(sample_200k, tmp_path):
+    """The issue's case on real text: a GloVe-format file (no header) covering the sample's 2,000 most frequent words
+    is tuned on the sample (its first 200k tokens); its words move, the sample's other words join, the import is
+    untouched."""
+    top = [sample_200k.words[i] for i in np.argsort(-np.asarray(sample_200k.counts), kind="stable")[:2000]]
+    imported = store.import_vectors(_glove_file(tmp_path, top + ["zzqxunseen"], dim=16), tmp_path / "models")
+    before = _digest(imported)
+    child = continue_trainer(imported, sample_200k, {"min_count": 5}, TrainConfig(epochs=1, threads=1, seed=1)).train()
+    assert child.lineage["parent_imported"] and child.lineage["new_words"] > 0
+    saved = child.save(tmp_path / "models" / "tuned-on-sample")
+    assert _digest(imported) == before
+    ch = what_changed(store.load_model(imported).vectors, store.load_model(saved).vectors, n=10)
+    assert len(ch.moved) == 10 and all(r["aligned cosine"] < 0.9 for r in ch.moved)
+    assert ch.new_words and all(r["word"] not in top for r in ch.new_words)
