@@ -79,9 +79,9 @@ def load_parent(path: str | Path) -> Parent:
     p = Path(path)
     if not p.exists():
         raise W2VError(f"Model folder not found: {p}")
-    m = store.load_model(p)  # checks every file
+    m = store.load_model(p, tables=True)  # checks every file, reads the weights once
     rec = store.read_record(p)
-    t = store.read_tensors(p, len(m.vectors))
+    t = m.tables
     mc = None if rec.imported else rec.model
     if not rec.imported and mc is None:
         raise W2VError(f"{p.name}/config.json does not say how the model was trained; it cannot be continued.")

@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +274,7 @@ class Model:
     vectors: WordVectors
     history: dict[str, list] = field(default_factory=lambda: {"batch": [], "epoch": []})
     scores: dict[str, Any] | None = None
+    tables: dict[str, np.ndarray] | None = None  # every table of weights.safetensors, when asked for (load_model)
 
     @property
     def name(self) -> str:
@@ -287,15 +288,18 @@ class Model:
         return read_tensors(self.path)
 
 
-def load_model(path: str | os.PathLike) -> Model:
-    """Open a model folder, checking every file; W2VError explains what is wrong with a bad one."""
+def load_model(path: str | os.PathLike, tables: bool = False) -> Model:
+    """Open a model folder, checking every file; W2VError explains what is wrong with a bad one.
+
+    ``tables``: keep all of weights.safetensors' tables (the output table too, for training on), not only the
+    input vectors."""
     p = Path(path)
     cfg = read_config(p)
     d = _readable_dir(p)
     words, counts = _read_vocab(d)
     t = read_tensors(p, len(words))
     history = _read_extra(d, HISTORY) or {"batch": [], "epoch": []}
-    return Model(p, cfg, WordVectors(words, t["in"], counts), history, _read_extra(d, SCORES))
+    return Model(p, cfg, WordVectors(words, t["in"], counts), history, _read_extra(d, SCORES), t if tables else None)
 
 
 SCORE_KEYS = ("wordsim353", "simlex999", "analogy")
