@@ -302,10 +302,12 @@ def test_no_host_sync_per_batch(tiny_corpus, monkeypatch, arch):
     assert calls["n"] < n_batches / 10, (calls["n"], n_batches)
 
 
-def test_shuffled_batches_learn_and_repeat_with_the_seed(tiny_corpus):
+@pytest.mark.parametrize("order", ["shuffle", "interleave"])
+def test_shuffled_batches_learn_and_repeat_with_the_seed(tiny_corpus, order):
     def run(shuffle):
         return Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL),
-                       TrainConfig(epochs=3, threads=1, seed=2), tuning=Tuning(shuffle=shuffle)).train()
+                       TrainConfig(epochs=3, threads=1, seed=2),
+                       tuning=Tuning(**{order: shuffle}, **({} if order == "shuffle" else {"shuffle": False}))).train()
 
     a, b, plain = run(True), run(True), run(False)
     assert torch.equal(a.model.w_in, b.model.w_in)

@@ -154,3 +154,18 @@ def test_windows_built_in_a_given_order_equal_the_permuted_windows():
     for a, b in ((direct.positions, via.positions), (direct.centres, via.centres), (direct.ctx, via.ctx),
                  (direct.starts, via.starts), (direct.rows, via.rows)):
         assert torch.equal(a, b)
+
+
+def test_interleaved_order_keeps_each_batch_and_spreads_its_blocks():
+    from w2v_core.windows import interleaved_order
+
+    n, batch, block = 2 * 1024 + 100, 1024, 32
+    order = interleaved_order(n, batch, block)
+    assert sorted(order.tolist()) == list(range(n))  # a permutation
+    for b0 in (0, 1024):  # each full batch holds the same centres as in text order
+        assert sorted(order[b0:b0 + batch].tolist()) == list(range(b0, b0 + batch))
+        blocks = order[b0:b0 + batch].view(-1, block)  # what one pool of negatives serves
+        gaps = blocks[:, 1:] - blocks[:, :-1]
+        assert bool((gaps == batch // block).all())  # 32 positions apart: their windows do not overlap
+    assert order[2048:].tolist() == list(range(2048, n))  # the partial last batch stays in text order
+    assert interleaved_order(50, 16, 5).tolist() == list(range(50))  # blocks that do not tile a batch: unchanged

@@ -125,6 +125,27 @@ class Windows:
         return Windows(self.positions[order], self.centres[order], self.ctx[src], starts, rows)
 
 
+def interleaved_order(n: int, batch: int, block: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Positions 0..n-1 reordered so that each batch of ``batch`` neighbouring centres keeps its centres but lists
+    them block-strided: the ``block`` centres of one block lie ``batch / block`` positions apart in the text, not
+    side by side (a partial last batch stays in text order).
+
+    A block's centres share one pool of negatives; side by side, their windows overlap and their hidden vectors are
+    nearly the same, so the shared negatives take many nearly equal pushes at once. Strided, the same batch (and so
+    the same context rows, which CBOW's grouping sums) gives each pool independent-looking examples.
+    """
+    order = torch.arange(n, device=device)
+    n_blocks = -(-batch // block)
+    full = (n // batch) * batch
+    if n_blocks <= 1 or block <= 1 or full == 0 or n_blocks * block != batch:
+        return order
+    # new slot p of a batch (block p // block, place p % block) takes the batch's centre (p % block) * n_blocks + p // block
+    p = torch.arange(batch, device=device)
+    local = (p % block) * n_blocks + p // block
+    order[:full] = (torch.arange(0, full, batch, device=device).unsqueeze(1) + local).reshape(-1)
+    return order
+
+
 def packed_windows(stream: Stream, radii: torch.Tensor, window: int, block: int | None = None,
                    order: torch.Tensor | None = None) -> Windows:
     """All windows of a stream as one :class:`Windows`, built from each centre's reach.

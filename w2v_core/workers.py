@@ -22,14 +22,18 @@ import torch
 from w2v_core.errors import W2VError
 from w2v_core.kernels import Examples, RowBound, Schedule, Tables, chunk_groups, run_chunk, scripted
 from w2v_core.models import ModelConfig, PackedBatch, Word2Vec
-from w2v_core.windows import Stream, draw_radii, packed_windows, subsample
+from w2v_core.windows import Stream, draw_radii, interleaved_order, packed_windows, subsample
 
 # Negatives shared per block of centres (each stands for k / N of an example's k negatives), centres per block and
-# whether a batch's centres come from all over a chunk, per architecture. Smaller blocks and, for Skip-gram,
-# shuffled centres bring SimLex and the analogies up to gensim's at the same speed (benchmarks/HISTORY.md)
+# whether a batch's centres come from all over a chunk (Skip-gram) or are its neighbours with each block's centres
+# strided across the batch (CBOW: windows.interleaved_order keeps the batch's context rows, which CBOW sums per
+# row, and stops a pool serving 32 overlapping windows), per architecture. Smaller blocks, shuffled Skip-gram
+# centres and interleaved CBOW blocks bring SimLex and the analogies up to gensim's at the same speed
+# (benchmarks/README.md, the ablations of bench_quality.py; benchmarks/HISTORY.md)
 DEFAULT_POOL = {"skipgram": 32, "cbow": 16}
 DEFAULT_BLOCK = {"skipgram": 64, "cbow": 32}
 DEFAULT_SHUFFLE = {"skipgram": True, "cbow": False}
+DEFAULT_INTERLEAVE = {"skipgram": False, "cbow": True}
 CPU_CHUNK = 50_000  # tokens per chunk on a CPU (bounds memory); on a GPU chunks hold many big batches
 MIN_CHUNK = 2_000  # with several workers, chunks shrink so that each worker gets ~8, but not below this
 GPU_CHUNK = 2_000_000
@@ -46,6 +50,7 @@ class Tuning:
     block_size: int | None = None  # centres that share one pool of negatives
     loss_every: int = 4  # compute the loss on every n-th batch only (it is only shown, never trained on)
     shuffle: bool | None = None  # batches of centres drawn from all over a chunk, not consecutive
+    interleave: bool | None = None  # unshuffled: a block's centres lie batch / block apart in the text (interleaved_order)
     # N workers' batches computed from the same weights, then all applied, which is what N truly concurrent Hogwild
     # threads do at worst (to show many cores on a small machine); 1 = off
     emulate_workers: int = 1
@@ -71,6 +76,7 @@ class Tuning:
             shared_negatives=self.shared_negatives or max(DEFAULT_POOL[arch], model_config.negative),
             block_size=self.block_size or DEFAULT_BLOCK[arch],
             shuffle=DEFAULT_SHUFFLE[arch] if self.shuffle is None else self.shuffle,
+            interleave=DEFAULT_INTERLEAVE[arch] if self.interleave is None else self.interleave,
             loss_every=self.loss_every, emulate_workers=self.emulate_workers)
 
     def changes(self) -> dict:
@@ -260,7 +266,11 @@ class WorkerPool:
         kept, koffs, _ = subsample(ids, offs, self.data.keep_prob, g)
         stream = Stream.from_offsets(kept, koffs)
         radii = draw_radii(len(stream), window, g, dev)
-        order = torch.randperm(len(stream), generator=g, device=dev) if self.tuning.shuffle else None
+        order = None
+        if self.tuning.shuffle:
+            order = torch.randperm(len(stream), generator=g, device=dev)
+        elif self.tuning.interleave:
+            order = interleaved_order(len(stream), self.batch, self.tuning.block_size, dev)
         return packed_windows(stream, radii, window, order=order), g, b - a
 
     def _train_chunk(self, win, g: torch.Generator, lr0: float, lr1: float):
