@@ -79,3 +79,38 @@ def test_a_file_that_is_not_utf8_is_read_in_its_encoding(tmp_path):
     p.write_bytes(("café crème " * 50 + "\n").encode("cp1252") * 20)
     cfg = CorpusConfig(source=str(p))
     _same(_line_by_line(p, cfg), stream.in_memory(stream.tokenize_file(p, cfg, workers=1), cfg))
+
+
+def _losses(corpus):
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    r = Trainer(corpus, ModelConfig(dim=16, min_count=2, window=3), TrainConfig(epochs=2, threads=1, seed=5)).train()
+    # the per-epoch losses (the batch reports fall where the clock says) and the weights
+    return [e["loss"] for e in r.history["epoch"]], r.model.w_in.detach().numpy().copy()
+
+
+def test_a_big_file_goes_to_the_cache_in_shards_and_trains_mapped_as_in_memory(real_text, tmp_path, monkeypatch):
+    from w2v_core import workers
+    from w2v_core.data import corpus_cache
+    from w2v_core.data.loader import load_corpus
+
+    monkeypatch.setenv("W2V_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(stream, "PARALLEL_MIN_BYTES", 1)  # "big": streamed into the cache, on 2 processes
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 1_000_000)
+    monkeypatch.setattr(corpus_cache, "MMAP_MIN_BYTES", 1)  # read back memory-mapped
+    monkeypatch.setattr(workers, "ENCODE_STEP", 10_000)  # encoded for training in many steps
+    cfg = CorpusConfig(source=str(real_text), max_tokens=300_000)
+    seen = []
+    mapped = load_corpus(cfg, progress=lambda f, m: seen.append(m), any_path=True)
+    assert isinstance(mapped.ids, np.memmap)
+    assert any("tokens/s" in m for m in seen)
+    entry = corpus_cache.cache_dir() / corpus_cache.cache_key(cfg)
+    assert sorted(p.name for p in entry.iterdir()) == ["counts.npy", "ids.npy", "meta.json", "offsets.npy",
+                                                      "words.json"]  # no shard left
+    old = _line_by_line(real_text, cfg)
+    _same(old, mapped)
+    a, wa = _losses(old)
+    b, wb = _losses(mapped)
+    assert np.array_equal(wa, wb)  # the same training, step for step
+    assert np.allclose(a, b, rtol=1e-6)  # (float32 sums grouped where the progress reports fell)

@@ -20,7 +20,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from w2v_core.data import bundled, corpus_cache, hub, sources
+from w2v_core.data import bundled, corpus_cache, hub, sources, stream
 from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn
 from w2v_core.settings import Settings, allowed_corpus_path, get_settings
 
@@ -44,6 +44,11 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
                 progress(1.0, "loaded from the corpus cache")
             return cached
     key = corpus_cache.cache_key(config) if use_cache else None  # the source's identity BEFORE it is read
+    if key is not None and stream.streams(config):  # a big text file: tokenized in shards straight into the cache
+        corpus = stream.into_cache(config, key, progress)
+        if progress is not None:
+            progress(1.0, f"{corpus.n_tokens:,} tokens")
+        return corpus
     if config.phrases:  # on the corpus without phrases (itself cached), so changing a phrase knob does not re-tokenize
         from w2v_core.data.phrases import apply_phrases
 

@@ -16,7 +16,9 @@ run threads, and forking a process with threads can copy a held lock into the ch
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import multiprocessing as mp
 import os
 import time
@@ -28,6 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
+from w2v_core.data import corpus_cache
 from w2v_core.data.blocks import BlockTokenizer, Encoded, Merger
 from w2v_core.data.corpus import Corpus, CorpusConfig, ProgressFn, Tokenizer
 from w2v_core.data.textfile import check_local_file, text_encoding
@@ -334,3 +337,70 @@ def in_memory(t: Tokenized, config: CorpusConfig) -> Corpus:
         raise W2VError(f"The corpus file {t.path} has no words in it after tokenization. Check the file, or keep "
                        "numbers/punctuation in the tokenization options.")
     return corpus
+
+
+def streams(config: CorpusConfig) -> bool:
+    """Whether ``config`` names a plain-text file big enough to be streamed into the cache (:func:`into_cache`)."""
+    from w2v_core.data.sources import DATASET_FORMATS, _is_parquet
+
+    if config.phrases:
+        return False
+    p = Path(str(config.source)).expanduser()
+    try:
+        p = check_local_file(p)
+        return p.is_file() and p.suffix.lower() not in DATASET_FORMATS and not _is_parquet(p) and \
+            p.stat().st_size >= PARALLEL_MIN_BYTES
+    except (W2VError, OSError):
+        return False
+
+
+def into_cache(config: CorpusConfig, key: str, progress: ProgressFn | None = None) -> Corpus:
+    """Tokenize a big text file straight into the corpus cache entry ``key`` and return it memory-mapped.
+
+    The shards are written inside the entry's hidden folder; the quota (``corpus_cache.set_reserve``) is asked for
+    the entry's exact size once the tokens are counted. A refusal, or a file changed while it was read, gives the
+    corpus in memory instead (nothing cached), as ``corpus_cache.save`` would.
+    """
+    tmp: Path | None = corpus_cache.new_entry_folder(key)
+    try:
+        t = tokenize_file(config.source, config, progress, shards=tmp)
+        lengths = t.lengths()
+        k = kept_documents(lengths, config.max_tokens)
+        offsets = offsets_of(lengths[:k])
+        words = json.dumps(t.merger.words, ensure_ascii=False).encode("utf-8")
+        if corpus_cache.cache_key(config) != key or not _room(4 * int(offsets[-1]) + 8 * (len(offsets) + len(
+                t.merger.words)) + len(words) + 4096):
+            return in_memory(t, config)
+        if progress is not None:
+            progress(1.0, f"writing {int(offsets[-1]):,} token ids to the corpus cache")
+        ids = np.lib.format.open_memmap(tmp / "ids.npy", mode="w+", dtype=np.int32, shape=(int(offsets[-1]),))
+        counts, n_words = write_ids(t, ids)
+        ids.flush()
+        del ids
+        if n_words == 0:
+            raise W2VError(f"The corpus file {t.path} has no words in it after tokenization. Check the file, or keep "
+                           "numbers/punctuation in the tokenization options.")
+        words = json.dumps(t.merger.words[:n_words], ensure_ascii=False).encode("utf-8")
+        corpus_cache.commit(tmp, key, config, Path(t.path).name, t.truncated or k < len(lengths), offsets, counts,
+                            words)
+        tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)  # our own hidden folder (shards and all)
+    corpus = corpus_cache.load(config)
+    if corpus is None:
+        raise W2VError(f"The tokenized corpus of {Path(str(config.source)).name} could not be read back from the "
+                       f"cache folder {corpus_cache.cache_dir()}: check that the disk is not full.")
+    return corpus
+
+
+def _room(nbytes: int) -> bool:
+    reserve = corpus_cache._RESERVE.get("cache")
+    if reserve is None:
+        return True
+    try:
+        reserve(nbytes)
+        return True
+    except W2VError as e:
+        log.info("corpus cache: not cached (%s)", e)
+        return False
