@@ -111,6 +111,7 @@ class Block:
     ids: np.ndarray | None = None
     shard: str | None = None
     not_utf8: bool = False
+    cpu_s: float = 0.0  # the worker's CPU time on this block
 
 
 _TOKENIZERS: dict[Tokenizer, BlockTokenizer] = {}
@@ -132,6 +133,13 @@ def read_block(job: Job) -> str | None:
 
 def run_job(job: Job) -> Block:
     """Tokenize one block (in a worker process, or in this one)."""
+    t0 = time.process_time()
+    block = _run_job(job)
+    block.cpu_s = time.process_time() - t0
+    return block
+
+
+def _run_job(job: Job) -> Block:
     text = read_block(job)
     if text is None:
         return Block([], np.zeros(0, np.int64), np.zeros(0, np.int64), 0, job.end - job.start, not_utf8=True)
@@ -195,6 +203,7 @@ class Tokenized:
     n_tokens: int = 0
     n_bytes: int = 0
     truncated: bool = False
+    cpu_s: float = 0.0  # the blocks' CPU time, in whichever process they ran
 
     def lengths(self) -> np.ndarray:
         return np.concatenate([b.lengths for b in self.blocks]) if self.blocks else np.zeros(0, np.int64)
@@ -259,6 +268,7 @@ def _merge(results: Iterator[Block], path: str, max_tokens: int | None, meter: M
         if block.not_utf8:
             raise NotUTF8()
         out.n_bytes += block.n_bytes
+        out.cpu_s += block.cpu_s
         if max_tokens is not None and out.n_tokens >= max_tokens:
             if block.n_tokens:  # a document after the limit: the corpus was cut short
                 out.truncated = True
@@ -271,6 +281,8 @@ def _merge(results: Iterator[Block], path: str, max_tokens: int | None, meter: M
         out.n_tokens += block.n_tokens
         meter.tick(out.n_bytes, out.n_tokens)
     meter.tick(out.n_bytes, out.n_tokens, final=True)
+    log.info("tokenized %s: %d tokens in %.1f s, %.1f CPU s in the tokenizers", path, out.n_tokens,
+             time.perf_counter() - meter.t0, out.cpu_s, extra={"tokenizer_cpu_s": out.cpu_s})
     return out
 
 
