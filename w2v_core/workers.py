@@ -134,10 +134,8 @@ def encode_corpus(corpus, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _encode_mapped(ids: np.ndarray, offsets: np.ndarray, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import tempfile
 
-    from w2v_core.data.corpus_cache import cache_dir
-
-    folder = cache_dir() if cache_dir().is_dir() else None  # next to the corpus, not in a RAM-backed /tmp
-    out = np.memmap(tempfile.TemporaryFile(dir=folder), dtype=np.int32, mode="w+", shape=(max(len(ids), 1),))
+    # in the system's temporary folder (TMPDIR): where /tmp is RAM-backed, point TMPDIR at a disk
+    out = np.memmap(tempfile.TemporaryFile(), dtype=np.int32, mode="w+", shape=(max(len(ids), 1),))
     remap32 = remap.astype(np.int32)
     enc_offsets = np.empty(len(offsets), dtype=np.int64)
     pos = 0

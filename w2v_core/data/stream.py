@@ -351,21 +351,6 @@ def in_memory(t: Tokenized, config: CorpusConfig) -> Corpus:
     return corpus
 
 
-def streams(config: CorpusConfig) -> bool:
-    """Whether ``config`` names a plain-text file big enough to be streamed into the cache (:func:`into_cache`)."""
-    from w2v_core.data.sources import DATASET_FORMATS, _is_parquet
-
-    if config.phrases:
-        return False
-    p = Path(str(config.source)).expanduser()
-    try:
-        p = check_local_file(p)
-        return p.is_file() and p.suffix.lower() not in DATASET_FORMATS and not _is_parquet(p) and \
-            p.stat().st_size >= PARALLEL_MIN_BYTES
-    except (W2VError, OSError):
-        return False
-
-
 def into_cache(config: CorpusConfig, key: str, progress: ProgressFn | None = None) -> Corpus:
     """Tokenize a big text file straight into the corpus cache entry ``key`` and return it memory-mapped.
 
