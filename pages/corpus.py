@@ -13,7 +13,7 @@ import plotly.express as px
 import streamlit as st
 
 from ui import corpus_text, shell
-from ui.corpus_picker import (corpus_picker, corpus_stats_cached, load_corpus_cached, min_count_control,
+from ui.corpus_picker import (corpus_picker, corpus_stats_cached, load_corpus_with_progress, min_count_control,
                               offline_message, use_sample)
 from ui.widgets import md_escape, show_error
 from w2v_core.data.hub import HubUnavailable
@@ -39,7 +39,7 @@ if config is None:
 
 try:
     with st.spinner("Loading and tokenizing the corpus (cached after the first time)…", show_time=True):
-        corpus = load_corpus_cached(config)
+        corpus = load_corpus_with_progress(config)
         stats = corpus_stats_cached(config)
 except HubUnavailable:
     show_error(offline_message(config))

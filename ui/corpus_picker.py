@@ -12,6 +12,7 @@ the corpus cache folder and named by path in the config, so a training run (or t
 
 from __future__ import annotations
 
+import contextvars
 import json
 from pathlib import Path
 
@@ -260,8 +261,8 @@ def min_count_control() -> int:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(config: CorpusConfig, stamp: str, uploads: str) -> Corpus:
-    corpus = load_corpus(config, uploads=uploads)  # a shared server reads only this visitor's own uploads
+def _load(config: CorpusConfig, stamp: str, uploads: str, _progress=None) -> Corpus:
+    corpus = load_corpus(config, _progress, uploads=uploads)  # a shared server reads only this visitor's own uploads
     for a in (corpus.ids, corpus.offsets, corpus.counts):
         a.flags.writeable = False  # shared by every session: nobody may change it in place
     return corpus
@@ -276,6 +277,25 @@ def load_corpus_cached(config: CorpusConfig) -> Corpus:
     """
     ident = corpus_cache.source_identity(config.source)
     return _load(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()))
+
+
+def load_corpus_with_progress(config: CorpusConfig) -> Corpus:
+    """:func:`load_corpus_cached` with a progress bar while a file is tokenized (bytes, tokens, time left).
+
+    The bar is the page's, not the cached function's, so its updates run in the context the page had before the
+    call (as ``map_view.projected`` does): drawn live, and not recorded for a cache hit to draw again.
+    """
+    bar = st.empty()
+    outside = contextvars.copy_context()
+
+    def progress(fraction: float, message: str) -> None:
+        outside.run(bar.progress, min(max(fraction, 0.0), 1.0), text=message)
+
+    ident = corpus_cache.source_identity(config.source)
+    try:
+        return _load(config, json.dumps(ident, sort_keys=True), str(session.uploads_folder()), progress)
+    finally:
+        bar.empty()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -159,7 +159,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     tc.validate()
     say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
-    corpus = load_corpus(cc, any_path=True)  # whoever runs the CLI is at this machine, not a web visitor
+    # whoever runs the CLI is at this machine, not a web visitor; a big file reports its tokenizing as it goes
+    corpus = load_corpus(cc, None if a.quiet else lambda f, msg: say(f"  {msg}"), any_path=True)
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
     if init is not None:
         say(f"continuing '{init.parent.name}' at learning rate {tc.lr:g}" + (f"; {init.note}" if init.note else ""))

@@ -119,13 +119,44 @@ def one_intra_op_thread():
     return _INTRA_OP_THREADS.one()
 
 
+ENCODE_STEP = 1 << 22  # tokens of a memory-mapped corpus encoded at a time
+
+
 def encode_corpus(corpus, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Corpus ids -> vocabulary ids with out-of-vocabulary tokens removed; documents keep their places."""
+    """Corpus ids -> vocabulary ids with out-of-vocabulary tokens removed; documents keep their places.
+
+    A memory-mapped corpus (a big one from the corpus cache) is encoded a step at a time into a memory-mapped
+    temporary file, unnamed, so it is gone with the process: neither copy need fit in memory.
+    """
+    if isinstance(corpus.ids, np.memmap):
+        return _encode_mapped(corpus.ids, np.asarray(corpus.offsets, dtype=np.int64), remap)
     mapped = remap[corpus.ids]
     keep = mapped >= 0
     csum = np.zeros(len(mapped) + 1, dtype=np.int64)
     np.cumsum(keep, out=csum[1:])
     return mapped[keep].astype(np.int32), csum[np.asarray(corpus.offsets, dtype=np.int64)]
+
+
+def _encode_mapped(ids: np.ndarray, offsets: np.ndarray, remap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import tempfile
+
+    # in the system's temporary folder (TMPDIR): where /tmp is RAM-backed, point TMPDIR at a disk
+    out = np.memmap(tempfile.TemporaryFile(), dtype=np.int32, mode="w+", shape=(max(len(ids), 1),))
+    remap32 = remap.astype(np.int32)
+    enc_offsets = np.empty(len(offsets), dtype=np.int64)
+    pos = 0
+    for s in range(0, len(ids), ENCODE_STEP):
+        mapped = remap32[ids[s:s + ENCODE_STEP]]
+        keep = mapped >= 0
+        kept = mapped[keep]
+        out[pos:pos + len(kept)] = kept
+        lo, hi = np.searchsorted(offsets, [s, s + ENCODE_STEP], side="left")
+        before = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(keep, out=before[1:])
+        enc_offsets[lo:hi] = pos + before[offsets[lo:hi] - s]
+        pos += len(kept)
+    enc_offsets[offsets >= len(ids)] = pos
+    return out[:pos], enc_offsets
 
 
 def chunk_bounds(offsets: np.ndarray, n_tokens: int, chunk_tokens: int) -> list[tuple[int, int, np.ndarray]]:

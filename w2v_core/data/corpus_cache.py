@@ -92,9 +92,19 @@ def cache_key(config: CorpusConfig) -> str | None:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+MMAP_MIN_BYTES = 64 * 1024 * 1024  # an ids.npy at least this big is memory-mapped, not read into memory
+
+
+def _read_ids(path: Path) -> np.ndarray:
+    """The ids of an entry; a big corpus's are memory-mapped (read-only), so one larger than RAM can train."""
+    if path.stat().st_size >= MMAP_MIN_BYTES:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    return np.load(path, allow_pickle=False)
+
+
 def _read(entry: Path, config: CorpusConfig) -> Corpus:
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-    ids = np.load(entry / "ids.npy", allow_pickle=False)
+    ids = _read_ids(entry / "ids.npy")
     offsets = np.load(entry / "offsets.npy", allow_pickle=False)
     counts = np.load(entry / "counts.npy", allow_pickle=False)
     words = json.loads((entry / "words.json").read_text(encoding="utf-8"))
@@ -184,22 +194,9 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
         if reserve is not None:
             reserve(4 * corpus.n_tokens + 8 * (len(corpus.offsets) + len(corpus.counts)) + len(words)
                     + len(phrases or b"") + 4096)
-        root.mkdir(parents=True, exist_ok=True)
-        clean_leftovers(root)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+        tmp = new_entry_folder(key)
         np.save(tmp / "ids.npy", np.ascontiguousarray(corpus.ids, dtype=np.int32), allow_pickle=False)
-        np.save(tmp / "offsets.npy", np.ascontiguousarray(corpus.offsets, dtype=np.int64), allow_pickle=False)
-        np.save(tmp / "counts.npy", np.ascontiguousarray(corpus.counts, dtype=np.int64), allow_pickle=False)
-        (tmp / "words.json").write_bytes(words)
-        if phrases is not None:
-            (tmp / "phrases.json").write_bytes(phrases)
-        meta = {"format": FORMAT_VERSION, "name": corpus.name, "truncated": bool(corpus.truncated),
-                "n_tokens": corpus.n_tokens, "n_docs": corpus.n_docs, "n_words": corpus.n_words,
-                "config": asdict(config), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if entry.exists():
-            shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
+        commit(tmp, key, config, corpus.name, corpus.truncated, corpus.offsets, corpus.counts, words, phrases)
         tmp = None
         log.info("corpus cache: saved %s to %s", corpus.name, entry)
         return entry
@@ -212,6 +209,36 @@ def save(config: CorpusConfig, corpus: Corpus, key: str | None = None,
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def new_entry_folder(key: str) -> Path:
+    """A fresh hidden folder in the cache to write the entry ``key`` into (:func:`commit` renames it into place;
+    :func:`clean_leftovers` removes it if the process dies first)."""
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(root)
+    return Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+
+
+def commit(tmp: Path, key: str, config: CorpusConfig, name: str, truncated: bool, offsets: np.ndarray,
+           counts: np.ndarray, words: bytes, phrases: bytes | None = None) -> Path:
+    """Finish the entry in ``tmp`` (its ``ids.npy`` written already): the other arrays, the words, ``meta.json``
+    last, then the folder renamed to the entry ``key`` (replacing an older one)."""
+    entry = cache_dir() / key
+    np.save(tmp / "offsets.npy", np.ascontiguousarray(offsets, dtype=np.int64), allow_pickle=False)
+    np.save(tmp / "counts.npy", np.ascontiguousarray(counts, dtype=np.int64), allow_pickle=False)
+    (tmp / "words.json").write_bytes(words)
+    if phrases is not None:
+        (tmp / "phrases.json").write_bytes(phrases)
+    n_tokens = int(offsets[-1]) if len(offsets) else 0
+    meta = {"format": FORMAT_VERSION, "name": name, "truncated": bool(truncated), "n_tokens": n_tokens,
+            "n_docs": len(offsets) - 1, "n_words": len(counts), "config": asdict(config),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    if entry.exists():
+        shutil.rmtree(entry, ignore_errors=True)
+    os.replace(tmp, entry)
+    return entry
 
 
 _LEFTOVER = re.compile(r"^\.(?:[0-9a-f]{32}|datasets)-[A-Za-z0-9_]{6,}$")  # tempfile.mkdtemp names we make here

@@ -20,8 +20,10 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from w2v_core.data import bundled, corpus_cache, hub, sources
+from w2v_core.data import bundled, corpus_cache, hub, sources, stream
 from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn
+from w2v_core.data.textfile import check_local_file
+from w2v_core.errors import W2VError
 from w2v_core.settings import Settings, allowed_corpus_path, get_settings
 
 
@@ -44,6 +46,11 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
                 progress(1.0, "loaded from the corpus cache")
             return cached
     key = corpus_cache.cache_key(config) if use_cache else None  # the source's identity BEFORE it is read
+    if key is not None and _streamed(config):  # a big text file: tokenized in shards straight into the cache
+        corpus = stream.into_cache(config, key, progress)
+        if progress is not None:
+            progress(1.0, f"{corpus.n_tokens:,} tokens")
+        return corpus
     if config.phrases:  # on the corpus without phrases (itself cached), so changing a phrase knob does not re-tokenize
         from w2v_core.data.phrases import apply_phrases
 
@@ -55,6 +62,18 @@ def load_corpus(config: CorpusConfig, progress: ProgressFn | None = None, use_ca
     if progress is not None:
         progress(1.0, f"{corpus.n_tokens:,} tokens")
     return corpus
+
+
+def _streamed(config: CorpusConfig) -> bool:
+    """Whether ``config`` names a plain-text file big enough to be streamed into the cache (``stream.into_cache``)."""
+    if config.phrases:
+        return False
+    try:
+        p = check_local_file(Path(str(config.source)).expanduser())
+        return p.is_file() and p.suffix.lower() not in sources.DATASET_FORMATS and not sources._is_parquet(p) and \
+            p.stat().st_size >= stream.PARALLEL_MIN_BYTES
+    except (W2VError, OSError):
+        return False
 
 
 def check_source(config: CorpusConfig, uploads: str | os.PathLike | None = None,

@@ -27,8 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from w2v_core.data.corpus import (BUILTIN, WIKITEXT, Corpus, CorpusBuilder, CorpusConfig, ProgressFn, Tokenizer, from_texts,
-                             iter_line_docs)
+from w2v_core.data.corpus import BUILTIN, WIKITEXT, Corpus, CorpusConfig, ProgressFn, from_texts
 from w2v_core.data.corpus_cache import cache_dir
 from w2v_core.data.textfile import check_local_file, decode_bytes, read_lines, text_encoding
 from w2v_core.errors import W2VError
@@ -69,17 +68,14 @@ def read_text_lines(path) -> Iterator[str]:
 
 
 def load_text_file(path, config: CorpusConfig, progress: ProgressFn | None = None) -> Corpus:
-    """A text file, one document per line."""
-    tok = Tokenizer.from_config(config)
-    b = CorpusBuilder(config.max_tokens)
-    for toks in iter_line_docs(read_text_lines(path), tok):
-        if not b.add(toks):
-            break
-    corpus = b.build(Path(path).name, config)
-    if corpus.n_tokens == 0:
-        raise W2VError(f"The corpus file {path} has no words in it after tokenization. Check the file, or keep "
-                       "numbers/punctuation in the tokenization options.")
-    return corpus
+    """A text file, one document per line, in memory (tokenized in blocks, on every core for a big file:
+    ``stream.py``; ``loader.load_corpus`` streams a big one into the corpus cache instead)."""
+    from w2v_core.data import stream
+
+    if not Path(path).exists():
+        raise W2VError(f"Corpus file not found: {path}. Give a path to a text file or a built-in corpus "
+                       f"({', '.join(BUILTIN + WIKITEXT)}).")
+    return stream.in_memory(stream.tokenize_file(path, config, progress), config)
 
 
 # ---------------------------------------------------------------------------------------------- datasets

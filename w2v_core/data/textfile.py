@@ -112,8 +112,21 @@ def _utf8_throughout(p: Path) -> bool:
     return True
 
 
-def text_encoding(path: str | os.PathLike) -> str:
-    """The encoding to read the text file ``path`` with; W2VError for a special, empty, binary or unknown file."""
+def _utf8_head(head: bytes) -> bool:
+    """Whether ``head`` is UTF-8 (a character cut at its end allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def text_encoding(path: str | os.PathLike, utf8_throughout: bool = True) -> str:
+    """The encoding to read the text file ``path`` with; W2VError for a special, empty, binary or unknown file.
+
+    ``utf8_throughout=False``: "utf-8" when the first bytes are, without reading the rest (for a reader that decodes
+    strictly and asks again with the default when a later byte is not).
+    """
     p = check_local_file(path)
     if p.is_dir():
         raise W2VError(f"{p} is a folder: give a text file (one document a line) or a saved `datasets` folder.")
@@ -126,7 +139,7 @@ def text_encoding(path: str | os.PathLike) -> str:
         return enc
     if looks_binary(head[:8192]):
         raise W2VError(f"{p} looks like a binary file, not text. Give a plain-text file (UTF-8, one document a line).")
-    if _utf8_throughout(p):
+    if (not utf8_throughout and _utf8_head(head)) or _utf8_throughout(p):
         return "utf-8"
     enc = _guess_8bit(head, p.name)
     log.warning("%s is not UTF-8: read as %s", p.name, enc)

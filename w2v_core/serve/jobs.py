@@ -302,7 +302,8 @@ class TrainingJob:
                 from w2v_core.serve.quota import mark_corpus_used
 
                 mark_corpus_used(self.corpus_config, self.uploads)  # the cache entry and upload this run read go last
-            self._set(corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
+            self._set(fraction=0.0,  # the loading bar's; the run's own begins now
+                      corpus={"name": getattr(corpus, "name", "corpus"), "tokens": int(corpus.n_tokens),
                               "documents": int(corpus.n_docs), "distinct_words": int(corpus.n_words)})
             if self._stop.is_set():
                 self._set(status="stopped", message="stopped before training began; nothing to save",
@@ -350,8 +351,8 @@ class TrainingJob:
             return self._loader(config)
         from w2v_core.data.loader import load_corpus
 
-        def progress(frac: float, msg: str) -> None:
-            self._set(message=f"loading corpus: {msg}")
+        def progress(frac: float, msg: str) -> None:  # the Train page's bar shows it until training begins
+            self._set(message=f"loading corpus: {msg}", fraction=min(max(frac, 0.0), 1.0))
 
         return load_corpus(config, progress, uploads=self.uploads)
 
