@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="display name of the model (default: the folder name)")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    _distributed_args(t)
 
     n = sub.add_parser("neighbors", help="nearest words by cosine similarity")
     n.add_argument("model", help="model folder")
@@ -129,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _distributed_args(t: argparse.ArgumentParser) -> None:
+    """``train``'s options for a run across processes (torchrun)."""
+    d = t.add_argument_group("more than one process (start with torchrun; README: More than one machine)")
+    d.add_argument("--distributed", action="store_true",
+                   help="this process is one rank of a torchrun run: it trains its share of the corpus, rank 0 "
+                        "writes the log and the model folder (gloo on CPUs, NCCL with --device cuda)")
+    d.add_argument("--sync-every", type=_positive_int("--sync-every"), default=None,
+                   help="words each rank trains between two syncs of the tables (default 50000)")
+    d.add_argument("--sync-combine", default="sum",
+                   help="sum (every rank's changes are added: the default) | mean (they are averaged)")
+    d.add_argument("--dist-timeout", type=_float("--dist-timeout"), default=None,
+                   help="seconds a rank waits for the others before the run stops with an error (default 300)")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from w2v_core.data.corpus import BUILTIN, WIKITEXT, CorpusConfig
     from w2v_core.data.loader import load_corpus
@@ -137,6 +152,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from w2v_core.training import LogCallback, TrainConfig, Trainer
 
     out = Path(a.out)
+    ctx = _join_run(a) if a.distributed else None
     try:  # before the corpus is read: a destination we may not use must not cost a whole training run
         check_model_destination(out)
     except W2VError as e:
@@ -151,16 +167,20 @@ def cmd_train(a: argparse.Namespace) -> int:
                       phrase_threshold=a.phrase_threshold if a.phrase_threshold is not None else
                       (0.5 if a.phrase_scoring == "npmi" else 10.0))
     cc.validate()
-    tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=a.threads, seed=a.seed,
+    threads = a.threads or (_rank_threads(ctx) if ctx is not None else 0)
+    tc = TrainConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, threads=threads, seed=a.seed,
                      device=a.device, update=a.update)
     asked = {k: getattr(a, k) for k in _MODEL_ARGS if getattr(a, k) is not None}
     mc, tc, init = _continued(a.init, out, asked, tc) if a.init else (ModelConfig(**asked), tc, None)
     mc.validate()
     tc.validate()
-    say = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    quiet = a.quiet or (ctx is not None and ctx.rank != 0)  # one run's log: rank 0's
+    say = (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
-    # whoever runs the CLI is at this machine, not a web visitor; a big file reports its tokenizing as it goes
-    corpus = load_corpus(cc, None if a.quiet else lambda f, msg: say(f"  {msg}"), any_path=True)
+    # whoever runs the CLI is at this machine, not a web visitor; a big file reports its tokenizing as it goes; in
+    # a distributed run a node's first rank fills the corpus cache and the others then read it
+    corpus = _first_local(ctx, lambda: load_corpus(cc, None if quiet else lambda f, msg: say(f"  {msg}"),
+                                                   any_path=True))
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
     if init is not None:
         say(f"continuing '{init.parent.name}' at learning rate {tc.lr:g}" + (f"; {init.note}" if init.note else ""))
@@ -174,14 +194,48 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
-        result = Trainer(corpus, mc, tc, [LogCallback(say)], stop, init=init).train()
+        result = Trainer(corpus, mc, tc, [LogCallback(say)], stop, init=init, dist=ctx).train()
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
+    if ctx is not None and ctx.rank != 0:  # rank 0 writes the model folder
+        ctx.close()
+        return 0
     path = result.save(out, name=a.name or out.name)
     say(f"saved model to {path}")
     print(json.dumps({**result.summary, "out": str(path)}))
     return 0
+
+
+def _join_run(a: argparse.Namespace):
+    """This process's place in the torchrun run (``distributed.DistContext``); SIGTERM (torchrun stopping the
+    ranks that are left when one dies) ends it with one line."""
+    from w2v_core import distributed
+
+    ctx = distributed.start(a.device, a.sync_every or distributed.DEFAULT_SYNC_EVERY, a.sync_combine,
+                            a.dist_timeout or distributed.DEFAULT_TIMEOUT)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, distributed.on_terminate(ctx.rank, ctx.world))
+    return ctx
+
+
+def _rank_threads(ctx) -> int:
+    """A rank's default worker threads: its share of the node's cores."""
+    from w2v_core.training import default_threads
+
+    return 1 if ctx.device == "cuda" else max(1, default_threads() // max(ctx.local_world, 1))
+
+
+def _first_local(ctx, load):
+    """``load()``; in a distributed run the node's local rank 0 first, the other ranks after it."""
+    if ctx is None:
+        return load()
+    if ctx.local_rank == 0:
+        value = load()
+        ctx.barrier()
+        return value
+    ctx.barrier()
+    return load()
 
 
 _MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample", "max_vocab")

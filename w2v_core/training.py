@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from w2v_core import distributed
 from w2v_core.divergence import MAX_RETRIES, DivergenceWatch, untrained_loss
 from w2v_core.errors import W2VError
 from w2v_core.kernels import BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, RowBound, warm_up
@@ -180,12 +181,13 @@ class Trainer:
 
     ``tuning`` (tests and benchmarks only): the inner knobs of ``workers.Tuning``; None = the defaults for the
     architecture and device. ``init``: a ``continuation.Continuation`` to start from a saved model's tables and
-    vocabulary instead of random ones (``continuation.continue_trainer`` builds one).
+    vocabulary instead of random ones (``continuation.continue_trainer`` builds one). ``dist``: a
+    ``distributed.DistContext``: this process is one rank of a distributed run and trains its share of the chunks.
     """
 
     def __init__(self, corpus, model_config: ModelConfig = ModelConfig(), train_config: TrainConfig = TrainConfig(),
                  callbacks: Sequence[Callback] = (), stop_event: threading.Event | None = None, *,
-                 tuning: Tuning | None = None, init=None):
+                 tuning: Tuning | None = None, init=None, dist=None):
         model_config.validate()
         train_config.validate()
         asked = tuning or Tuning()
@@ -202,6 +204,7 @@ class Trainer:
         self.tuning_changes = asked.changes()  # recorded in config.json
         self.stop_event = stop_event or threading.Event()
         self.init = init  # continuation.Continuation, or None for random tables
+        self.dist = dist  # distributed.DistContext, or None for a run in this process alone
         self.history: dict[str, list] = {"batch": [], "epoch": [], "retries": []}
         self.reporter = Reporter(callbacks, train_config.epochs, self.history, self._lr_at, self._blew_up)
         self.callbacks = self.reporter.callbacks
@@ -233,9 +236,13 @@ class Trainer:
         chunk = self.tuning.chunk_tokens
         if tc.threads > 1:  # at least ~8 chunks per worker, so that no worker idles long at the end of an epoch
             chunk = max(MIN_CHUNK, min(chunk, -(-len(ids) // (8 * tc.threads))))
+        if self.dist is not None:
+            chunk = distributed.chunk_size(self.dist, chunk, len(ids), tc.threads)
+        all_chunks = chunk_bounds(offsets, len(ids), chunk)
+        chunks, seed_ids = distributed.shard(all_chunks, self.dist) if self.dist is not None else (all_chunks, None)
         data = EncodedCorpus(
             ids=torch.from_numpy(ids).to(dev),  # int32; on a GPU the whole corpus lives there
-            chunks=chunk_bounds(offsets, len(ids), chunk),
+            chunks=chunks, seed_ids=seed_ids,
             keep_prob=torch.from_numpy(self.vocab.keep_probs(mc.sample)).to(dev) if mc.sample > 0 else None,
             neg_table=torch.from_numpy(self.vocab.negative_table()).to(dev) if mc.loss == "negative" else None)
         self.model = build_model(len(self.vocab), mc)
@@ -256,8 +263,10 @@ class Trainer:
             warm_up(mc.arch, mc.dim, mc.negative, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
         self.encoded_tokens = len(ids)
-        self.pool = WorkerPool(self.model, data, self.tuning, tc, threads_running, bound, self._lr_at,
-                               self.reporter.report, self.stop_event)
+        args = (self.model, data, self.tuning, tc, threads_running, bound, self._lr_at, self.reporter.report,
+                self.stop_event)
+        self.pool = WorkerPool(*args) if self.dist is None else distributed.make_pool(self.dist, all_chunks, chunk,
+                                                                                       *args)
 
     def corpus_info(self) -> dict[str, Any]:
         c = self.corpus
@@ -338,6 +347,7 @@ class Trainer:
             "stopped": stopped, "device": str(self.device), "threads": tc.threads, "batch_size": tc.batch_size,
             "lr_retries": len(self.history["retries"]), "final_lr_scale": self.lr_scale,
             "lr_batch_boost": round(self.batch_boost, 4),
+            **({"distributed": self.dist.info()} if self.dist is not None else {}),
         }
 
     def _tables(self) -> list[torch.Tensor]:

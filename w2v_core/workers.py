@@ -196,6 +196,7 @@ class EpochRun:
     blowup: float | None = None  # the loss that made this attempt of the epoch stop
     reports: int = 0  # progress reports made in this attempt (the blown-up one included)
     next_chunk: int = 0  # the next chunk of this epoch that no worker has taken
+    limit: int | None = None  # take no chunk from this number on (a distributed run's sync round); None = all
     abort: threading.Event = field(default_factory=threading.Event)
 
 
@@ -207,6 +208,7 @@ class EncodedCorpus:
     chunks: list[tuple[int, int, np.ndarray]]  # chunk_bounds
     keep_prob: torch.Tensor | None  # per word, for subsampling (None: off)
     neg_table: torch.Tensor | None  # the unigram^0.75 table negatives are drawn from (None: full softmax)
+    seed_ids: list[int] | None = None  # each chunk's number in the whole corpus, its seed (distributed); None = i
 
 
 class WorkerPool:
@@ -262,9 +264,10 @@ class WorkerPool:
         while True:
             with run.lock:
                 ci = run.next_chunk
-                run.next_chunk += 1
+                end = len(chunks) if run.limit is None else min(run.limit, len(chunks))
+                run.next_chunk += ci < end
                 done = run.done
-            if ci >= len(chunks) or self.stop_event.is_set() or run.abort.is_set():
+            if ci >= end or self.stop_event.is_set() or run.abort.is_set():
                 break
             win, g, chunk_len = self._chunk_windows(run.epoch, ci)
             if len(win) > 0:
@@ -291,7 +294,8 @@ class WorkerPool:
         """Subsampling, radii and packed windows of one chunk, from the chunk's own seeded generator."""
         dev, window = self.device, self.model.config.window
         a, b, local = self.data.chunks[ci]
-        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + epoch * 10_007 + ci)
+        sid = ci if self.data.seed_ids is None else self.data.seed_ids[ci]
+        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + epoch * 10_007 + sid)
         ids = self.data.ids[a:b].to(dev, non_blocking=True).long()
         offs = torch.from_numpy(local).to(dev)
         kept, koffs, _ = subsample(ids, offs, self.data.keep_prob, g)

@@ -1,0 +1,137 @@
+"""Training across processes with torch.distributed, as a user starts it: torchrun, two ranks, gloo on the CPU.
+
+Two ranks trained on the bundled sample make one model (rank 0's folder, one loss curve) as good on WordSim353 as
+one process on the same total tokens; a rank killed mid-run ends the run with one clear line and no model folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from w2v_core.data.corpus import CorpusConfig
+from w2v_core.data.loader import load_corpus
+from w2v_core.distributed import DistContext, round_tokens, shard
+from w2v_core.evaluation import evaluate_pairs
+from w2v_core.models import ModelConfig
+from w2v_core.store import load_model
+from w2v_core.training import TrainConfig, Trainer
+from w2v_core.workers import chunk_bounds
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = ["--corpus", "sample", "--dim", "50", "--epochs", "5", "--threads", "1", "--seed", "1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(*args: str) -> list[str]:
+    """torchrun (the script next to this Python when there is one, else the module it runs), 2 ranks."""
+    script = Path(sys.executable).with_name("torchrun")
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "torch.distributed.run"]
+    return head + ["--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "w2v_core", "train",
+                   "--distributed", *args]
+
+
+def test_every_chunk_is_trained_by_exactly_one_rank_and_the_rounds_count_them_all():
+    import numpy as np
+
+    offsets = np.arange(0, 100_001, 700)
+    chunks = chunk_bounds(offsets, 100_000, 6_000)
+    for world in (1, 2, 3):
+        ctxs = [DistContext(rank=r, world=world, local_rank=r, local_world=world, backend="gloo", device="cpu")
+                for r in range(world)]
+        seen = sorted(i for c in ctxs for i in shard(chunks, c)[1])
+        assert seen == list(range(len(chunks)))
+        assert sum(round_tokens(chunks, ctxs[0], 2)) == 100_000
+
+
+def test_train_without_torchrun_says_how_to_start_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    r = subprocess.run([sys.executable, "-m", "w2v_core", "train", "--distributed", "--corpus", "sample",
+                        "--out", str(tmp_path / "m")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "torchrun" in r.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_two_ranks_make_one_model_as_good_as_one_process(tmp_path):
+    out = tmp_path / "two"
+    r = subprocess.run(_torchrun(*SETTINGS, "--out", str(out)), cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # one run's output: rank 0's log and summary only
+    assert r.stdout.strip().count("\n") == 0
+    summary = json.loads(r.stdout)
+    assert summary["distributed"]["world_size"] == 2 and summary["distributed"]["syncs"] >= 5
+    assert r.stderr.count("saved model to") == 1 and r.stderr.count("epoch 5/5 done") == 1
+    model = load_model(out)
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epoch"]] == [1, 2, 3, 4, 5]
+    words = [b["words"] for b in history["batch"]]
+    assert words == sorted(words) and words[-1] == summary["tokens"] * 5  # one curve over all ranks' words
+    assert [p.name for p in tmp_path.iterdir()] == ["two"]  # no leftover temporary folder
+
+    sample = load_corpus(CorpusConfig(source="sample"))
+    one = Trainer(sample, ModelConfig(dim=50), TrainConfig(epochs=5, threads=1, seed=1)).train()
+    ws_one = evaluate_pairs(one.vectors, "wordsim353", table=False)["spearman"]
+    ws_two = evaluate_pairs(model.vectors, "wordsim353", table=False)["spearman"]
+    assert abs(ws_two - ws_one) <= 0.03, (ws_two, ws_one)
+    assert abs(summary["final_loss"] - one.summary["final_loss"]) < 0.15
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        out += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return out
+
+
+def _rank(pid: int) -> int | None:
+    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if entry.startswith(b"RANK="):
+            return int(entry[5:])
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the rank's process through /proc (Linux)")
+def test_killing_a_rank_mid_run_stops_the_others_with_one_line_and_no_model(tmp_path):
+    out = tmp_path / "killed"
+    p = subprocess.Popen(_torchrun("--corpus", "sample", "--dim", "16", "--epochs", "200", "--threads", "1",
+                                   "--dist-timeout", "20", "--out", str(out)),
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(p.stderr), daemon=True)
+    reader.start()
+    try:
+        start = time.monotonic()
+        while not any(line.startswith("epoch 1/200") for line in lines):  # rank 0 is training
+            assert p.poll() is None and time.monotonic() - start < 240, "".join(lines)[-2000:]
+            time.sleep(0.1)
+        victim = [c for c in _children(p.pid) if _rank(c) == 1]
+        assert victim, "rank 1's process not found"
+        os.kill(victim[0], signal.SIGKILL)
+        p.wait(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    reader.join(timeout=10)
+    assert p.returncode != 0
+    survivor = [line for line in lines if line.lower().startswith("error: rank 0 of 2")]
+    assert len(survivor) == 1, "".join(lines)[-3000:]
+    assert "nothing was saved" in survivor[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    shutil.rmtree(tmp_path, ignore_errors=True)
