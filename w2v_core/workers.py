@@ -188,6 +188,7 @@ class WorkerPool:
         self.tuning = tuning
         self.batch = train_config.batch_size
         self.seed = train_config.seed
+        self.first_epoch = 0  # a continued run's epochs go on with its parent's count (in the chunks' seeds)
         self.report_every = train_config.report_every
         self.threads = threads
         self.bound = bound  # replaced by a tighter one when an epoch is retried
@@ -254,7 +255,7 @@ class WorkerPool:
         """Subsampling, radii and packed windows of one chunk, from the chunk's own seeded generator."""
         dev, window = self.device, self.model.config.window
         a, b, local = self.data.chunks[ci]
-        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + epoch * 10_007 + ci)
+        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + (self.first_epoch + epoch) * 10_007 + ci)
         ids = self.data.ids[a:b].to(dev, non_blocking=True).long()
         offs = torch.from_numpy(local).to(dev)
         kept, koffs, _ = subsample(ids, offs, self.data.keep_prob, g)
