@@ -51,8 +51,8 @@ def start_from(dim_choices: list[int]) -> store.ModelRecord | None:
         lock_to(rec, dim_choices)
         st.caption(f"Continuing **{md_escape(rec.name)}** ({rec.dim} dimensions"
                    + ("; imported vectors have no output layer, so it starts at zeros" if rec.imported else
-                      ", its architecture and output layer") + "). Learning rate *auto* = 3/4 of the parent's "
-                   "starting rate. The parent is not changed.")
+                      ", its architecture and output layer") + "). Learning rate *auto* = the parent's starting "
+                   "rate on its own corpus (more epochs), 3/4 of it on other text. The parent is not changed.")
     return rec
 
 

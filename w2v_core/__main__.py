@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample", type=_float("--sample"), default=None, help="default 1e-3")
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=5)
     t.add_argument("--lr", type=_float("--lr"), default=None,
-                   help="default 0.025 (skipgram) / 0.05 (cbow); with --init, 3/4 of the parent's starting rate")
+                   help="default 0.025 (skipgram) / 0.05 (cbow); with --init, the parent's starting rate on its own "
+                        "corpus (more epochs), 3/4 of it on other text")
     t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
                    help="centre words per batch, used as given (default on a CPU: 512 skipgram / 1024 cbow per thread, "
                         "less with many threads, all together at most 4096 / 8192; on a GPU 16384 / 32768)")
@@ -183,7 +184,8 @@ def cmd_train(a: argparse.Namespace) -> int:
                                                    any_path=True))
     say(f"corpus: {corpus.n_tokens:,} tokens, {corpus.n_docs:,} documents, {corpus.n_words:,} distinct words")
     if init is not None:
-        say(f"continuing '{init.parent.name}' at learning rate {tc.lr:g}" + (f"; {init.note}" if init.note else ""))
+        lr = tc.lr or init.default_lr(corpus, mc.arch)
+        say(f"continuing '{init.parent.name}' at learning rate {lr:g}" + (f"; {init.note}" if init.note else ""))
     stop = threading.Event()
 
     def on_sigint(signum, frame):  # first Ctrl-C: stop after the current batch and save what was learnt
@@ -243,9 +245,7 @@ _MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample
 
 def _continued(init: str, out: Path, asked: dict, tc):
     """With --init: the child's model and train configs and the Continuation (every problem one W2VError)."""
-    from dataclasses import replace
-
-    from w2v_core.continuation import Continuation, child_lr, child_model_config, load_parent
+    from w2v_core.continuation import Continuation, child_model_config, load_parent
 
     if Path(init).resolve() == out.resolve():
         raise W2VError("--out is the --init model's folder: a continued run never changes its parent; give another "
@@ -254,8 +254,7 @@ def _continued(init: str, out: Path, asked: dict, tc):
         parent = load_parent(init)
     except W2VError as e:
         raise W2VError(f"--init: {e}") from None
-    mc = child_model_config(parent, asked)
-    return mc, replace(tc, lr=child_lr(parent, mc.arch, tc.lr)), Continuation(parent)
+    return child_model_config(parent, asked), tc, Continuation(parent)  # the Trainer resolves its default rate
 
 
 def _check_local_corpus(source: str) -> None:

@@ -198,7 +198,9 @@ class Trainer:
         threads = 1 if dev == "cuda" else (train_config.threads or default_threads())
         batch = train_config.batch_size or default_batch(dev, model_config.arch, threads)
         self.model_config = model_config
-        self.train_config = replace(train_config, lr=train_config.lr or DEFAULT_LR[model_config.arch],
+        lr = train_config.lr or (DEFAULT_LR[model_config.arch] if init is None else
+                                 init.default_lr(corpus, model_config.arch))
+        self.train_config = replace(train_config, lr=lr,
                                     batch_size=batch, threads=threads, device=str(self.device))
         self.tuning = asked.resolved(model_config, dev, batch)
         self.tuning_changes = asked.changes()  # recorded in config.json
@@ -267,6 +269,8 @@ class Trainer:
                 self.stop_event)
         self.pool = WorkerPool(*args) if self.dist is None else distributed.make_pool(self.dist, all_chunks, chunk,
                                                                                        *args)
+        if self.init is not None:  # the child's epochs draw as the lineage's next ones
+            self.pool.first_epoch = self.init.first_epoch
 
     def corpus_info(self) -> dict[str, Any]:
         c = self.corpus

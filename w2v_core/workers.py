@@ -227,6 +227,7 @@ class WorkerPool:
         self.tuning = tuning
         self.batch = train_config.batch_size
         self.seed = train_config.seed
+        self.first_epoch = 0  # a continued run's epochs go on with its parent's count (in the chunks' seeds)
         self.report_every = train_config.report_every
         self.threads = threads
         self.bound = bound  # replaced by a tighter one when an epoch is retried
@@ -295,7 +296,7 @@ class WorkerPool:
         dev, window = self.device, self.model.config.window
         a, b, local = self.data.chunks[ci]
         sid = ci if self.data.seed_ids is None else self.data.seed_ids[ci]
-        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + epoch * 10_007 + sid)
+        g = torch.Generator(device=dev).manual_seed(self.seed * 1_000_003 + (self.first_epoch + epoch) * 10_007 + sid)
         ids = self.data.ids[a:b].to(dev, non_blocking=True).long()
         offs = torch.from_numpy(local).to(dev)
         kept, koffs, _ = subsample(ids, offs, self.data.keep_prob, g)
