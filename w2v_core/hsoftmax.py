@@ -168,6 +168,23 @@ def untrained_loss(lengths, counts, keep_prob=None) -> float:
     return float(math.log(2) * (w * np.asarray(lengths)).sum() / w.sum())
 
 
+TREE_CHANGED_NOTE = ("The counts changed the Huffman tree of hierarchical softmax, so its inner-node table starts at "
+                     "zeros, as word2vec starts one; the word vectors carry over.")
+
+
+def carry_inner_nodes(model, parent_counts, parent_out, same_rows: bool) -> str | None:
+    """Continuing a hierarchical-softmax model: its inner-node table (``parent_out``) fits the child only when the
+    child's tree is the parent's (the same words in the same rows, e.g. more epochs on the same text, whose doubled
+    counts make the same merges); then it is copied. Otherwise the inner nodes mean other word groups, the table
+    stays at zeros, and the note returned says so."""
+    tree = huffman_tree(parent_counts)
+    if parent_out is not None and same_rows and np.array_equal(tree.points, model.hs_points.cpu().numpy()) \
+            and np.array_equal(tree.codes, model.hs_codes.cpu().numpy().astype(np.int8)):
+        model.w_out.copy_(torch.from_numpy(np.asarray(parent_out)).to(model.w_out))
+        return None
+    return TREE_CHANGED_NOTE
+
+
 # ----- the readable step ---------------------------------------------------------------------------------------
 
 
