@@ -4,6 +4,7 @@
     python benchmarks/bench_vs_gensim.py --corpus FILE            # a text file, our tokenizer (WikiText is fine)
     python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
     python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
+    python benchmarks/bench_vs_gensim.py --loss hs                # hierarchical softmax: gensim hs=1 negative=0
 
 The corpus is tokenized once (``w2v_core.data.loader.load_corpus``) and written as one document a line, split into
 pieces of at most 10,000 tokens (gensim silently truncates longer sentences), so both trainers read exactly the
@@ -84,7 +85,8 @@ def child(args) -> None:
         # the same starting rate for both: word2vec.c's (and our) default per architecture, 0.025 skip-gram and
         # 0.05 CBOW (gensim's own default is 0.025 for both); both decay linearly to 1e-4 of it
         alpha = args.lr or {"skipgram": 0.025, "cbow": 0.05}[args.arch]  # not imported: keeps torch out of RSS
-        m = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
+        hs = args.loss == "hs"  # hierarchical softmax: gensim hs=1 with negative=0
+        m = Word2Vec(vector_size=args.dim, window=args.window, negative=0 if hs else args.negative, hs=int(hs),
                      min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
                      workers=args.threads, seed=args.seed, alpha=alpha, min_alpha=alpha * 1e-4)
         m.build_vocab(docs)
@@ -116,7 +118,7 @@ def child(args) -> None:
             callbacks.append(AppLike())
         tc = TrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed, device=args.device,
                          batch_size=args.batch_size, lr=args.lr, update=args.update)
-        res = Trainer(corpus, ModelConfig(arch=args.arch, **knobs), tc, callbacks).train()
+        res = Trainer(corpus, ModelConfig(arch=args.arch, loss=args.loss, **knobs), tc, callbacks).train()
         secs = res.summary["seconds"]
         raw = res.summary["tokens"]
         words, vecs = list(res.vocab.words), res.model.w_in.detach().float().cpu().numpy()
@@ -124,7 +126,7 @@ def child(args) -> None:
         extra = {k: res.summary[k] for k in ("final_loss", "untrained_loss", "batch_size", "lr_retries",
                                             "lr_batch_boost", "device", "threads")}
     wps = raw * args.epochs / secs
-    out = {"who": args.child, "arch": args.arch, "seconds": round(secs, 3), "words_per_sec": round(wps),
+    out = {"who": args.child, "arch": args.arch, "loss": args.loss, "seconds": round(secs, 3), "words_per_sec": round(wps),
            "vocab": vocab, "tokens": raw, **(extra if args.child == "ours" else {})}
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if not args.no_eval:
@@ -154,6 +156,9 @@ def main() -> None:
     ap.add_argument("--sample", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--arch", action="append", choices=["skipgram", "cbow"], help="default: both")
+    ap.add_argument("--loss", default="negative", choices=["negative", "hs"],
+                    help="output layer of both: negative sampling (default) or hierarchical softmax (gensim hs=1, "
+                         "negative=0; --negative is then unused)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (the best speed is kept)")
     ap.add_argument("--only", choices=["gensim", "ours"], help="run one side only")
     ap.add_argument("--batch-size", type=int, default=None, help="ours only; default: the trainer's")
@@ -178,11 +183,13 @@ def main() -> None:
         t = time.perf_counter()
         info = write_tokens(sources, args.pretokenized, tok_path)
         print(f"corpus {'+'.join(sources)}: {info['tokens']:,} tokens, {info['documents']:,} documents "
-              f"(tokenized in {time.perf_counter() - t:.1f}s); epochs {args.epochs}, threads {args.threads}",
+              f"(tokenized in {time.perf_counter() - t:.1f}s); epochs {args.epochs}, threads {args.threads}, "
+              f"output layer {args.loss}" + (" (gensim hs=1 negative=0)" if args.loss == "hs" else ""),
               flush=True)
         base = ["--tokens", tok_path, "--epochs", str(args.epochs), "--threads", str(args.threads),
                 "--dim", str(args.dim), "--window", str(args.window), "--negative", str(args.negative),
-                "--min-count", str(args.min_count), "--sample", str(args.sample), "--seed", str(args.seed)]
+                "--min-count", str(args.min_count), "--sample", str(args.sample), "--seed", str(args.seed),
+                "--loss", args.loss]
         if args.no_eval:
             base.append("--no-eval")
         ours_extra = []

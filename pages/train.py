@@ -28,7 +28,8 @@ BATCH_CHOICES = ["auto", 16, 64, 256, 1024, 4096, 16384]
 UPDATES = ["Bounded", "Plain sum (word2vec)"]
 DIM_CHOICES = [10, 25, 50, 64, 100, 150, 200, 300]
 SAMPLE_CHOICES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
-LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax"}
+LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax", "hs": "Hierarchical softmax"}
+LOSS_OF = {v: k for k, v in LOSS_LABEL.items()}
 OWN_TEXT = {"upload": "your uploaded file", "paste": "your pasted text", "path": "your local file"}
 
 FIRST = showcase.FIRST_RUN  # a first model that answers the app's own examples sensibly
@@ -98,16 +99,20 @@ with knobs:
                    disabled=fixed["arch"],
                    help="Skip-gram predicts each context word from the centre word; CBOW predicts the centre word "
                         "from the average of its context.")
-        c[1].radio("Output layer", ["Negative sampling", "Full softmax"], key="train_loss", persist_state=PERSIST,
+        c[1].radio("Output layer", list(LOSS_LABEL.values()), key="train_loss", persist_state=PERSIST,
                    disabled=fixed["arch"],
                    help="Negative sampling scores the true word against a few random ones (fast); full softmax "
-                        "scores every word in the vocabulary (exact, slow on large vocabularies).")
+                        "scores every word in the vocabulary (exact, slow on large vocabularies); hierarchical "
+                        "softmax (word2vec's -hs 1) walks the true word down a Huffman tree of the words, one "
+                        "yes/no sigmoid per branch: exact probabilities at about log2(V) scores per example (about "
+                        "12 for 10,000 words, fewer for frequent words), often better for rare words, and about as "
+                        "fast as negative sampling with 10 negatives.")
         c = st.columns(2)
         c[0].slider("Window", 1, 15, key="train_window", persist_state=PERSIST,
                     help="How many words on each side count as context (the actual radius is drawn from 1..window).")
         c[1].select_slider("Dimension", DIM_CHOICES, key="train_dim", persist_state=PERSIST, disabled=fixed["dim"],
                            help="Length of each word vector: more can hold more, but needs more text and time.")
-        softmax = ss["train_loss"] == "Full softmax"
+        softmax = ss["train_loss"] != "Negative sampling"
         c = st.columns(2)
         c[0].slider("Negatives", 1, 25, key="train_negative", persist_state=PERSIST, disabled=softmax,
                     help="Random 'wrong' words each true word is contrasted with (negative sampling only).")
@@ -146,7 +151,7 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
     """The knobs as validated configs (W2VError says which knob to change)."""
     mc = ModelConfig(
         arch="skipgram" if ss["train_arch"] == "Skip-gram" else "cbow",
-        loss="softmax" if ss["train_loss"] == "Full softmax" else "negative",
+        loss=LOSS_OF.get(ss["train_loss"], "negative"),
         dim=parent.dim if parent is not None else int(ss["train_dim"]), window=int(ss["train_window"]),
         negative=int(ss["train_negative"]),
         min_count=int(ss[MIN_COUNT]), sample=float(ss["train_sample"]))

@@ -245,3 +245,18 @@ def test_step3_probabilities_in_one_unit(models):
     at = _app(models["skipgram"])
     fig = json.loads(next(c for c in at.get("plotly_chart") if c.key == "learn_top10").proto.spec)
     assert fig["layout"]["xaxis"]["tickformat"].endswith("%") and all(t.endswith("%") for t in fig["data"][0]["text"])
+
+
+def test_a_hierarchical_softmax_model_shows_its_path_and_one_step(tmp_path):
+    f = tmp_path / "animals.txt"
+    f.write_text("\n".join(make_texts(60, seed=5)), encoding="utf-8")
+    r = Trainer(load_corpus(CorpusConfig(source=str(f))), ModelConfig(loss="hs", dim=10, window=3, min_count=1,
+                                                                        sample=1e-2),
+                TrainConfig(epochs=2, threads=1, seed=1)).train()
+    at = _app(str(r.save(tmp_path / "models" / "hs")))
+    assert not at.exception and not at.error
+    assert "hierarchical softmax" in _md(at)
+    path = _df(at, "inner node")
+    assert path["depth"].tolist() == list(range(len(path))) and set(path["code"]) <= {0, 1}
+    assert path["inner node"].iloc[0] == len(r.vocab) - 2  # every path starts at the root
+    assert _metric(at, "Loss of this example") and _df(at, "P(turn) after") is not None

@@ -171,3 +171,34 @@ def test_train_help_states_the_trainers_real_default_batches():
             training.CPU_EFFECTIVE_BATCH["skipgram"], training.CPU_EFFECTIVE_BATCH["cbow"],
             training.DEFAULT_BATCH[("cuda", "skipgram")], training.DEFAULT_BATCH[("cuda", "cbow")]]
     assert got == want
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_hierarchical_softmax_trains_saves_its_tree_table_and_answers(tmp_path, arch):
+    """``--loss hs``: config.json records it, the inner-node table is the safetensors "out" table (V rows, as
+    word2vec's syn1: V - 1 inner nodes and one unused row), the folder opens and answers neighbour queries, and the
+    loss falls below an untrained model's (ln 2 per turn along the paths)."""
+    from safetensors.numpy import load_file
+
+    from w2v_core import store
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(make_texts(150)) + "\n")
+    out = tmp_path / "hs"
+    r = cli("train", "--corpus", str(corpus), "--arch", arch, "--loss", "hs", "--dim", "12", "--window", "3",
+            "--min-count", "1", "--sample", "0", "--epochs", "3", "--threads", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["final_loss"] < 0.95 * summary["untrained_loss"]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["loss"] == "hs"
+    t = load_file(str(out / "weights.safetensors"))
+    assert t["out"].shape == t["in"].shape and not t["out"][-1].any() and t["out"][:-1].any()
+    assert store.load_model(out).vectors.dim == 12
+    n = cli("neighbors", str(out), "the", "--topn", "3")
+    assert n.returncode == 0 and len(n.stdout.strip().splitlines()) == 3
+
+
+def test_train_help_lists_hierarchical_softmax():
+    r = cli("train", "--help")
+    assert "hs" in r.stdout and "hierarchical softmax" in r.stdout

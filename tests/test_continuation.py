@@ -217,3 +217,23 @@ def test_an_imported_glove_file_is_tuned_on_the_sample_and_what_changed_lists_mo
     ch = what_changed(store.load_model(imported).vectors, store.load_model(saved).vectors, n=10)
     assert len(ch.moved) == 10 and all(r["aligned cosine"] < 0.9 for r in ch.moved)
     assert ch.new_words and all(r["word"] not in top for r in ch.new_words)
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_a_hierarchical_softmax_model_continues(parent, tiny_corpus, arch):
+    """On the same text the combined (doubled) counts make the same Huffman tree, so the inner-node table carries
+    over; new words change the tree, so it starts at zeros and the lineage says so in one sentence."""
+    first, path = parent(arch, "hs")
+    same = continue_trainer(path, tiny_corpus, None, TrainConfig(epochs=1, threads=1)).train()
+    assert same.model_config.loss == "hs" and same.lineage["output_table"] == "parent"
+    # it went on from where the parent was: its first epoch is far below a fresh model's
+    fresh = Trainer(tiny_corpus, ModelConfig(arch=arch, loss="hs", **SMALL), TrainConfig(epochs=1, threads=1)).train()
+    assert same.history["epoch"][0]["loss"] < fresh.history["epoch"][0]["loss"] - 0.5 * (
+        fresh.history["epoch"][0]["loss"] - first.summary["final_loss"])
+    more = continue_trainer(path, _zoo_corpus(), {"min_count": 15}, TrainConfig(epochs=2, threads=1)).train()
+    assert {"zebra", "lion"} <= set(more.vocab.words)
+    assert more.lineage["output_table"] == "zeros (the tree changed)"
+    assert "Huffman tree" in more.lineage["note"] and "\n" not in more.lineage["note"]
+    assert more.summary["final_loss"] < more.summary["untrained_loss"]
+    cat = more.vocab.index["cat"]  # the word vectors carried over
+    assert not np.allclose(more.model.w_in.numpy()[cat], 0)

@@ -103,11 +103,12 @@ def test_the_training_modules_build_on_each_other_in_one_direction():
     the divergence watch and the progress reports stand on their own, so any of them can be read alone."""
     graph = package_graph(CORE)
     assert graph["kernels"] == set()
-    assert graph["models"] == {"errors", "kernels"}
+    assert graph["hsoftmax"] == {"kernels"}  # hierarchical softmax's tree and steps, beside the kernels
+    assert graph["models"] == {"errors", "kernels", "hsoftmax"}
     assert graph["progress"] == set() and graph["divergence"] == {"errors"}
-    assert graph["workers"] <= {"errors", "kernels", "models", "windows"}
+    assert graph["workers"] <= {"errors", "kernels", "hsoftmax", "models", "windows"}
     assert {"workers", "divergence", "progress", "kernels", "models"} <= graph["training"]
-    below = ("kernels", "models", "workers", "divergence", "progress", "windows", "vocab")
+    below = ("kernels", "hsoftmax", "models", "workers", "divergence", "progress", "windows", "vocab")
     assert not any("training" in graph[m] for m in below)
 
 

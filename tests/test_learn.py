@@ -228,3 +228,28 @@ def test_train_tiny_model(corpus_file, tmp_path):
     assert lm.config.arch == "skipgram" and lm.V > 10
     assert learn.load_model_corpus(lm).n_tokens > 0
     assert [m.path for m in store.list_records(tmp_path / "models") if m.trained_here] == [path]
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_hs_path_and_step_come_from_the_models_tree(corpus_file, tmp_path, arch):
+    """A hierarchical-softmax model: the Learn page's path is the model's tree (root first, the code bits), its
+    turn probabilities multiply to p(word | h) = exp(-loss), and one step on a copy makes every turn likelier."""
+    from w2v_core import hsoftmax, learn_hs
+
+    corpus = load_corpus(CorpusConfig(source=str(corpus_file)))
+    r = Trainer(corpus, ModelConfig(arch=arch, loss="hs", dim=12, window=3, min_count=1, sample=1e-2),
+                TrainConfig(epochs=2, threads=1, seed=1)).train()
+    lm = learn.load_training_model(r.save(tmp_path / "hs"))
+    assert torch.equal(lm.model.w_out, r.model.w_out)
+    demo = learn.window_demo(lm.words[:8], lm.vocab, 3, 0.0, seed=0)
+    p = 3
+    batch = learn.example_batch(demo, p, arch, demo.context_of(p)[0])
+    ps = learn_hs.path_scores(lm.model, batch)
+    tree = hsoftmax.huffman_tree(lm.vocab.counts)
+    assert ([t.node for t in ps.turns], [t.code for t in ps.turns]) == tree.path(ps.target)
+    assert ps.turns[0].node == lm.V - 2 and ps.turns[0].words_below == lm.V
+    assert ps.prob == pytest.approx(np.exp(-ps.loss), rel=1e-4)
+    before = lm.model.w_out.clone()
+    step = learn_hs.hs_step(lm.model, batch, 0.5)
+    assert torch.equal(lm.model.w_out, before)  # the page's model is untouched
+    assert step.after.loss < step.before.loss and (step.node_moves > 0).all()

@@ -261,7 +261,7 @@ def test_softmax_on_a_large_vocabulary_warns(caplog):
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(arch="glove"), "Unknown architecture"),
-    (dict(loss="hs"), "Unknown output layer"),
+    (dict(loss="nce"), "Unknown output layer"),
     (dict(dim=1), "dimension"),
     (dict(dim=5000), "dimension"),
     (dict(window=0), "window"),

@@ -18,7 +18,7 @@ from w2v_core import continuation
 from w2v_core.store import ModelRecord
 
 ARCH = {"skipgram": "Skip-gram", "cbow": "CBOW"}
-OUTPUT = {"negative": "negative sampling", "softmax": "full softmax"}
+OUTPUT = {"negative": "negative sampling", "softmax": "full softmax", "hs": "hierarchical softmax"}
 SETTINGS: dict[str, Callable[[ModelRecord], Any]] = {  # what the Compare page lines up, row by row
     "corpus": lambda r: r.corpus_name, "corpus tokens": lambda r: r.corpus_tokens,
     "architecture": lambda r: r.model and r.model.arch, "output layer": lambda r: r.model and r.model.loss,

@@ -23,7 +23,7 @@ from w2v_core.errors import W2VError
 INIT_KEY = "train_init"  # session state: the folder the next run on the Train page continues ("" = none)
 FRESH = ""
 ARCH_LABEL = {"skipgram": "Skip-gram", "cbow": "CBOW"}
-LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax"}
+LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax", "hs": "Hierarchical softmax"}
 
 
 def continue_button(container, path: str, key: str) -> None:

@@ -6,6 +6,7 @@ Layout only, from numbers ``w2v_core.learn`` computed; ``ui/learn_steps.py`` put
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pandas as pd
@@ -57,11 +58,14 @@ def architecture_svg(template: str, mc: ModelConfig, vocab_size: int) -> str:
     ``{{OUT}}``, ``{{LOSS}}`` and ``{{BIAS}}`` (" + b" with a softmax output layer) with a model's sizes."""
     V = int(vocab_size)
     negative = mc.loss == "negative"
+    hs = mc.loss == "hs"
     out = (f"negative sampling: σ(h·u) for the true word + k={mc.negative} negatives" if negative
-           else f"softmax over all V={V:,} words")
+           else f"hierarchical softmax: one σ per inner node on the word's path (~log2 V = {math.log2(max(V, 2)):.0f})"
+           if hs else f"softmax over all V={V:,} words")
+    k1 = str(mc.negative + 1) if negative else f"~{math.ceil(math.log2(max(V, 2)))}" if hs else f"{V:,}"
     values = {"V": f"{V:,}", "D": str(mc.dim), "W": str(mc.window), "C": str(2 * mc.window),
-              "K": str(mc.negative) if negative else "0", "K1": str(mc.negative + 1) if negative else f"{V:,}",
-              "OUT": out, "BIAS": "" if negative else " + b", "LOSS": OUTPUT[mc.loss]}
+              "K": str(mc.negative) if negative else "0", "K1": k1,
+              "OUT": out, "BIAS": " + b" if mc.loss == "softmax" else "", "LOSS": OUTPUT[mc.loss]}
     for k, v in values.items():
         template = template.replace("{{" + k + "}}", html.escape(v, quote=False))
     return template

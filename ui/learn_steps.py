@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import learn_draw as draw
+from ui import learn_hs
 from ui import session
 from ui.shell import ROOT
 from ui.cards import ARCH
@@ -77,7 +78,8 @@ def offer_models(problem: str | None, imported: str | None = None) -> NoReturn:
         "1. **Words → numbers**: tokens, vocabulary ids, one-hot vectors and the embedding matrix.  \n"
         "2. **Context windows**: which training examples a sentence gives (with subsampling and the dynamic "
         "window).  \n"
-        "3. **Forward pass**: hidden vector, scores, softmax or negative sampling, the loss.  \n"
+        "3. **Forward pass**: hidden vector, scores, softmax, negative sampling or the tree of hierarchical softmax, "
+        "the loss.  \n"
         "4. **One gradient step**: what one SGD update changes.  \n"
         "5. **Architecture**: CBOW and Skip-gram with this model's sizes.")
     models = [m for m in session.visible_records() if m.trained_here and str(m.path) != st.session_state.get(CURRENT)]
@@ -302,6 +304,8 @@ def forward_pass(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDemo
     elif not demo.context_of(centre):
         st.info("This centre word has no context words; pick another one in step 2.")
     else:
+        if mc.loss == "hs":  # the centre's path down the tree instead of scores over the words
+            return learn_hs.forward_pass(lm, tokens, demo, centre)
         cw = tokens[demo.token_of[centre]]
         target = None
         if arch == "skipgram":
@@ -365,6 +369,9 @@ def gradient_step(lm: learn.LearnModel, tokens: list[str], demo: learn.WindowDem
         st.info("Set up an example in steps 2 and 3 first.")
     else:
         cw = tokens[demo.token_of[centre]]
+        if mc.loss == "hs":
+            learn_hs.gradient_step(lm, batch, cw)
+            return
         st.markdown("Stochastic gradient descent moves every vector involved a little against its gradient. "
                     "Here the step runs on a **copy** of the model (the saved model does not change), "
                     "with the model's own `step` function.")

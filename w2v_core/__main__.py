@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "model settings default to the parent's, and the parent folder is never changed")
     # None below = the default shown (or, with --init, the parent's setting)
     t.add_argument("--arch", default=None, help="skipgram | cbow (default skipgram)")
-    t.add_argument("--loss", default=None, help="negative (sampling, the default) | softmax (full softmax)")
+    t.add_argument("--loss", default=None, help="negative (sampling, the default) | softmax (full softmax) | hs "
+                   "(hierarchical softmax: a Huffman tree, about log2 V sigmoids per example; gensim hs=1)")
     t.add_argument("--dim", type=_positive_int("--dim"), default=None, help="default 100")
     t.add_argument("--window", type=_positive_int("--window"), default=None, help="default 5")
     t.add_argument("--negative", type=_positive_int("--negative"), default=None, help="default 5")

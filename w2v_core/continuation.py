@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from w2v_core import hsoftmax
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig, Word2Vec
 from w2v_core.vocab import Vocabulary
@@ -154,6 +155,7 @@ class Continuation:
         self.order: np.ndarray | None = None  # child row i holds combined row order[i] (parent rows first)
         self.n_new = 0
         self.new_words: list[str] = []
+        self.tree_note: str | None = None  # hierarchical softmax: why the inner-node table starts at zeros
 
     @property
     def first_epoch(self) -> int:
@@ -167,7 +169,7 @@ class Continuation:
     @property
     def note(self) -> str | None:
         """What the log and the result say about the start (imported vectors: no output table)."""
-        return NO_OUTPUT_NOTE if self.parent.w_out is None else None
+        return NO_OUTPUT_NOTE if self.parent.w_out is None else self.tree_note
 
     def vocabulary(self, corpus, min_count: int) -> tuple[Vocabulary, np.ndarray]:
         """The child's vocabulary (combined counts, sorted) and the map from corpus ids to its rows."""
@@ -203,7 +205,10 @@ class Continuation:
         src = torch.from_numpy(order[rows])
         dst = torch.from_numpy(rows)
         model.w_in[dst] = torch.from_numpy(par.w_in).index_select(0, src).to(model.w_in)
-        if par.w_out is not None:
+        if model.config.loss == "hs":  # the output rows are the tree's inner nodes, not words
+            same = len(order) == len(par.words) and bool(np.all(order == np.arange(len(order))))
+            self.tree_note = hsoftmax.carry_inner_nodes(model, par.counts, par.w_out, same)
+        elif par.w_out is not None:
             model.w_out[dst] = torch.from_numpy(par.w_out).index_select(0, src).to(model.w_out)
         if model.out_bias is not None and par.out_bias is not None:
             model.out_bias[dst] = torch.from_numpy(par.out_bias).index_select(0, src).to(model.out_bias)
@@ -222,7 +227,8 @@ class Continuation:
                 "runs": runs, "epochs_total": round(sum(float(r.get("epochs") or 0) for r in runs), 3),
                 "corpora": [r.get("corpus") for r in runs], "new_words": self.n_new,
                 "new_words_top": self.new_words[:50],
-                "output_table": "zeros (imported vectors have none)" if par.w_out is None else "parent",
+                "output_table": ("zeros (imported vectors have none)" if par.w_out is None else
+                                 "zeros (the tree changed)" if self.tree_note else "parent"),
                 "note": self.note}
 
 

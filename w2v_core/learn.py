@@ -89,7 +89,7 @@ def load_training_model(path: str | Path) -> LearnModel:
     if "out" not in t:
         raise W2VError(f"'{rec.name}' was saved without its output layer (weights 'out'); Learn needs a model trained "
                        "by this app.")
-    model = build_model(len(m.vectors.words), mc)
+    model = build_model(len(m.vectors.words), mc, m.vectors.counts)  # the counts: hierarchical softmax's tree
     with torch.no_grad():
         model.in_embed.weight.copy_(torch.from_numpy(np.asarray(t["in"], dtype=np.float32)))
         model.out_embed.weight.copy_(torch.from_numpy(np.asarray(t["out"], dtype=np.float32)))

@@ -10,12 +10,14 @@ lookup.
 * CBOW: the hidden vector ``h`` is the mean of the context words' input rows; it predicts the centre word.
 * Skip-gram: ``h`` is the centre word's input row; it predicts each context word.
 
-Two output layers:
+Three output layers:
 
 * ``softmax`` (the lecture's version): scores ``h @ W_out.T + b`` over the whole vocabulary, softmax,
   cross-entropy with the true word. Exact but O(V) per example: fine for small vocabularies.
 * ``negative`` (the default): for the true word and ``k`` words drawn from the noise distribution,
   ``-log sigmoid(h . o_true) - sum log sigmoid(-h . o_neg)``. O(k) per example.
+* ``hs`` (hierarchical softmax): a Huffman tree over the words, one sigmoid per inner node on the true word's path;
+  ``W_out``'s rows are the tree's inner nodes. O(log V) per example. Its steps live in ``hsoftmax.py``.
 
 The step is written out by hand under ``torch.no_grad()`` (the gradients are short and well known): gather
 the rows involved, a few batched matrix products, then one ``index_add_`` per table. No autograd graph,
@@ -43,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from w2v_core import hsoftmax
 from w2v_core.errors import W2VError
 from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negative_step, no_groups, row_scale,
                               scripted, sg_negative_step)
@@ -50,7 +53,7 @@ from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negat
 log = logging.getLogger(__name__)
 
 ARCHS = ("skipgram", "cbow")
-LOSSES = ("negative", "softmax")
+LOSSES = ("negative", "softmax", "hs")
 SOFTMAX_WARN_VOCAB = 20_000
 
 
@@ -59,7 +62,7 @@ class ModelConfig:
     """What the network looks like and which examples it learns from."""
 
     arch: str = "skipgram"  # "skipgram" | "cbow"
-    loss: str = "negative"  # "negative" (sampling) | "softmax" (full softmax + cross-entropy)
+    loss: str = "negative"  # "negative" (sampling) | "softmax" (full softmax + cross-entropy) | "hs" (hierarchical)
     dim: int = 100  # D, the size of a word vector
     window: int = 5  # maximum context radius (the actual one is drawn from 1..window per centre word)
     negative: int = 5  # k, negatives per positive example (negative sampling only)
@@ -71,7 +74,7 @@ class ModelConfig:
         if self.arch not in ARCHS:
             raise W2VError(f"Unknown architecture '{self.arch}': choose 'skipgram' or 'cbow'.")
         if self.loss not in LOSSES:
-            raise W2VError(f"Unknown output layer '{self.loss}': choose 'negative' or 'softmax'.")
+            raise W2VError(f"Unknown output layer '{self.loss}': choose 'negative', 'softmax' or 'hs'.")
         if not 2 <= self.dim <= 1000:
             raise W2VError(f"The vector dimension must be between 2 and 1000 (got {self.dim}).")
         if not 1 <= self.window <= 50:
@@ -127,7 +130,7 @@ class Word2Vec(nn.Module):
 
     arch = ""
 
-    def __init__(self, vocab_size: int, config: ModelConfig):
+    def __init__(self, vocab_size: int, config: ModelConfig, counts=None):
         super().__init__()
         config.validate()
         self.config = config
@@ -136,6 +139,11 @@ class Word2Vec(nn.Module):
         self.out_embed = nn.Embedding(vocab_size, config.dim)
         self.out_bias = nn.Parameter(torch.zeros(vocab_size)) if config.loss == "softmax" else None
         self.requires_grad_(False)  # trained by hand in `step`
+        if config.loss == "hs":  # the Huffman tree of the counts: each word's inner nodes and turns (buffers)
+            if counts is None or len(counts) != vocab_size:
+                raise ValueError("hierarchical softmax needs the vocabulary's counts to build its tree")
+            for name, t in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items():
+                self.register_buffer(name, t, persistent=False)
         if config.loss == "softmax" and vocab_size > SOFTMAX_WARN_VOCAB:
             log.warning(
                 "Full softmax over %d words is slow (every example scores every word); "
@@ -170,6 +178,8 @@ class Word2Vec(nn.Module):
         on the model's device so that the caller decides when to synchronise."""
         if self.config.loss == "softmax":
             return self._step_softmax(batch, lr)
+        if self.config.loss == "hs":
+            return hsoftmax.padded_step(self, batch, lr)
         return self._step_negative(batch, lr)
 
     @torch.no_grad()
@@ -180,6 +190,8 @@ class Word2Vec(nn.Module):
         ``dst`` receives the updates instead of the tables (to emulate concurrent workers)."""
         if self.config.loss == "softmax":
             return self._packed_softmax(batch, lr, want_loss, bound, dst)
+        if self.config.loss == "hs":
+            return hsoftmax.packed_step(self, batch, lr, want_loss, bound, dst)
         return self._packed_negative(batch, lr, want_loss, bound, dst)
 
     @torch.no_grad()
@@ -371,8 +383,8 @@ def _kernel_step(fn, model: Word2Vec, b: PackedBatch, lr: float, want_loss: bool
     return (loss if want_loss else None), n
 
 
-def build_model(vocab_size: int, config: ModelConfig) -> Word2Vec:
-    """The model class for ``config.arch``."""
+def build_model(vocab_size: int, config: ModelConfig, counts=None) -> Word2Vec:
+    """The model class for ``config.arch`` (``counts``, most frequent first: hierarchical softmax's tree)."""
     config.validate()
     cls = SkipGram if config.arch == "skipgram" else CBOW
-    return cls(vocab_size, config)
+    return cls(vocab_size, config, counts)

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from w2v_core import distributed
+from w2v_core import distributed, hsoftmax
 from w2v_core.divergence import MAX_RETRIES, DivergenceWatch, untrained_loss
 from w2v_core.errors import W2VError
 from w2v_core.kernels import BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, RowBound, warm_up
@@ -247,7 +247,7 @@ class Trainer:
             chunks=chunks, seed_ids=seed_ids,
             keep_prob=torch.from_numpy(self.vocab.keep_probs(mc.sample)).to(dev) if mc.sample > 0 else None,
             neg_table=torch.from_numpy(self.vocab.negative_table()).to(dev) if mc.loss == "negative" else None)
-        self.model = build_model(len(self.vocab), mc)
+        self.model = build_model(len(self.vocab), mc, self.vocab.counts)
         self.model.reset_parameters(torch.Generator().manual_seed(tc.seed))
         if self.init is not None:
             self.init.fill(self.model)  # the parent's rows over the fresh ones
@@ -257,12 +257,14 @@ class Trainer:
         self.workers = emulated if emulated > 1 else threads_running
         kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else ROW_STEP_BOUND)[mc.arch]
         bound = RowBound(len(self.vocab), dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
-        self.untrained = untrained_loss(mc.loss, mc.negative, len(self.vocab))
+        self.untrained = self._untrained_loss()
         self.watch = DivergenceWatch(self.untrained)
         if tc.update == "bounded":
             self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size, dev.type)
         if mc.loss == "negative":
             warm_up(mc.arch, mc.dim, mc.negative, dev)
+        elif mc.loss == "hs":
+            hsoftmax.warm_up(mc.arch, mc.dim, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
         self.encoded_tokens = len(ids)
         args = (self.model, data, self.tuning, tc, threads_running, bound, self._lr_at, self.reporter.report,
@@ -271,6 +273,13 @@ class Trainer:
                                                                                        *args)
         if self.init is not None:  # the child's epochs draw as the lineage's next ones
             self.pool.first_epoch = self.init.first_epoch
+
+    def _untrained_loss(self) -> float:
+        mc = self.model_config
+        if mc.loss != "hs":
+            return untrained_loss(mc.loss, mc.negative, len(self.vocab))
+        keep = self.vocab.keep_probs(mc.sample) if mc.sample > 0 else None
+        return hsoftmax.untrained_loss(self.model.hs_lengths.cpu().numpy(), self.vocab.counts, keep)
 
     def corpus_info(self) -> dict[str, Any]:
         c = self.corpus

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from w2v_core import hsoftmax
 from w2v_core.errors import W2VError
 from w2v_core.kernels import Examples, RowBound, Schedule, Tables, chunk_groups, run_chunk, scripted
 from w2v_core.models import ModelConfig, PackedBatch, Word2Vec
@@ -307,6 +308,8 @@ class WorkerPool:
             order = torch.randperm(len(stream), generator=g, device=dev)
         elif self.tuning.interleave:
             order = interleaved_order(len(stream), self.batch, self.tuning.block_size, dev)
+        if self.model.config.loss == "hs" and self.model.arch == "skipgram":
+            order = hsoftmax.chunk_order(radii, stream.ids, self.model.hs_lengths, g)
         return packed_windows(stream, radii, window, order=order), g, b - a
 
     def _train_chunk(self, win, g: torch.Generator, lr0: float, lr1: float):
@@ -327,6 +330,10 @@ class WorkerPool:
         negs = (table[torch.randint(len(table), (n_batches, blocks, tuning.shared_negatives), generator=g, device=dev)]
                 .long() if table is not None else None)
         mc = self.model.config
+        if mc.loss == "hs" and tuning.emulate_workers <= 1:
+            schedule = Schedule(B, cuts, lr0, lr1, 0.0, tuning.loss_every)
+            return hsoftmax.train_chunk(self.model, Examples(win.centres, win.ctx, rows, starts, counts,
+                                                             win.ctx.new_zeros(0)), schedule, self.bound, batch_of)
         if mc.loss == "negative" and tuning.emulate_workers <= 1:
             groups, group_cuts = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
             schedule = Schedule(B, cuts, lr0, lr1, float(mc.negative), tuning.loss_every)

@@ -1,0 +1,272 @@
+"""Hierarchical softmax: the Huffman tree against word2vec.c's rules and gensim's tree, and every step against autograd.
+
+As in test_models.py, the loss is written plainly with autograd on a tiny example, and the step's change to each table
+must equal ``-lr * gradient`` (CBOW's input rows: word2vec's undivided spread of the hidden gradient). The bounded
+step is checked against the bound written out one contribution at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from w2v_core import hsoftmax, kernels
+from w2v_core.kernels import NORM_FLOOR, WRONG_SIDE, RowBound, group_contexts
+from w2v_core.models import Batch, ModelConfig, PackedBatch, build_model
+
+V, D, LR = 11, 6, 0.3
+LR_CBOW = 2.5  # CBOW's context mean is shorter: its rows reach their bound at a higher rate
+COUNTS = np.array([50, 30, 20, 12, 9, 7, 5, 4, 3, 2, 1])
+
+
+# ------------------------------------------------------------------------------------------ the tree
+
+
+def test_the_tree_follows_word2vec_c():
+    """counts 5 4 3 2 1, merged by hand with CreateBinaryTree's two queues: (1+2) -> node 0, a tie (3 against node
+    0's 3) goes to the inner node: (0+3) -> node 1, (4+5) -> node 2, root (1+2) -> node 3; the second of each pair
+    takes code 1."""
+    t = hsoftmax.huffman_tree([5, 4, 3, 2, 1])
+    paths = [t.path(w) for w in range(5)]
+    assert paths == [([3, 2], [1, 1]), ([3, 2], [1, 0]), ([3, 1], [0, 1]), ([3, 1, 0], [0, 0, 1]),
+                     ([3, 1, 0], [0, 0, 0])]
+    assert t.points[0, 2] == 4 and t.codes[0, 2] == 0  # padding: the unused row V - 1, code 0
+
+
+def test_every_word_has_its_own_prefix_free_code_and_frequent_words_short_ones():
+    t = hsoftmax.huffman_tree(COUNTS)
+    codes = ["".join(map(str, t.path(w)[1])) for w in range(V)]
+    assert len(set(codes)) == V
+    assert not any(a != b and b.startswith(a) for a in codes for b in codes)
+    assert sum(2.0 ** -len(c) for c in codes) == pytest.approx(1.0)  # a full binary tree
+    assert all(t.path(w)[0][0] == V - 2 for w in range(V))  # every path starts at the root
+    assert list(t.lengths) == sorted(t.lengths)  # counts fall, paths grow
+    with pytest.raises(ValueError):
+        hsoftmax.huffman_tree([1, 2, 3])  # not sorted from the most frequent down
+
+
+def _gensim_paths(words: list[str], counts) -> dict[str, tuple[list[int], list[int]]]:
+    """gensim's tree for the same counts: the vocabulary of a Word2Vec(hs=1, negative=0) built from them."""
+    from gensim.models import Word2Vec
+
+    m = Word2Vec(vector_size=4, hs=1, negative=0, min_count=1)
+    m.build_vocab_from_freq({w: int(c) for w, c in zip(words, counts)})
+    wv = m.wv
+    return {w: ([int(p) for p in wv.get_vecattr(w, "point")], [int(c) for c in wv.get_vecattr(w, "code")])
+            for w in words}
+
+
+def test_the_tree_is_gensims_when_no_counts_tie():
+    """With no two counts (or sums) equal, gensim's heap and word2vec.c's two queues make the same merges: every
+    word gets the same inner nodes and codes."""
+    rng = np.random.default_rng(0)
+    counts = np.sort(rng.choice(10 ** 9, size=300, replace=False) + 1)[::-1]
+    words = [f"w{i}" for i in range(len(counts))]
+    ours = hsoftmax.huffman_tree(counts)
+    theirs = _gensim_paths(words, counts)
+    assert all(ours.path(i) == theirs[w] for i, w in enumerate(words))
+
+
+def test_on_real_counts_the_tree_is_as_short_as_gensims_and_differs_only_among_tied_words():
+    """Real counts tie (hundreds of words seen exactly 5 times), and the two builders break ties differently (the heap
+    takes the lower index, word2vec.c the inner node and the rarer leaf). Both trees are Huffman trees: the total
+    code length over the corpus is the same, and a word whose path length differs always shares its count."""
+    from w2v_core.data.corpus import CorpusConfig
+    from w2v_core.data.loader import load_corpus
+    from w2v_core.vocab import Vocabulary
+
+    vocab, _ = Vocabulary.from_corpus(load_corpus(CorpusConfig(source="lee")), 5)
+    ours = hsoftmax.huffman_tree(vocab.counts)
+    theirs = _gensim_paths(vocab.words, vocab.counts)
+    their_len = np.array([len(theirs[w][1]) for w in vocab.words])
+    assert (vocab.counts * their_len).sum() == (vocab.counts * ours.lengths).sum()
+    differ = np.flatnonzero(their_len != ours.lengths)
+    shared = {c for c, n in zip(*np.unique(vocab.counts, return_counts=True)) if n > 1}
+    assert all(vocab.counts[i] in shared for i in differ)
+    assert len(differ) < 0.05 * len(vocab)
+
+
+# ------------------------------------------------------------------------------------------ the steps
+
+
+def _model(arch: str, seed: int = 0):
+    m = build_model(V, ModelConfig(arch=arch, loss="hs", dim=D, min_count=1), COUNTS)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # random inner-node vectors too, so every term of the gradient is non-zero
+        m.w_in.copy_(torch.randn(V, D, generator=g) * 0.5)
+        m.w_out.copy_(torch.randn(V, D, generator=g) * 0.5)
+    return m
+
+
+def _batch() -> Batch:
+    # 4 centres, window 2; centre 2 has no context; word 1 repeats (summed updates); centre 10 has the longest path
+    ctx = torch.tensor([[3, 4, 1, 0], [1, 0, 5, 1], [0, 0, 0, 0], [7, 8, 9, 10]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]], dtype=torch.float32)
+    return Batch(torch.tensor([2, 10, 6, 1]), ctx, mask)
+
+
+def _examples(batch: Batch, arch: str):
+    """(input rows, centre) of every example: Skip-gram's context words one by one, CBOW's whole context."""
+    out = []
+    for i in range(len(batch.centres)):
+        real = [int(c) for c, m in zip(batch.ctx[i], batch.mask[i]) if m > 0]
+        if not real:
+            continue
+        out += [([c], int(batch.centres[i])) for c in real] if arch == "skipgram" else [(real, int(batch.centres[i]))]
+    return out
+
+
+def _autograd(m, batch: Batch, arch: str):
+    """The loss written plainly, one example and one inner node at a time, and the expected change to each table."""
+    tree = hsoftmax.huffman_tree(COUNTS)
+    w_in = m.w_in.detach().clone().requires_grad_(True)
+    w_out = m.w_out.detach().clone().requires_grad_(True)
+    loss = torch.zeros(())
+    hs = []
+    for rows, centre in _examples(batch, arch):
+        h = w_in[rows].mean(0) if arch == "cbow" else w_in[rows[0]]
+        if arch == "cbow":
+            h = h.detach().requires_grad_(True)
+            hs.append((rows, h))
+        for node, code in zip(*tree.path(centre)):
+            # the turn's label is 1 - code: -log sigma(s) to go left (code 0), -log sigma(-s) to go right
+            loss = loss + F.softplus((2 * code - 1) * (h @ w_out[node]))
+    loss.backward()
+    want_in = w_in.grad if arch == "skipgram" else torch.zeros(V, D)
+    for rows, h in hs:  # word2vec adds the hidden vector's gradient to every context word undivided
+        for r in rows:
+            want_in[r] += h.grad
+    return loss.detach(), -LR * want_in, -LR * w_out.grad
+
+
+def _change(m, fn):
+    before_in, before_out = m.w_in.clone(), m.w_out.clone()
+    loss, n = fn()
+    return m.w_in - before_in, m.w_out - before_out, loss, n
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_padded_hs_step_matches_autograd(arch):
+    m, batch = _model(arch), _batch()
+    loss, want_in, want_out = _autograd(m, batch, arch)
+    d_in, d_out, got_loss, n = _change(m, lambda: m.step(batch, LR))
+    assert torch.allclose(got_loss, loss, atol=1e-5)
+    assert n.item() == (9 if arch == "skipgram" else 3)
+    assert torch.allclose(d_in, want_in, atol=1e-6)
+    assert torch.allclose(d_out, want_out, atol=1e-6)
+    assert d_out[V - 1].abs().sum() == 0  # row V - 1 is no inner node: never touched
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_packed_hs_step_matches_autograd(arch):
+    """The trainer's step (compiled, padded to the batch's most context words and longest path, masked) makes the
+    same change."""
+    m, batch = _model(arch), _batch()
+    loss, want_in, want_out = _autograd(m, batch, arch)
+    d_in, d_out, got_loss, n = _change(m, lambda: m.step_packed(PackedBatch.from_batch(batch), LR))
+    assert torch.allclose(got_loss, loss, atol=1e-5)
+    assert n.item() == (9 if arch == "skipgram" else 3)
+    assert torch.allclose(d_in, want_in, atol=1e-6)
+    assert torch.allclose(d_out, want_out, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_bounded_hs_step_scales_each_rows_sum_by_its_load(arch):
+    """The bound written out one (input, inner node) contribution at a time: a row's load sums the curvature
+    sigma'(s) (at least WRONG_SIDE x |g|) x (|partner|^2 + NORM_FLOOR) of its contributions (CBOW: a context row
+    gets 1 / n of its example's), and the row's summed step is scaled by min(1, kappa / (lr * load))."""
+    lr, kappa = {"skipgram": 1.0, "cbow": LR_CBOW}[arch], 1.0
+    m, batch = _model(arch), _batch()
+    tree = hsoftmax.huffman_tree(COUNTS)
+    w_in, w_out = m.w_in.clone(), m.w_out.clone()
+    load_out, load_in = torch.zeros(V), torch.zeros(V)
+    parts = []  # (input rows, h, [(node, g)])
+    for rows, centre in _examples(batch, arch):
+        h = w_in[rows].mean(0)
+        turns, example_load = [], 0.0
+        for node, code in zip(*tree.path(centre)):
+            g = torch.sigmoid(h @ w_out[node]) - 1 + code
+            curv = g.abs() * (1 - g.abs()).clamp(min=WRONG_SIDE)
+            load_out[node] += curv * (h @ h + NORM_FLOOR)
+            example_load = example_load + curv * (w_out[node] @ w_out[node] + NORM_FLOOR)
+            turns.append((node, g))
+        for r in rows:
+            load_in[r] += example_load / len(rows)
+        parts.append((rows, h, turns))
+    s_out = (kappa / (lr * load_out)).clamp(max=1)
+    s_in = (kappa / (lr * load_in)).clamp(max=1)
+    want_out, want_in = torch.zeros(V, D), torch.zeros(V, D)
+    for rows, h, turns in parts:
+        grad_h = sum(g * w_out[node] for node, g in turns)
+        for node, g in turns:
+            want_out[node] += -lr * s_out[node] * g * h
+        for r in rows:
+            want_in[r] += -lr * s_in[r] * grad_h
+    d_in, d_out, _, _ = _change(m, lambda: m.step_packed(PackedBatch.from_batch(batch), lr,
+                                                          bound=RowBound(V, kappa=kappa)))
+    touched = load_out > 0
+    assert (s_out[touched] < 1).any() and (s_out[touched] == 1).any(), "some rows must be clipped, some not"
+    assert (s_in[load_in > 0] < 1).any()
+    assert torch.allclose(d_out, want_out, atol=1e-5)
+    assert torch.allclose(d_in, want_in, atol=1e-5)
+
+
+def test_the_hs_steps_compile_to_torchscript():
+    for fn in (hsoftmax.hs_step, hsoftmax.run_hs_chunk):
+        torch.jit.script(fn)
+        assert kernels.scripted(fn) is not fn
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_grouped_cbow_hs_chunk_makes_the_same_updates_as_one_per_entry(workers):
+    """The CPU path sums each context row's updates before adding them (as for negative sampling): same tables."""
+    from w2v_core.windows import Stream, draw_radii, packed_windows
+
+    V_, D_, batch = 40, 8, 64
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(V_, (3000,), generator=g)
+    win = packed_windows(Stream.from_offsets(ids, torch.tensor([0, 1000, 3000])), draw_radii(len(ids), 5, g), 5)
+    cuts = win.starts[::batch].tolist() + [int(win.ctx.shape[0])]
+    starts = win.starts[:-1] - win.starts.index_select(0, torch.arange(len(win)).div(batch, rounding_mode="floor")
+                                                       .mul(batch))
+    counts = np.sort(np.bincount(ids.numpy(), minlength=V_))[::-1].copy() + 1
+    path = hsoftmax.Path(**{k[3:]: v for k, v in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items()})
+    chunk = kernels.Examples(win.centres, win.ctx, win.rows % batch, starts, win.counts.float(), win.ctx.new_zeros(0))
+    schedule = kernels.Schedule(batch, cuts, 1.0, 0.5, 0.0, 1)
+    tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
+    out = []
+    for groups in ((kernels.no_groups(win.ctx), [0]),
+                   group_contexts(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)):
+        w_in, w_out = (t.clone() for t in tables)
+        bound = RowBound(V_, workers=workers)
+        loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(False, kernels.Tables(w_in, w_out), chunk, path, schedule,
+                                                          bound.for_kernel(), *groups)
+        out.append((w_in, w_out, loss, bound.load))
+    assert not torch.equal(out[0][0], tables[0])
+    for a, b in zip(*out):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_every_words_probability_sums_to_one():
+    m = _model("skipgram")
+    p = hsoftmax.log_probs(m, m.w_in[3]).exp()
+    assert p.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert (p > 0).all()
+
+
+def test_an_untrained_model_pays_ln2_per_turn():
+    m = build_model(V, ModelConfig(loss="hs", dim=D, min_count=1), COUNTS)
+    m.reset_parameters(torch.Generator().manual_seed(0))  # inner nodes start at zero, as word2vec's syn1
+    loss, n = m.loss(_batch())
+    tree = hsoftmax.huffman_tree(COUNTS)
+    turns = sum(len(tree.path(c)[0]) for _, c in _examples(_batch(), "skipgram"))
+    assert loss.item() == pytest.approx(turns * np.log(2), rel=1e-5)
+    assert hsoftmax.untrained_loss(tree.lengths, COUNTS) == pytest.approx(
+        np.log(2) * (COUNTS * tree.lengths).sum() / COUNTS.sum())
+
+
+def test_a_model_without_counts_cannot_have_a_tree():
+    with pytest.raises(ValueError, match="counts"):
+        build_model(V, ModelConfig(loss="hs", dim=D))

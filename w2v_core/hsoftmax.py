@@ -1,0 +1,397 @@
+"""Hierarchical softmax: the output layer of word2vec's ``-hs 1`` (gensim ``hs=1``), a Huffman tree over the words.
+
+Mikolov et al. (2013), "Distributed Representations of Words and Phrases and their Compositionality", section 2.1
+(after Morin & Bengio, 2005). The V words are the leaves of a binary tree with V - 1 inner nodes, each inner node n
+owning an output vector v_n (a row of the output table ``W_out``: inner node n is row n, and row V - 1 is unused,
+as in word2vec's ``syn1``). A word's *path* is the inner nodes from the root down to its leaf, and its *code* the
+turn taken at each one (0 or 1). The probability of word w given the hidden vector h is the product, along w's path,
+of the probability of each turn:
+
+    p(w | h) = prod_j sigma((1 - 2 code_j) * h . v_{point_j}),   loss = sum_j softplus((2 code_j - 1) * h . v_{point_j})
+
+so one example costs len(path) dot products (about log2 V) instead of V (the full softmax) or 1 + k (negative
+sampling). The tree is a Huffman tree of the word counts (:func:`huffman_tree`, built exactly as word2vec.c's
+``CreateBinaryTree``): frequent words get short paths, so the average example costs even less.
+
+Which vector walks which path, as in word2vec.c and gensim:
+
+* CBOW: h = the mean of the context rows walks the centre's path; h's gradient goes to every context row, undivided.
+* Skip-gram: each context word's input row walks the *centre's* path (word2vec.c reads every (centre, context) pair
+  this way round with ``-hs 1``: the same pairs, and one path per centre, shared by its context words).
+
+Two forms of the step, as for the other output layers:
+
+* :func:`padded_step`, the readable one (``Word2Vec.step``), on a padded ``models.Batch``;
+* :func:`hs_step`, the trainer's (``Word2Vec.step_packed`` and :func:`run_hs_chunk`), on packed examples: one
+  (B x C x D) by (B x D x L) matrix product per batch (C: the most context words of a centre, L: the longest path in
+  the batch; slots beyond a centre's context or path are masked), the row bound of ``kernels.row_scale`` (the root
+  is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU.
+
+``tests/test_hsoftmax.py`` checks both against autograd and the tree against gensim's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from w2v_core.kernels import (USE_SCRIPT, Bound, ContextGroups, Examples, RowBound, Schedule, Tables, _norm_floor,
+                              _own, _own_examples, _own_tables, _wrong_side, chunk_groups, no_groups, row_scale,
+                              scripted)
+
+# ----- the tree ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HuffmanTree:
+    """Every word's path down the tree: ``points[w, :lengths[w]]`` are its inner nodes from the root (node V - 2)
+    down, ``codes[w, :lengths[w]]`` the turn (0 or 1) at each. Beyond a word's length, points are V - 1 (the unused
+    row) and codes 0."""
+
+    points: np.ndarray  # int64 (V, L)
+    codes: np.ndarray  # int8 (V, L)
+    lengths: np.ndarray  # int64 (V,)
+
+    @property
+    def depth(self) -> int:
+        return int(self.points.shape[1])
+
+    def path(self, w: int) -> tuple[list[int], list[int]]:
+        """(inner nodes, codes) of word ``w``, root first."""
+        n = int(self.lengths[w])
+        return self.points[w, :n].tolist(), self.codes[w, :n].tolist()
+
+    def same_as(self, other: "HuffmanTree") -> bool:
+        return (self.points.shape == other.points.shape and np.array_equal(self.points, other.points)
+                and np.array_equal(self.codes, other.codes))
+
+
+def huffman_tree(counts) -> HuffmanTree:
+    """The Huffman tree of ``counts`` (most frequent first, as every vocabulary here is sorted), built exactly as
+    word2vec.c's ``CreateBinaryTree``.
+
+    Two queues, both in increasing order: the leaves read from the rarest end, and the inner nodes in the order they
+    are made. Each of the V - 1 steps joins the two smallest (a tie goes to the inner node), the second of them taking
+    code 1. Inner node a (made at step a) is row a of the output table, so the root is V - 2.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    V = len(c)
+    if V > 1 and np.any(np.diff(c) > 0):
+        raise ValueError("huffman_tree wants counts sorted from the most frequent word down")
+    count = c.tolist() + [10 ** 15] * V
+    parent = [0] * (2 * V)
+    binary = [0] * (2 * V)
+    pos1, pos2 = V - 1, V
+    for a in range(V - 1):
+        picks = []
+        for _ in range(2):
+            if pos1 >= 0 and count[pos1] < count[pos2]:
+                picks.append(pos1)
+                pos1 -= 1
+            else:
+                picks.append(pos2)
+                pos2 += 1
+        count[V + a] = count[picks[0]] + count[picks[1]]
+        parent[picks[0]] = parent[picks[1]] = V + a
+        binary[picks[1]] = 1
+    return _paths(V, np.asarray(parent, dtype=np.int64), np.asarray(binary, dtype=np.int8))
+
+
+def _paths(V: int, parent: np.ndarray, binary: np.ndarray) -> HuffmanTree:
+    """Every leaf's path, walked up to the root for all leaves at once, then read root first."""
+    root = 2 * V - 2
+    node = np.arange(V, dtype=np.int64)
+    up_points, up_codes = [], []
+    alive = node != root if V > 1 else np.zeros(V, dtype=bool)
+    lengths = np.zeros(V, dtype=np.int64)
+    while alive.any():
+        up_codes.append(np.where(alive, binary[node], 0))
+        node = np.where(alive, parent[node], node)
+        up_points.append(np.where(alive, node - V, -1))
+        lengths += alive
+        alive = alive & (node != root)
+    L = max(1, len(up_points))
+    points = np.full((V, L), max(V - 1, 0), dtype=np.int64)
+    codes = np.zeros((V, L), dtype=np.int8)
+    for i, (p, b) in enumerate(zip(up_points, up_codes)):  # step i up from the leaf is depth lengths - 1 - i
+        has = lengths > i
+        depth = lengths[has] - 1 - i
+        points[np.flatnonzero(has), depth] = p[has]
+        codes[np.flatnonzero(has), depth] = b[has]
+    return HuffmanTree(points, codes, lengths)
+
+
+class Path(NamedTuple):
+    """The tree as the steps read it (on the model's device): points (V, L) int64, codes and mask (V, L) float,
+    lengths (V,) int64."""
+
+    points: torch.Tensor
+    codes: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+
+
+def tree_buffers(tree: HuffmanTree) -> dict[str, torch.Tensor]:
+    """The tree as the model's buffers (they move with ``model.to(device)``)."""
+    L = tree.depth
+    mask = (np.arange(L)[None, :] < tree.lengths[:, None]).astype(np.float32)
+    return {"hs_points": torch.from_numpy(tree.points.copy()), "hs_codes": torch.from_numpy(tree.codes.astype(np.float32)),
+            "hs_mask": torch.from_numpy(mask), "hs_lengths": torch.from_numpy(tree.lengths.copy())}
+
+
+def model_path(model) -> Path:
+    return Path(model.hs_points, model.hs_codes, model.hs_mask, model.hs_lengths)
+
+
+def chunk_order(radii: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Skip-gram's centres in the order its batches take them: shuffled (as for negative sampling), then sorted by
+    window radius and path length, so that a batch's centres have about as many context words and path nodes as
+    each other and its padded (B x C x L) scores are nearly all real ones (2x fewer than in a shuffled batch)."""
+    perm = torch.randperm(len(radii), generator=g, device=radii.device)
+    key = (radii.index_select(0, perm) * 64 + lengths.index_select(0, ids.index_select(0, perm).long()))
+    return perm.index_select(0, torch.sort(key, stable=True)[1])
+
+
+def untrained_loss(lengths, counts, keep_prob=None) -> float:
+    """The loss per example of an untrained model (every inner node's vector is zero: each turn costs ln 2): ln 2
+    times the mean path length of the words the examples predict (weighted by their counts after subsampling)."""
+    w = np.asarray(counts, dtype=np.float64)
+    if keep_prob is not None:
+        w = w * np.asarray(keep_prob, dtype=np.float64)
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    return float(math.log(2) * (w * np.asarray(lengths)).sum() / w.sum())
+
+
+TREE_CHANGED_NOTE = ("The counts changed the Huffman tree of hierarchical softmax, so its inner-node table starts at "
+                     "zeros, as word2vec starts one; the word vectors carry over.")
+
+
+def carry_inner_nodes(model, parent_counts, parent_out, same_rows: bool) -> str | None:
+    """Continuing a hierarchical-softmax model: its inner-node table (``parent_out``) fits the child only when the
+    child's tree is the parent's (the same words in the same rows, e.g. more epochs on the same text, whose doubled
+    counts make the same merges); then it is copied. Otherwise the inner nodes mean other word groups, the table
+    stays at zeros, and the note returned says so."""
+    tree = huffman_tree(parent_counts)
+    if parent_out is not None and same_rows and np.array_equal(tree.points, model.hs_points.cpu().numpy()) \
+            and np.array_equal(tree.codes, model.hs_codes.cpu().numpy().astype(np.int8)):
+        model.w_out.copy_(torch.from_numpy(np.asarray(parent_out)).to(model.w_out))
+        return None
+    return TREE_CHANGED_NOTE
+
+
+# ----- the readable step ---------------------------------------------------------------------------------------
+
+
+def _walk(o: torch.Tensor, x: torch.Tensor, codes: torch.Tensor, mask: torch.Tensor):
+    """Scores, loss and d loss / d score of input vectors x (B, C, D) walking paths o (B, L, D) with codes (B, L):
+    the label of a turn is 1 - code, so the gradient on a score s is sigmoid(s) - 1 + code."""
+    s = torch.bmm(x, o.transpose(1, 2))  # (B, C, L)
+    c = codes.unsqueeze(1)
+    loss = (F.softplus((2 * c - 1) * s) * mask).sum()
+    return s, loss, (torch.sigmoid(s) - 1 + c) * mask
+
+
+def padded_step(model, batch, lr: float):
+    """One SGD step of hierarchical softmax on a padded ``models.Batch`` (``Word2Vec.step``): returns (summed loss,
+    examples). Skip-gram: every context word's row walks the centre's path; CBOW: the context mean does."""
+    w_in, w_out = model.w_in, model.w_out
+    path = model_path(model)
+    B, W = batch.ctx.shape
+    d = w_in.shape[1]
+    pts = path.points.index_select(0, batch.centres)  # (B, L): the centre's inner nodes
+    codes = path.codes.index_select(0, batch.centres)
+    o = w_out.index_select(0, pts.reshape(-1)).view(B, -1, d)  # (B, L, D)
+    if model.arch == "skipgram":
+        x = w_in.index_select(0, batch.ctx.reshape(-1)).view(B, W, d)  # (B, 2w, D): each context word's row
+        mask = batch.mask.unsqueeze(2) * path.mask.index_select(0, batch.centres).unsqueeze(1)  # (B, 2w, L)
+        n = batch.mask.sum()
+    else:
+        x = model.hidden(batch).unsqueeze(1)  # (B, 1, D)
+        has_ctx = (batch.mask.sum(1) > 0).float()
+        mask = has_ctx.view(B, 1, 1) * path.mask.index_select(0, batch.centres).unsqueeze(1)  # (B, 1, L)
+        n = has_ctx.sum()
+    _, loss, g = _walk(o, x, codes, mask)
+    g = g * -lr
+    grad_x = torch.bmm(g, o)  # (B, C, D)
+    w_out.index_add_(0, pts.reshape(-1), torch.bmm(g.transpose(1, 2), x).reshape(-1, d))
+    if model.arch == "skipgram":
+        w_in.index_add_(0, batch.ctx.reshape(-1), grad_x.reshape(-1, d))
+    else:  # word2vec (cbow_mean=1): the hidden error goes to every context word, undivided
+        w_in.index_add_(0, batch.ctx.reshape(-1), (grad_x * batch.mask.unsqueeze(2)).reshape(-1, d))
+    return loss, n
+
+
+def log_probs(model, h: torch.Tensor) -> torch.Tensor:
+    """log p(w | h) of every word w (V,), from the tree (they sum to 1): what the Learn page ranks the words by."""
+    path = model_path(model)
+    s = model.w_out.index_select(0, path.points.reshape(-1)).view(*path.points.shape, -1) @ h  # (V, L)
+    return -(F.softplus((2 * path.codes - 1) * s) * path.mask).sum(1)
+
+
+# ----- the trainer's step --------------------------------------------------------------------------------------
+
+
+def _inputs(w_in: torch.Tensor, ctx: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, counts: torch.Tensor,
+            skipgram: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The rows that walk each centre's path, x (B, C, D), their mask (B, C) and, for Skip-gram, the input row of
+    every slot (B * C,): a centre's context rows in its first ``counts`` slots (C: the most in the batch; the others
+    read row 0 and are masked); CBOW's context mean (C = 1)."""
+    B, D = counts.shape[0], w_in.shape[1]
+    if not skipgram:
+        x = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1)).unsqueeze(1)
+        return x, w_in.new_ones([B, 1]), ctx.new_zeros(0)
+    C = int(counts.max().item())
+    slot = rows * C + (torch.arange(ctx.shape[0], device=ctx.device) - starts.index_select(0, rows))
+    pad = ctx.new_zeros([B * C]).index_copy_(0, slot, ctx)
+    x_mask = w_in.new_zeros([B * C]).index_fill_(0, slot, 1.0).view(B, C)
+    return w_in.index_select(0, pad).view(B, C, D), x_mask, pad
+
+
+def hs_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: bool, dst: Tables, bound: Bound,
+            skipgram: bool, groups: ContextGroups) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hierarchical softmax on a packed batch (``batch.negs`` is unused): scores -> gradients -> bound -> scatter.
+
+    Every centre's examples are rows of x (B, C, D) (:func:`_inputs`); they all walk the centre's path, cut to the
+    longest path of the batch. CBOW's ``groups`` (``kernels.group_contexts``; empty: one update per entry) sum each
+    context row's updates first. Updates are read from ``tables`` and added to ``dst``. Returns the summed loss (0
+    unless ``want_loss``) and the example count.
+    """
+    w_in, w_out = _own_tables(tables)
+    dst_in, dst_out = _own_tables(dst)
+    centres, ctx, rows, starts, counts, _ = _own_examples(batch)
+    by_row, group_starts, group_rows = _own(groups.by_row), _own(groups.starts), _own(groups.rows)
+    load, kappa = _own(bound.load), bound.kappa
+    B, D, V = centres.shape[0], w_in.shape[1], w_in.shape[0]
+    L = max(1, int(path.lengths.index_select(0, centres).max().item()))
+    pts = path.points.index_select(0, centres)[:, :L].contiguous()  # (B, L): each centre's inner nodes
+    o = w_out.index_select(0, pts.view(-1)).view(B, L, D)  # (B, L, D)
+    x, x_mask, pad = _inputs(w_in, ctx, rows, starts, counts, skipgram)
+    C = x.shape[1]
+    c = path.codes.index_select(0, centres)[:, :L].unsqueeze(1)  # (B, 1, L)
+    mask = x_mask.unsqueeze(2) * path.mask.index_select(0, centres)[:, :L].unsqueeze(1)  # (B, C, L)
+    # scores and d loss / d score (the label of a turn is 1 - code); CBOW's one row per centre: products and sums,
+    # far faster than a bmm of B matrix-vector products
+    s = torch.bmm(x, o.transpose(1, 2)) if skipgram else (o * x).sum(2).unsqueeze(1)  # (B, C, L)
+    loss = torch.zeros((), dtype=x.dtype, device=x.device)
+    if want_loss:
+        loss = (F.softplus((2.0 * c - 1.0) * s) * mask).sum()
+    grad = torch.sigmoid(s).sub_(1.0).add_(c).mul_(mask)
+    step_out = grad * -lr
+    step_in = step_out
+    grouped = group_rows.shape[0] > 0
+    ctx_rows = group_rows if grouped else ctx
+    in_scale = torch.ones(0, dtype=x.dtype, device=x.device)
+    if kappa > 0:
+        a = grad.abs()
+        curv = a * (1.0 - a).clamp_(min=_wrong_side())  # sigma'(s), at least |g| * WRONG_SIDE on the wrong side
+        node_load = (curv * torch.linalg.vector_norm(x, dim=2).square_().add_(_norm_floor()).unsqueeze(2)).sum(1)
+        in_load = (curv * torch.linalg.vector_norm(o, dim=2).square_().add_(_norm_floor()).unsqueeze(1)).sum(2)
+        if skipgram:
+            in_idx, in_add = pad + V, in_load.view(-1)  # (B * C,): padding adds nothing
+        else:  # a context row moves h by 1 / n of its step
+            in_idx, in_add = ctx + V, in_load.view(-1).div(counts).index_select(0, rows)
+        ask: Optional[torch.Tensor] = None
+        if grouped:
+            ask = torch.cat([pts.view(-1), group_rows + V])
+        scale = row_scale(load, torch.cat([pts.view(-1), in_idx]), torch.cat([node_load.view(-1), in_add]),
+                          bound.decay, kappa / max(lr, 1e-30), ask)
+        step_out = step_out * scale[:B * L].view(B, 1, L)
+        in_scale = scale[B * L:]
+        if skipgram:
+            step_in = step_in * in_scale.view(B, C, 1)
+    # scatter
+    if skipgram:
+        dst_out.index_add_(0, pts.view(-1), torch.bmm(step_out.transpose(1, 2), x).view(B * L, D))
+        dst_in.index_add_(0, pad, torch.bmm(step_in, o).view(B * C, D))
+        return loss, counts.sum()
+    grad_h = (step_in.view(B, L, 1) * o).sum(1)  # (B, D)
+    dst_out.index_add_(0, pts.view(-1), (step_out.view(B, L, 1) * x).view(B * L, D))
+    # word2vec (cbow_mean=1): h's update goes to every context row, undivided
+    ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum") if grouped else grad_h.index_select(0, rows)
+    if kappa > 0:
+        ctx_step = ctx_step * in_scale.unsqueeze(1)
+    dst_in.index_add_(0, ctx_rows, ctx_step)
+    return loss, torch.full((), float(B), dtype=x.dtype, device=x.device)
+
+
+def run_hs_chunk(skipgram: bool, tables: Tables, chunk: Examples, path: Path, schedule: Schedule, bound: Bound,
+                 groups: ContextGroups, group_cuts: List[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every batch of one chunk in one call, as ``kernels.run_chunk`` (its ``negs`` unused; CBOW's ``groups`` as
+    there): returns the summed loss and example count of every ``loss_every``-th batch."""
+    tables = _own_tables(tables)
+    centres, ctx, rows, starts, counts, negs = _own_examples(chunk)
+    path = Path(_own(path.points), _own(path.codes), _own(path.mask), _own(path.lengths))
+    bound = Bound(_own(bound.load), bound.decay, bound.kappa)
+    by_row, group_starts, group_rows = _own(groups.by_row), _own(groups.starts), _own(groups.rows)
+    grouped = group_rows.shape[0] > 0
+    batch, cuts = schedule.batch, schedule.cuts
+    n = centres.shape[0]
+    n_batches = (n + batch - 1) // batch
+    loss_sum = torch.zeros((), dtype=tables.w_in.dtype, device=tables.w_in.device)
+    n_sum = torch.zeros((), dtype=tables.w_in.dtype, device=tables.w_in.device)
+    for bi in range(n_batches):
+        c0 = bi * batch
+        c1 = min(c0 + batch, n)
+        p0 = cuts[bi]
+        p1 = cuts[bi + 1]
+        lr = schedule.lr0 + (schedule.lr1 - schedule.lr0) * bi / n_batches
+        want = bi % schedule.loss_every == 0
+        examples = Examples(centres[c0:c1], ctx[p0:p1], rows[p0:p1], starts[c0:c1], counts[c0:c1], negs)
+        u0 = group_cuts[bi] if grouped else 0
+        u1 = group_cuts[bi + 1] if grouped else 0
+        batch_groups = ContextGroups(by_row[p0:p1] if grouped else by_row, group_starts[u0:u1], group_rows[u0:u1])
+        loss, cnt = hs_step(tables, examples, path, lr, want, tables, bound, skipgram, batch_groups)
+        if want:
+            loss_sum += loss
+            n_sum += cnt
+    return loss_sum, n_sum
+
+
+def packed_step(model, b, lr: float, want_loss: bool, bound: RowBound | None, dst):
+    """``Word2Vec.step_packed`` with hierarchical softmax: one :func:`hs_step` (compiled on a CPU)."""
+    w_in, w_out = model.w_in, model.w_out
+    bound = bound or RowBound.off(w_in.device)
+    d_in, d_out = dst if dst is not None else (w_in, w_out)
+    examples = Examples(b.centres, b.ctx, b.rows, b.starts, b.counts, b.ctx.new_zeros(0))
+    loss, n = scripted(hs_step, w_in.device)(Tables(w_in, w_out), examples, model_path(model), float(lr),
+                                             bool(want_loss), Tables(d_in, d_out), bound.for_kernel(),
+                                             model.arch == "skipgram", no_groups(b.ctx))
+    return (loss if want_loss else None), n
+
+
+def train_chunk(model, chunk: Examples, schedule: Schedule, bound: RowBound, batch_of: torch.Tensor):
+    """The trainer's call for one chunk (``workers.WorkerPool._train_chunk``; ``batch_of``: each context entry's
+    batch, for CBOW's groups on a CPU, ``kernels.chunk_groups``)."""
+    groups, group_cuts = chunk_groups(model.arch, chunk.rows, batch_of, chunk.ctx, model.w_in.shape[0],
+                                      schedule.cuts)
+    return scripted(run_hs_chunk, model.w_in.device)(model.arch == "skipgram", Tables(model.w_in, model.w_out),
+                                                     chunk, model_path(model), schedule, bound.for_kernel(), groups,
+                                                     group_cuts)
+
+
+def warm_up(arch: str, dim: int, device: torch.device | str = "cpu") -> None:
+    """Compile :func:`run_hs_chunk` on throwaway tensors before training starts (as ``kernels.warm_up``)."""
+    if not USE_SCRIPT or torch.device(device).type == "cuda":
+        return
+    V, D, B, C = 16, max(2, dim), 4, 2
+    tables = Tables(torch.zeros(V, D, device=device), torch.zeros(V, D, device=device))
+    path = Path(**{k[3:]: v.to(device) for k, v in tree_buffers(huffman_tree(np.arange(V, 0, -1))).items()})
+    ar = torch.arange(B, device=device)
+    ctx, rows, starts = (ar + 1).repeat_interleave(C), ar.repeat_interleave(C), ar * C
+    counts = torch.full((B,), float(C), device=device)
+    chunk = Examples(ar.repeat(2), ctx.repeat(2), rows.repeat(2), starts.repeat(2), counts.repeat(2),
+                     ctx.new_zeros(0))
+    cuts = [0, B * C, 2 * B * C]
+    groups, group_cuts = chunk_groups(arch, rows.repeat(2), torch.arange(2, device=device).repeat_interleave(B * C),
+                                      ctx.repeat(2), V, cuts)
+    for bound in (RowBound(V, device), RowBound(V, device, workers=2), RowBound.off(device)):
+        for i in range(2):
+            schedule = Schedule(B, cuts, 0.0, 0.0, 0.0, 1 + i)
+            scripted(run_hs_chunk)(arch == "skipgram", tables, chunk, path, schedule, bound.for_kernel(), groups,
+                                   group_cuts)
