@@ -224,7 +224,9 @@ def test_a_hierarchical_softmax_model_continues(parent, tiny_corpus, arch):
     """On the same text the combined (doubled) counts make the same Huffman tree, so the inner-node table carries
     over; new words change the tree, so it starts at zeros and the lineage says so in one sentence."""
     first, path = parent(arch, "hs")
-    same = continue_trainer(path, tiny_corpus, None, TrainConfig(epochs=1, threads=1)).train()
+    # at a gentle rate (on its own text a continued run restarts at the parent's full rate, which first shakes it)
+    same = continue_trainer(path, tiny_corpus, None, TrainConfig(epochs=1, threads=1, lr=0.25 * first.train_config.lr)
+                            ).train()
     assert same.model_config.loss == "hs" and same.lineage["output_table"] == "parent"
     # it went on from where the parent was: its first epoch is far below a fresh model's
     fresh = Trainer(tiny_corpus, ModelConfig(arch=arch, loss="hs", **SMALL), TrainConfig(epochs=1, threads=1)).train()
