@@ -1,6 +1,7 @@
 """Projection, clustering and Procrustes alignment (w2v_core.projection)."""
 
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -198,6 +199,31 @@ def test_tsne_reports_its_iterations():
     its = [m for _, m in seen if "iteration" in m]
     assert len(its) >= 10 and its[-1] == "t-SNE: iteration 300 of 300"
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_tsne_neighbours_are_the_exact_ones_and_need_no_pynndescent():
+    """The first t-SNE of a new server waited ~50 s for pynndescent's numba compile (openTSNE imports it to see
+    whether it is installed): our own exact neighbours give the same affinities, and pynndescent is never loaded."""
+    import subprocess
+    import sys
+
+    from openTSNE.affinity import PerplexityBasedNN
+
+    from w2v_core.projection import _tsne_affinities, prepare_rows
+
+    X, _ = _clusters(n_per=40)
+    Xn = prepare_rows(X)
+    seen = []
+    ours = _tsne_affinities(Xn, 10.0, lambda f, m: seen.append(m)).P
+    theirs = PerplexityBasedNN(Xn, perplexity=10.0, method="exact").P  # scikit-learn's exact search
+    assert abs(ours - theirs).max() < 1e-5
+    assert any("nearest neighbours (120 of 120 words)" in m for m in seen)
+    code = ("import sys, numpy as np; from w2v_core.projection import project; "
+            "project(np.random.default_rng(0).normal(size=(60, 8)), 'tsne', 2, perplexity=5, n_iter=250); "
+            "print('pynndescent' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_umap_cap_and_bad_knobs():
