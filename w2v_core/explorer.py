@@ -55,22 +55,25 @@ SIDES = ("top", "bottom", "right", "left", "top right", "top left", "bottom righ
 # may sit around its point, in the order tried
 
 
+LABEL_GAP_PX = 2.0  # kept free around each name
+LABEL_CANDIDATES = 5000  # at most this many words (by priority) are tried for a name
+
+
 def choose_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
-                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600, font_px: float = 12.0,
-                  gap_px: float = 2.0, max_candidates: int = 5000) -> np.ndarray:
+                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600,
+                  font_px: float = 12.0) -> np.ndarray:
     """Indices of the points whose text to write above them on a 2-D map: ``always`` first, then up to
     ``max_labels`` more by decreasing priority, each only if its text box overlaps none placed so far.
 
     :func:`place_labels` with names above their points only (see there for the boxes).
     """
-    placed = place_labels(coords, priorities, texts, max_labels, always, width_px, height_px, font_px, gap_px,
-                          max_candidates, sides=("top",))
+    placed = place_labels(coords, priorities, texts, max_labels, always, width_px, height_px, font_px, sides=("top",))
     return np.fromiter(placed, dtype=np.int64, count=len(placed))
 
 
 def place_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600, font_px: float = 12.0,
-                 gap_px: float = 2.0, max_candidates: int = 5000, sides: Sequence[str] = SIDES) -> dict[int, str]:
+                 sides: Sequence[str] = SIDES) -> dict[int, str]:
     """The points whose text to write on a 2-D map, each with the side of its point it sits on (``sides``, tried
     in order): ``always`` first, then up to ``max_labels`` more by decreasing priority, each on the first side
     where its text box overlaps none placed so far (skipped when no side is free).
@@ -93,6 +96,7 @@ def place_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequenc
     span = np.ptp(xy, axis=0) * 1.1  # plotly pads the axis ranges a little
     span[span <= 0] = 1.0
     per_px = span / np.array([width_px, height_px], dtype=np.float64)
+    gap_px = LABEL_GAP_PX
     half_w = np.array([len(t) for t in texts], dtype=np.float64) * 0.3 * font_px * per_px[0] + gap_px * per_px[0]
     half_h = 0.6 * font_px * per_px[1] + gap_px * per_px[1]
     lift = (0.6 * font_px + 3.0) * per_px[1]
@@ -121,7 +125,7 @@ def place_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequenc
     placed: dict[int, str] = {}
     for i in dict.fromkeys(int(i) for i in always if 0 <= int(i) < n):
         put(i, free_side(i) or sides[0])
-    order = [int(i) for i in np.argsort(-pr, kind="stable")[:max_candidates] if np.isfinite(pr[i]) and i not in placed]
+    order = [int(i) for i in np.argsort(-pr, kind="stable")[:LABEL_CANDIDATES] if np.isfinite(pr[i]) and i not in placed]
     chosen = 0
     for i in order:
         if chosen >= max_labels:

@@ -3,7 +3,7 @@
     python docs/screenshots/take.py --models /path/to/models-folder [--out docs/screenshots]
 
 Serves this checkout (`streamlit run app.py`, headless, file watcher off) with a copy of ``--models`` as its models
-folder (the newest model becomes the current one; Compare needs two), opens each page in Debian's Chromium through
+folder (``--current`` names the current model, else it is the newest; Compare needs two), opens each page in Debian's Chromium through
 Playwright (the test suite's flags), waits until Streamlit has stopped running and no spinner shows, and saves a
 full-page PNG named ``<page>-<width>x<height>.png``. Nothing here asserts anything: the pictures are for a person.
 """
@@ -11,6 +11,7 @@ full-page PNG named ``<page>-<width>x<height>.png``. Nothing here asserts anythi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -35,8 +36,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(base: Path, models: Path) -> tuple[subprocess.Popen, str]:
+def serve(base: Path, models: Path, current: str | None = None) -> tuple[subprocess.Popen, str]:
     shutil.copytree(models, base / "models")
+    if current:  # as if the visitor had chosen it on the Models page (ui/session.py keeps the choice there)
+        (base / "models" / ".current-model.json").write_text(json.dumps({"path": str(base / "models" / current)}))
     env = dict(os.environ, W2V_MODELS_DIR=str(base / "models"), W2V_CACHE_DIR=str(base / "cache"),
                W2V_DATA_DIR=str(base / "data"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     port = free_port()
@@ -71,6 +74,7 @@ def settle(page, timeout_s: float = 240.0) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", required=True, help="a folder of saved models (copied, not changed)")
+    ap.add_argument("--current", help="the model folder (under --models) to show as the current model")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated: " + ",".join(PAGES))
     args = ap.parse_args()
@@ -79,7 +83,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = serve(Path(tmp), Path(args.models))
+        proc, url = serve(Path(tmp), Path(args.models), args.current)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=os.environ.get("W2V_CHROMIUM", "/usr/bin/chromium"),
