@@ -360,7 +360,10 @@ def test_tsne_falls_back_to_scikit_learn(monkeypatch):
 def test_umap_missing_says_what_to_install(monkeypatch):
     import sys
 
+    from w2v_core import projection as P
+
     monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    monkeypatch.setattr(P, "_UMAP_DONE", [])  # and no earlier import had finished
     X, _ = _clusters()
     with pytest.raises(W2VError, match="pip install umap-learn"):
         project(X, "umap")
@@ -375,3 +378,26 @@ def test_kmeans_of_many_rows_runs_on_mini_batches_and_still_finds_the_clusters()
     labels = kmeans_labels(X, 5)
     assert adjusted_rand_score(truth, labels) > 0.99
     assert (labels == kmeans_labels(X, 5)).all()  # seeded
+
+
+def test_a_umap_map_waits_for_the_warm_up_thread_instead_of_taking_its_half_imported_module(monkeypatch):
+    """While the Map's warm-up thread imported umap, a page asking for UMAP found the half-imported module in
+    sys.modules and failed ("partially initialized module 'umap' has no attribute 'UMAP'"): it waits now."""
+    import sys
+    import threading
+    import types
+
+    from w2v_core import projection as P
+
+    half = types.ModuleType("umap")  # what sys.modules holds while another thread is still importing umap
+    monkeypatch.setitem(sys.modules, "umap", half)
+    monkeypatch.setattr(P, "_UMAP_DONE", [])
+    got = []
+    with P._UMAP_IMPORT:  # the warm-up thread is importing
+        t = threading.Thread(target=lambda: got.append(P._import_umap()), daemon=True)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and not got  # waiting, not handed the half module
+        half.UMAP = object()  # the import finishes
+    t.join(10)
+    assert got == [half] and hasattr(got[0], "UMAP")

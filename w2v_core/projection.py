@@ -331,6 +331,7 @@ class _TqdmSink:
 
 
 _UMAP_IMPORT = threading.Lock()
+_UMAP_DONE: list[Any] = []  # umap-learn once an import of it has finished (see _import_umap)
 
 
 _CACHED_PACKAGES = ("umap", "pynndescent")  # whose numba functions are compiled once per install, not per process
@@ -350,9 +351,11 @@ def _import_umap() -> Any:
     for decorations made by umap's and pynndescent's own modules (:data:`_CACHED_PACKAGES`): another thread that
     defines a numba function meanwhile gets numba's decorator unchanged.
     """
-    if sys.modules.get("umap") is not None:
-        return sys.modules["umap"]
+    if _UMAP_DONE:  # not sys.modules: a module there may be half imported by the warm-up thread (issue 24's
+        return _UMAP_DONE[0]  # screenshots: "partially initialized module 'umap' has no attribute 'UMAP'")
     with _UMAP_IMPORT:
+        if _UMAP_DONE:
+            return _UMAP_DONE[0]
         try:
             import numba
         except ImportError:
@@ -378,6 +381,7 @@ def _import_umap() -> Any:
         finally:
             if plain is not None:
                 numba.njit = plain
+        _UMAP_DONE.append(umap)
     return umap
 
 
