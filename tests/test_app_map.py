@@ -464,3 +464,17 @@ def test_custom_axes_default_to_topics_the_model_knows():
     assert (d["map_axis_x"], d["map_axis_y"]) == ("man -> woman", "bad -> good")
     d = map_state.defaults(wv(["a", "b", "c", "d", "e", "f"]), frozenset())
     assert (d["map_axis_x"], d["map_axis_y"]) == ("a -> b", "c -> d")
+
+
+def test_custom_axes_legend_sits_below_their_tick_labels_and_title():
+    """On custom axes (ticks and an x title shown) the cluster legend covered the x axis's title."""
+    from ui import map_view
+    from w2v_core import explorer
+
+    coords = np.random.default_rng(0).normal(size=(30, 2))
+    words = [f"w{i}" for i in range(30)]
+    cl = explorer.name_clusters(np.random.default_rng(1).normal(size=(30, 8)), words, 3)
+    fig = {ticks: map_view.map_figure(words, coords, ["people → country", "war → music"],
+                                      map_view.Colouring("clusters", cl), {}, map_view.Highlights(), show_ticks=ticks)
+           for ticks in (False, True)}
+    assert fig[True].layout.legend.y < fig[False].layout.legend.y <= -0.05

@@ -266,7 +266,8 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0
     fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # room for the legend below (wrapped by Plotly:
                       margin=dict(l=10, r=10, t=10, b=30),         # three or four clusters a row, one on a phone)
-                      legend=dict(orientation="h", yanchor="top", y=-0.07, x=0, itemsizing="constant",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12 if show_ticks and dims == 2 else -0.07,
+                                  x=0, itemsizing="constant",  # below the tick labels and title of custom axes
                                   font=dict(size=10)),
                       hoverlabel=dict(font_size=13), dragmode="pan" if dims == 2 else "orbit")
     if dims == 3:
