@@ -58,10 +58,22 @@ def test_the_index_lists_each_words_own_row_then_its_buckets():
 
     idx = subwords.build_index(WORDS, 3, 6, BUCKETS)
     for w, word in enumerate(WORDS):
-        rows = idx.of(w).tolist()
+        rows = idx.of(w)
         assert rows[0] == w
-        assert rows[1:] == [V + b for b in ft_ngram_hashes(word, 3, 6, BUCKETS)]
+        assert idx.buckets[rows[1:] - V].tolist() == list(ft_ngram_hashes(word, 3, 6, BUCKETS))
     assert idx.lengths.tolist() == [1 + len(subwords.ngrams(w, 3, 6)) for w in WORDS]
+    # a training row only for the buckets in use, each once
+    assert idx.buckets.tolist() == sorted(set(idx.buckets.tolist())) and len(idx.buckets) < BUCKETS
+    assert set(idx.rows[idx.rows >= V].tolist()) == set(range(V, V + len(idx.buckets)))
+
+
+def test_the_saved_table_puts_trained_rows_in_their_buckets_and_zeros_elsewhere():
+    idx = subwords.build_index(WORDS, 3, 6, BUCKETS)
+    trained = np.random.default_rng(0).normal(size=(len(idx.buckets), 4)).astype(np.float32)
+    full = subwords.full_table(trained, idx.buckets, BUCKETS)
+    assert full.shape == (BUCKETS, 4) and np.array_equal(full[idx.buckets], trained)
+    unused = np.setdiff1d(np.arange(BUCKETS), idx.buckets)
+    assert len(unused) and not full[unused].any()
 
 
 def test_memory_of_the_table_is_buckets_times_dim_times_4():
@@ -77,7 +89,7 @@ def _model(arch: str, k: int = 3, seed: int = 0):
                     words=WORDS)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        m.w_in.copy_(torch.randn(V + BUCKETS, D, generator=g) * 0.5)
+        m.w_in.copy_(torch.randn(m.w_in.shape, generator=g) * 0.5)
         m.w_out.copy_(torch.randn(V, D, generator=g) * 0.5)
     return m
 
@@ -85,7 +97,7 @@ def _model(arch: str, k: int = 3, seed: int = 0):
 def test_the_model_holds_words_then_buckets_initialised_as_fasttext():
     m = build_model(V, ModelConfig(dim=D, min_count=1, subwords=True, buckets=BUCKETS), words=WORDS)
     m.reset_parameters(torch.Generator().manual_seed(1))
-    assert m.w_in.shape == (V + BUCKETS, D) and m.w_out.shape == (V, D)
+    assert m.w_in.shape == (V + len(m.sub_buckets), D) and m.w_out.shape == (V, D)
     assert m.w_in.abs().max() <= 1.0 / D and m.w_in.abs().max() > 0.8 / D  # uniform in +-1/D
     assert (m.w_out == 0).all()
     with pytest.raises(ValueError):
@@ -198,8 +210,8 @@ def test_the_bound_only_shrinks_subword_steps_and_a_loose_one_changes_nothing(ar
     plain, loose, tight = _model(arch), _model(arch), _model(arch)
     start = plain.w_in.clone()
     plain.step_packed(p, LR)
-    loose.step_packed(p, LR, bound=RowBound(V + BUCKETS, kappa=1e9))
-    tight.step_packed(p, LR, bound=RowBound(V + BUCKETS, kappa=1e-3))
+    loose.step_packed(p, LR, bound=RowBound(plain.w_in.shape[0], kappa=1e9))
+    tight.step_packed(p, LR, bound=RowBound(plain.w_in.shape[0], kappa=1e-3))
     assert torch.allclose(plain.w_in, loose.w_in, atol=1e-6) and torch.allclose(plain.w_out, loose.w_out, atol=1e-6)
     moved, damped = (plain.w_in - start).norm(dim=1), (tight.w_in - start).norm(dim=1)
     assert (damped <= moved + 1e-6).all() and damped.sum() < 0.5 * moved.sum()
@@ -217,15 +229,23 @@ def test_subwords_need_negative_sampling_and_sane_settings():
 
 def _vectors() -> SubwordVectors:
     m = _model("skipgram")
-    return SubwordVectors(WORDS, m.word_vectors().numpy(), np.arange(V, 0, -1), ngrams=m.w_in[V:].numpy(),
+    return SubwordVectors(WORDS, m.word_vectors().numpy(), np.arange(V, 0, -1), ngrams=m.ngram_table(),
                           settings=m.config)
 
 
-def test_an_unseen_word_is_the_mean_of_its_ngram_rows():
+def test_an_unseen_word_is_the_mean_of_its_ngram_rows_that_exist():
     wv = _vectors()
     assert "governmint" not in wv and wv.knows("governmint") and wv.built_from_pieces("governmint")
-    rows = subwords.bucket_rows("governmint", 3, 6, BUCKETS)
-    assert np.allclose(wv.get_vector("governmint"), wv.ngrams[rows].mean(0), atol=1e-6)
+    b = subwords.bucket_rows("governmint", 3, 6, BUCKETS)
+    used = np.isin(b, _model("skipgram").sub_buckets)
+    assert used.any() and not used.all()  # some of its pieces were seen in training ("<gov"), some not ("int>")
+    assert np.allclose(wv.get_vector("governmint"), wv.ngrams[b[used]].mean(0), atol=1e-6)
+    table = wv.ngrams.copy()
+    table[subwords.bucket_rows("qqqqzz", 3, 6, BUCKETS)] = 0.0  # as if no piece of it was ever seen
+    none_seen = SubwordVectors(WORDS, wv.vectors, None, ngrams=table, settings=wv)
+    assert not none_seen.knows("qqqqzz") and not none_seen.built_from_pieces("qqqqzz")
+    with pytest.raises(W2VError):
+        none_seen.get_vector("qqqqzz")
     assert not wv.built_from_pieces("city") and np.allclose(wv["city"], wv.vectors[1])
     assert wv.pieces("go") == ["<go", "<go>", "go>"]
 

@@ -41,15 +41,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from w2v_core import hsoftmax, subword_steps, subwords
 from w2v_core.errors import W2VError
-from w2v_core.subwords import DEFAULT_BUCKETS
 from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negative_step, no_groups, row_scale,
                               scripted, sg_negative_step)
+from w2v_core.subwords import DEFAULT_BUCKETS
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,13 @@ class Word2Vec(nn.Module):
         config.validate()
         self.config = config
         self.vocab_size = vocab_size
-        # with subwords the input table is fastText's: the V word rows, then the n-gram buckets
-        self.in_embed = nn.Embedding(vocab_size + (config.buckets if config.subwords else 0), config.dim)
+        index = None
+        if config.subwords:  # every word's input rows (its own, then its n-grams'), CSR, computed once
+            if words is None or len(words) != vocab_size:
+                raise ValueError("subword vectors need the vocabulary's words to cut them into n-grams")
+            index = subwords.build_index(words, config.min_n, config.max_n, config.buckets)
+        # with subwords the input table is fastText's: the V word rows, then the n-gram buckets (those in use)
+        self.in_embed = nn.Embedding(vocab_size + (len(index.buckets) if index is not None else 0), config.dim)
         self.out_embed = nn.Embedding(vocab_size, config.dim)
         self.out_bias = nn.Parameter(torch.zeros(vocab_size)) if config.loss == "softmax" else None
         self.requires_grad_(False)  # trained by hand in `step`
@@ -157,12 +163,10 @@ class Word2Vec(nn.Module):
                 raise ValueError("hierarchical softmax needs the vocabulary's counts to build its tree")
             for name, t in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items():
                 self.register_buffer(name, t, persistent=False)
-        if config.subwords:  # every word's input rows (its own, then its n-grams'), CSR, computed once
-            if words is None or len(words) != vocab_size:
-                raise ValueError("subword vectors need the vocabulary's words to cut them into n-grams")
-            index = subwords.build_index(words, config.min_n, config.max_n, config.buckets)
+        if index is not None:
             self.register_buffer("sub_rows", torch.from_numpy(index.rows), persistent=False)
             self.register_buffer("sub_starts", torch.from_numpy(index.starts), persistent=False)
+            self.sub_buckets = index.buckets  # numpy: the bucket of each n-gram row
         if config.loss == "softmax" and vocab_size > SOFTMAX_WARN_VOCAB:
             log.warning(
                 "Full softmax over %d words is slow (every example scores every word); "
@@ -192,6 +196,11 @@ class Word2Vec(nn.Module):
             return self.w_in
         lens = (self.sub_starts[1:] - self.sub_starts[:-1]).to(self.w_in.dtype)
         return F.embedding_bag(self.sub_rows, self.w_in, self.sub_starts[:-1], mode="sum") / lens.unsqueeze(1)
+
+    def ngram_table(self) -> np.ndarray:
+        """The subword model's buckets x D n-gram table, as saved (``subwords.full_table``)."""
+        trained = self.w_in[self.vocab_size:].detach().float().cpu().numpy()
+        return subwords.full_table(trained, self.sub_buckets, self.config.buckets)
 
     def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
         """The input vectors of words ``ids`` (N,) -> (N, D): their rows (with subwords: the mean of each's rows)."""

@@ -18,6 +18,9 @@ as a plain word vector would.
 Memory: the n-gram table is buckets x dim x 4 bytes: fastText's 2,000,000 buckets at dim 100 are 800 MB; the app's
 default, :data:`APP_BUCKETS` (200,000), is 80 MB (:func:`table_bytes`).
 
+Training keeps a row only for the buckets the vocabulary's n-grams use (:class:`SubwordIndex`): the same training,
+in a fraction of the memory; the saved table is the full one.
+
 This module: the hash and the n-grams (bytes, checked against gensim's ``ft_hash_bytes`` and
 ``compute_ngrams_bytes`` in tests/test_subwords.py), every vocabulary word's rows in one CSR table (:class:`SubwordIndex`,
 computed once per vocabulary, vectorised over all n-grams of one length), and composing vectors from the rows.
@@ -101,10 +104,18 @@ def bucket_rows(word: str, min_n: int, max_n: int, buckets: int) -> np.ndarray:
 @dataclass(frozen=True)
 class SubwordIndex:
     """Every vocabulary word's input rows in CSR form: word w's rows are ``rows[starts[w]:starts[w + 1]]``, its own
-    row w first, then V + the bucket of each of its n-grams."""
+    row w first, then one row per n-gram: V + j for the j-th of the buckets the vocabulary's n-grams use
+    (``buckets[j]``, sorted).
+
+    Only those buckets get a training row: a bucket no vocabulary n-gram hashes to is never read or written in
+    training, so leaving it out changes nothing but the memory (fastText's 2,000,000 buckets at dim 100 take 800 MB;
+    a 30,000-word vocabulary uses a few hundred thousand). The saved n-gram table is the full buckets x D one, with
+    zeros in the unused buckets (:func:`full_table`), so an unseen word's vector is the mean of the pieces training
+    has seen (:func:`compose_unseen`)."""
 
     rows: np.ndarray  # int64 (R,)
     starts: np.ndarray  # int64 (V + 1,)
+    buckets: np.ndarray  # int64 (U,): the bucket behind training row V + j
 
     @property
     def lengths(self) -> np.ndarray:
@@ -120,7 +131,8 @@ def build_index(words: Sequence[str], min_n: int, max_n: int, buckets: int) -> S
     per_word = [ngrams(w, min_n, max_n) for w in words]
     n_grams = np.fromiter((len(g) for g in per_word), dtype=np.int64, count=V)
     flat = [g for gs in per_word for g in gs]
-    hashed = (hash_many(flat) % np.uint32(buckets)).astype(np.int64) + V
+    used, hashed = np.unique((hash_many(flat) % np.uint32(buckets)).astype(np.int64), return_inverse=True)
+    hashed = hashed.reshape(-1) + V
     lengths = n_grams + 1
     starts = np.zeros(V + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
@@ -130,7 +142,14 @@ def build_index(words: Sequence[str], min_n: int, max_n: int, buckets: int) -> S
     gram_slots = np.ones(len(rows), dtype=bool)
     gram_slots[own] = False
     rows[gram_slots] = hashed
-    return SubwordIndex(rows, starts)
+    return SubwordIndex(rows, starts, used)
+
+
+def full_table(trained: np.ndarray, used: np.ndarray, buckets: int) -> np.ndarray:
+    """The buckets x D n-gram table as saved: the trained rows (U x D) in their buckets, zeros elsewhere."""
+    out = np.zeros((int(buckets), trained.shape[1]), dtype=np.float32)
+    out[np.asarray(used, dtype=np.int64)] = trained
+    return out
 
 
 def compose_vocab(table: np.ndarray, index: SubwordIndex) -> np.ndarray:
@@ -140,13 +159,20 @@ def compose_vocab(table: np.ndarray, index: SubwordIndex) -> np.ndarray:
     return (sums / index.lengths[:, None]).astype(np.float32)
 
 
+def seen_pieces(word: str, ngram_table: np.ndarray, min_n: int, max_n: int) -> np.ndarray:
+    """The rows of ``ngram_table`` (buckets x D) of the word's n-grams that training has seen (non-zero rows)."""
+    rows = ngram_table[bucket_rows(word, min_n, max_n, ngram_table.shape[0])]
+    return rows[np.any(rows != 0, axis=1)]
+
+
 def compose_unseen(word: str, ngram_table: np.ndarray, min_n: int, max_n: int) -> np.ndarray:
-    """An unseen word's vector: the mean of its n-grams' rows of the buckets x D ``ngram_table``."""
-    b = bucket_rows(word, min_n, max_n, ngram_table.shape[0])
-    if len(b) == 0:
-        raise W2VError(f"'{word}' is too short to have any {min_n}- to {max_n}-character pieces, so no vector can be "
-                       "built for it.")
-    return ngram_table[b].mean(0).astype(np.float32)
+    """An unseen word's vector: the mean of the rows of its n-grams that exist (that training has seen) in the
+    buckets x D ``ngram_table``; W2VError when there are none."""
+    rows = seen_pieces(word, ngram_table, min_n, max_n)
+    if len(rows) == 0:
+        raise W2VError(f"'{word}' is not in the vocabulary, and none of its {min_n}- to {max_n}-character pieces "
+                       "occurs in the training text, so no vector can be built for it.")
+    return rows.mean(0).astype(np.float32)
 
 
 def validate_settings(min_n: int, max_n: int, buckets: int) -> None:

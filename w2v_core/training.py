@@ -156,7 +156,7 @@ class TrainResult:
         return WordVectors(list(self.vocab.words), words, self.vocab.counts.copy())
 
     def _ngram_table(self) -> np.ndarray:
-        return self.model.w_in[len(self.vocab):].detach().float().cpu().numpy()
+        return self.model.ngram_table()
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The tables as saved: ``in`` is always the V word vectors (with subwords: composed from the pieces, what

@@ -450,8 +450,11 @@ class SubwordVectors(WordVectors):
         return [g.decode("utf-8") for g in ngrams(word, self.min_n, self.max_n)]
 
     def knows(self, word: str) -> bool:
+        """In the vocabulary, or one word with at least one piece that training has seen."""
+        from w2v_core.subwords import seen_pieces
+
         return word in self.index or (isinstance(word, str) and bool(word.strip()) and len(word.split()) == 1
-                                      and bool(self.pieces(word)))
+                                      and len(seen_pieces(word, self.ngrams, self.min_n, self.max_n)) > 0)
 
     def built_from_pieces(self, word: str) -> bool:
         return word not in self.index and self.knows(word)
