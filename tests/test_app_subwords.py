@@ -1,0 +1,37 @@
+"""Subword vectors in the app: the Train page's setting (help with the memory), a run records it, and the model
+answers a word it never saw."""
+
+from __future__ import annotations
+
+from test_app_train import open_train, run_until_finished, small_run, widget
+from w2v_core import store
+from w2v_core.vectors import SubwordVectors
+
+
+def test_the_subword_setting_has_help_and_shows_the_tables_memory():
+    at = open_train()
+    box = widget(at, "train_subwords")
+    assert box is not None and "pieces" in box.help and "memory" in box.help
+    assert not any(getattr(e, "key", None) == "train_buckets" for e in at.select_slider)  # only once it is on
+    at.select_slider(key="train_dim").set_value(100).run()
+    at.checkbox(key="train_subwords").check().run()
+    assert not at.exception
+    assert "buckets x dimension x 4 bytes" in widget(at, "train_buckets").help and widget(at, "train_ngrams").help
+    assert at.slider(key="train_ngrams").value == (3, 6)
+    assert any("200,000 buckets x 100 dimensions x 4 bytes = 80 MB" in c.value for c in at.caption)
+    at.select_slider(key="train_buckets").set_value(2_000_000).run()
+    assert any("= 800 MB" in c.value for c in at.caption)
+
+
+def test_a_subword_run_records_its_settings_and_knows_unseen_words():
+    at = open_train()
+    at.checkbox(key="train_subwords").check().run()
+    at.select_slider(key="train_buckets").set_value(20_000).run()
+    small_run(at)
+    run_until_finished(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    m = store.load_model(at.session_state["current_model"])
+    assert {k: m.config["model"][k] for k in ("subwords", "min_n", "max_n", "buckets")} == {
+        "subwords": True, "min_n": 3, "max_n": 6, "buckets": 20_000}
+    assert isinstance(m.vectors, SubwordVectors) and m.vectors.built_from_pieces("governmentz")
+    assert len(m.vectors.most_similar("governmentz", topn=5)) == 5
