@@ -35,3 +35,21 @@ def test_a_subword_run_records_its_settings_and_knows_unseen_words():
         "subwords": True, "min_n": 3, "max_n": 6, "buckets": 20_000}
     assert isinstance(m.vectors, SubwordVectors) and m.vectors.built_from_pieces("governmentz")
     assert len(m.vectors.most_similar("governmentz", topn=5)) == 5
+
+
+def test_the_model_card_and_compare_record_the_subword_setting(tmp_path):
+    from ui import cards
+    from w2v_core.data.corpus import CorpusConfig, from_texts
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    texts = ["the city council met the government of the city"] * 30
+    corpus = from_texts(texts, name="tiny", config=CorpusConfig(source="x"))
+    for name, sub in (("plain", False), ("pieces", True)):
+        mc = ModelConfig(dim=8, min_count=1, subwords=sub, buckets=5_000, min_n=2, max_n=4)
+        Trainer(corpus, mc, TrainConfig(epochs=1, threads=1)).train().save(tmp_path / name)
+    sub, plain = store.read_record(tmp_path / "pieces"), store.read_record(tmp_path / "plain")
+    assert "subwords: 2-4 character n-grams, 5,000 buckets" in cards.describe(sub)["knobs"]
+    assert "subwords" not in cards.describe(plain)["knobs"]
+    assert cards.settings(sub)["subwords"] == "2-4 character n-grams, 5,000 buckets"
+    assert cards.settings(plain)["subwords"] == "off"
