@@ -53,3 +53,31 @@ def test_the_model_card_and_compare_record_the_subword_setting(tmp_path):
     assert "subwords" not in cards.describe(plain)["knobs"]
     assert cards.settings(sub)["subwords"] == "2-4 character n-grams, 5,000 buckets"
     assert cards.settings(plain)["subwords"] == "off"
+
+
+def _subword_model(tiny_corpus, tmp_path):
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    r = Trainer(tiny_corpus, ModelConfig(dim=16, window=3, min_count=1, sample=0, subwords=True, buckets=5_000),
+                TrainConfig(epochs=2, threads=1, seed=1)).train()
+    return r.save(tmp_path / "pieces", name="pieces"), r.vectors
+
+
+def test_neighbours_answers_an_unseen_word_and_says_it_is_built_from_its_pieces(tiny_corpus, tmp_path):
+    from conftest import open_app_page
+
+    path, wv = _subword_model(tiny_corpus, tmp_path)
+    known = wv.words[0]
+    unseen = known + "s" if known + "s" not in wv else known + "zz"
+    at = open_app_page("pages/neighbours.py", path)
+    at.text_input(key="nb_word").set_value(unseen).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 1
+    notes = [i.value for i in at.info if "built from its pieces" in i.value]
+    assert len(notes) == 1 and f"'{unseen}' is not in the vocabulary" in notes[0] and "<" in notes[0]
+    at.text_input(key="nb_word").set_value(known).run()  # a vocabulary word: no such note
+    assert not any("built from its pieces" in i.value for i in at.info)
+    at.text_input(key="nb_sim_a").set_value(unseen).run()
+    at.text_input(key="nb_sim_b").set_value(known).run()
+    assert not at.exception and not at.error and any("built from its pieces" in i.value for i in at.info)
