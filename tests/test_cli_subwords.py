@@ -1,8 +1,9 @@
 """Subword vectors from the command line: train --subwords on the sample, unseen misspellings, the saved folder.
 
-One small model on the bundled sample (Skip-gram, SETTINGS below: a few dimensions and buckets so that it trains in
-well under a minute on 2 cores) serves every test. Its n-gram table takes buckets x dim x 4 bytes
-(BUCKETS x DIM x 4 = 4 MB here; fastText's 2,000,000 buckets at dim 100 would be 800 MB).
+One small model on the bundled sample (Skip-gram, SETTINGS below: 32 dimensions, window 3, 5 epochs, 20,000 buckets;
+measured 64 s on the 2 shared cores at load 11-14, with "citys" -> "city" 1st and "goverment" -> "government" 4th;
+3 epochs at dimension 50 were not enough) serves every test. Its n-gram table takes buckets x dim x 4 bytes
+(20,000 x 32 x 4 = 2.6 MB here; fastText's 2,000,000 buckets at dim 100 would be 800 MB).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from tests.test_cli import cli
 from w2v_core import store
 from w2v_core.vectors import SubwordVectors
 
-BUCKETS, DIM = 20_000, 50
-SETTINGS = ["--arch", "skipgram", "--dim", str(DIM), "--epochs", "3", "--threads", "2", "--subwords",
-            "--min-n", "3", "--max-n", "6", "--buckets", str(BUCKETS)]
+BUCKETS, DIM = 20_000, 32
+SETTINGS = ["--arch", "skipgram", "--dim", str(DIM), "--window", "3", "--epochs", "5", "--threads", "2",
+            "--subwords", "--min-n", "3", "--max-n", "6", "--buckets", str(BUCKETS)]
 
 
 @pytest.fixture(scope="module")
