@@ -260,3 +260,14 @@ def test_every_query_accepts_unseen_words():
     assert wv.doesnt_match(["citys", "city", "cities", "東京"]) in ["citys", "city", "cities", "東京"]
     with pytest.raises(W2VError):
         wv.get_vector("new york")  # several words: still the usual message
+
+
+def test_a_config_with_a_malformed_subword_field_is_refused_in_one_sentence():
+    from w2v_core.store import validate_config
+    from w2v_core.store.disk import FORMAT, FORMAT_VERSION
+
+    ok = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": {"subwords": True, "buckets": 1000}}
+    validate_config(ok)
+    for bad in ({"subwords": "yes"}, {"buckets": 2.5}, {"min_n": "3"}):
+        with pytest.raises(W2VError, match="model"):
+            validate_config({**ok, "model": bad})

@@ -142,6 +142,7 @@ class TrainResult:
     summary: dict[str, Any]
     tuning: dict[str, Any] = field(default_factory=dict)  # the Tuning knobs a test or benchmark changed
     lineage: dict[str, Any] = field(default_factory=dict)  # a continued run's parent, epochs and corpora so far
+    _ngrams: np.ndarray | None = field(default=None, repr=False, compare=False)  # a subword model's, once built
 
     @property
     def vectors(self):
@@ -156,7 +157,11 @@ class TrainResult:
         return WordVectors(list(self.vocab.words), words, self.vocab.counts.copy())
 
     def _ngram_table(self) -> np.ndarray:
-        return self.model.ngram_table()
+        """The buckets x D n-gram table, built once (at fastText's 2,000,000 x 100 it is 800 MB: ``vectors`` and
+        ``tensors`` share one copy rather than each making their own)."""
+        if self._ngrams is None:
+            self._ngrams = self.model.ngram_table()
+        return self._ngrams
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The tables as saved: ``in`` is always the V word vectors (with subwords: composed from the pieces, what

@@ -44,7 +44,8 @@ _CONFIG_FIELDS: dict[str, tuple] = {
 }
 _SECTION_FIELDS: dict[str, dict[str, tuple]] = {  # the fields pages read; other fields may hold any JSON value
     "model": {"arch": (str,), "loss": (str,), "dim": (_INT,), "window": (_INT,), "negative": (_INT,),
-              "min_count": (_INT,), "sample": (_NUM,), "max_vocab": (_INT, _NULL)},
+              "min_count": (_INT,), "sample": (_NUM,), "max_vocab": (_INT, _NULL), "subwords": (bool,),
+              "min_n": (_INT,), "max_n": (_INT,), "buckets": (_INT,)},
     "train": {"epochs": (_INT,), "lr": (_NUM, _NULL), "batch_size": (_INT, _NULL), "threads": (_INT,),
               "seed": (_INT,), "device": (str,)},
     "summary": {"vocab_size": (_INT,), "tokens": (_INT,), "epochs": (_NUM,), "seconds": (_NUM,),
