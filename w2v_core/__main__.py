@@ -93,17 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dim", type=_positive_int("--dim"), default=None, help="default 100")
     t.add_argument("--window", type=_positive_int("--window"), default=None, help="default 5")
     t.add_argument("--negative", type=_positive_int("--negative"), default=None, help="default 5")
-    t.add_argument("--subwords", action="store_true", default=None,
-                   help="fastText's subword vectors: a word's vector is the mean of its own and its character "
-                        "n-grams' vectors, so unseen words (misspellings, rare forms) get one too; negative sampling "
-                        "only; the n-gram table costs buckets x dim x 4 bytes")
-    t.add_argument("--min-n", type=_positive_int("--min-n"), default=None,
-                   help="shortest character n-gram with --subwords (default 3, fastText's)")
-    t.add_argument("--max-n", type=_positive_int("--max-n"), default=None,
-                   help="longest character n-gram with --subwords (default 6, fastText's)")
-    t.add_argument("--buckets", type=_positive_int("--buckets"), default=None,
-                   help="hash buckets of the n-gram table with --subwords (default 2000000, fastText's: 800 MB at "
-                        "dim 100; 200000: 80 MB)")
     t.add_argument("--min-count", type=_positive_int("--min-count"), default=None,
                    help="default 5; with --init, how often a new word must occur in --corpus to join")
     t.add_argument("--max-vocab", type=_positive_int("--max-vocab"), default=None)
@@ -125,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="display name of the model (default: the folder name)")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    _subword_args(t)
     _distributed_args(t)
 
     n = sub.add_parser("neighbors", help="nearest words by cosine similarity")
@@ -142,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
                    ".vec: word2vec text; a subword model's words as built from their pieces)")
     x.add_argument("--out", default=None, help="output folder (projector) or file (default: inside ./exports)")
     return p
+
+
+def _subword_args(t: argparse.ArgumentParser) -> None:
+    """``train``'s options for fastText's subword vectors."""
+    s = t.add_argument_group("subword vectors (fastText)")
+    s.add_argument("--subwords", action="store_true", default=None,
+                   help="fastText's subword vectors: a word's vector is the mean of its own and its character "
+                        "n-grams' vectors, so unseen words (misspellings, rare forms) get one too; negative sampling "
+                        "only; the n-gram table costs buckets x dim x 4 bytes")
+    s.add_argument("--min-n", type=_positive_int("--min-n"), default=None,
+                   help="shortest character n-gram with --subwords (default 3, fastText's)")
+    s.add_argument("--max-n", type=_positive_int("--max-n"), default=None,
+                   help="longest character n-gram with --subwords (default 6, fastText's)")
+    s.add_argument("--buckets", type=_positive_int("--buckets"), default=None,
+                   help="hash buckets of the n-gram table with --subwords (default 2000000, fastText's: 800 MB at "
+                        "dim 100; 200000: 80 MB)")
 
 
 def _distributed_args(t: argparse.ArgumentParser) -> None:
