@@ -81,3 +81,20 @@ def test_neighbours_answers_an_unseen_word_and_says_it_is_built_from_its_pieces(
     at.text_input(key="nb_sim_a").set_value(unseen).run()
     at.text_input(key="nb_sim_b").set_value(known).run()
     assert not at.exception and not at.error and any("built from its pieces" in i.value for i in at.info)
+
+
+def test_learn_shows_a_words_pieces_for_a_subword_model(tiny_corpus, tmp_path):
+    from conftest import open_app_page
+
+    path, wv = _subword_model(tiny_corpus, tmp_path)
+    at = open_app_page("pages/learn.py", path)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("subword (fastText) model" in m.value for m in at.markdown)
+    word = wv.words[0]
+    at.text_input(key="learn_pieces_word").set_value(word).run()
+    table = at.dataframe[0].value
+    assert table["piece"].tolist() == wv.pieces(word) and table["seen"].all()  # a vocabulary word's pieces
+    assert any("is in the vocabulary" in c.value for c in at.caption)
+    at.text_input(key="learn_pieces_word").set_value(word + "q").run()
+    assert any("built from its pieces" in c.value for c in at.caption)
+    assert any("Nearest words" in c.value for c in at.caption)

@@ -181,3 +181,14 @@ def validate_settings(min_n: int, max_n: int, buckets: int) -> None:
         raise W2VError(f"The n-gram lengths must satisfy 1 <= min_n <= max_n <= {MAX_N} (got {min_n} and {max_n}).")
     if not 1 <= buckets <= MAX_BUCKETS:
         raise W2VError(f"buckets must be between 1 and {MAX_BUCKETS:,} (got {buckets:,}).")
+
+
+def piece_table(word: str, ngram_table: np.ndarray, min_n: int, max_n: int) -> list[dict]:
+    """What the Learn page shows of a word's pieces: each n-gram, its bucket (fastText's hash modulo the buckets),
+    whether training has seen that bucket, and the length of its row."""
+    grams = ngrams(word, min_n, max_n)
+    b = (hash_many(grams) % np.uint32(ngram_table.shape[0])).astype(np.int64)
+    rows = ngram_table[b]
+    norms = np.linalg.norm(rows, axis=1)
+    return [{"piece": g.decode("utf-8"), "bucket": int(i), "seen": bool(n > 0), "length": float(n)}
+            for g, i, n in zip(grams, b, norms)]
