@@ -136,7 +136,8 @@ def run_row(procs: int, threads: int, train: list[str], work: str, timeout: floa
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t0
     if r.returncode != 0:  # the ranks' own one-line errors (torchrun's report after them says only which died)
-        errors = sorted({line for line in r.stderr.splitlines() if line.startswith("error:")})
+        errors = sorted({"error: " + part.strip() for line in r.stderr.splitlines() if "error:" in line
+                         for part in line.split("error:")[1:] if part.strip()})  # ranks' lines can interleave
         return {"procs": procs, "threads_per_proc": threads, "wall_seconds": round(wall, 1), "failed":
                 " / ".join(errors) or f"exit {r.returncode}: {r.stderr.strip()[-300:]}"}
     s = summary_line(r.stdout)
@@ -194,6 +195,43 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+# The scaling model (benchmarks/README.md "Distributed"): assumptions, each one stated there.
+GPU_WORDS_PER_SEC = 25.7e6  # one H200, Skip-gram, default batch, warm process (bench_scaling.py, 2026-11-26)
+NVLINK = 450e9  # bytes/s per direction per GPU (NVLink 4, H100/H200)
+NVLINK_STEP = 10e-6  # seconds of latency per ring step inside a node
+ETHERNET = 12.5e9  # bytes/s per direction per node: one 100 Gb/s NIC shared by the node's 8 GPUs
+ETHERNET_STEP = 25e-6  # seconds of latency per step between nodes
+HBM = 4e12  # bytes/s of GPU memory: a sync reads and writes the tables about 8 times (sub, reduce, add, copy)
+
+
+def predict(payload: float, sync_every: float, nodes: int, gpus: int) -> dict:
+    """Words/s of ``nodes`` x ``gpus`` GPUs that each train ``sync_every`` words at GPU_WORDS_PER_SEC, then stop
+    for one all-reduce of ``payload`` bytes: ring inside a node, and between nodes over each node's one NIC
+    (reduce-scatter in the node, all-reduce of the shards across nodes, all-gather in the node)."""
+    compute = sync_every / GPU_WORDS_PER_SEC
+    sync = 2 * (gpus - 1) / gpus * payload / NVLINK + 2 * (gpus - 1) * NVLINK_STEP
+    if nodes > 1:
+        sync += 2 * (nodes - 1) / nodes * payload / ETHERNET + 2 * (nodes - 1) * ETHERNET_STEP
+    local = 8 * payload / HBM if nodes * gpus > 1 else 0.0
+    total = compute + sync + local
+    return {"words_per_sec": nodes * gpus * sync_every / total, "sync_share": (sync + local) / total,
+            "compute_ms": compute * 1e3, "sync_ms": (sync + local) * 1e3}
+
+
+def prediction_table() -> str:
+    out = ["| model (tables all-reduced per sync) | words per GPU between syncs | GPUs | compute ms | sync ms | "
+           "words/s | time in sync |", "|---|---:|---|---:|---:|---:|---:|"]
+    for name, payload in (("sample: 9,052 words x 100 x 2 tables, fp32 (7.24 MB, measured)", 7.24e6),
+                          ("1M words x 100 x 2 tables, fp32 (800 MB)", 800e6),
+                          ("1M words x 100 x 2 tables, bf16 deltas (400 MB)", 400e6)):
+        for every in (50_000, 1_000_000):
+            for nodes, gpus in ((1, 1), (1, 8), (4, 8)):
+                p = predict(payload, every, nodes, gpus)
+                out.append(f"| {name} | {every:,} | {nodes} x {gpus} | {p['compute_ms']:.2f} | {p['sync_ms']:.2f} | "
+                           f"{p['words_per_sec'] / 1e6:,.1f}M | {p['sync_share']:.0%} |")
+    return "\n".join(out)
+
+
 def machine() -> dict:
     model = ""
     try:
@@ -226,7 +264,11 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="starting learning rate (default the CLI's)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     ap.add_argument("--json", help="also write the rows and the machine to this file")
+    ap.add_argument("--predict", action="store_true", help="print the scaling model's table (no runs) and stop")
     a = ap.parse_args()
+    if a.predict:
+        print(prediction_table())
+        return
     train = ["--corpus", a.corpus, "--epochs", str(a.epochs), "--dim", str(a.dim), "--arch", a.arch,
              "--seed", str(a.seed)] + (["--lr", str(a.lr)] if a.lr else [])
     sync = ["--sync-combine", a.sync_combine] + (["--sync-every", str(a.sync_every)] if a.sync_every else [])
