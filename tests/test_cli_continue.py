@@ -64,6 +64,9 @@ def test_train_init_continues_with_the_parents_settings_and_records_the_lineage(
     (["--loss", "softmax"], "output layer 'negative', but 'softmax'"),
     (["--init", "MISSING"], "--init: Model folder not found"),
     (["--init", "CORRUPT"], "--init: corrupt/weights.safetensors is not a valid safetensors file"),
+    (["--init", "BADCONFIG"], "--init: badconfig/config.json is not valid JSON"),
+    (["--init", "EMPTY"], "empty is not a model folder (no config.json)"),
+    (["--init", "AFILE"], "a.txt is a file, not a model folder"),
     (["--out", "PARENT"], "--out is the --init model's folder"),
 ])
 def test_bad_continuations_end_with_one_line_and_exit_2(parent, tmp_path, args, words):
@@ -72,7 +75,14 @@ def test_bad_continuations_end_with_one_line_and_exit_2(parent, tmp_path, args, 
     for f in (parent / "parent").iterdir():
         (corrupt / f.name).write_bytes(f.read_bytes())
     (corrupt / "weights.safetensors").write_bytes(b"\x00" * 40)
-    names = {"MISSING": str(tmp_path / "missing"), "CORRUPT": str(corrupt), "PARENT": str(parent / "parent")}
+    badconfig = tmp_path / "badconfig"
+    badconfig.mkdir()
+    for f in (parent / "parent").iterdir():
+        (badconfig / f.name).write_bytes(f.read_bytes())
+    (badconfig / "config.json").write_text('{"name": "half-written')
+    (tmp_path / "empty").mkdir()
+    names = {"MISSING": str(tmp_path / "missing"), "CORRUPT": str(corrupt), "PARENT": str(parent / "parent"),
+             "BADCONFIG": str(badconfig), "EMPTY": str(tmp_path / "empty"), "AFILE": str(parent / "a.txt")}
     args = [names.get(a, a) for a in args]
     base = {"--init": str(parent / "parent"), "--out": str(tmp_path / "child")}
     for flag in ("--init", "--out"):
