@@ -208,6 +208,8 @@ with live:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=active, key="train_start",
                       help="Runs in the background: you can use other pages meanwhile." if not active else
                       "A run is going on; stop it to start another.", width="stretch")
+    if start and not active and continue_view.lost_parent():
+        start = False  # the parent chosen has gone: the warning above says so, and nothing trains from random vectors
     if start and not active:
         try:
             if corpus_config is None:

@@ -95,6 +95,8 @@ def load_parent(path: str | Path) -> Parent:
     p = Path(path)
     if not p.exists():
         raise W2VError(f"Model folder not found: {p}")
+    if not p.is_dir():
+        raise W2VError(f"{p} is a file, not a model folder: give the folder a model was saved in.")
     m = store.load_model(p, tables=True)  # checks every file, reads the weights once
     rec = store.read_record(p)
     t = m.tables
