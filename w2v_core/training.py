@@ -275,7 +275,8 @@ class Trainer:
         emulated = self.tuning.emulate_workers
         self.workers = emulated if emulated > 1 else threads_running
         kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else ROW_STEP_BOUND)[mc.arch]
-        bound = RowBound(self.model.w_in.shape[0], dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
+        rows = self.model.w_in.shape[0]  # with subwords: the words' and the n-grams' rows
+        bound = RowBound(rows, dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
         self.untrained = self._untrained_loss()
         self.watch = DivergenceWatch(self.untrained)
         if tc.update == "bounded":
