@@ -5,12 +5,18 @@
     python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
     python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
     python benchmarks/bench_vs_gensim.py --loss hs                # hierarchical softmax: gensim hs=1 negative=0
+    python benchmarks/bench_vs_gensim.py --fasttext               # subword vectors: gensim FastText, ours --subwords
 
 The corpus is tokenized once (``w2v_core.data.loader.load_corpus``) and written as one document a line, split into
 pieces of at most 10,000 tokens (gensim silently truncates longer sentences), so both trainers read exactly the
 same documents. Every training run is its own subprocess, so the peak RSS (``ru_maxrss``) printed is that
 run's own. Words/s = raw tokens x epochs / seconds of the training loop (vocabulary building excluded for both).
 Scores use gensim's evaluators (``evaluate_word_pairs`` / ``evaluate_word_analogies``) on both sets of vectors.
+
+``--fasttext`` (with ``--min-n``, ``--max-n``, ``--buckets``): gensim's ``FastText`` against our subword model. The
+scores above are then on the vocabulary words (composed from their pieces, both sides); ``ws353_all`` and
+``simlex_all`` also score the pairs with an unseen word, each side building that word from its n-grams
+(``FastText.wv[word]``, our ``SubwordVectors.get_vector``), with the pairs each covers.
 """
 
 from __future__ import annotations
@@ -77,7 +83,25 @@ def child(args) -> None:
     args.arch = args.arch[-1]
     knobs = dict(dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
                  sample=args.sample)
-    if args.child == "gensim":
+    all_pairs = None  # --fasttext: (vector of any word, whether it has one)
+    if args.child == "gensim" and args.fasttext:
+        from gensim.models import FastText
+
+        with open(args.tokens, encoding="utf-8") as f:
+            docs = [line.split() for line in f]
+        alpha = args.lr or {"skipgram": 0.025, "cbow": 0.05}[args.arch]
+        m = FastText(vector_size=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
+                     sample=args.sample, sg=int(args.arch == "skipgram"), workers=args.threads, seed=args.seed,
+                     alpha=alpha, min_alpha=alpha * 1e-4, min_n=args.min_n, max_n=args.max_n, bucket=args.buckets)
+        m.build_vocab(docs)
+        t = time.perf_counter()
+        m.train(docs, total_examples=m.corpus_count, epochs=args.epochs)
+        secs = time.perf_counter() - t
+        raw = m.corpus_total_words
+        words, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
+        vocab = len(words)
+        all_pairs = (m.wv.get_vector, lambda w: w in m.wv.key_to_index or len(m.wv.get_vector(w)) > 0)
+    elif args.child == "gensim":
         from gensim.models import Word2Vec
 
         with open(args.tokens, encoding="utf-8") as f:
@@ -118,10 +142,14 @@ def child(args) -> None:
             callbacks.append(AppLike())
         tc = TrainConfig(epochs=args.epochs, threads=args.threads, seed=args.seed, device=args.device,
                          batch_size=args.batch_size, lr=args.lr, update=args.update)
-        res = Trainer(corpus, ModelConfig(arch=args.arch, loss=args.loss, **knobs), tc, callbacks).train()
+        sub = dict(subwords=True, min_n=args.min_n, max_n=args.max_n, buckets=args.buckets) if args.fasttext else {}
+        res = Trainer(corpus, ModelConfig(arch=args.arch, loss=args.loss, **knobs, **sub), tc, callbacks).train()
         secs = res.summary["seconds"]
         raw = res.summary["tokens"]
-        words, vecs = list(res.vocab.words), res.model.w_in.detach().float().cpu().numpy()
+        wv = res.vectors  # with subwords: each word's vector built from its rows
+        words, vecs = list(wv.words), wv.vectors
+        if args.fasttext:
+            all_pairs = (wv.get_vector, wv.knows)
         vocab = len(words)
         extra = {k: res.summary[k] for k in ("final_loss", "untrained_loss", "batch_size", "lr_retries",
                                             "lr_batch_boost", "device", "threads")}
@@ -131,7 +159,32 @@ def child(args) -> None:
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if not args.no_eval:
         out.update(evaluate(words, vecs))
+        if all_pairs is not None:
+            out.update(evaluate_all_pairs(*all_pairs))
     print(json.dumps(out))
+
+
+def evaluate_all_pairs(vector_of, knows) -> dict:
+    """Spearman over every WordSim353 / SimLex-999 pair a model has vectors for, unseen words built from pieces."""
+    import numpy as np
+    from scipy import stats
+
+    from w2v_core.evaluation import load_pairs
+
+    out = {}
+    for name, key in (("wordsim353", "ws353_all"), ("simlex999", "simlex_all")):
+        triples = load_pairs(name)
+        cos, human = [], []
+        for a, b, sim in triples:
+            a, b = a.lower(), b.lower()
+            if not (knows(a) and knows(b)):
+                continue
+            va, vb = np.asarray(vector_of(a), dtype=np.float64), np.asarray(vector_of(b), dtype=np.float64)
+            cos.append(float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb) or 1.0)))
+            human.append(sim)
+        out[key] = round(float(stats.spearmanr(human, cos).statistic), 4)
+        out[key + "_pairs"] = f"{len(cos)}/{len(triples)}"
+    return out
 
 
 def run_child(base: list[str], who: str, arch: str) -> dict:
@@ -159,6 +212,11 @@ def main() -> None:
     ap.add_argument("--loss", default="negative", choices=["negative", "hs"],
                     help="output layer of both: negative sampling (default) or hierarchical softmax (gensim hs=1, "
                          "negative=0; --negative is then unused)")
+    ap.add_argument("--fasttext", action="store_true",
+                    help="subword vectors: gensim FastText against ours --subwords (negative sampling)")
+    ap.add_argument("--min-n", type=int, default=3, help="--fasttext: shortest n-gram (default 3)")
+    ap.add_argument("--max-n", type=int, default=6, help="--fasttext: longest n-gram (default 6)")
+    ap.add_argument("--buckets", type=int, default=2_000_000, help="--fasttext: hash buckets (default 2,000,000)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (the best speed is kept)")
     ap.add_argument("--only", choices=["gensim", "ours"], help="run one side only")
     ap.add_argument("--batch-size", type=int, default=None, help="ours only; default: the trainer's")
@@ -184,12 +242,17 @@ def main() -> None:
         info = write_tokens(sources, args.pretokenized, tok_path)
         print(f"corpus {'+'.join(sources)}: {info['tokens']:,} tokens, {info['documents']:,} documents "
               f"(tokenized in {time.perf_counter() - t:.1f}s); epochs {args.epochs}, threads {args.threads}, "
-              f"output layer {args.loss}" + (" (gensim hs=1 negative=0)" if args.loss == "hs" else ""),
+              f"output layer {args.loss}" + (" (gensim hs=1 negative=0)" if args.loss == "hs" else "")
+              + (f"; subwords: gensim FastText vs ours, min_n {args.min_n}, max_n {args.max_n}, buckets "
+                 f"{args.buckets:,}" if args.fasttext else ""),
               flush=True)
         base = ["--tokens", tok_path, "--epochs", str(args.epochs), "--threads", str(args.threads),
                 "--dim", str(args.dim), "--window", str(args.window), "--negative", str(args.negative),
                 "--min-count", str(args.min_count), "--sample", str(args.sample), "--seed", str(args.seed),
                 "--loss", args.loss]
+        if args.fasttext:
+            base += ["--fasttext", "--min-n", str(args.min_n), "--max-n", str(args.max_n), "--buckets",
+                     str(args.buckets)]
         if args.no_eval:
             base.append("--no-eval")
         ours_extra = []
@@ -211,7 +274,9 @@ def main() -> None:
                     runs[who].append(r)
                     print(f"  {arch:8s} {who:6s} {r['words_per_sec']:>10,} words/s  {r['seconds']:7.2f}s  "
                           f"RSS {r['peak_rss_mb']:7.1f} MB" + ("" if args.no_eval else
-                          f"  ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}  analogy {r['analogy']:.4f}"),
+                          f"  ws353 {r['ws353']:.4f}  simlex {r['simlex']:.4f}  analogy {r['analogy']:.4f}")
+                          + (f"  ws353_all {r['ws353_all']:.4f} ({r['ws353_all_pairs']})  simlex_all "
+                             f"{r['simlex_all']:.4f} ({r['simlex_all_pairs']})" if "ws353_all" in r else ""),
                           flush=True)
             results.append({"arch": arch, "runs": runs})
         print()
@@ -231,12 +296,17 @@ def main() -> None:
             line = (f"{r['arch']:9s} {g['words_per_sec']:>11,} {o['words_per_sec']:>11,} {ratio:>5.2f}x "
                     f"{g['peak_rss_mb']:>6.0f}/{o['peak_rss_mb']:<6.0f}")
             if not args.no_eval:  # quality: the mean over the repeats (hogwild runs differ a little)
+                metrics = ("ws353", "simlex", "analogy") + (("ws353_all", "simlex_all") if args.fasttext else ())
                 mean = {who: {m: sum(x[m] for x in r["runs"][who]) / len(r["runs"][who])
-                              for m in ("ws353", "simlex", "analogy")} for who in ("gensim", "ours")}
+                              for m in metrics} for who in ("gensim", "ours")}
                 r["mean_scores"] = mean
                 mg, mo = mean["gensim"], mean["ours"]
                 line += (f" {mg['ws353']:.3f}/{mo['ws353']:.3f}     {mg['simlex']:.3f}/{mo['simlex']:.3f}     "
                          f"{mg['analogy']:.3f}/{mo['analogy']:.3f}")
+                if args.fasttext:
+                    line += (f"   all pairs: WS353 {mg['ws353_all']:.3f} ({g['ws353_all_pairs']}) / "
+                             f"{mo['ws353_all']:.3f} ({o['ws353_all_pairs']}), SimLex {mg['simlex_all']:.3f} "
+                             f"({g['simlex_all_pairs']}) / {mo['simlex_all']:.3f} ({o['simlex_all_pairs']})")
             print(line)
         if args.json:
             with open(args.json, "w") as f:

@@ -24,6 +24,12 @@ path = current_path()
 if path is None:
     steps.offer_models(None)
 stamp = store.mtime_stamp(path)
+rec = store.read_record(path)
+if rec.model is not None and rec.model.subwords and rec.error is None:  # fastText's model: its pieces
+    from ui.learn_subwords import subword_vectors, word_pieces
+
+    word_pieces(subword_vectors(path, stamp), rec.name)
+    st.stop()
 try:
     lm = steps.load_model(path, stamp)
 except W2VError as e:

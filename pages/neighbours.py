@@ -14,7 +14,7 @@ import streamlit as st
 
 from ui import cards, shell
 from ui.session import require_model
-from ui.widgets import PERSIST, default, md_escape, parse_words, plot_text, resolve_word, show_warning
+from ui.widgets import PERSIST, default, md_escape, parse_words, pieces_note, plot_text, resolve_word, show_warning
 from w2v_core import showcase
 from w2v_core.errors import W2VError
 from w2v_core.vectors import WordVectors
@@ -111,10 +111,11 @@ with t_nb:
         try:
             w = resolve_word(wv, ss["nb_word"])
             df = pd.DataFrame(wv.most_similar(w, topn=int(ss["nb_k"])), columns=["word", "cosine"])
+            pieces_note(wv, [w])
             if wv.has_counts:
                 df["count"] = [int(wv.counts[wv.index[x]]) for x in df["word"]]
             st.plotly_chart(neighbour_chart(df, w), key="nb_chart", config={"displayModeBar": False})
-            if "count" in df:
+            if "count" in df and w in wv:
                 rare = df.loc[df["count"] < 10, "word"].tolist()
                 st.caption(f"'{md_escape(w)}' was seen {int(wv.counts[wv.index[w]]):,} times in the corpus." +
                            (f" Words seen only a few times ({md_escape(', '.join(rare[:5]))}: under 10 times) get "
@@ -131,9 +132,10 @@ with t_sim:
         try:
             a, b = resolve_word(wv, ss["nb_sim_a"]), resolve_word(wv, ss["nb_sim_b"])
             sim = wv.similarity(a, b)
+            pieces_note(wv, [a, b])
             st.metric(f"cosine({md_escape(a)}, {md_escape(b)})", f"{sim:.3f}")
             st.progress(min(max((sim + 1) / 2, 0.0), 1.0), text="-1 (opposite) ... 0 (unrelated) ... 1 (same direction)")
-            rank = wv.neighbour_rank(a, b, 1000) if a != b else None
+            rank = wv.neighbour_rank(a, b, 1000) if a != b and b in wv else None
             st.caption(f"'{md_escape(b)}' is neighbour number {rank:,} of '{md_escape(a)}'." if rank
                        else "The same word twice." if a == b
                        else f"'{md_escape(b)}' is not among the 1,000 nearest neighbours of '{md_escape(a)}'.")
@@ -163,6 +165,7 @@ with t_an:
             a, b, cc = (resolve_word(wv, ss[k]) for k in keys)
             expected = resolve_word(wv, ss["nb_an_d"]) if ss["nb_an_d"].strip() else None
             ranked = wv.most_similar(positive=[b, cc], negative=[a], topn=len(wv), method=ss["nb_an_method"].lower())
+            pieces_note(wv, [a, b, cc])
             order = [x for x, _ in ranked]
             best = order[0] if order else "?"
             q = f"{md_escape(a)} : {md_escape(b)} :: {md_escape(cc)} : **{md_escape(best)}**"
@@ -173,7 +176,8 @@ with t_an:
             elif rank == 1:
                 st.success(f"{q}: right, the expected answer is the model's first choice.", icon=":material/check_circle:")
             else:
-                where = f"its answer number {rank:,} of {len(wv):,}" if rank else "one of the query words"
+                where = (f"its answer number {rank:,} of {len(wv):,}" if rank else "one of the query words"
+                         if expected in (a, b, cc) else "not in the vocabulary")
                 st.warning(f"{q}: not the expected **{md_escape(expected)}**, which is {where}. A small corpus "
                            "teaches few analogies; more text (or epochs) helps.", icon=":material/rule:")
             k = int(ss["nb_an_k"])
@@ -196,6 +200,7 @@ with t_odd:
         try:
             found = [resolve_word(wv, w) for w in typed]
             odd = wv.doesnt_match(found)
+            pieces_note(wv, found)
             st.info(f"The odd one out, for this model: **{md_escape(odd)}** (the word least like the others).",
                     icon=":material/rule:")
             rows = [{"word": w, "mean cosine to the others": sum(wv.similarities(w, [o for o in found if o != w]))

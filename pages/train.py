@@ -13,7 +13,7 @@ from ui.cards import ARCH as ARCH_LABEL
 from ui.corpus_picker import ALL, MIN_COUNT, SIZES, SOURCES, corpus_picker, fmt_size, min_count_control
 from ui.job import REATTACHED, current_job, remember_job
 from ui.widgets import PERSIST, default, guarded, show_error
-from w2v_core import showcase
+from w2v_core import showcase, subwords
 from w2v_core.errors import W2VError
 from w2v_core.models import SOFTMAX_WARN_VOCAB, ModelConfig
 from w2v_core.serve.jobs import TrainingJob
@@ -28,6 +28,7 @@ BATCH_CHOICES = ["auto", 16, 64, 256, 1024, 4096, 16384]
 UPDATES = ["Bounded", "Plain sum (word2vec)"]
 DIM_CHOICES = [10, 25, 50, 64, 100, 150, 200, 300]
 SAMPLE_CHOICES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
+BUCKET_CHOICES = [20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000]
 LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax", "hs": "Hierarchical softmax"}
 LOSS_OF = {v: k for k, v in LOSS_LABEL.items()}
 OWN_TEXT = {"upload": "your uploaded file", "paste": "your pasted text", "path": "your local file"}
@@ -37,7 +38,8 @@ DEFAULTS = {
     "train_arch": ARCH_LABEL[FIRST["arch"]], "train_loss": LOSS_LABEL[FIRST["loss"]], "train_window": FIRST["window"],
     "train_dim": FIRST["dim"], "train_epochs": FIRST["epochs"], "train_lr": "auto", MIN_COUNT: FIRST["min_count"],
     "train_sample": FIRST["sample"], "train_negative": FIRST["negative"], "train_batch": "auto", "train_seed": 1,
-    "train_name": "", "train_update": UPDATES[0],
+    "train_name": "", "train_update": UPDATES[0], "train_subwords": False, "train_ngrams": (3, 6),
+    "train_buckets": subwords.APP_BUCKETS,
 }
 
 
@@ -54,9 +56,10 @@ def restore_knobs(job: TrainingJob) -> None:
              "train_sample": mc.sample, "train_negative": mc.negative, "train_epochs": tc.epochs,
              "train_lr": "auto" if tc.lr is None else tc.lr, "train_batch": "auto" if tc.batch_size is None
              else tc.batch_size, "train_seed": tc.seed, "train_name": job.name or "",
-             "train_update": UPDATES[tc.update == "sum"]}
+             "train_update": UPDATES[tc.update == "sum"], "train_subwords": mc.subwords,
+             "train_ngrams": (mc.min_n, mc.max_n), "train_buckets": mc.buckets}
     choices = {"train_dim": DIM_CHOICES, "train_sample": SAMPLE_CHOICES, "train_lr": LR_CHOICES,
-               "train_batch": BATCH_CHOICES}
+               "train_batch": BATCH_CHOICES, "train_buckets": BUCKET_CHOICES}
     knobs[continue_view.INIT_KEY] = str(job.parent or continue_view.FRESH)
     for k, v in knobs.items():
         if k not in choices or v in choices[k]:  # a value no widget offers keeps the widget's own
@@ -83,6 +86,28 @@ active = job is not None and job.state().active
 live, knobs = st.columns([7, 5], gap="large")
 
 # ---------------------------------------------------------------------------------------------- settings
+
+def subword_settings(off: bool) -> None:
+    """fastText's subword vectors: on/off, the n-gram lengths and the buckets, with what the table costs."""
+    st.checkbox("Subword vectors (fastText)", key="train_subwords", persist_state=PERSIST, disabled=off,
+                help="Each word's vector is the mean of its own vector and those of its character n-grams (<ci, cit, "
+                     "city, ... with < > marking the word's ends), so words the corpus never had (misspellings, rare "
+                     "forms) get a vector built from their pieces. Negative sampling only. Costs: every example "
+                     "updates ~10-20 rows instead of one (slower, CBOW most), and the n-gram table's memory.")
+    if not ss["train_subwords"] or off:
+        return
+    c = st.columns(2)
+    c[0].slider("N-gram lengths", 1, 10, key="train_ngrams", persist_state=PERSIST,
+                help="The shortest and longest pieces, in characters (fastText's 3 to 6).")
+    dim = parent.dim if parent is not None else int(ss["train_dim"])
+    c[1].select_slider("N-gram buckets", BUCKET_CHOICES, key="train_buckets", persist_state=PERSIST,
+                       format_func=lambda b: f"{b:,}",
+                       help="N-grams are hashed into this many rows (two may share one). The table takes buckets x "
+                            "dimension x 4 bytes: 200,000 x 100 is 80 MB; fastText's 2,000,000 is 800 MB, in memory "
+                            "and in the saved model.")
+    st.caption(f"N-gram table: {ss['train_buckets']:,} buckets x {dim} dimensions x 4 bytes = "
+               f"{subwords.table_bytes(ss['train_buckets'], dim) / 1e6:,.0f} MB.")
+
 
 with knobs:
     st.markdown("##### :material/tune: Settings")
@@ -119,6 +144,7 @@ with knobs:
         c[1].select_slider("Subsampling", SAMPLE_CHOICES, key="train_sample", persist_state=PERSIST,
                            format_func=lambda x: "off" if x == 0 else f"{x:g}",
                            help="Randomly skips very frequent words (the, of, ...) so rarer words get more updates.")
+        subword_settings(softmax or fixed["arch"])
     with t_train:
         c = st.columns(2)
         c[0].slider("Epochs", 1, 50, key="train_epochs", persist_state=PERSIST,
@@ -154,7 +180,9 @@ def build_configs() -> tuple[ModelConfig, TrainConfig]:
         loss=LOSS_OF.get(ss["train_loss"], "negative"),
         dim=parent.dim if parent is not None else int(ss["train_dim"]), window=int(ss["train_window"]),
         negative=int(ss["train_negative"]),
-        min_count=int(ss[MIN_COUNT]), sample=float(ss["train_sample"]))
+        min_count=int(ss[MIN_COUNT]), sample=float(ss["train_sample"]),
+        subwords=bool(ss["train_subwords"]) and ss["train_loss"] == LOSS_LABEL["negative"],
+        min_n=int(ss["train_ngrams"][0]), max_n=int(ss["train_ngrams"][1]), buckets=int(ss["train_buckets"]))
     lr, batch = ss["train_lr"], ss["train_batch"]
     tc = TrainConfig(epochs=int(ss["train_epochs"]), lr=None if lr == "auto" else float(lr),
                      batch_size=None if batch == "auto" else int(batch), seed=int(ss["train_seed"]),
@@ -182,6 +210,8 @@ with live:
     start = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=active, key="train_start",
                       help="Runs in the background: you can use other pages meanwhile." if not active else
                       "A run is going on; stop it to start another.", width="stretch")
+    if start and not active and continue_view.lost_parent():
+        start = False  # the parent chosen has gone: the warning above says so, and nothing trains from random vectors
     if start and not active:
         try:
             if corpus_config is None:

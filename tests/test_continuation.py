@@ -93,6 +93,8 @@ def test_mismatched_dimension_architecture_or_loss_and_bad_folders_get_one_sente
     assert child_model_config(p, {"window": 2, "min_count": 3}).window == 2
     with pytest.raises(W2VError, match="not found"):
         load_parent(tmp_path / "nowhere")
+    with pytest.raises(W2VError, match="is a file, not a model folder"):
+        load_parent(path / "config.json")
     (path / "weights.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(W2VError, match="safetensors"):
         load_parent(path)

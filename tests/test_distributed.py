@@ -135,3 +135,21 @@ def test_killing_a_rank_mid_run_stops_the_others_with_one_line_and_no_model(tmp_
     assert "nothing was saved" in survivor[0]
     assert not out.exists() and list(tmp_path.iterdir()) == []
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="the bench reads the bytes written from /proc (Linux)")
+def test_the_distributed_bench_counts_the_bytes_the_ranks_really_write(tmp_path):
+    """benchmarks/bench_distributed.py: what it computes from the tables all-reduced each sync is what the two
+    ranks' processes wrote to their sockets (the kernel's count), and the tables are the whole model."""
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "benchmarks/bench_distributed.py", "--procs", "2", "--plain-threads", "",
+                        "--epochs", "1", "--dim", "16", "--json", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["procs"] == 2 and row["syncs"] >= 2
+    assert row["payload_bytes_per_sync"] == row["vocab_size"] * 16 * 4 * 2  # w_in and w_out, float32
+    assert row["sent_bytes_per_sync_computed"] == row["payload_bytes_per_sync"]  # a ring of 2: 2 (N - 1) / N = 1
+    measured, computed = row["sent_bytes_per_sync_measured"], row["sent_bytes_per_sync_computed"]
+    assert computed <= measured <= computed * 1.01, (measured, computed)  # gloo's headers: a few hundred bytes
+    assert row["table_calls_per_rank"] == [2 * row["syncs"]] * 2

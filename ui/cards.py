@@ -29,6 +29,7 @@ SETTINGS: dict[str, Callable[[ModelRecord], Any]] = {  # what the Compare page l
     "vocabulary": lambda r: r.vocab_size, "final loss": lambda r: r.final_loss,
     "training time (s)": lambda r: r.seconds, "imported from": lambda r: r.source_file,
     "phrases": lambda r: phrases_setting(r), "unicode": lambda r: r.corpus and r.corpus.normalize,
+    "subwords": lambda r: subwords_setting(r),
 }
 SCORES = (("wordsim353", "WordSim353", False), ("simlex999", "SimLex-999", False), ("analogy", "Analogies", True))
 
@@ -42,6 +43,14 @@ def phrases_setting(r: ModelRecord) -> str | None:
         return "off"
     return (f"{c.phrases} pass{'es' if c.phrases > 1 else ''}, {c.phrase_scoring} > {c.phrase_threshold:g}, "
             f"min count {c.phrase_min_count}")
+
+
+def subwords_setting(r: ModelRecord) -> str | None:
+    """A subword model's n-grams ("3-6 character n-grams, 200,000 buckets"), "off", or None when unknown."""
+    mc = r.model
+    if mc is None:
+        return None
+    return f"{mc.min_n}-{mc.max_n} character n-grams, {mc.buckets:,} buckets" if mc.subwords else "off"
 
 
 def fmt_int(x: Any) -> str:
@@ -95,6 +104,8 @@ def describe(r: ModelRecord) -> dict[str, str]:
                       f"lr {r.lr}", f"batch {r.batch_size}", f"seed {r.seed}"]
         if r.corpus is not None and r.corpus.phrases:
             knobs.append(f"phrases: {phrases_setting(r)}")
+        if mc.subwords:
+            knobs.append(f"subwords: {subwords_setting(r)}")
         out["knobs"] = " · ".join(knobs)
     return out
 

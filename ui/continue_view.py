@@ -22,6 +22,7 @@ from w2v_core.errors import W2VError
 
 INIT_KEY = "train_init"  # session state: the folder the next run on the Train page continues ("" = none)
 FRESH = ""
+LOST_KEY = "train_init_lost"  # session state: the folder chosen under "Start from" that has gone since
 ARCH_LABEL = {"skipgram": "Skip-gram", "cbow": "CBOW"}
 LOSS_LABEL = {"negative": "Negative sampling", "softmax": "Full softmax", "hs": "Hierarchical softmax"}
 
@@ -40,12 +41,21 @@ def start_from(dim_choices: list[int]) -> store.ModelRecord | None:
     records = [r for r in session.visible_records() if r.ok]
     paths = [FRESH] + [str(r.path) for r in records]
     by_path = {str(r.path): r for r in records}
-    if st.session_state.get(INIT_KEY, FRESH) not in paths:
+    chosen = st.session_state.get(INIT_KEY, FRESH)
+    if chosen not in paths:
+        if chosen:  # chosen before, deleted or moved since (in another tab, by the quota): say so, never train quietly
+            st.session_state[LOST_KEY] = chosen  # from random vectors instead
         st.session_state[INIT_KEY] = FRESH
     st.selectbox("Start from", paths, key=INIT_KEY, persist_state=PERSIST, format_func=lambda p: "random vectors (a new model)" if not p
                  else by_path[p].name + (" (imported vectors)" if by_path[p].imported else ""),
+                 on_change=st.session_state.pop, args=(LOST_KEY, None),
                  help="Continue a saved or imported model: its words keep their vectors, words of the new text "
                       "seen at least min count times join, and the result is saved as a new model.")
+    lost = st.session_state.get(LOST_KEY)
+    if lost:
+        st.warning(f"The model chosen to start from ({md_escape(Path(lost).name)}) is no longer here: it was deleted "
+                   "or moved, so nothing was started from it. Choose another under *Start from*, or press **Train** "
+                   "to train a new model from random vectors.", icon=":material/warning:")
     rec = by_path.get(st.session_state[INIT_KEY])
     if rec is not None:
         lock_to(rec, dim_choices)
@@ -54,6 +64,12 @@ def start_from(dim_choices: list[int]) -> store.ModelRecord | None:
                       ", its architecture and output layer") + "). Learning rate *auto* = the parent's starting "
                    "rate on its own corpus (more epochs), 3/4 of it on other text. The parent is not changed.")
     return rec
+
+
+def lost_parent() -> bool:
+    """Whether the model chosen to start from has gone since (start_from said so); True once: a Train press that
+    sees it starts nothing, the next one trains from random vectors, as the page then says."""
+    return st.session_state.pop(LOST_KEY, None) is not None
 
 
 def lock_to(rec: store.ModelRecord, dim_choices: list[int]) -> None:

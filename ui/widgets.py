@@ -132,5 +132,18 @@ def resolve_word(vectors: WordVectors, word: str) -> str:
         return w
     if w.lower() in vectors:
         return w.lower()
+    for x in (w.lower(), w):  # a subword model builds an unseen word from its pieces
+        if vectors.built_from_pieces(x):
+            return x
     vectors.get_index(w)  # raises with suggestions
     return w
+
+
+def pieces_note(vectors: WordVectors, words) -> None:
+    """Say which of ``words`` are not in the vocabulary and have vectors built from their pieces (a subword model)."""
+    for w in dict.fromkeys(words):
+        if vectors.built_from_pieces(w):
+            grams = vectors.pieces(w)
+            shown = ", ".join(grams[:8]) + (", ..." if len(grams) > 8 else "")
+            st.info(f"'{md_escape(w)}' is not in the vocabulary: its vector is built from its pieces, the character "
+                    f"n-grams {md_escape(shown)} (the ones training has seen).", icon=":material/extension:")

@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="display name of the model (default: the folder name)")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    _subword_args(t)
     _distributed_args(t)
 
     n = sub.add_parser("neighbors", help="nearest words by cosine similarity")
@@ -127,9 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export vectors for other tools")
     x.add_argument("model", help="model folder")
-    x.add_argument("--format", required=True, help="projector | word2vec-binary | word2vec-text")
+    x.add_argument("--format", required=True, help="projector | word2vec-binary | word2vec-text | vec (fastText's "
+                   ".vec: word2vec text; a subword model's words as built from their pieces)")
     x.add_argument("--out", default=None, help="output folder (projector) or file (default: inside ./exports)")
     return p
+
+
+def _subword_args(t: argparse.ArgumentParser) -> None:
+    """``train``'s options for fastText's subword vectors."""
+    s = t.add_argument_group("subword vectors (fastText)")
+    s.add_argument("--subwords", action="store_true", default=None,
+                   help="fastText's subword vectors: a word's vector is the mean of its own and its character "
+                        "n-grams' vectors, so unseen words (misspellings, rare forms) get one too; negative sampling "
+                        "only; the n-gram table costs buckets x dim x 4 bytes")
+    s.add_argument("--min-n", type=_positive_int("--min-n"), default=None,
+                   help="shortest character n-gram with --subwords (default 3, fastText's)")
+    s.add_argument("--max-n", type=_positive_int("--max-n"), default=None,
+                   help="longest character n-gram with --subwords (default 6, fastText's)")
+    s.add_argument("--buckets", type=_positive_int("--buckets"), default=None,
+                   help="hash buckets of the n-gram table with --subwords (default 2000000, fastText's: 800 MB at "
+                        "dim 100; 200000: 80 MB)")
 
 
 def _distributed_args(t: argparse.ArgumentParser) -> None:
@@ -241,7 +259,8 @@ def _first_local(ctx, load):
     return load()
 
 
-_MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample", "max_vocab")
+_MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample", "max_vocab", "subwords", "min_n",
+               "max_n", "buckets")
 
 
 def _continued(init: str, out: Path, asked: dict, tc):
@@ -274,6 +293,9 @@ def cmd_neighbors(a: argparse.Namespace) -> int:
     from w2v_core.store import load_model
 
     wv = load_model(a.model).vectors
+    if wv.built_from_pieces(a.word):
+        print(f"'{a.word}' is not in the vocabulary: its vector is built from its pieces (character n-grams).",
+              file=sys.stderr, flush=True)
     for w, s in wv.most_similar(a.word, topn=a.topn):
         print(f"{w}\t{s:.6f}")
     return 0
@@ -304,9 +326,10 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     name = load_model(a.model).path.name
     default = {"projector": Path("exports") / f"{name}-projector", "word2vec-binary": Path("exports") / f"{name}.bin",
-               "word2vec-text": Path("exports") / f"{name}.txt"}
+               "word2vec-text": Path("exports") / f"{name}.txt", "vec": Path("exports") / f"{name}.vec"}
     if a.format not in default:
-        raise W2VError(f"Unknown export format '{a.format}': choose projector, word2vec-binary or word2vec-text.")
+        raise W2VError(f"Unknown export format '{a.format}': choose projector, word2vec-binary, word2vec-text or "
+                       "vec.")
     files = export_model(a.model, a.format, a.out or default[a.format])
     for f in files:
         print(f)

@@ -95,6 +95,8 @@ def load_parent(path: str | Path) -> Parent:
     p = Path(path)
     if not p.exists():
         raise W2VError(f"Model folder not found: {p}")
+    if not p.is_dir():
+        raise W2VError(f"{p} is a file, not a model folder: give the folder a model was saved in.")
     m = store.load_model(p, tables=True)  # checks every file, reads the weights once
     rec = store.read_record(p)
     t = m.tables
@@ -120,6 +122,9 @@ def child_model_config(parent: Parent, asked: dict[str, Any] | None = None) -> M
     if asked.get("dim", parent.dim) != parent.dim:
         raise W2VError(f"'{parent.name}' has {parent.dim}-dimensional vectors, but {asked['dim']} were asked for: a "
                        f"continued run keeps the parent's dimension (leave it out or use {parent.dim}).")
+    if (parent.model is not None and parent.model.subwords) or asked.get("subwords"):
+        raise W2VError("Continuing a subword (fastText) model, or turning subwords on in a continued run, is not "
+                       "supported yet: train a new model with subwords instead.")
     if parent.model is not None:
         for key, label in (("arch", "architecture"), ("loss", "output layer")):
             if key in asked and asked[key] != getattr(base, key):

@@ -125,6 +125,19 @@ def _normed(vectors: Any) -> np.ndarray:
     return unit_rows(vectors.vectors)
 
 
+def _pair_vector(vectors: Any, normed: np.ndarray, lookup: dict[str, int], fold, word: str):
+    """(unit vector, built from pieces?) of a benchmark word: its row, or for a subword model an unseen word's
+    vector built from its n-grams (so every pair is covered); None when the model has no vector for it."""
+    i = lookup.get(fold(word))
+    if i is not None:
+        return normed[i], False
+    knows = getattr(vectors, "built_from_pieces", None)
+    for w in dict.fromkeys((word.lower(), word) if fold is str.upper else (word,)):
+        if knows is not None and knows(w):
+            return np.asarray(vectors.get_vector(w, norm=True), dtype=normed.dtype), True
+    return None
+
+
 def _finite_or_none(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -150,16 +163,17 @@ def evaluate_pairs(vectors: Any, name: str = "wordsim353", restrict_vocab: int =
     triples = list(load_pairs(name) if pairs is None else pairs)
     lookup = _lookup(vectors.words, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else (lambda s: s)
-    rows_a, rows_b, kept = [], [], []
-    for a, b, sim in triples:
-        ia, ib = lookup.get(fold(a)), lookup.get(fold(b))
-        if ia is None or ib is None:
-            continue
-        rows_a.append(ia)
-        rows_b.append(ib)
-        kept.append((a, b, sim))
     normed = _normed(vectors)
-    cos = np.einsum("ij,ij->i", normed[rows_a], normed[rows_b]) if kept else np.zeros(0)
+    vec_a, vec_b, kept, built = [], [], [], []
+    for a, b, sim in triples:
+        va, vb = _pair_vector(vectors, normed, lookup, fold, a), _pair_vector(vectors, normed, lookup, fold, b)
+        if va is None or vb is None:
+            continue
+        vec_a.append(va[0])
+        vec_b.append(vb[0])
+        kept.append((a, b, sim))
+        built.append(va[1] or vb[1])
+    cos = np.einsum("ij,ij->i", np.stack(vec_a), np.stack(vec_b)) if kept else np.zeros(0)
     human = np.array([s for _, _, s in kept], dtype=np.float64)
     spearman = pearson = None
     if len(kept) >= MIN_PAIRS:
@@ -169,9 +183,11 @@ def evaluate_pairs(vectors: Any, name: str = "wordsim353", restrict_vocab: int =
     out: dict[str, Any] = {
         "name": name, "title": TITLES.get(name, name), "spearman": spearman, "pearson": pearson,
         "pairs": len(kept), "total": total, "oov_ratio": (total - len(kept)) / total if total else 0.0,
+        "built_from_pieces": int(sum(built)),  # pairs with a word a subword model built from its n-grams
     }
     if table:
-        out["table"] = [{"w1": a, "w2": b, "human": s, "cosine": float(c)} for (a, b, s), c in zip(kept, cos)]
+        out["table"] = [{"w1": a, "w2": b, "human": s, "cosine": float(c), **({"built_from_pieces": True} if p else {})}
+                        for (a, b, s), c, p in zip(kept, cos, built)]
     log.info("%s: spearman %s over %d/%d pairs", name, spearman, len(kept), total)
     return out
 

@@ -84,6 +84,9 @@ def load_training_model(path: str | Path) -> LearnModel:
         raise W2VError(f"'{rec.name}' is a set of imported word vectors: it has no output layer or training settings, "
                        "so its training steps cannot be shown. Train a model here (or use the tiny model) for Learn.")
     mc = rec.model
+    if mc is not None and mc.subwords:
+        raise W2VError(f"'{rec.name}' is a subword (fastText) model; Learn steps through plain word2vec models. "
+                       "Train one without subwords (or use the tiny model) for Learn.")
     m = store.load_model(path)
     t = m.tensors()
     if "out" not in t:

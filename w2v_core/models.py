@@ -41,14 +41,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from w2v_core import hsoftmax
+from w2v_core import hsoftmax, subword_steps, subwords
 from w2v_core.errors import W2VError
 from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negative_step, no_groups, row_scale,
                               scripted, sg_negative_step)
+from w2v_core.subwords import DEFAULT_BUCKETS
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,13 @@ class ModelConfig:
     min_count: int = 5  # words seen fewer times are dropped
     sample: float = 1e-3  # frequent-word subsampling threshold; 0 = off
     max_vocab: int | None = None  # keep at most this many of the most frequent words
+    # fastText's subword vectors (subwords.py): a word's input vector is the mean of its own row and the hashed rows
+    # of its min_n..max_n-character n-grams, so any word, seen or not, has a vector; the n-gram table costs
+    # buckets x dim x 4 bytes (2,000,000 x 100: 800 MB)
+    subwords: bool = False
+    min_n: int = 3
+    max_n: int = 6
+    buckets: int = DEFAULT_BUCKETS
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
@@ -85,6 +94,10 @@ class ModelConfig:
             raise W2VError(f"min_count must be at least 1 (got {self.min_count}).")
         if not 0 <= self.sample < 1:
             raise W2VError(f"sample must be 0 (off) or a small positive number such as 1e-3 (got {self.sample}).")
+        if self.subwords:
+            subwords.validate_settings(self.min_n, self.max_n, self.buckets)
+            if self.loss != "negative":
+                raise W2VError(f"Subword vectors train with negative sampling (the default loss), not '{self.loss}'.")
 
 
 @dataclass
@@ -130,12 +143,18 @@ class Word2Vec(nn.Module):
 
     arch = ""
 
-    def __init__(self, vocab_size: int, config: ModelConfig, counts=None):
+    def __init__(self, vocab_size: int, config: ModelConfig, counts=None, words=None):
         super().__init__()
         config.validate()
         self.config = config
         self.vocab_size = vocab_size
-        self.in_embed = nn.Embedding(vocab_size, config.dim)
+        index = None
+        if config.subwords:  # every word's input rows (its own, then its n-grams'), CSR, computed once
+            if words is None or len(words) != vocab_size:
+                raise ValueError("subword vectors need the vocabulary's words to cut them into n-grams")
+            index = subwords.build_index(words, config.min_n, config.max_n, config.buckets)
+        # with subwords the input table is fastText's: the V word rows, then the n-gram buckets (those in use)
+        self.in_embed = nn.Embedding(vocab_size + (len(index.buckets) if index is not None else 0), config.dim)
         self.out_embed = nn.Embedding(vocab_size, config.dim)
         self.out_bias = nn.Parameter(torch.zeros(vocab_size)) if config.loss == "softmax" else None
         self.requires_grad_(False)  # trained by hand in `step`
@@ -144,16 +163,21 @@ class Word2Vec(nn.Module):
                 raise ValueError("hierarchical softmax needs the vocabulary's counts to build its tree")
             for name, t in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items():
                 self.register_buffer(name, t, persistent=False)
+        if index is not None:
+            self.register_buffer("sub_rows", torch.from_numpy(index.rows), persistent=False)
+            self.register_buffer("sub_starts", torch.from_numpy(index.starts), persistent=False)
+            self.sub_buckets = index.buckets  # numpy: the bucket of each n-gram row
         if config.loss == "softmax" and vocab_size > SOFTMAX_WARN_VOCAB:
             log.warning(
                 "Full softmax over %d words is slow (every example scores every word); "
                 "negative sampling is much faster.", vocab_size)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """word2vec's initialisation: input rows uniform in +-0.5/D, output rows zero."""
+        """word2vec's initialisation: input rows uniform in +-0.5/D, output rows zero (with subwords fastText's: every
+        input row, words and n-grams, uniform in +-1/D)."""
         d = self.config.dim
         w = torch.rand(self.in_embed.weight.shape, generator=generator, dtype=torch.float32)
-        self.in_embed.weight.copy_((w - 0.5) / d)
+        self.in_embed.weight.copy_((w - 0.5) * (2.0 if self.config.subwords else 1.0) / d)
         self.out_embed.weight.zero_()
         if self.out_bias is not None:
             self.out_bias.zero_()
@@ -165,6 +189,32 @@ class Word2Vec(nn.Module):
     @property
     def w_out(self) -> torch.Tensor:
         return self.out_embed.weight
+
+    def word_vectors(self) -> torch.Tensor:
+        """The V word vectors (V, D): the input rows, or with subwords each word's mean of its rows."""
+        if not self.config.subwords:
+            return self.w_in
+        lens = (self.sub_starts[1:] - self.sub_starts[:-1]).to(self.w_in.dtype)
+        return F.embedding_bag(self.sub_rows, self.w_in, self.sub_starts[:-1], mode="sum") / lens.unsqueeze(1)
+
+    def ngram_table(self) -> np.ndarray:
+        """The subword model's buckets x D n-gram table, as saved (``subwords.full_table``)."""
+        trained = self.w_in[self.vocab_size:].detach().float().cpu().numpy()
+        return subwords.full_table(trained, self.sub_buckets, self.config.buckets)
+
+    def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """The input vectors of words ``ids`` (N,) -> (N, D): their rows (with subwords: the mean of each's rows)."""
+        if not self.config.subwords:
+            return self.w_in.index_select(0, ids)
+        sums, n = subword_steps.input_sums(self.w_in, subword_steps.model_pieces(self), ids)
+        return sums / n.unsqueeze(1)
+
+    def _add_inputs(self, ids: torch.Tensor, upd: torch.Tensor) -> None:
+        """Add ``upd[i]`` to word ``ids[i]``'s input row (with subwords: to each of its rows, undivided)."""
+        if not self.config.subwords:
+            self.w_in.index_add_(0, ids, upd)
+        else:
+            subword_steps.add_to_inputs(self.w_in, subword_steps.model_pieces(self), ids, upd)
 
     # ----- the parts both architectures use -------------------------------------------------------
 
@@ -192,6 +242,8 @@ class Word2Vec(nn.Module):
             return self._packed_softmax(batch, lr, want_loss, bound, dst)
         if self.config.loss == "hs":
             return hsoftmax.packed_step(self, batch, lr, want_loss, bound, dst)
+        if self.config.subwords:
+            return subword_steps.packed_step(self, batch, lr, want_loss, bound, dst)
         return self._packed_negative(batch, lr, want_loss, bound, dst)
 
     @torch.no_grad()
@@ -220,7 +272,7 @@ class SkipGram(Word2Vec):
     arch = "skipgram"
 
     def hidden(self, batch: Batch) -> torch.Tensor:
-        return self.w_in.index_select(0, batch.centres)
+        return self._inputs(batch.centres)
 
     def _step_negative(self, batch: Batch, lr: float):
         w_in, w_out = self.w_in, self.w_out
@@ -228,7 +280,7 @@ class SkipGram(Word2Vec):
         d = w_in.shape[1]
         negs = batch.negatives
         k = negs.shape[1]
-        h = w_in.index_select(0, batch.centres)  # (B, D)
+        h = self._inputs(batch.centres)  # (B, D)
         targets = torch.cat([batch.ctx, negs], 1)  # (B, 2w + k): positives then shared negatives
         o = w_out.index_select(0, targets.reshape(-1)).view(B, W + k, d)
         s = torch.bmm(o, h.unsqueeze(2)).squeeze(2)  # (B, 2w + k) scores
@@ -245,7 +297,7 @@ class SkipGram(Word2Vec):
         grad_h = torch.bmm(g.unsqueeze(1), o).squeeze(1)  # (B, D)
         grad_o = g.unsqueeze(2) * h.unsqueeze(1)  # (B, 2w + k, D)
         w_out.index_add_(0, targets.reshape(-1), grad_o.view(-1, d))
-        w_in.index_add_(0, batch.centres, grad_h)
+        self._add_inputs(batch.centres, grad_h)
         return loss, n_ctx.sum()
 
     def _step_softmax(self, batch: Batch, lr: float):
@@ -293,6 +345,10 @@ class CBOW(Word2Vec):
 
     def hidden(self, batch: Batch) -> torch.Tensor:
         B, W = batch.ctx.shape
+        if self.config.subwords:  # fastText: the mean of all rows of all context words
+            sums, n = subword_steps.input_sums(self.w_in, subword_steps.model_pieces(self), batch.ctx)
+            rows = (batch.mask * n.view(B, W)).sum(1, keepdim=True).clamp_(min=1.0)
+            return torch.bmm(batch.mask.unsqueeze(1), sums.view(B, W, -1)).squeeze(1) / rows
         c = self.w_in.index_select(0, batch.ctx.reshape(-1)).view(B, W, -1)  # (B, 2w, D) context rows
         n = batch.mask.sum(1, keepdim=True).clamp_(min=1.0)  # (B, 1) real context words
         return torch.bmm(batch.mask.unsqueeze(1), c).squeeze(1) / n  # (B, D) their mean
@@ -301,7 +357,7 @@ class CBOW(Word2Vec):
         # word2vec (cbow_mean=1) adds the hidden error to every context word, undivided
         d = grad_h.shape[1]
         upd = grad_h.unsqueeze(1) * batch.mask.unsqueeze(2)  # (B, 2w, D)
-        self.w_in.index_add_(0, batch.ctx.reshape(-1), upd.view(-1, d))
+        self._add_inputs(batch.ctx.reshape(-1), upd.view(-1, d))  # with subwords: to each of a word's rows
 
     def _step_negative(self, batch: Batch, lr: float):
         w_out = self.w_out
@@ -383,8 +439,9 @@ def _kernel_step(fn, model: Word2Vec, b: PackedBatch, lr: float, want_loss: bool
     return (loss if want_loss else None), n
 
 
-def build_model(vocab_size: int, config: ModelConfig, counts=None) -> Word2Vec:
-    """The model class for ``config.arch`` (``counts``, most frequent first: hierarchical softmax's tree)."""
+def build_model(vocab_size: int, config: ModelConfig, counts=None, words=None) -> Word2Vec:
+    """The model class for ``config.arch`` (``counts``, most frequent first: hierarchical softmax's tree; ``words``:
+    the vocabulary, cut into n-grams with subwords)."""
     config.validate()
     cls = SkipGram if config.arch == "skipgram" else CBOW
-    return cls(vocab_size, config, counts)
+    return cls(vocab_size, config, counts, words)

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from w2v_core import distributed, hsoftmax
+from w2v_core import distributed, hsoftmax, subword_steps
 from w2v_core.divergence import MAX_RETRIES, DivergenceWatch, untrained_loss
 from w2v_core.errors import W2VError
 from w2v_core.kernels import BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, RowBound, warm_up
@@ -142,16 +142,35 @@ class TrainResult:
     summary: dict[str, Any]
     tuning: dict[str, Any] = field(default_factory=dict)  # the Tuning knobs a test or benchmark changed
     lineage: dict[str, Any] = field(default_factory=dict)  # a continued run's parent, epochs and corpora so far
+    _ngrams: np.ndarray | None = field(default=None, repr=False, compare=False)  # a subword model's, once built
 
     @property
     def vectors(self):
         from w2v_core.vectors import WordVectors
 
-        return WordVectors(list(self.vocab.words), self.model.w_in.detach().float().cpu().numpy().copy(),
-                           self.vocab.counts.copy())
+        words = self.model.word_vectors().detach().float().cpu().numpy().copy()
+        if self.model_config.subwords:
+            from w2v_core.vectors import SubwordVectors
+
+            return SubwordVectors(list(self.vocab.words), words, self.vocab.counts.copy(),
+                                  ngrams=self._ngram_table(), settings=self.model_config)
+        return WordVectors(list(self.vocab.words), words, self.vocab.counts.copy())
+
+    def _ngram_table(self) -> np.ndarray:
+        """The buckets x D n-gram table, built once (at fastText's 2,000,000 x 100 it is 800 MB: ``vectors`` and
+        ``tensors`` share one copy rather than each making their own)."""
+        if self._ngrams is None:
+            self._ngrams = self.model.ngram_table()
+        return self._ngrams
 
     def tensors(self) -> dict[str, np.ndarray]:
-        out = {"in": self.model.w_in.detach().cpu().numpy(), "out": self.model.w_out.detach().cpu().numpy()}
+        """The tables as saved: ``in`` is always the V word vectors (with subwords: composed from the pieces, what
+        vectors.txt holds), ``in_words`` and ``ngrams`` the subword model's word rows and n-gram table."""
+        m = self.model
+        out = {"in": m.word_vectors().detach().cpu().numpy(), "out": m.w_out.detach().cpu().numpy()}
+        if self.model_config.subwords:
+            out["in_words"] = m.w_in[:len(self.vocab)].detach().cpu().numpy()
+            out["ngrams"] = self._ngram_table()
         if self.model.out_bias is not None:
             out["out_bias"] = self.model.out_bias.detach().cpu().numpy()
         return out
@@ -247,7 +266,7 @@ class Trainer:
             chunks=chunks, seed_ids=seed_ids,
             keep_prob=torch.from_numpy(self.vocab.keep_probs(mc.sample)).to(dev) if mc.sample > 0 else None,
             neg_table=torch.from_numpy(self.vocab.negative_table()).to(dev) if mc.loss == "negative" else None)
-        self.model = build_model(len(self.vocab), mc, self.vocab.counts)
+        self.model = build_model(len(self.vocab), mc, self.vocab.counts, self.vocab.words)
         self.model.reset_parameters(torch.Generator().manual_seed(tc.seed))
         if self.init is not None:
             self.init.fill(self.model)  # the parent's rows over the fresh ones
@@ -256,13 +275,16 @@ class Trainer:
         emulated = self.tuning.emulate_workers
         self.workers = emulated if emulated > 1 else threads_running
         kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else ROW_STEP_BOUND)[mc.arch]
-        bound = RowBound(len(self.vocab), dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
+        rows = self.model.w_in.shape[0]  # with subwords: the words' and the n-grams' rows
+        bound = RowBound(rows, dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
         self.untrained = self._untrained_loss()
         self.watch = DivergenceWatch(self.untrained)
         if tc.update == "bounded":
             self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size, dev.type)
         if mc.loss == "negative":
             warm_up(mc.arch, mc.dim, mc.negative, dev)
+            if mc.subwords and mc.arch == "skipgram":
+                subword_steps.warm_up(mc.dim, mc.negative, dev)
         elif mc.loss == "hs":
             hsoftmax.warm_up(mc.arch, mc.dim, dev)
         self.raw_tokens = int(self.corpus.n_tokens)
@@ -382,7 +404,7 @@ class Trainer:
             t.copy_(s)
         bound = self.pool.bound
         if bound.kappa > 0:  # a tighter bound too (a bounded step does not shrink with the rate alone)
-            self.pool.bound = RowBound(len(self.vocab), self.device, self.workers, bound.kappa * 0.5)
+            self.pool.bound = RowBound(self.model.w_in.shape[0], self.device, self.workers, bound.kappa * 0.5)
         self.lr_scale *= 0.5
         lr = self.train_config.lr * self.lr_scale
         self.history["retries"].append({"epoch": epoch + 1, "loss": loss, "lr": lr})
@@ -404,7 +426,7 @@ class Trainer:
         the vectors at points of the run, e.g. to show the map forming (``snapshots.py``). Other workers keep
         writing meanwhile (Hogwild), so a copy taken mid-epoch is a blend of a few batches: fine for a picture.
         """
-        w = self.model.w_in
+        w = self.model.word_vectors()  # with subwords: composed from the pieces
         if rows is not None:
             w = w.index_select(0, torch.as_tensor(np.asarray(rows, dtype=np.int64), device=w.device))
         return w.detach().float().cpu().numpy().copy()

@@ -71,6 +71,14 @@ class WordVectors:
     def __contains__(self, word: str) -> bool:
         return word in self.index
 
+    def knows(self, word: str) -> bool:
+        """Whether a vector can be given for ``word``: it is in the vocabulary (a subword model: or has pieces)."""
+        return word in self.index
+
+    def built_from_pieces(self, word: str) -> bool:
+        """Whether ``word``'s vector is built from its n-grams (an unseen word of a subword model); never here."""
+        return False
+
     def counts_at(self, rows) -> np.ndarray | None:
         """The corpus counts of the words at ``rows``, or None when these vectors carry no counts."""
         return self.counts[np.asarray(rows, dtype=np.int64)] if self.has_counts else None
@@ -157,19 +165,20 @@ class WordVectors:
             raise W2VError(f"Unknown analogy method '{method}': choose 3cosadd or 3cosmul.")
         if topn < 1:
             raise W2VError(f"topn must be at least 1 (got {topn}).")
-        ip = [self.get_index(w) for w in pos]
-        ineg = [self.get_index(w) for w in neg]
+        vp = [self.get_vector(w, norm=True) for w in pos]  # a subword model builds unseen words from their pieces
+        vn = [self.get_vector(w, norm=True) for w in neg]
+        exclude = [self.index[w] for w in pos + neg if w in self.index]
         N = self.normed
         if method == "3cosadd" or not neg and len(pos) == 1:
-            q = N[ip].sum(0) - N[ineg].sum(0)
+            q = np.sum(vp, axis=0) - (np.sum(vn, axis=0) if vn else 0.0)
             qn = np.linalg.norm(q)
             scores = N @ (q / qn if qn > 0 else q)
         else:
-            sims = lambda i: (1.0 + N @ N[i]) / 2.0  # noqa: E731
-            num = np.prod([sims(i) for i in ip], axis=0) if ip else 1.0
-            den = np.prod([sims(i) for i in ineg], axis=0) if ineg else 1.0
+            sims = lambda v: (1.0 + N @ v) / 2.0  # noqa: E731
+            num = np.prod([sims(v) for v in vp], axis=0) if vp else 1.0
+            den = np.prod([sims(v) for v in vn], axis=0) if vn else 1.0
             scores = num / (den + 1e-6)
-        return self._top(scores, topn, ip + ineg)
+        return self._top(scores, topn, exclude)
 
     def similar_by_vector(self, vector: np.ndarray, topn: int = 10, exclude: Sequence[str] = ()) -> list[tuple[str, float]]:
         """Words whose vectors point the same way as ``vector``."""
@@ -203,7 +212,7 @@ class WordVectors:
         words = [w for w in _as_list(words) if w.strip()]
         if len(words) < 3:
             raise W2VError("Give at least three words to find the odd one out.")
-        rows = self.normed[[self.get_index(w) for w in words]]
+        rows = np.stack([self.get_vector(w, norm=True) for w in words])
         mean = rows.mean(0)
         mean /= np.linalg.norm(mean) or 1.0
         return words[int(np.argmin(rows @ mean))]
@@ -220,15 +229,20 @@ class WordVectors:
             raise W2VError(f"Unknown metric '{metric}': choose cosine or euclidean.")
         if n < 1:
             raise W2VError(f"The number of neighbours must be at least 1 (got {n}).")
-        if isinstance(query, str):
-            row: int | None = self.get_index(query)
+        built = None
+        if isinstance(query, str) and self.built_from_pieces(query):
+            row: int | None = None
+            built = self.get_vector(query)
+        elif isinstance(query, str):
+            row = self.get_index(query)
         elif isinstance(query, (int, np.integer)):
             row = int(query)
             if not 0 <= row < len(self):
                 raise IndexError(f"row {row} is outside the vocabulary (0..{len(self) - 1})")
         else:
             row = None
-        v = self.vectors[row] if row is not None else np.asarray(query, dtype=np.float32).reshape(-1)
+        v = self.vectors[row] if row is not None else np.asarray(query if built is None else built,
+                                                                 dtype=np.float32).reshape(-1)
         if metric == "cosine":
             return self.similar_by_vector(v, n, [] if row is None else [self.words[row]])
         exclude = [] if row is None else [row]
@@ -411,3 +425,47 @@ def _is_utf8_text(b: bytes) -> bool:
     except UnicodeDecodeError as e:  # a cut multi-byte character at the end is still text
         return e.start >= len(b) - 3
     return all(c >= 32 or c in (9, 10, 13) for c in b)
+
+
+class SubwordVectors(WordVectors):
+    """The vectors of a subword (fastText) model: the vocabulary words' vectors, composed from their pieces, plus
+    the n-gram table, so that any word gets a vector: an unseen one is the mean of its n-grams' rows
+    (``subwords.compose_unseen``), as fastText's and gensim's ``FastText`` do. Every query accepts unseen words."""
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None, *,
+                 ngrams: np.ndarray, settings):
+        super().__init__(words, vectors, counts)
+        self.ngrams = np.asarray(ngrams, dtype=np.float32)
+        if self.ngrams.ndim != 2 or self.ngrams.shape[1] != self.dim or len(self.ngrams) == 0:
+            raise W2VError(f"The n-gram table has shape {self.ngrams.shape}, not buckets x {self.dim}.")
+        self.min_n, self.max_n = int(settings.min_n), int(settings.max_n)
+
+    def __repr__(self) -> str:
+        return f"SubwordVectors({len(self):,} words x {self.dim} dims, {len(self.ngrams):,} n-gram buckets)"
+
+    def pieces(self, word: str) -> list[str]:
+        """The word's n-grams (with fastText's ``<`` ``>`` boundaries), as text."""
+        from w2v_core.subwords import ngrams
+
+        return [g.decode("utf-8") for g in ngrams(word, self.min_n, self.max_n)]
+
+    def knows(self, word: str) -> bool:
+        """In the vocabulary, or one word with at least one piece that training has seen."""
+        from w2v_core.subwords import seen_pieces
+
+        return word in self.index or (isinstance(word, str) and bool(word.strip()) and len(word.split()) == 1
+                                      and len(seen_pieces(word, self.ngrams, self.min_n, self.max_n)) > 0)
+
+    def built_from_pieces(self, word: str) -> bool:
+        return word not in self.index and self.knows(word)
+
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        if word in self.index or not self.knows(word):
+            return super().get_vector(word, norm)  # an empty or several-word query: the usual message
+        from w2v_core.subwords import compose_unseen
+
+        v = compose_unseen(word, self.ngrams, self.min_n, self.max_n)
+        n = float(np.linalg.norm(v))
+        return v / n if norm and n > 0 else v
+
+    __getitem__ = get_vector

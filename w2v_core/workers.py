@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from w2v_core import hsoftmax
+from w2v_core import hsoftmax, subword_steps
 from w2v_core.errors import W2VError
 from w2v_core.kernels import Examples, RowBound, Schedule, Tables, chunk_groups, run_chunk, scripted
 from w2v_core.models import ModelConfig, PackedBatch, Word2Vec
@@ -315,6 +315,10 @@ class WorkerPool:
     def _train_chunk(self, win, g: torch.Generator, lr0: float, lr1: float):
         """All batches of one chunk; returns the summed loss and examples of the batches whose loss was taken."""
         B, dev, tuning = self.batch, self.device, self.tuning
+        mc = self.model.config
+        if mc.subwords and self.model.arch == "cbow" and tuning.emulate_workers <= 1:
+            # CBOW with subwords is CBOW over the context words' rows (subword_steps.expand_windows)
+            win = subword_steps.expand_windows(win, subword_steps.model_pieces(self.model))
         n = len(win)
         n_batches = (n + B - 1) // B
         counts = win.counts.to(torch.float32)
@@ -329,11 +333,14 @@ class WorkerPool:
         table = self.data.neg_table
         negs = (table[torch.randint(len(table), (n_batches, blocks, tuning.shared_negatives), generator=g, device=dev)]
                 .long() if table is not None else None)
-        mc = self.model.config
         if mc.loss == "hs" and tuning.emulate_workers <= 1:
             schedule = Schedule(B, cuts, lr0, lr1, 0.0, tuning.loss_every)
             return hsoftmax.train_chunk(self.model, Examples(win.centres, win.ctx, rows, starts, counts,
                                                              win.ctx.new_zeros(0)), schedule, self.bound, batch_of)
+        if mc.subwords and mc.arch == "skipgram" and tuning.emulate_workers <= 1:
+            schedule = Schedule(B, cuts, lr0, lr1, float(mc.negative), tuning.loss_every)
+            return subword_steps.train_chunk(self.model, Examples(win.centres, win.ctx, rows, starts, counts, negs),
+                                             schedule, self.bound)
         if mc.loss == "negative" and tuning.emulate_workers <= 1:
             groups, group_cuts = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
             schedule = Schedule(B, cuts, lr0, lr1, float(mc.negative), tuning.loss_every)

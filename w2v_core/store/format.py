@@ -24,7 +24,7 @@ from w2v_core.store.disk import (_MARKED, CONFIG, FORMAT, FORMAT_VERSION, HISTOR
                                  SCORES, VECTORS_TXT, VOCAB, WEIGHTS, _aside_copy, _foreign_entries, _fsync_folder,
                                  _json_default, _marked_name, _new_stamp, _readable_dir, _remove_ours, _swap_in,
                                  _write_json, check_model_destination, slug)
-from w2v_core.vectors import DIM_RANGE, WordVectors
+from w2v_core.vectors import DIM_RANGE, SubwordVectors, WordVectors
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ _CONFIG_FIELDS: dict[str, tuple] = {
 }
 _SECTION_FIELDS: dict[str, dict[str, tuple]] = {  # the fields pages read; other fields may hold any JSON value
     "model": {"arch": (str,), "loss": (str,), "dim": (_INT,), "window": (_INT,), "negative": (_INT,),
-              "min_count": (_INT,), "sample": (_NUM,), "max_vocab": (_INT, _NULL)},
+              "min_count": (_INT,), "sample": (_NUM,), "max_vocab": (_INT, _NULL), "subwords": (bool,),
+              "min_n": (_INT,), "max_n": (_INT,), "buckets": (_INT,)},
     "train": {"epochs": (_INT,), "lr": (_NUM, _NULL), "batch_size": (_INT, _NULL), "threads": (_INT,),
               "seed": (_INT,), "device": (str,)},
     "summary": {"vocab_size": (_INT,), "tokens": (_INT,), "epochs": (_NUM,), "seconds": (_NUM,),
@@ -140,7 +141,9 @@ def validate_tensors(tensors: dict[str, np.ndarray], n_words: int | None = None,
     if n_words is not None and V != n_words:
         raise W2VError(f"{where}: the vocabulary lists {n_words} words but the weights have {V} rows; the folder is "
                        "damaged.")
-    expected = {"out": (V, D), "out_bias": (V,)}
+    expected = {"out": (V, D), "out_bias": (V,), "in_words": (V, D)}
+    if "ngrams" in out:  # a subword model's n-gram table: buckets x D
+        expected["ngrams"] = (max(1, len(out["ngrams"])), D)
     for k, a in out.items():
         if k in expected and a.shape != expected[k]:
             raise W2VError(f"{where}: table '{k}' has shape {a.shape}, expected {expected[k]}; the folder is damaged.")
@@ -299,7 +302,26 @@ def load_model(path: str | os.PathLike, tables: bool = False) -> Model:
     words, counts = _read_vocab(d)
     t = read_tensors(p, len(words))
     history = _read_extra(d, HISTORY) or {"batch": [], "epoch": []}
-    return Model(p, cfg, WordVectors(words, t["in"], counts), history, _read_extra(d, SCORES), t if tables else None)
+    return Model(p, cfg, _vectors(cfg, words, t, counts), history, _read_extra(d, SCORES), t if tables else None)
+
+
+def _vectors(cfg: dict[str, Any], words: list[str], t: dict[str, np.ndarray], counts) -> WordVectors:
+    """The folder's vectors: a subword model (config.json's model.subwords and an ``ngrams`` table) gets
+    :class:`SubwordVectors`, which build unseen words from their pieces; every other folder plain ones."""
+    mc = cfg.get("model") or {}
+    if mc.get("subwords") is True and "ngrams" in t:
+        from types import SimpleNamespace
+
+        from w2v_core.subwords import validate_settings
+
+        try:
+            settings = SimpleNamespace(min_n=int(mc.get("min_n", 3)), max_n=int(mc.get("max_n", 6)))
+            validate_settings(settings.min_n, settings.max_n, len(t["ngrams"]))
+        except (TypeError, ValueError, W2VError):
+            raise W2VError(f"{CONFIG}: the subword settings (min_n, max_n) are not valid; the folder is damaged.") \
+                from None
+        return SubwordVectors(words, t["in"], counts, ngrams=t["ngrams"], settings=settings)
+    return WordVectors(words, t["in"], counts)
 
 
 SCORE_KEYS = ("wordsim353", "simlex999", "analogy")

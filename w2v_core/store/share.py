@@ -234,15 +234,17 @@ def import_vectors(src: str | os.PathLike, root: str | os.PathLike | None = None
 
 def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> list[Path]:
     """Write a model in another format: ``projector`` (vectors.tsv + metadata.tsv into folder ``out``),
-    ``word2vec-binary`` or ``word2vec-text`` (file ``out``). Returns the written files."""
+    ``word2vec-binary``, ``word2vec-text`` or ``vec`` (fastText's .vec: the same text format; for a subword model the
+    vocabulary words' vectors built from their pieces, as fastText writes them) into file ``out``. Returns the
+    written files."""
     m = load_model(path)
     out = Path(out)
     if fmt == "projector":
         check_export_destination(out, folder=True)  # nothing is overwritten
         return list(m.vectors.save_projector(out))
-    if fmt in ("word2vec-binary", "word2vec-text"):
+    if fmt in ("word2vec-binary", "word2vec-text", "vec"):  # vec: fastText's .vec, word2vec's text format
         if out.is_dir() and not out.is_symlink():
-            out = out / ("vectors.bin" if fmt == "word2vec-binary" else "vectors.txt")
+            out = out / {"word2vec-binary": "vectors.bin", "word2vec-text": "vectors.txt", "vec": "vectors.vec"}[fmt]
         check_export_destination(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(_marked_name(out.name, "part"))
@@ -254,7 +256,7 @@ def export_model(path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> l
         finally:
             tmp.unlink(missing_ok=True)
         return [out]
-    raise W2VError(f"Unknown export format '{fmt}': choose projector, word2vec-binary or word2vec-text.")
+    raise W2VError(f"Unknown export format '{fmt}': choose projector, word2vec-binary, word2vec-text or vec.")
 
 
 def _place_new(tmp: Path, out: Path) -> None:
