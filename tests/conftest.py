@@ -23,6 +23,7 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("W2V_WARM_UMAP", "0")  # no UMAP compiling in the background of every app test
+    monkeypatch.setenv("W2V_WARM_CORPUS", "0")  # nor the bundled sample tokenized behind a test's back
     yield
 
 

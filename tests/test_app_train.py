@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -370,3 +371,21 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     late = refreshed(job_id)  # a refresh after the end still shows the result
     assert late.subheader[0].value == "Stopped"
     assert len(late.get("plotly_chart")) == 1
+
+
+def test_a_run_clearly_too_short_for_its_corpus_is_warned_before_it_starts():
+    """5 epochs over a few hundred thousand tokens left every word close to every other, and nothing said so
+    (issue 24): with the corpus cached, the page says so before Train, with the epochs that would do."""
+    from w2v_core.data.corpus import CorpusConfig
+    from w2v_core.data.loader import load_corpus
+
+    at = open_train()
+    assert not [w for w in at.warning if "short for its text" in w.value]  # the sample, not tokenized yet here
+    lee = load_corpus(CorpusConfig(source="lee"))  # as the Corpus page leaves it: in the corpus cache
+    at.selectbox(key="corpus_source").set_value("lee").run()
+    at.slider(key="train_epochs").set_value(5).run()  # Lee's 60k tokens x 5 epochs: a mean cosine of 0.988
+    (warning,) = [w.value for w in at.warning if "short for its text" in w.value]
+    need = math.ceil(math.sqrt(10_000_000 / lee.n_tokens))
+    assert f"5 epochs over {lee.n_tokens:,} tokens" in warning and f"Try {need} epochs" in warning
+    at.slider(key="train_epochs").set_value(need).run()  # x 20 (the corpus's own first value): 0.283
+    assert not [w for w in at.warning if "short for its text" in w.value]
