@@ -40,12 +40,12 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
     raise AssertionError(f"the training run did not finish: {s.status} {s.message} {s.error}")
 
 
-def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
+def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000, dim: int = 10) -> None:
     """Lee news, 5k tokens, dimension 10: a small run."""
     assert 1 <= epochs <= 50  # the slider's range
     at.selectbox(key="corpus_source").set_value("lee")
     at.select_slider(key="corpus_size").set_value(tokens)
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="train_epochs").set_value(epochs)
     at.slider(key="corpus_min_count").set_value(min_count)
     at.button(key="train_start").click().run()
@@ -68,7 +68,7 @@ def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
     assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
     assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
     at.slider(key="train_epochs").set_value(2).run()
-    at.select_slider(key="train_dim").set_value(10).run()
+    at.select_slider(key="train_dim").set_value(dim).run()
     at.selectbox(key="corpus_source").set_value("lee").run()
     assert not any("bundled Wikipedia sample in under half a minute" in i.value for i in at.info)  # not its corpus
     at.button(key="train_reset").click().run()
@@ -104,7 +104,7 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
 
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # long enough to press Stop while it runs
+    small_run(at, epochs=50, tokens=50_000, dim=300)  # long enough to press Stop while it runs (dim 300: ~30 s)
     job = at.session_state["train_job"]
     for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
         if job.state().batch_losses or not job.state().active:
@@ -130,7 +130,7 @@ def test_stopping_says_so_and_offers_the_previous_model_back():
     small_run(at, epochs=1)
     run_until_finished(at)
     previous = at.session_state["current_model"]
-    small_run(at, epochs=50, tokens=50_000)
+    small_run(at, epochs=50, tokens=50_000, dim=300)
     job = at.session_state["train_job"]
     for _ in range(600):
         if job.state().batch_losses or not job.state().active:
@@ -177,7 +177,7 @@ def test_the_corpus_chosen_on_the_corpus_page_is_the_one_train_uses():
     assert at.button(key="train_start").label == "Train"  # now on the Train page, with the same choice
     at.switch_page("pages/train.py").run()  # (AppTest's next runs stay on the page it last switched to)
     assert at.selectbox(key="corpus_source").value == "lee" and at.slider(key="corpus_min_count").value == 3
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="train_epochs").set_value(1)
     at.button(key="train_start").click().run()
     job = at.session_state["train_job"]
@@ -295,7 +295,7 @@ def test_corpus_choices_survive_visiting_another_page():
     assert at.checkbox(key="corpus_keep_numbers").value is True
     assert at.number_input(key="corpus_min_token_len").value == 3
     # and the run uses them
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="corpus_min_count").set_value(2)
     at.button(key="train_start").click().run()
     cfg = at.session_state["train_job"].corpus_config
@@ -332,7 +332,7 @@ def refreshed(job_id: str | None, page: str = "pages/train.py") -> AppTest:
 
 def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # long enough to refresh while it runs
+    small_run(at, epochs=50, tokens=50_000, dim=300)  # long enough to refresh while it runs
     job = at.session_state["train_job"]
     job_id = at.query_params.get("job")
     assert job_id and job_id == job.job_id  # the run's id is in the tab's URL
@@ -350,7 +350,7 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     assert "train_live_map" in charts  # the top words as they are now (ui.map_learn.live_map)
     assert again.query_params.get("job") == job_id  # a second refresh works too
     # the knobs are the run's own, not the defaults
-    assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 10
+    assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 300
     assert again.selectbox(key="corpus_source").value == "lee"
     assert again.select_slider(key="corpus_size").value == 50_000
 
