@@ -176,3 +176,30 @@ def test_without_a_process_the_job_trains_in_its_thread(corpus_file, monkeypatch
     assert not job.process and store.load_model(s.path).config["summary"]["epochs"] == 1
     monkeypatch.setenv("W2V_TRAIN_PROCESS", "0")  # and the server can ask for threads
     assert not TrainingJob(CorpusConfig(source=str(corpus_file))).process
+
+
+def test_a_run_started_from_a_lowered_page_run_still_trains_at_the_servers_priority(corpus_file):
+    """A page run is lowered while another run trains (ui.shell.yield_to_training); a run it starts is not."""
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux"):
+        return
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    box = {}
+
+    def page_run():
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), base + 5)
+        box["job"] = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
+                                 TrainConfig(epochs=1000, threads=1, report_every=0.0)).start()
+
+    t = threading.Thread(target=page_run)
+    t.start()
+    t.join()
+    job = box["job"]
+    try:
+        _wait_for(job, lambda s: s.batch_losses)
+        assert os.getpriority(os.PRIO_PROCESS, job.worker_pid) == base
+    finally:
+        job.stop()
+        assert job.join(120)

@@ -112,9 +112,10 @@ class Child:
         r, w = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, "-m", "w2v_core.serve.trainproc", str(w)]
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "w2v_core.serve.trainproc", str(w)], stdin=subprocess.PIPE,
-                                    pass_fds=(w,), env=env, cwd=str(PACKAGE_ROOT))
+            proc = _LAUNCHER.run(lambda: subprocess.Popen(cmd, stdin=subprocess.PIPE, pass_fds=(w,), env=env,
+                                                          cwd=str(PACKAGE_ROOT)))
         except BaseException:
             os.close(r)
             raise
@@ -158,6 +159,39 @@ class Child:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+class _Launcher:
+    """Starts the training processes, from one thread made when this module is first imported.
+
+    Why: on Linux a new process starts with the nice value of the thread that starts it. A page run's thread is
+    lowered while a run trains (``ui.shell.yield_to_training``), and a job's thread inherits the value of the page
+    run that started it: a second run started then would train at the lowered priority for good. This module is
+    first imported before any run trains, so this thread has the server's own priority.
+    """
+
+    def __init__(self) -> None:
+        self._work: "queue.Queue[tuple[Any, dict, threading.Event]]" = queue.Queue()
+        threading.Thread(target=self._serve, name="w2v-process-launcher", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            fn, box, done = self._work.get()
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                box["error"] = e
+            done.set()
+
+    def run(self, fn):
+        """``fn()`` in the launcher's thread; its result, or its exception raised here."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        self._work.put((fn, box, done))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
 
 def describe_exit(code: int | None) -> str:
@@ -351,3 +385,5 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+else:  # the server: see _Launcher
+    _LAUNCHER = _Launcher()
