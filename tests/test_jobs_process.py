@@ -98,7 +98,7 @@ def test_a_killed_process_fails_the_job_with_one_sentence_and_leaves_no_model(co
     assert job.join(60)
     s = job.state()
     assert s.status == "failed" and s.path is None
-    assert "stopped unexpectedly" in s.error and "SIGKILL" in s.error and "nothing was saved" in s.error
+    assert "training process was killed (SIGKILL" in s.error and "nothing was saved" in s.error
     assert "\n" not in s.error and "Traceback" not in s.error
     assert _model_folders(root) == [] and store.list_records() == []
     assert jobs.QUEUE.running() == 0  # its slot is free again
@@ -129,7 +129,7 @@ def test_a_process_killed_while_saving_leaves_no_half_model(corpus_file, monkeyp
     assert job.join(START_S)
     s = job.state()
     assert killed and s.path is None and s.status == "failed"
-    assert "stopped unexpectedly" in s.error
+    assert "was killed" in s.error and "nothing was saved" in s.error
     assert _model_folders(root) == []  # neither the half-written folder nor a model
 
 

@@ -195,21 +195,19 @@ class _Launcher:
 
 
 def describe_exit(code: int | None) -> str:
-    """How a training process that died ended, in words (the job's error says it)."""
+    """How a training process that died ended, in one sentence (the job's error)."""
     import signal
 
+    how = f"ended unexpectedly (exit status {code})"
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        how = f"was killed ({name})"
-        if -code == signal.SIGKILL:
-            how += "; on a server that often means it ran out of memory"
-    else:
-        how = f"ended with exit status {code}"
-    return (f"The training process stopped unexpectedly (it {how}), so nothing was saved. Start the run again; if "
-            "it keeps happening, try a smaller corpus or dimension.")
+        why = ", often a sign that the server ran out of memory" if -code == signal.SIGKILL else ""
+        how = f"was killed ({name}{why})"
+    return (f"The training process {how} before it finished, so nothing was saved: start the run again, with a "
+            "smaller corpus or dimension if it keeps happening.")
 
 
 def save_replay(path: Path, recorder) -> None:
