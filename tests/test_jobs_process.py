@@ -39,13 +39,18 @@ def _wait_for(job: TrainingJob, what, timeout: float = START_S) -> None:
         time.sleep(0.05)
 
 
+def _job(corpus_file, model_config=SMALL, train_config=TrainConfig(epochs=1000, threads=1, report_every=0.0),
+         **kw) -> TrainingJob:
+    """A job that trains in a process of its own (the tests' default is the thread, see conftest.py)."""
+    return TrainingJob(CorpusConfig(source=str(corpus_file)), model_config, train_config, process=True, **kw)
+
+
 def _model_folders(root: Path) -> list[str]:
     return sorted(os.listdir(root)) if root.is_dir() else []
 
 
 def test_progress_and_the_live_map_come_from_the_training_process(corpus_file):
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
-                      TrainConfig(epochs=3, threads=1, seed=3, report_every=0.0)).start()
+    job = _job(corpus_file, SMALL, TrainConfig(epochs=3, threads=1, seed=3, report_every=0.0)).start()
     assert job.process
     _wait_for(job, lambda s: s.batch_losses)
     pid = job.worker_pid
@@ -69,7 +74,7 @@ def test_progress_and_the_live_map_come_from_the_training_process(corpus_file):
 def test_the_process_uses_as_many_threads_as_the_command_line(corpus_file):
     from w2v_core.training import default_threads
 
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL, TrainConfig(epochs=1, report_every=0.0)).start()
+    job = _job(corpus_file, SMALL, TrainConfig(epochs=1, report_every=0.0)).start()
     assert job.join(START_S)
     s = job.state()
     assert s.status == "done", s.error
@@ -77,8 +82,7 @@ def test_the_process_uses_as_many_threads_as_the_command_line(corpus_file):
 
 
 def test_stop_reaches_the_process_and_keeps_what_was_learnt(corpus_file):
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
-                      TrainConfig(epochs=1000, threads=1, report_every=0.0), name="stopped-run").start()
+    job = _job(corpus_file, name="stopped-run").start()
     _wait_for(job, lambda s: s.batch_losses)
     job.stop()
     assert job.join(120)
@@ -91,8 +95,7 @@ def test_stop_reaches_the_process_and_keeps_what_was_learnt(corpus_file):
 
 def test_a_killed_process_fails_the_job_with_one_sentence_and_leaves_no_model(corpus_file):
     root = store.models_dir()
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
-                      TrainConfig(epochs=1000, threads=1, report_every=0.0)).start()
+    job = _job(corpus_file).start()
     _wait_for(job, lambda s: s.batch_losses)
     os.kill(job.worker_pid, signal.SIGKILL)
     assert job.join(60)
@@ -125,7 +128,7 @@ def test_a_process_killed_while_saving_leaves_no_half_model(corpus_file, monkeyp
 
     monkeypatch.setattr(jobs.ChildRelay, "handle", handle)
     big = ModelConfig(dim=300, window=3, min_count=1, sample=0)  # a model that takes a moment to write
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), big, TrainConfig(epochs=1, threads=1)).start()
+    job = _job(corpus_file, big, TrainConfig(epochs=1, threads=1)).start()
     assert job.join(START_S)
     s = job.state()
     assert killed and s.path is None and s.status == "failed"
@@ -134,15 +137,15 @@ def test_a_process_killed_while_saving_leaves_no_half_model(corpus_file, monkeyp
 
 
 def test_an_error_in_the_process_is_one_sentence(tmp_path):
-    job = TrainingJob(CorpusConfig(source=str(tmp_path / "missing.txt")), SMALL, TrainConfig(epochs=1)).start()
+    job = _job(tmp_path / "missing.txt", SMALL, TrainConfig(epochs=1)).start()
     assert job.process and job.join(START_S)
     s = job.state()
     assert s.status == "failed" and "not found" in s.error and "\n" not in s.error
 
 
 def test_a_blow_up_in_the_process_is_rolled_back_on_the_chart(corpus_file):
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), ModelConfig(dim=16, window=3, min_count=1, sample=0),
-                      TrainConfig(epochs=3, threads=1, lr=0.2, update="sum", batch_size=16, report_every=0.0)).start()
+    job = _job(corpus_file, ModelConfig(dim=16, window=3, min_count=1, sample=0),
+               TrainConfig(epochs=3, threads=1, lr=0.2, update="sum", batch_size=16, report_every=0.0)).start()
     assert job.join(START_S)
     s = job.state()
     assert s.status == "done", s.error
@@ -153,10 +156,8 @@ def test_a_blow_up_in_the_process_is_rolled_back_on_the_chart(corpus_file):
 
 def test_jobs_wait_in_line_while_another_trains_in_its_process(corpus_file, monkeypatch):
     monkeypatch.setenv("W2V_MAX_JOBS", "1")
-    first = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
-                        TrainConfig(epochs=1000, threads=1, report_every=0.0), name="first").start()
-    second = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL, TrainConfig(epochs=1, threads=1),
-                         name="second").start()
+    first = _job(corpus_file, name="first").start()
+    second = _job(corpus_file, SMALL, TrainConfig(epochs=1, threads=1), name="second").start()
     _wait_for(first, lambda s: s.batch_losses)
     assert second.state().status == "pending" and second.queue_position == 1 and second.worker_pid is None
     first.stop()
@@ -169,12 +170,18 @@ def test_without_a_process_the_job_trains_in_its_thread(corpus_file, monkeypatch
         raise OSError("no more processes")
 
     monkeypatch.setattr(trainproc.Child, "start", staticmethod(no_process))
-    job = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL, TrainConfig(epochs=1, threads=1)).start()
+    job = _job(corpus_file, SMALL, TrainConfig(epochs=1, threads=1)).start()
     assert job.join(START_S)
     s = job.state()
     assert s.status == "done", s.error
     assert not job.process and store.load_model(s.path).config["summary"]["epochs"] == 1
-    monkeypatch.setenv("W2V_TRAIN_PROCESS", "0")  # and the server can ask for threads
+
+
+def test_the_app_trains_in_a_process_unless_the_server_says_otherwise(corpus_file, tiny_corpus, monkeypatch):
+    monkeypatch.delenv("W2V_TRAIN_PROCESS")  # as a server starts
+    assert TrainingJob(CorpusConfig(source=str(corpus_file))).process
+    assert not TrainingJob(corpus=tiny_corpus).process  # a corpus loaded here cannot go to another process
+    monkeypatch.setenv("W2V_TRAIN_PROCESS", "0")
     assert not TrainingJob(CorpusConfig(source=str(corpus_file))).process
 
 
@@ -190,8 +197,7 @@ def test_a_run_started_from_a_lowered_page_run_still_trains_at_the_servers_prior
 
     def page_run():
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), base + 5)
-        box["job"] = TrainingJob(CorpusConfig(source=str(corpus_file)), SMALL,
-                                 TrainConfig(epochs=1000, threads=1, report_every=0.0)).start()
+        box["job"] = _job(corpus_file).start()
 
     t = threading.Thread(target=page_run)
     t.start()
