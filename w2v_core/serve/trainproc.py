@@ -114,8 +114,11 @@ class Child:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "w2v_core.serve.trainproc", str(w)]
         try:
+            # a session of its own: where the kernel shares the CPU between sessions (Linux's autogroup), the run gets
+            # a share like a command-line run's, instead of splitting the server's with its pages and the browser;
+            # and a Ctrl-C meant for the server does not interrupt it (it stops when the server has gone)
             proc = _LAUNCHER.run(lambda: subprocess.Popen(cmd, stdin=subprocess.PIPE, pass_fds=(w,), env=env,
-                                                          cwd=str(PACKAGE_ROOT)))
+                                                          cwd=str(PACKAGE_ROOT), start_new_session=True))
         except BaseException:
             os.close(r)
             raise
