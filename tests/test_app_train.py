@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -100,6 +101,29 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
     # the Train button is usable again, and the model card is shown
     assert not at.button(key="train_start").disabled
     assert any(mt.label == "Final loss" for mt in at.metric)
+
+
+def test_the_page_trains_in_a_process_of_its_own_with_a_live_chart_and_map(monkeypatch):
+    """As a server does (issue 24): the run trains in another process, and its progress still reaches the page."""
+    monkeypatch.delenv("W2V_TRAIN_PROCESS")
+    at = open_train()
+    small_run(at, epochs=3)
+    job = at.session_state["train_job"]
+    assert job.process
+    pids = set()
+    for _ in range(6000):  # the new process imports torch first: slow on a busy machine (bounded wait)
+        if not job.state().active:
+            break
+        pids.add(job.worker_pid)
+        time.sleep(0.05)
+    assert pids - {None} and os.getpid() not in pids
+    run_until_finished(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "Finished"
+    s = job.state()
+    assert s.epoch_losses and s.batch_losses and s.path == at.session_state["current_model"]
+    assert job.recorder.latest() is not None  # the live map's words
+    assert store.load_model(s.path).config["train"]["epochs"] == 3
 
 
 def test_stop_keeps_the_partial_model():

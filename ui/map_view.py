@@ -57,8 +57,9 @@ def warm_up_umap() -> threading.Thread | None:
 
 
 def _yield_to_training(max_wait_s: float = 900.0) -> None:
-    """The warm-up is a bonus: it waits while a training run holds a slot (numba's compiling holds the GIL for most
-    of a minute, and the run would wait for it), then runs at the lowest CPU priority (Linux: per thread)."""
+    """The warm-up is a bonus: it waits while a training run holds a slot (numba's compiling keeps a core busy for
+    most of a minute, which the run, in its own process, would miss; in a thread of the server it would also wait
+    for the GIL), then runs at the lowest CPU priority (Linux: per thread)."""
     from w2v_core.serve import jobs
 
     deadline = time.monotonic() + max_wait_s
