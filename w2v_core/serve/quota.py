@@ -153,6 +153,10 @@ def _named_by_content(p: Path, st: os.stat_result) -> bool:
         with open(p, "rb") as f:
             while chunk := f.read(1024 * 1024):
                 h.update(chunk)
+        try:  # reading set its access time (relatime), which is when it was last used: put that back
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except OSError:
+            pass
         if len(_DIGESTS) > 10_000:
             _DIGESTS.clear()
         _DIGESTS[key] = p.name.rsplit("-", 1)[-1].split(".", 1)[0] == h.hexdigest()[:16]
