@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import job, session, shell
+from ui import corpus_picker, job, session, shell
 from ui.widgets import page_errors
 
 shell.yield_to_training()  # while a run trains here, this page run comes second
@@ -28,6 +28,7 @@ current = st.navigation({
     "Learn": [st.Page("pages/learn.py", title="Learn word2vec", icon=":material/school:")],
     "Manage": [st.Page("pages/models.py", title="Models", icon=":material/inventory_2:")],
 })
+corpus_picker.warm_up_sample()  # once per server, in the background: the bundled sample is tokenized before it is asked for
 with page_errors(stop=True):  # one sentence on the page, the details in the server's log: never a traceback
     session.init_session()
     job.reattach_job()

@@ -17,6 +17,8 @@ a free port, and one tab is opened in Debian's Chromium through Playwright (head
   a second tab browses the Map of the CLI's model (it reloads the map with another projection every few seconds).
   The figures are the trainer's own ``seconds`` (what each saved model's summary says: the training, not the
   corpus loading) and the wall time, and app / CLI. The CLI and app runs alternate, ``--runs`` times each.
+  ``cpu_s`` says where the CPU went meanwhile: the CLI process; for the app, the server's own threads, its children
+  (the training process) and the browser (both tabs), from ``/proc``. ``--no-map``: no second tab.
 
 No pass/fail: the machine is shared, so run it a few times and read the spread. The load average is printed.
 """
@@ -137,6 +139,64 @@ def part_idle(args, app_dir: Path, base: Path, browser) -> None:
           f"({inotify} 'Inotify queue overflowed')")
 
 
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, utime + stime ticks of its own threads) for every process now."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(d.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return out
+
+
+class CpuWatch:
+    """Where the CPU went during an app run: the server's own threads, its children (the training process) and the
+    browser (every other process below this script), sampled a few times a second; a process that ends keeps the
+    ticks it was last seen with."""
+
+    def __init__(self, server_pid: int):
+        self.server, self.me = server_pid, os.getpid()
+        self.start = self._sample()
+        self.last = dict(self.start)
+
+    def _sample(self) -> dict[int, tuple[str, int]]:
+        table = _proc_table()
+        kind: dict[int, str] = {}
+
+        def of(pid: int) -> str | None:
+            if pid in kind:
+                return kind[pid]
+            chain, p = [], pid
+            while p in table and p not in kind and p not in (self.server, self.me, 0, 1):
+                chain.append(p)
+                p = table[p][0]
+            k = kind.get(p) or ("server-child" if p == self.server else "browser" if p == self.me else None)
+            for c in chain:
+                kind[c] = k
+            return k
+
+        out = {}
+        for pid, (_, ticks) in table.items():
+            k = "server" if pid == self.server else of(pid)
+            if k is not None and pid != self.me:
+                out[pid] = (k, ticks)
+        return out
+
+    def sample(self) -> None:
+        self.last.update(self._sample())
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds since the start, by kind (server, server-child = the training process, browser)."""
+        out: dict[str, float] = {}
+        for pid, (k, ticks) in self.last.items():
+            before = self.start.get(pid, (k, 0))[1]
+            out[k] = out.get(k, 0.0) + (ticks - before) / TICK
+        return {k: round(v, 1) for k, v in sorted(out.items())}
+
+
 def cli_run(out: Path) -> dict:
     cmd = [str(PYTHON[0]), "-m", "w2v_core", "train", "--corpus", "sample", "--out", str(out), "--quiet",
            "--arch", str(FIRST_RUN["arch"]), "--loss", str(FIRST_RUN["loss"]), "--dim", str(FIRST_RUN["dim"]),
@@ -144,10 +204,14 @@ def cli_run(out: Path) -> dict:
            "--min-count", str(FIRST_RUN["min_count"]), "--sample", str(FIRST_RUN["sample"]),
            "--epochs", str(FIRST_RUN["epochs"])]
     t = time.perf_counter()
+    before = os.times()
     res = subprocess.run(cmd, cwd=PYTHON[0].parents[2] if PYTHON[0].parent.parent.name == ".venv" else ROOT,
                          capture_output=True, text=True, check=True)
+    after = os.times()
     summary = json.loads(res.stdout.strip().splitlines()[-1])
-    return {"seconds": summary["seconds"], "wall": time.perf_counter() - t, "loss": summary["final_loss"]}
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
+    return {"seconds": summary["seconds"], "wall": time.perf_counter() - t, "loss": summary["final_loss"],
+            "cpu_s": round(cpu, 1), "load": os.getloadavg()[0]}
 
 
 def browse_map(page, url: str, model: str, k: int) -> None:
@@ -156,16 +220,20 @@ def browse_map(page, url: str, model: str, k: int) -> None:
     page.goto(f"{url}/map?model={model}&method={method}&n={n}", wait_until="commit")
 
 
-def app_run(page, other, url: str, models: Path, map_model: str) -> dict:
+def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int, map_tab: bool = True) -> dict:
     before = {p.name for p in models.iterdir()}
     page.goto(f"{url}/train")
-    page.get_by_role("button", name="Train", exact=True).click(timeout=180_000)
+    button = page.get_by_role("button", name="Train", exact=True)
+    button.wait_for(timeout=180_000)
+    cpu = CpuWatch(server_pid)
+    button.click(timeout=180_000)
     t = time.perf_counter()
     k = 0
     last = 0.0
     while True:
         now = time.perf_counter()
-        if now - last > 6:
+        cpu.sample()
+        if map_tab and now - last > 6:
             browse_map(other, url, map_model, k)
             k, last = k + 1, now
         if page.get_by_text("Finished and saved").count() or page.get_by_text("Failed").count():
@@ -176,7 +244,8 @@ def app_run(page, other, url: str, models: Path, map_model: str) -> dict:
     wall = time.perf_counter() - t
     new = [p for p in models.iterdir() if p.name not in before and (p / "config.json").is_file()]
     summary = json.loads((new[0] / "config.json").read_text())["summary"]
-    return {"seconds": summary["seconds"], "wall": wall, "loss": summary["final_loss"], "map_views": k}
+    return {"seconds": summary["seconds"], "wall": wall, "loss": summary["final_loss"], "map_views": k,
+            "cpu_s": cpu.seconds(), "load": os.getloadavg()[0]}
 
 
 def part_train(args, app_dir: Path, base: Path, browser) -> None:
@@ -191,7 +260,7 @@ def part_train(args, app_dir: Path, base: Path, browser) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         other = browser.new_page(viewport={"width": 1440, "height": 900})
         for i in range(args.runs):
-            r = app_run(page, other, url, models, "cli-0")
+            r = app_run(page, other, url, models, "cli-0", proc.pid, not args.no_map)
             rows.append(("app", r))
             print(f"app: {r}", flush=True)
             if i < args.runs - 1 or args.runs == 1:
@@ -217,6 +286,7 @@ def main() -> None:
     ap.add_argument("--page", default="", help="idle: the page the tab shows ('' = Home, 'train', 'map', ...)")
     ap.add_argument("--seconds", type=float, default=20.0, help="idle: how long to count")
     ap.add_argument("--runs", type=int, default=1, help="train: app runs (a CLI run before each, and one after)")
+    ap.add_argument("--no-map", action="store_true", help="train: no second tab on the Map (the app alone)")
     ap.add_argument("--venv", choices=["real", "none"], default="real",
                     help="real: a .venv inside the project with this Python's packages (hard links); none: no venv")
     args = ap.parse_args()

@@ -71,7 +71,8 @@ with st.sidebar:
         st.selectbox("Colour by", COLOURS, key="map_colour", persist_state=PERSIST)
         if ss["map_colour"] == COLOURS[0]:
             st.slider("Clusters (k)", 2, 30, key="map_k", persist_state=PERSIST,
-                      help="k-means on the full vectors (cosine); each cluster is named by its central words.")
+                      help="k-means on the full vectors (cosine), or on the map itself for t-SNE and UMAP (which "
+                           "tear clusters of the full space apart): each cluster is named by its central words.")
         st.slider("Names on the map", 0, 100, key="map_labels", persist_state=PERSIST, step=5,
                   help="The most useful words (frequent, not stop words) that fit without overlapping.")
         if dims == 2:
@@ -158,7 +159,9 @@ prio = map_view.priorities(wv, rows, words)
 labels = map_view.label_indices(proj.coords, words, prio, hl, int(ss["map_labels"]))
 colouring = map_view.Colouring("none")
 if ss["map_colour"] == COLOURS[0]:
-    colouring = map_view.Colouring("clusters", map_view.clusters(path, stamp, key, int(ss["map_k"]), tuple(words)))
+    plane = knobs if knobs.method in map_view.ON_MAP_CLUSTERS else None
+    colouring = map_view.Colouring("clusters", map_view.clusters(path, stamp, key, int(ss["map_k"]), tuple(words),
+                                                                 plane, proj.coords if plane else None))
 elif ss["map_colour"] == COLOURS[1]:
     counts = wv.counts_at(rows)
     colouring = map_view.Colouring("value", values=np.log10(np.maximum(counts, 1)) if counts is not None

@@ -202,6 +202,8 @@ with live:
     st.caption(f"**{ss['train_arch']}**, {ss['train_dim']} dimensions, window {ss['train_window']}, "
                f"{ss['train_epochs']} epochs, min count {ss[MIN_COUNT]}, on {corpus_name} "
                f"({f'{fmt_size(size)} tokens' if size else 'the whole corpus'}). Change any of it under *Settings*.")
+    if not active and parent is None:  # a continued model has had its passes already
+        train_view.short_run_warning(corpus_config, int(ss["train_epochs"]))
     if softmax:
         st.warning(f"Full softmax costs time in proportion to the vocabulary: keep the corpus small or the min count "
                    f"high (above ~{SOFTMAX_WARN_VOCAB:,} words it gets very slow).", icon=":material/speed:")

@@ -23,6 +23,10 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("W2V_WARM_UMAP", "0")  # no UMAP compiling in the background of every app test
+    monkeypatch.setenv("W2V_WARM_CORPUS", "0")  # nor the bundled sample tokenized behind a test's back
+    # runs train in the test's own process (a fresh training process imports torch: seconds each, minutes on a busy
+    # machine); test_jobs_process.py and test_app_train.py's process test train in a process, as the app does
+    monkeypatch.setenv("W2V_TRAIN_PROCESS", "0")
     yield
 
 

@@ -110,3 +110,28 @@ def test_bad_path_is_an_error_not_a_crash(tmp_path, content):
     at.text_input(key="corpus_path").input(str(p)).run()
     assert not at.exception and len(at.error) == 1
     assert ("not found" if content is None else "binary") in at.error[0].value
+
+
+def test_the_bundled_sample_is_tokenized_in_the_background_for_the_first_visit(monkeypatch):
+    """A new server starts tokenizing the sample with its first page run; the Corpus page then reads that entry
+    (the page's untouched picker asks for the very config the warm-up cached: no second entry)."""
+    from ui import corpus_picker
+    from w2v_core.data import corpus_cache
+
+    monkeypatch.setenv("W2V_WARM_CORPUS", "1")
+    corpus_picker.warm_up_sample.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=300).run()  # Home: starts the warm-up
+        assert not at.exception
+        thread = corpus_picker.warm_up_sample()
+        assert thread is not None
+        thread.join(300)
+        assert corpus_cache.load(corpus_picker.SAMPLE) is not None
+        entries = sorted(p.name for p in corpus_cache.cache_dir().iterdir() if p.is_dir() and not p.name.startswith("."))
+        assert len(entries) == 1
+        at.switch_page("pages/corpus.py").run()
+        assert not at.exception and _metrics(at)["Tokens"] > 400_000
+        assert sorted(p.name for p in corpus_cache.cache_dir().iterdir()
+                      if p.is_dir() and not p.name.startswith(".")) == entries
+    finally:
+        corpus_picker.warm_up_sample.clear()

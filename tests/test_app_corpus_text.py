@@ -71,3 +71,13 @@ def test_phrases_set_on_the_train_page_reach_the_model_its_config_and_its_card()
     assert any("_" in w for w in m.vectors.words)  # phrases are words of the model
     card = [c.value for c in at.caption if "1 pass, default" in c.value]  # (markdown-escaped: "phrases\\:")
     assert len(card) == 1 and "phrases" in card[0] and "min count 5" in card[0]
+
+
+def test_a_trace_of_such_text_in_an_english_corpus_is_a_caption_not_blue_boxes():
+    """The English Wikipedia sample has 7 such tokens (算盤, 阿拉, a Thai word) of 465,440: two info boxes about
+    Chinese and Thai read as if something were wrong with it; one caption says it."""
+    at = AppTest.from_file(APP, default_timeout=300).switch_page("pages/corpus.py").run()
+    assert not at.exception
+    assert not [i for i in at.info if "text was split" in i.value]
+    (note,) = [c.value for c in at.caption if "scripts written without spaces" in c.value]
+    assert "of the 465,440 tokens" in note and "Chinese text was split" in note and "Thai text" in note

@@ -428,3 +428,53 @@ def test_searching_a_word_on_the_map_lights_it_up_in_place(map_model):
     assert xy(after) == xy(before)
     assert [tr for tr in after["data"] if tr.get("meta") == "highlighted"][0]["customdata"][0] == word
     assert not any("added by the search" in c.value for c in at.caption)
+
+
+def test_a_selected_groups_names_do_not_overlap():
+    """A box-selected group used to be named all at once, on top of each other: now each name takes a free side of
+    its point (above, below, beside), the group's words first."""
+    from test_explorer import _overlap, _side_box
+
+    from ui import map_view
+
+    rng = np.random.default_rng(3)
+    coords = np.vstack([rng.normal(size=(300, 2)) * 3, rng.normal(size=(12, 2)) * 0.6])  # a tight group of 12
+    words = [f"w{i:03d}" for i in range(312)]
+    group = words[300:]
+    labels = map_view.label_indices(coords, words, -np.arange(312.0), map_view.Highlights(selected=group), 40)
+    boxes = [_side_box(coords, words, i, side, *map_view.PLOT_PX, font_px=11) for i, side in labels.items()]
+    assert not any(_overlap(a, b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    assert sum(words[i] in group for i in labels) >= 8 and list(labels)[0] >= 300  # the group is named first
+
+
+def test_custom_axes_default_to_topics_the_model_knows():
+    """man -> woman by bad -> good was a shapeless cloud over a small model's frequent words; the default axes are
+    topics (people -> country, war -> music on the bundled sample: people/children/men against republic/province,
+    war/forces/civil against music/science/theory), falling back to other pairs the model knows."""
+    from types import SimpleNamespace
+
+    from ui import map_state
+
+    def wv(words):
+        return SimpleNamespace(words=words, index={w: i for i, w in enumerate(words)})
+
+    d = map_state.defaults(wv(["the", "people", "country", "war", "music", "man", "woman"]), frozenset())
+    assert (d["map_axis_x"], d["map_axis_y"]) == ("people -> country", "war -> music")
+    d = map_state.defaults(wv(["the", "man", "woman", "bad", "good", "of"]), frozenset())
+    assert (d["map_axis_x"], d["map_axis_y"]) == ("man -> woman", "bad -> good")
+    d = map_state.defaults(wv(["a", "b", "c", "d", "e", "f"]), frozenset())
+    assert (d["map_axis_x"], d["map_axis_y"]) == ("a -> b", "c -> d")
+
+
+def test_custom_axes_legend_sits_below_their_tick_labels_and_title():
+    """On custom axes (ticks and an x title shown) the cluster legend covered the x axis's title."""
+    from ui import map_view
+    from w2v_core import explorer
+
+    coords = np.random.default_rng(0).normal(size=(30, 2))
+    words = [f"w{i}" for i in range(30)]
+    cl = explorer.name_clusters(np.random.default_rng(1).normal(size=(30, 8)), words, 3)
+    fig = {ticks: map_view.map_figure(words, coords, ["people → country", "war → music"],
+                                      map_view.Colouring("clusters", cl), {}, map_view.Highlights(), show_ticks=ticks)
+           for ticks in (False, True)}
+    assert fig[True].layout.legend.y < fig[False].layout.legend.y <= -0.05

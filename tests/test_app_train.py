@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from pathlib import Path
 
@@ -39,12 +41,12 @@ def run_until_finished(at: AppTest, max_runs: int = 200) -> None:
     raise AssertionError(f"the training run did not finish: {s.status} {s.message} {s.error}")
 
 
-def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000) -> None:
+def small_run(at: AppTest, epochs: int = 1, min_count: int = 2, tokens: int = 5_000, dim: int = 10) -> None:
     """Lee news, 5k tokens, dimension 10: a small run."""
     assert 1 <= epochs <= 50  # the slider's range
     at.selectbox(key="corpus_source").set_value("lee")
     at.select_slider(key="corpus_size").set_value(tokens)
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="train_epochs").set_value(epochs)
     at.slider(key="corpus_min_count").set_value(min_count)
     at.button(key="train_start").click().run()
@@ -67,7 +69,7 @@ def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
     assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
     assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
     at.slider(key="train_epochs").set_value(2).run()
-    at.select_slider(key="train_dim").set_value(10).run()
+    at.select_slider(key="train_dim").set_value(dim).run()
     at.selectbox(key="corpus_source").set_value("lee").run()
     assert not any("bundled Wikipedia sample in under half a minute" in i.value for i in at.info)  # not its corpus
     at.button(key="train_reset").click().run()
@@ -101,9 +103,32 @@ def test_a_tiny_run_shows_the_chart_and_saves_the_current_model():
     assert any(mt.label == "Final loss" for mt in at.metric)
 
 
+def test_the_page_trains_in_a_process_of_its_own_with_a_live_chart_and_map(monkeypatch):
+    """As a server does (issue 24): the run trains in another process, and its progress still reaches the page."""
+    monkeypatch.delenv("W2V_TRAIN_PROCESS")
+    at = open_train()
+    small_run(at, epochs=3)
+    job = at.session_state["train_job"]
+    assert job.process
+    pids = set()
+    for _ in range(6000):  # the new process imports torch first: slow on a busy machine (bounded wait)
+        if not job.state().active:
+            break
+        pids.add(job.worker_pid)
+        time.sleep(0.05)
+    assert pids - {None} and os.getpid() not in pids
+    run_until_finished(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "Finished"
+    s = job.state()
+    assert s.epoch_losses and s.batch_losses and s.path == at.session_state["current_model"]
+    assert job.recorder.latest() is not None  # the live map's words
+    assert store.load_model(s.path).config["train"]["epochs"] == 3
+
+
 def test_stop_keeps_the_partial_model():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # long enough to press Stop while it runs
+    small_run(at, epochs=50, tokens=50_000, dim=300)  # long enough to press Stop while it runs (dim 300: ~30 s)
     job = at.session_state["train_job"]
     for _ in range(600):  # let it learn something first (bounded wait, no timing assertion)
         if job.state().batch_losses or not job.state().active:
@@ -129,7 +154,7 @@ def test_stopping_says_so_and_offers_the_previous_model_back():
     small_run(at, epochs=1)
     run_until_finished(at)
     previous = at.session_state["current_model"]
-    small_run(at, epochs=50, tokens=50_000)
+    small_run(at, epochs=50, tokens=50_000, dim=300)
     job = at.session_state["train_job"]
     for _ in range(600):
         if job.state().batch_losses or not job.state().active:
@@ -176,7 +201,7 @@ def test_the_corpus_chosen_on_the_corpus_page_is_the_one_train_uses():
     assert at.button(key="train_start").label == "Train"  # now on the Train page, with the same choice
     at.switch_page("pages/train.py").run()  # (AppTest's next runs stay on the page it last switched to)
     assert at.selectbox(key="corpus_source").value == "lee" and at.slider(key="corpus_min_count").value == 3
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="train_epochs").set_value(1)
     at.button(key="train_start").click().run()
     job = at.session_state["train_job"]
@@ -294,7 +319,7 @@ def test_corpus_choices_survive_visiting_another_page():
     assert at.checkbox(key="corpus_keep_numbers").value is True
     assert at.number_input(key="corpus_min_token_len").value == 3
     # and the run uses them
-    at.select_slider(key="train_dim").set_value(10)
+    at.select_slider(key="train_dim").set_value(dim)
     at.slider(key="corpus_min_count").set_value(2)
     at.button(key="train_start").click().run()
     cfg = at.session_state["train_job"].corpus_config
@@ -331,7 +356,7 @@ def refreshed(job_id: str | None, page: str = "pages/train.py") -> AppTest:
 
 def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     at = open_train()
-    small_run(at, epochs=50, tokens=50_000)  # long enough to refresh while it runs
+    small_run(at, epochs=50, tokens=50_000, dim=300)  # long enough to refresh while it runs
     job = at.session_state["train_job"]
     job_id = at.query_params.get("job")
     assert job_id and job_id == job.job_id  # the run's id is in the tab's URL
@@ -349,7 +374,7 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     assert "train_live_map" in charts  # the top words as they are now (ui.map_learn.live_map)
     assert again.query_params.get("job") == job_id  # a second refresh works too
     # the knobs are the run's own, not the defaults
-    assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 10
+    assert again.slider(key="train_epochs").value == 50 and again.select_slider(key="train_dim").value == 300
     assert again.selectbox(key="corpus_source").value == "lee"
     assert again.select_slider(key="corpus_size").value == 50_000
 
@@ -370,3 +395,21 @@ def test_a_refreshed_tab_finds_its_run_again_and_nobody_else_sees_it():
     late = refreshed(job_id)  # a refresh after the end still shows the result
     assert late.subheader[0].value == "Stopped"
     assert len(late.get("plotly_chart")) == 1
+
+
+def test_a_run_clearly_too_short_for_its_corpus_is_warned_before_it_starts():
+    """5 epochs over a few hundred thousand tokens left every word close to every other, and nothing said so
+    (issue 24): with the corpus cached, the page says so before Train, with the epochs that would do."""
+    from w2v_core.data.corpus import CorpusConfig
+    from w2v_core.data.loader import load_corpus
+
+    at = open_train()
+    assert not [w for w in at.warning if "short for its text" in w.value]  # the sample, not tokenized yet here
+    lee = load_corpus(CorpusConfig(source="lee"))  # as the Corpus page leaves it: in the corpus cache
+    at.selectbox(key="corpus_source").set_value("lee").run()
+    at.slider(key="train_epochs").set_value(5).run()  # Lee's 60k tokens x 5 epochs: a mean cosine of 0.988
+    (warning,) = [w.value for w in at.warning if "short for its text" in w.value]
+    need = math.ceil(math.sqrt(10_000_000 / lee.n_tokens))
+    assert f"5 epochs over {lee.n_tokens:,} tokens" in warning and f"Try {need} epochs" in warning
+    at.slider(key="train_epochs").set_value(need).run()  # x 20 (the corpus's own first value): 0.283
+    assert not [w for w in at.warning if "short for its text" in w.value]

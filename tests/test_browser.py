@@ -209,6 +209,9 @@ def test_train_button_and_live_view_come_before_the_settings(browser, server, vi
     _no_exception(page)
     page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null")
     _shot(page, f"8-training-{viewport['width']}")
+    # one Stop while it trains: Streamlit's own (its toolbar's, which stops a page run, not the training) is hidden
+    assert page.locator('[data-testid="stStatusWidget"] button').filter(visible=True).count() == 0
+    assert page.get_by_role("button", name=re.compile("Stop")).filter(visible=True).count() == 1
     # scoped to the page body: Streamlit's own header shows a "Stop" button while a rerun is running
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=re.compile("Stop")).click()
     page.get_by_role("heading", name="Stopped").wait_for()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from w2v_core.errors import W2VError
-from w2v_core.explorer import (PALETTE, choose_labels, cluster_colours, density_grid, label_priorities, name_clusters,
+from w2v_core.explorer import (PALETTE, SIDES, choose_labels, place_labels, cluster_colours, density_grid, label_priorities, name_clusters,
                                search_map)
 from w2v_core.vectors import WordVectors
 
@@ -47,6 +47,31 @@ def test_always_labelled_words_come_first_even_if_they_collide():
     assert list(choose_labels(coords, pr, texts, max_labels=0, always=[2])) == [2]
     with pytest.raises(ValueError, match="2-D"):
         choose_labels(np.zeros((4, 3)), pr, texts)
+
+
+def _side_box(coords, texts, i, side, width_px=800, height_px=600, font_px=12.0):
+    """A placed name's box in pixels as place_labels documents it (x right, y up)."""
+    span = np.ptp(coords, axis=0) * 1.1
+    x, y = (coords[i] - coords.min(0)) / span * np.array([width_px, height_px])
+    hw, lift = 0.3 * font_px * len(texts[i]), 0.6 * font_px + 3
+    dx = (hw + (6 if side in ("right", "left") else 2)) * (("right" in side) - ("left" in side))
+    dy = lift * (("top" in side) - ("bottom" in side))
+    return x + dx - hw, x + dx + hw, y + dy - 0.6 * font_px, y + dy + 0.6 * font_px
+
+
+def test_names_that_collide_above_their_points_go_below_or_beside_them():
+    """A short list whose points crowd together (the issue: 21 words, 'Names on the map 40', 14 named): names
+    move to a free side instead of being dropped, and no two of them overlap."""
+    coords = np.array([[i * 0.04, 0.0] for i in range(6)] + [[1.0, 1.0]])  # six points along a short line
+    texts = [f"word{i}" for i in range(7)]
+    pr = -np.arange(7, dtype=float)
+    above = choose_labels(coords, pr, texts, max_labels=40)
+    placed = place_labels(coords, pr, texts, max_labels=40)
+    assert len(above) < 7 and len(placed) == 7
+    assert set(placed.values()) - {"top"} and set(placed.values()) <= set(SIDES)
+    boxes = [_side_box(coords, texts, i, side) for i, side in placed.items()]
+    assert not any(_overlap(a, b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    assert list(place_labels(coords, pr, texts, max_labels=40, sides=("top",))) == list(above)
 
 
 def test_label_priorities_skip_stop_words_and_non_words():
@@ -176,3 +201,21 @@ def test_health_tells_crowded_vectors_from_spread_out_ones():
     assert spread.rare_share == pytest.approx(9 / 500)
     crowded = health(WordVectors(words, (5 + rng.normal(size=(500, 20)) * 0.3).astype(np.float32), counts))
     assert crowded.mean_cosine > 0.9 and not crowded.ok and "more epochs" in crowded.advice
+
+
+def test_clusters_on_the_map_are_regions_of_it():
+    """On t-SNE/UMAP maps the page clusters the map's own coordinates: every word is nearer its cluster's centre
+    on the plane than any other centre (a colour is a region), which full-space clusters are not."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16))
+    coords = rng.normal(size=(300, 2))
+    words = [f"w{i}" for i in range(300)]
+
+    def regions(labels):
+        centres = np.stack([coords[labels == c].mean(0) for c in range(labels.max() + 1)])
+        return bool((np.argmin(((coords[:, None] - centres[None]) ** 2).sum(-1), axis=1) == labels).all())
+
+    on_map = name_clusters(X, words, 6, on_map=coords)
+    assert len(on_map.names) == 6 and regions(on_map.labels)
+    assert not regions(name_clusters(X, words, 6).labels)
+    assert on_map.sizes == tuple(sorted(on_map.sizes, reverse=True))  # still largest first, named from X

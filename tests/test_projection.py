@@ -1,6 +1,7 @@
 """Projection, clustering and Procrustes alignment (w2v_core.projection)."""
 
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -200,6 +201,31 @@ def test_tsne_reports_its_iterations():
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
 
 
+def test_tsne_neighbours_are_the_exact_ones_and_need_no_pynndescent():
+    """The first t-SNE of a new server waited ~50 s for pynndescent's numba compile (openTSNE imports it to see
+    whether it is installed): our own exact neighbours give the same affinities, and pynndescent is never loaded."""
+    import subprocess
+    import sys
+
+    from openTSNE.affinity import PerplexityBasedNN
+
+    from w2v_core.projection import _tsne_affinities, prepare_rows
+
+    X, _ = _clusters(n_per=40)
+    Xn = prepare_rows(X)
+    seen = []
+    ours = _tsne_affinities(Xn, 10.0, lambda f, m: seen.append(m)).P
+    theirs = PerplexityBasedNN(Xn, perplexity=10.0, method="exact").P  # scikit-learn's exact search
+    assert abs(ours - theirs).max() < 1e-5
+    assert any("nearest neighbours (120 of 120 words)" in m for m in seen)
+    code = ("import sys, numpy as np; from w2v_core.projection import project; "
+            "project(np.random.default_rng(0).normal(size=(60, 8)), 'tsne', 2, perplexity=5, n_iter=250); "
+            "print('pynndescent' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_umap_cap_and_bad_knobs():
     n, msg = cap_points(MAX_UMAP_POINTS + 1, "umap")
     assert n == MAX_UMAP_POINTS and "UMAP" in msg
@@ -334,7 +360,10 @@ def test_tsne_falls_back_to_scikit_learn(monkeypatch):
 def test_umap_missing_says_what_to_install(monkeypatch):
     import sys
 
+    from w2v_core import projection as P
+
     monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    monkeypatch.setattr(P, "_UMAP_DONE", [])  # and no earlier import had finished
     X, _ = _clusters()
     with pytest.raises(W2VError, match="pip install umap-learn"):
         project(X, "umap")
@@ -349,3 +378,26 @@ def test_kmeans_of_many_rows_runs_on_mini_batches_and_still_finds_the_clusters()
     labels = kmeans_labels(X, 5)
     assert adjusted_rand_score(truth, labels) > 0.99
     assert (labels == kmeans_labels(X, 5)).all()  # seeded
+
+
+def test_a_umap_map_waits_for_the_warm_up_thread_instead_of_taking_its_half_imported_module(monkeypatch):
+    """While the Map's warm-up thread imported umap, a page asking for UMAP found the half-imported module in
+    sys.modules and failed ("partially initialized module 'umap' has no attribute 'UMAP'"): it waits now."""
+    import sys
+    import threading
+    import types
+
+    from w2v_core import projection as P
+
+    half = types.ModuleType("umap")  # what sys.modules holds while another thread is still importing umap
+    monkeypatch.setitem(sys.modules, "umap", half)
+    monkeypatch.setattr(P, "_UMAP_DONE", [])
+    got = []
+    with P._UMAP_IMPORT:  # the warm-up thread is importing
+        t = threading.Thread(target=lambda: got.append(P._import_umap()), daemon=True)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and not got  # waiting, not handed the half module
+        half.UMAP = object()  # the import finishes
+    t.join(10)
+    assert got == [half] and hasattr(got[0], "UMAP")

@@ -9,6 +9,7 @@ Everything taken from the corpus is shown as plain data (a dataframe, ``st.text`
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -59,10 +60,24 @@ def text_options(key: str) -> dict:
     return out
 
 
+TRACE = 0.001  # a share of the tokens under which text in such scripts is a trace (a caption, not boxes)
+
+
 def script_notes(corpus: Corpus) -> None:
-    """Say how text in scripts without spaces (Chinese, Japanese, Thai) was split, when the corpus has some."""
+    """Say how text in scripts without spaces (Chinese, Japanese, Thai) was split, when the corpus has some: in
+    boxes when there is a real share of it, in one caption when it is a trace (the English Wikipedia sample has a
+    few hundred such tokens, and two blue boxes about Chinese and Thai on it read as if something were wrong)."""
     pretokenized = bool(corpus.config and corpus.config.pretokenized)
-    for note in scripts.script_notes(corpus.words, pretokenized):
+    notes = scripts.script_notes(corpus.words, pretokenized)
+    if not notes:
+        return
+    rows = [i for i, w in enumerate(corpus.words) if not w.isascii() and scripts.has_unspaced(w)]
+    tokens = int(np.asarray(corpus.counts)[rows].sum()) if rows else 0
+    if tokens < TRACE * max(corpus.n_tokens, 1):
+        st.caption(f":material/translate: {tokens:,} of the {corpus.n_tokens:,} tokens are in scripts written "
+                   "without spaces: " + " ".join(notes))
+        return
+    for note in notes:
         st.info(note, icon=":material/translate:")
 
 

@@ -51,8 +51,12 @@ SHOWCASE = ("king", "queen", "paris", "france", "music", "war", "river", "scienc
 def defaults(wv, stop: frozenset[str]) -> dict[str, Any]:
     """The first value of every setting for the model whose vectors are ``wv`` (words most frequent first)."""
     words, have = wv.words, wv.index.keys()  # the vocabulary's own index: no set of every word at each rerun
-    x = "man -> woman" if {"man", "woman"} <= have else f"{words[0]} -> {words[1]}" if len(words) > 1 else ""
-    y = "bad -> good" if {"bad", "good"} <= have else f"{words[2]} -> {words[3]}" if len(words) > 3 else ""
+    # topics, not gender or sentiment: on 500 frequent words of a small model man -> woman by bad -> good was a
+    # shapeless cloud (the sample's ends: 'algorithms'/'albania', 'middle'/'schopenhauer'), while these put
+    # people/children/men against republic/province, and war/forces/civil against music/science/theory
+    x = _first_axis(have, ("people", "country"), ("man", "woman")) or (
+        f"{words[0]} -> {words[1]}" if len(words) > 1 else "")
+    y = _first_axis(have, ("war", "music"), ("bad", "good")) or (f"{words[2]} -> {words[3]}" if len(words) > 3 else "")
     z = "old -> new" if {"old", "new"} <= have else f"{words[4]} -> {words[5]}" if len(words) > 5 else ""
     return {"map_view": VIEWS[0], "map_mode": MODES[0], "map_n": min(500, len(words)), "map_words": "",
             "map_center": "", "map_center_n": 50, "map_method": "PCA", "map_dims": "2-D", "map_pc_x": 1,
@@ -61,6 +65,11 @@ def defaults(wv, stop: frozenset[str]) -> dict[str, Any]:
             "map_colour": COLOURS[0], "map_k": 12, "map_density": False, "map_labels": 40, "map_search": "",
             "map_search_n": 10, "map_metric": "cosine", FOCUS: None, "map_learn_n": min(500, len(words)),
             "map_learn_method": "PCA", "map_learn_words": " ".join(examples(words[:500], stop, 3))}
+
+
+def _first_axis(have, *pairs: tuple[str, str]) -> str:
+    """The first of ``pairs`` whose two words the model knows, as an axis ('war -> music'); '' when none."""
+    return next((f"{a} -> {b}" for a, b in pairs if a in have and b in have), "")
 
 
 def examples(words: list[str], stop: frozenset[str], n: int = 6) -> list[str]:

@@ -57,8 +57,9 @@ def warm_up_umap() -> threading.Thread | None:
 
 
 def _yield_to_training(max_wait_s: float = 900.0) -> None:
-    """The warm-up is a bonus: it waits while a training run holds a slot (numba's compiling holds the GIL for most
-    of a minute, and the run would wait for it), then runs at the lowest CPU priority (Linux: per thread)."""
+    """The warm-up is a bonus: it waits while a training run holds a slot (numba's compiling keeps a core busy for
+    most of a minute, which the run, in its own process, would miss; in a thread of the server it would also wait
+    for the GIL), then runs at the lowest CPU priority (Linux: per thread)."""
     from w2v_core.serve import jobs
 
     deadline = time.monotonic() + max_wait_s
@@ -112,12 +113,19 @@ def projected(path: str, stamp: int, words: Sequence[str], knobs: projection.Map
         bar.empty()
 
 
+ON_MAP_CLUSTERS = ("tsne", "umap")  # projections that tear full-space clusters apart: these cluster on the map
+
+
 @st.cache_data(max_entries=32, show_spinner="Finding clusters ...")
-def clusters(path: str, stamp: int, key: str, k: int, _words: tuple[str, ...]) -> explorer.Clusters:
-    """k-means clusters of the mapped words in the full space, named by their central frequent words."""
+def clusters(path: str, stamp: int, key: str, k: int, _words: tuple[str, ...],
+             on_map: projection.MapKnobs | None = None, _coords: np.ndarray | None = None) -> explorer.Clusters:
+    """k-means clusters of the mapped words, named by their central frequent words: in the full space, or, with
+    ``on_map`` (the knobs of a t-SNE or UMAP map, whose ``_coords`` are given), on the map itself, so that each
+    colour is a region there (full-space clusters came out scattered across a UMAP plane)."""
     wv = load_model(path).vectors
     rows = [wv.index[w] for w in _words]
-    return explorer.name_clusters(wv.vectors[rows], _words, k, priorities(wv, rows, _words))
+    return explorer.name_clusters(wv.vectors[rows], _words, k, priorities(wv, rows, _words),
+                                  on_map=_coords if on_map is not None else None)
 
 
 def priorities(wv, rows: Sequence[int], words: Sequence[str]) -> np.ndarray:
@@ -140,24 +148,33 @@ class Highlights:
 
 
 def label_indices(coords: np.ndarray, words: Sequence[str], prio: np.ndarray, hl: Highlights,
-                  n_labels: int) -> np.ndarray:
-    """The points to name: the highlighted words, then up to ``n_labels`` useful words that do not overlap."""
+                  n_labels: int) -> dict[int, str]:
+    """The points to name, each with the side of its point the name sits on: the focused word and its neighbours
+    always, then up to ``n_labels`` useful words (a selection's first) where a side is free of other names.
+
+    A 2-D map tries above, below, right and left of each point, so a short list or a selected group gets its
+    names without overlaps; a 3-D map names above only (turning it moves names around anyway).
+    """
     index = {w: i for i, w in enumerate(words)}
-    always = [index[w] for w in hl.named() if w in index]
+    always = [index[w] for w in ([hl.focus] if hl.focus else []) + hl.neighbours if w in index]
     pr = prio.copy()
     if len(words) <= SMALL_MAP:  # a short list: every word is worth its name where it fits, stop words last
         low = ~np.isfinite(pr)
         pr[low] = -1e9 - np.arange(low.sum())
         n_labels = max(n_labels, len(words))
-    for w in hl.selected:  # a big selection: its words are named first, where they fit
-        if w in index and np.isfinite(pr[index[w]]):
+    selected = [index[w] for w in hl.named() if w in index and index[w] not in always]
+    for rank, i in enumerate(selected):  # a selection's words are named first, where they fit (stop words too)
+        pr[i] = 2e9 - rank
+    for w in hl.selected:  # a big selection (not in named()): its useful words before the others
+        if w in index and np.isfinite(pr[index[w]]) and pr[index[w]] < 1e9:
             pr[index[w]] += 1e6
+    n_labels = max(n_labels, len(selected))
     if coords.shape[1] == 2:
-        return explorer.choose_labels(coords, pr, words, max_labels=n_labels, always=always,
-                                      width_px=PLOT_PX[0], height_px=PLOT_PX[1], font_px=11)
+        return explorer.place_labels(coords, pr, words, max_labels=n_labels, always=always,
+                                     width_px=PLOT_PX[0], height_px=PLOT_PX[1], font_px=11)
     # 3-D: the cloud fills about half the scene's width at the first view, and turning it moves names around
-    return explorer.choose_labels(screen_xy(coords), pr, words, max_labels=n_labels * 2 // 3, always=always,
-                                  width_px=PLOT_PX[0] // 2, height_px=PLOT_PX[1] // 2, font_px=11)
+    return explorer.place_labels(screen_xy(coords), pr, words, max_labels=n_labels * 2 // 3, always=always,
+                                 width_px=PLOT_PX[0] // 2, height_px=PLOT_PX[1] // 2, font_px=11, sides=("top",))
 
 
 CAMERA = np.array([1.15, 1.15, 0.85])  # the 3-D camera's position ("eye"), closer than Plotly's default (1.25, ...)
@@ -193,7 +210,7 @@ def _trace(xyz: np.ndarray, dims: int, webgl: bool, **kw) -> go.BaseTraceType:
 
 
 def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[str], colouring: Colouring,
-               labels: np.ndarray, hl: Highlights, *, density: bool = False, show_ticks: bool = False) -> go.Figure:
+               labels, hl: Highlights, *, density: bool = False, show_ticks: bool = False) -> go.Figure:
     """The map: points (hover names every word; ``customdata`` carries it for clicks), names, highlights."""
     words = np.asarray(words, dtype=object)
     n, dims = coords.shape
@@ -250,7 +267,8 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     k = len(colouring.clusters.names) if colouring.kind == "clusters" and colouring.clusters is not None else 0
     fig.update_layout(height=CHART_HEIGHT + 19 * -(-k // 3),  # room for the legend below (wrapped by Plotly:
                       margin=dict(l=10, r=10, t=10, b=30),         # three or four clusters a row, one on a phone)
-                      legend=dict(orientation="h", yanchor="top", y=-0.07, x=0, itemsizing="constant",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12 if show_ticks and dims == 2 else -0.07,
+                                  x=0, itemsizing="constant",  # below the tick labels and title of custom axes
                                   font=dict(size=10)),
                       hoverlabel=dict(font_size=13), dragmode="pan" if dims == 2 else "orbit")
     if dims == 3:
@@ -264,17 +282,30 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
     return fig
 
 
-def _names(fig: go.Figure, coords: np.ndarray, texts: np.ndarray, labels: np.ndarray, coloured: dict[int, str],
+# where a 2-D name sits for each side place_labels may choose: its anchor, and which way it is pushed off the point
+_ANCHORS = {"top": ("center", "bottom", 0, 1), "bottom": ("center", "top", 0, -1),
+            "right": ("left", "middle", 1, 0), "left": ("right", "middle", -1, 0),
+            "top right": ("left", "bottom", 1, 1), "top left": ("right", "bottom", -1, 1),
+            "bottom right": ("left", "top", 1, -1), "bottom left": ("right", "top", -1, -1)}
+
+
+def _names(fig: go.Figure, coords: np.ndarray, texts: np.ndarray, labels, coloured: dict[int, str],
            size: float) -> None:
-    """Write the chosen names above their points: highlighted ones bold and in their colour. On a 2-D map they are
-    annotations, which Plotly draws above its WebGL layer (text traces of a big map would vanish under the points)."""
+    """Write the chosen names beside their points (``labels``: {index: side} from :func:`label_indices`, or indices
+    to write above): highlighted ones bold and in their colour. On a 2-D map they are annotations, which Plotly
+    draws above its WebGL layer (text traces of a big map would vanish under the points)."""
+    sides = labels if isinstance(labels, dict) else {int(i): "top" for i in labels}
     fonts = {i: dict(NAME_FONT, size=13, color=coloured[i], weight="bold") if i in coloured else NAME_FONT
-             for i in (int(j) for j in labels)}
+             for i in sides}
     if coords.shape[1] == 2:
-        lift = {i: size / 2 + (6 if i in coloured else 1) for i in fonts}  # above the marker (bigger if highlighted)
-        fig.update_layout(annotations=[dict(x=float(coords[i, 0]), y=float(coords[i, 1]), text=texts[i], font=f,
-                                            showarrow=False, yanchor="bottom", yshift=lift[i])
-                                       for i, f in fonts.items()])
+        notes = []
+        for i, f in fonts.items():
+            xanchor, yanchor, sx, sy = _ANCHORS[sides[i]]
+            lift = size / 2 + (6 if i in coloured else 1)  # off the marker (more if highlighted)
+            side_lift = lift + (4 if not sy else -size / 2)  # beside the point: clear of it; diagonal: a corner
+            notes.append(dict(x=float(coords[i, 0]), y=float(coords[i, 1]), text=texts[i], font=f, showarrow=False,
+                              xanchor=xanchor, yanchor=yanchor, xshift=sx * side_lift, yshift=sy * lift))
+        fig.update_layout(annotations=notes)
         return
     for group in ([i for i in fonts if i not in coloured], [i for i in fonts if i in coloured]):
         if group:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import sys
 import threading
 from pathlib import Path
 
@@ -53,28 +52,24 @@ def load_css() -> None:
     st.html(f"<style>{(ROOT / 'assets' / 'style.css').read_text(encoding='utf-8')}</style>")
 
 
-PAGE_NICE = 10  # how much lower a page run's CPU priority is while a training run trains in this process
-# The training thread calls many small torch ops, each giving the GIL up and taking it back; while a page runs
-# Python code, taking it back waits out Python's switch interval (5 ms by default). At 1 ms, a run with a busy
-# Python thread beside it trained in 11.6-21.5 s instead of 22.9-31.7 s (5 epochs of the sample; busy machine).
-GIL_SWITCH_S = 0.001
+PAGE_NICE = 10  # how much lower a page run's CPU priority is while a training run trains on this server
 
 
 def yield_to_training() -> None:
-    """While a training run trains in this server process, this page run gives it the CPU first (app.py calls this).
+    """While a training run trains on this server, this page run gives it the CPU first (app.py calls this).
 
-    The run trains on every core; a page computing a map meanwhile (in another tab, or another visitor's) took a
-    core from it, and the app trained 2-3x slower than the CLI (issue 24). Each page run has a thread of its own
-    (Streamlit's script thread), so only this run is lowered (Linux: a thread's nice value; elsewhere nothing
-    happens), and a page still gets every core when no run trains. Pages answer a little later while one does.
-    The first time, the process's GIL switch interval is shortened (``GIL_SWITCH_S``).
+    The run trains in a process of its own (``w2v_core.serve.trainproc``), on every core; a page computing a map
+    meanwhile (in another tab, or another visitor's) still takes a core from it, so each page run is lowered while a
+    run holds a slot (Linux: the nice value of the page run's own thread, Streamlit's script thread; elsewhere
+    nothing happens), and a page still gets every core when no run trains. Pages answer a little later while one
+    does. (When runs trained in a thread of the server, its GIL switch interval was also shortened here: a process
+    has a GIL of its own, so that is gone. The training process is started by a thread that is never lowered, see
+    ``trainproc.Child.start``.)
     """
     from w2v_core.serve import jobs
 
     if not jobs.QUEUE.running():
         return
-    if sys.getswitchinterval() > GIL_SWITCH_S:  # once: the process keeps it
-        sys.setswitchinterval(GIL_SWITCH_S)
     try:
         tid = threading.get_native_id()
         if os.getpriority(os.PRIO_PROCESS, tid) < PAGE_NICE:

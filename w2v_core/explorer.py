@@ -51,15 +51,38 @@ def label_priorities(words: Sequence[str], counts: Sequence[int] | None = None,
     return pr
 
 
-def choose_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
-                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600, font_px: float = 12.0,
-                  gap_px: float = 2.0, max_candidates: int = 5000) -> np.ndarray:
-    """Indices of the points whose text to write on a 2-D map: ``always`` first, then up to ``max_labels``
-    more by decreasing priority, each only if its text box overlaps none placed so far.
+SIDES = ("top", "bottom", "right", "left", "top right", "top left", "bottom right", "bottom left")  # where a name
+# may sit around its point, in the order tried
 
-    A text box is about 0.6 x font_px wide per character and 1.2 x font_px high, centred above its point
-    (plotly's "top center"); pixels become data units through the coordinates' extent and the plot's size.
-    Points with priority -inf are never chosen unless in ``always``. Pure and deterministic.
+
+LABEL_GAP_PX = 2.0  # kept free around each name
+LABEL_CANDIDATES = 5000  # at most this many words (by priority) are tried for a name
+
+
+def choose_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
+                  always: Sequence[int] = (), width_px: int = 800, height_px: int = 600,
+                  font_px: float = 12.0) -> np.ndarray:
+    """Indices of the points whose text to write above them on a 2-D map: ``always`` first, then up to
+    ``max_labels`` more by decreasing priority, each only if its text box overlaps none placed so far.
+
+    :func:`place_labels` with names above their points only (see there for the boxes).
+    """
+    placed = place_labels(coords, priorities, texts, max_labels, always, width_px, height_px, font_px, sides=("top",))
+    return np.fromiter(placed, dtype=np.int64, count=len(placed))
+
+
+def place_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequence[str], max_labels: int = 40,
+                 always: Sequence[int] = (), width_px: int = 800, height_px: int = 600, font_px: float = 12.0,
+                 sides: Sequence[str] = SIDES) -> dict[int, str]:
+    """The points whose text to write on a 2-D map, each with the side of its point it sits on (``sides``, tried
+    in order): ``always`` first, then up to ``max_labels`` more by decreasing priority, each on the first side
+    where its text box overlaps none placed so far (skipped when no side is free).
+
+    A text box is about 0.6 x font_px wide per character and 1.2 x font_px high: above its point (plotly's "top
+    center") its centre is 0.6 x font_px + 3 px up, below as far down, right or left of it 6 px beyond the point
+    plus half its width, on a diagonal both up or down and 2 px beyond the point plus half its width. Pixels become data units through the coordinates' extent and the plot's size. An
+    ``always`` point takes its first free side, or the first side when none is free. Points with priority -inf are
+    never chosen unless in ``always``. Pure and deterministic; the dict keeps the order of placing.
     """
     xy = np.asarray(coords, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2:
@@ -69,29 +92,49 @@ def choose_labels(coords: np.ndarray, priorities: Sequence[float], texts: Sequen
     if len(pr) != n or len(texts) != n:
         raise ValueError("coords, priorities and texts must have one entry per point")
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return {}
     span = np.ptp(xy, axis=0) * 1.1  # plotly pads the axis ranges a little
     span[span <= 0] = 1.0
     per_px = span / np.array([width_px, height_px], dtype=np.float64)
+    gap_px = LABEL_GAP_PX
     half_w = np.array([len(t) for t in texts], dtype=np.float64) * 0.3 * font_px * per_px[0] + gap_px * per_px[0]
     half_h = 0.6 * font_px * per_px[1] + gap_px * per_px[1]
-    cx, cy = xy[:, 0], xy[:, 1] + (0.6 * font_px + 3.0) * per_px[1]  # box centre, above the marker
+    lift = (0.6 * font_px + 3.0) * per_px[1]
+    def offsets(i: int, side: str) -> tuple[float, float]:
+        beside = half_w[i] + (6.0 if side in ("right", "left") else 2.0) * per_px[0]
+        return (beside * (("right" in side) - ("left" in side)), lift * (("top" in side) - ("bottom" in side)))
 
-    placed: list[int] = list(dict.fromkeys(int(i) for i in always if 0 <= int(i) < n))
-    forced = set(placed)
-    order = [int(i) for i in np.argsort(-pr, kind="stable")[:max_candidates] if np.isfinite(pr[i]) and i not in forced]
-    px, py, pw = (list(a[placed]) for a in (cx, cy, half_w))
+    px: list[float] = []
+    py: list[float] = []
+    pw: list[float] = []
+
+    def free_side(i: int) -> str | None:
+        for side in sides:
+            dx, dy = offsets(i, side)
+            cx, cy = xy[i, 0] + dx, xy[i, 1] + dy
+            if not px or not np.any((np.abs(np.asarray(px) - cx) < np.asarray(pw) + half_w[i])
+                                    & (np.abs(np.asarray(py) - cy) < 2 * half_h)):
+                return side
+        return None
+
+    def put(i: int, side: str) -> None:
+        dx, dy = offsets(i, side)
+        px.append(xy[i, 0] + dx), py.append(xy[i, 1] + dy), pw.append(half_w[i])
+        placed[i] = side
+
+    placed: dict[int, str] = {}
+    for i in dict.fromkeys(int(i) for i in always if 0 <= int(i) < n):
+        put(i, free_side(i) or sides[0])
+    order = [int(i) for i in np.argsort(-pr, kind="stable")[:LABEL_CANDIDATES] if np.isfinite(pr[i]) and i not in placed]
     chosen = 0
     for i in order:
         if chosen >= max_labels:
             break
-        if px and np.any((np.abs(np.asarray(px) - cx[i]) < np.asarray(pw) + half_w[i])
-                         & (np.abs(np.asarray(py) - cy[i]) < 2 * half_h)):
-            continue
-        placed.append(i)
-        px.append(cx[i]), py.append(cy[i]), pw.append(half_w[i])
-        chosen += 1
-    return np.asarray(placed, dtype=np.int64)
+        side = free_side(i)
+        if side is not None:
+            put(i, side)
+            chosen += 1
+    return placed
 
 
 # ------------------------------------------------------------------------------------------------ clusters
@@ -148,9 +191,30 @@ def kmeans_labels(X: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64)
 
 
+def plane_kmeans_labels(coords: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Cluster labels (0..k-1) of map coordinates by plain (Euclidean) k-means on the map itself.
+
+    For t-SNE and UMAP maps: k-means in the full space finds clusters that those projections may tear apart and
+    scatter over the plane (colours then read as confetti); clustered on the map, each colour is a region.
+    """
+    Y = check_matrix(coords, "The map's coordinates")
+    n = Y.shape[0]
+    k = min(int(k), n)
+    if k <= 1:
+        return np.zeros(n, dtype=np.int64)
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    km = (KMeans(n_clusters=k, n_init=4, random_state=seed) if n < MINIBATCH_FROM
+          else MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed))
+    with one_thread():
+        return np.asarray(km.fit_predict(Y.astype(np.float64)), dtype=np.int64)
+
+
 def name_clusters(X: np.ndarray, words: Sequence[str], k: int, priorities: Sequence[float] | None = None,
-                  n_names: int = 3, seed: int = 0) -> Clusters:
+                  n_names: int = 3, seed: int = 0, on_map: np.ndarray | None = None) -> Clusters:
     """Cluster the rows of ``X`` (cosine k-means) and name each cluster by up to ``n_names`` of its words.
+
+    ``on_map``: cluster these map coordinates instead (:func:`plane_kmeans_labels`); names still come from ``X``.
 
     A name's words are those nearest the cluster's mean direction among its more frequent members (the top
     30 % by ``priorities``, default ``label_priorities(words)``): the most central word is often a rare one
@@ -161,7 +225,7 @@ def name_clusters(X: np.ndarray, words: Sequence[str], k: int, priorities: Seque
     X = np.asarray(X)
     if len(words) != len(X):
         raise ValueError("one word per row of X")
-    raw = kmeans_labels(X, k, seed=seed)
+    raw = kmeans_labels(X, k, seed=seed) if on_map is None else plane_kmeans_labels(on_map, k, seed=seed)
     # renumber by size (ties: first appearance), so colours and names do not depend on k-means' arbitrary order
     ids, first, sizes = np.unique(raw, return_index=True, return_counts=True)
     order = ids[np.lexsort((first, -sizes))]

@@ -226,12 +226,12 @@ def _tsne(Xn: np.ndarray, dims: int, perplexity: float, n_iter: int, seed: int,
     iters = max(int(n_iter), MIN_TSNE_ITER)
     if iters != n_iter:
         log.info("t-SNE iterations raised from %s to %d (the least scikit-learn accepts)", n_iter, iters)
-    _report(progress, 0.0, f"t-SNE: finding each word's {int(3 * perp)} nearest neighbours")
     if tsne_backend() == "openTSNE":
         out = _open_tsne(Xn, dims, perp, iters, seed, progress)
     else:
         from sklearn.manifold import TSNE
 
+        _report(progress, 0.0, f"t-SNE: finding each word's {int(3 * perp)} nearest neighbours")
         with one_thread():
             out = TSNE(n_components=dims, perplexity=perp, max_iter=iters, init="pca", learning_rate="auto",
                        random_state=seed, n_jobs=1).fit_transform(Xn)
@@ -240,6 +240,7 @@ def _tsne(Xn: np.ndarray, dims: int, perplexity: float, n_iter: int, seed: int,
 
 
 def _open_tsne(Xn: np.ndarray, dims: int, perp: float, iters: int, seed: int, progress: ProgressFn | None):
+    _report(progress, 0.0, "t-SNE: starting")  # a new server's first import of openTSNE (and scikit-learn) takes a while
     import openTSNE
 
     # the same schedule as scikit-learn's: an early-exaggeration phase (at most 250 steps), then the rest
@@ -252,9 +253,43 @@ def _open_tsne(Xn: np.ndarray, dims: int, perp: float, iters: int, seed: int, pr
         _report(progress, min(done[0] / iters, 0.999), f"t-SNE: iteration {min(done[0], iters)} of {iters}")
         return False
 
+    affinities = _tsne_affinities(Xn, perp, progress)
     return openTSNE.TSNE(n_components=dims, perplexity=perp, early_exaggeration_iter=early, n_iter=iters - early,
                          initialization="pca", random_state=seed, n_jobs=TSNE_THREADS, verbose=False,
-                         callbacks=tick if progress else None, callbacks_every_iters=every).fit(Xn)
+                         callbacks=tick if progress else None, callbacks_every_iters=every).fit(Xn, affinities)
+
+
+def _tsne_affinities(Xn: np.ndarray, perp: float, progress: ProgressFn | None) -> Any:
+    """openTSNE's perplexity affinities from our own exact neighbours (:func:`knn`, blocks of dot products).
+
+    Left to itself, openTSNE looks for pynndescent on every fit (it imports it just to see whether it is there),
+    and a first import compiles pynndescent's numba code: on a new server the first t-SNE sat for 53 s at "finding
+    each word's 90 nearest neighbours" (500 words; 5 s later on), and longer while the UMAP warm-up compiled the
+    same code. Our exact search on unit rows takes milliseconds for the words a t-SNE map may have, and reports
+    its blocks; the neighbours are the ones scikit-learn's exact search (openTSNE's choice under 1,000 points)
+    finds, with the same Euclidean distances.
+    """
+    from openTSNE.affinity import PerplexityBasedNN
+    from openTSNE.nearest_neighbors import PrecomputedNeighbors
+
+    n = Xn.shape[0]
+    k = min(n - 1, int(3 * perp))
+    X = np.asarray(Xn, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", X, X).astype(np.float64)
+    idx = np.empty((n, k), dtype=np.int64)
+    dist = np.empty((n, k), dtype=np.float64)
+    block = 1024
+    for s in range(0, n, block):
+        _report(progress, 0.0, f"t-SNE: each word's {k} nearest neighbours ({min(s + block, n):,} of {n:,} words)")
+        d2 = sq[s:s + block, None] + sq[None, :] - 2.0 * (X[s:s + block] @ X.T)
+        d2[np.arange(len(d2)), np.arange(s, s + len(d2))] = np.inf  # not its own neighbour
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        pd2 = np.take_along_axis(d2, part, 1)
+        order = np.argsort(pd2, axis=1, kind="stable")
+        idx[s:s + block] = np.take_along_axis(part, order, 1)
+        dist[s:s + block] = np.sqrt(np.maximum(np.take_along_axis(pd2, order, 1), 0.0))
+    _report(progress, 0.0, "t-SNE: how strongly each word holds its neighbours (perplexity)")
+    return PerplexityBasedNN(knn_index=PrecomputedNeighbors(idx, dist), perplexity=perp, n_jobs=TSNE_THREADS)
 
 
 def knn(Xn: np.ndarray, k: int, queries: np.ndarray | None = None, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -296,6 +331,7 @@ class _TqdmSink:
 
 
 _UMAP_IMPORT = threading.Lock()
+_UMAP_DONE: list[Any] = []  # umap-learn once an import of it has finished (see _import_umap)
 
 
 _CACHED_PACKAGES = ("umap", "pynndescent")  # whose numba functions are compiled once per install, not per process
@@ -315,9 +351,11 @@ def _import_umap() -> Any:
     for decorations made by umap's and pynndescent's own modules (:data:`_CACHED_PACKAGES`): another thread that
     defines a numba function meanwhile gets numba's decorator unchanged.
     """
-    if sys.modules.get("umap") is not None:
-        return sys.modules["umap"]
+    if _UMAP_DONE:  # not sys.modules: a module there may be half imported by the warm-up thread (issue 24's
+        return _UMAP_DONE[0]  # screenshots: "partially initialized module 'umap' has no attribute 'UMAP'")
     with _UMAP_IMPORT:
+        if _UMAP_DONE:
+            return _UMAP_DONE[0]
         try:
             import numba
         except ImportError:
@@ -343,6 +381,7 @@ def _import_umap() -> Any:
         finally:
             if plain is not None:
                 numba.njit = plain
+        _UMAP_DONE.append(umap)
     return umap
 
 

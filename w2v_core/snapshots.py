@@ -73,10 +73,13 @@ class SnapshotRecorder(Callback):
     """
 
     def __init__(self, max_words: int = 2000, max_snapshots: int = 40, every: float = 0.02,
-                 max_bytes: int = 64 * 2**20):
+                 max_bytes: int = 64 * 2**20, on_frame: Callable[..., None] | None = None):
         if max_words < 2 or max_snapshots < 4 or not 0 < every <= 1:
             raise ValueError("max_words >= 2, max_snapshots >= 4 and 0 < every <= 1")
         self.max_words, self.max_snapshots, self.max_bytes = max_words, max_snapshots, max_bytes
+        # told (vectors, fraction, epoch, loss, epoch_end) of every snapshot taken: a training process sends them to
+        # the server, whose own recorder keeps them (begin + add) for the live map and the replay file
+        self.on_frame = on_frame
         self.first_every = self.every = every  # share of the run between snapshots; doubles when memory is full
         self._lock = threading.Lock()
         self._frames: list[tuple[np.ndarray, float, int, float, bool]] = []
@@ -89,14 +92,22 @@ class SnapshotRecorder(Callback):
     # ----- the callback ------------------------------------------------------------------------------
     def on_train_begin(self, info: dict[str, Any]) -> None:
         words = list(info["words"])[: self.max_words]
-        self._words, self._rows, self._copy_vectors = tuple(words), np.arange(len(words)), info["copy_vectors"]
-        self._epochs = int(info.get("epochs", 0))
+        self._rows, self._copy_vectors = np.arange(len(words)), info["copy_vectors"]
         first = self._copy_vectors(self._rows)
-        self._cap = max(4, min(self.max_snapshots, self.max_bytes // max(first.nbytes, 1)))
+        self.begin(words, int(info.get("epochs", 0)), first.nbytes)
+        self._add(first, 0.0, 0, math.nan, False)
+
+    def begin(self, words: Sequence[str], epochs: int, frame_bytes: int) -> None:
+        """Start a run's record: its top ``words`` (at most ``max_words``), and the size of one snapshot."""
         with self._lock:
+            self._words, self._epochs = tuple(words)[: self.max_words], int(epochs)
+            self._cap = max(4, min(self.max_snapshots, self.max_bytes // max(int(frame_bytes), 1)))
             self._frames = []
             self.every = self._next = self.first_every
-        self._add(first, 0.0, 0, math.nan, False)
+
+    def add(self, vectors: np.ndarray, fraction: float, epoch: int, loss: float, epoch_end: bool) -> None:
+        """Keep a snapshot another recorder took (``on_frame``), as that recorder kept it."""
+        self._add(vectors, fraction, epoch, loss, epoch_end, tell=False)
 
     def on_batch_end(self, progress: Progress) -> None:
         self._last = (progress.fraction, progress.epoch, progress.smoothed_loss)
@@ -114,7 +125,10 @@ class SnapshotRecorder(Callback):
         self._add(self._copy_vectors(self._rows), fraction, epoch, loss, last_end)
 
     # ----- bounded memory ----------------------------------------------------------------------------
-    def _add(self, vectors: np.ndarray, fraction: float, epoch: int, loss: float, epoch_end: bool) -> None:
+    def _add(self, vectors: np.ndarray, fraction: float, epoch: int, loss: float, epoch_end: bool,
+             tell: bool = True) -> None:
+        if tell and self.on_frame is not None:
+            self.on_frame(vectors, float(fraction), int(epoch), float(loss), bool(epoch_end))
         with self._lock:
             if self._frames and fraction <= self._frames[-1][1]:  # same point of the run: the newer copy wins
                 self._frames.pop()

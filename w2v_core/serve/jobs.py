@@ -1,10 +1,16 @@
-"""A training run in a background thread, with progress the app can poll.
+"""A training run in the background, with progress the app can poll.
 
 The app cannot block a page while a model trains, and a worker thread must never touch Streamlit. So a
-:class:`TrainingJob` owns a thread that loads the corpus, runs a :class:`~w2v_core.training.Trainer` with a
-callback that writes progress into the job (behind a lock), and saves the model when training ends. The page
-reads :meth:`TrainingJob.state` (a copy of the job's :class:`JobState`) as often as it likes (``@st.fragment(run_every=...)``). Stopping sets the
-trainer's stop event; whatever was learnt up to then is still saved ("keeps what was learnt").
+:class:`TrainingJob` owns a thread that waits for a training slot, then runs the training in a process of its own
+(``trainproc.py``: its own GIL, so page runs in the server no longer slow it down; ``W2V_TRAIN_PROCESS=0`` trains in
+the thread instead). The child loads the corpus, runs a :class:`~w2v_core.training.Trainer` and reports its
+progress over a pipe; the job's thread copies each report into the job (behind a lock) and decides where the model
+is saved (the disk quotas live in the server), and the child saves it there. A job given an already loaded corpus
+or its own loader (tests) trains in the thread, as does any job when no process can be started. The page reads
+:meth:`TrainingJob.state` (a copy of the job's :class:`JobState`) as often as it likes
+(``@st.fragment(run_every=...)``). Stopping sets the trainer's stop event (in the child: a message); whatever was
+learnt up to then is still saved ("keeps what was learnt"). A child that dies fails the job with one sentence, and
+what it was writing is removed (``store.repair_models_dir``).
 
 Each browser session keeps its own job objects, so two people training at once never see each other's losses.
 A browser refresh starts a new session, though, so started jobs are also kept in a small process-wide registry
@@ -23,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import os
 import re
 import secrets
@@ -37,14 +42,16 @@ from w2v_core.continuation import make_trainer
 from w2v_core.errors import W2VError
 from w2v_core.models import ModelConfig
 from w2v_core.serve import quota  # noqa: F401 - also installs the corpus cache's quota (corpus_cache.set_reserve)
-from w2v_core.snapshots import SnapshotRecorder, save_snapshots
-from w2v_core.training import Callback, Progress, TrainConfig, Trainer, TrainResult
+from w2v_core.serve import trainproc
+from w2v_core.serve.relay import MAX_POINTS, ChildRelay, ProgressRecorder  # noqa: F401 - MAX_POINTS was here
+from w2v_core.serve.slots import JobQueue, max_concurrent_jobs  # noqa: F401 - they were defined here: still found here
+from w2v_core.snapshots import SnapshotRecorder
+from w2v_core.training import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "loading", "running", "saving", "done", "stopped", "failed")
 ACTIVE = ("pending", "loading", "running", "saving")
-MAX_POINTS = 4000  # loss reports kept for the chart (older ones thinned), so a long run stays cheap to draw
 # "watch it learn": the top words' vectors at points of the run, saved beside the model (about 10 MB at dim 100)
 SNAPSHOT_WORDS, SNAPSHOT_FRAMES, SNAPSHOT_BYTES = 1000, 24, 16 * 2**20
 KEEP_FINISHED_S = 30 * 60  # a finished job stays reachable by its id this long (a refresh shows its result)
@@ -98,70 +105,31 @@ def default_name(corpus_source: str, mc: ModelConfig, epochs: int) -> str:
     return f"{mc.arch}{loss}-{src}-d{mc.dim}-w{mc.window}-e{epochs}"
 
 
-class _Recorder(Callback):
-    """Copies the trainer's progress into a job's state (called from the training thread, under the job's lock)."""
-
-    def __init__(self, lock: threading.Lock, state: JobState):
-        self._lock, self._state = lock, state
-
-    def on_train_begin(self, info: dict[str, Any]) -> None:
-        with self._lock:
-            st = self._state
-            st.info = {k: v for k, v in info.items() if k not in ("words", "copy_vectors")}  # figures only
-            st.status = "running"
-            st.epochs = int(info.get("epochs", st.epochs))
-            st.message = f"training on {info.get('train_tokens', 0):,} tokens, {info.get('vocab_size', 0):,} words"
-
-    def _update(self, p: Progress) -> None:
-        st = self._state
-        st.fraction = float(p.fraction)
-        st.epoch, st.epochs = int(p.epoch), int(p.epochs)
-        st.words_done, st.total_words = int(p.words_done), int(p.total_words)
-        st.words_per_sec = float(p.words_per_sec)
-        st.eta = float(p.eta) if math.isfinite(p.eta) else None
-        st.elapsed = float(p.elapsed)
-        st.lr = float(p.lr)
-
-    def on_batch_end(self, p: Progress) -> None:
-        with self._lock:
-            self._update(p)
-            st = self._state
-            st.loss, st.smoothed_loss = float(p.loss), float(p.smoothed_loss)
-            st.message = f"epoch {p.epoch}/{p.epochs}"
-            st.batch_losses.append({"x": round(p.fraction * p.epochs, 5), "loss": float(p.loss),
-                                    "smoothed": float(p.smoothed_loss)})
-            if len(st.batch_losses) > MAX_POINTS:  # keep every other old point: the curve's shape survives
-                half = len(st.batch_losses) // 2
-                st.batch_losses = st.batch_losses[:half:2] + st.batch_losses[half:]
-
-    def on_epoch_end(self, epoch: int, epoch_loss: float, p: Progress) -> None:
-        with self._lock:
-            self._update(p)
-            self._state.epoch_losses.append({"epoch": int(epoch), "loss": float(epoch_loss)})
-
-    def on_epoch_retry(self, epoch: int, message: str) -> None:
-        """The epoch blew up and starts again: drop its points from the chart and say what happened."""
-        with self._lock:
-            st = self._state
-            st.batch_losses = [b for b in st.batch_losses if b["x"] <= epoch - 1]
-            st.epoch_losses = [e for e in st.epoch_losses if e["epoch"] < epoch]
-            st.retries.append(message)
-            st.message = message
+def train_in_process() -> bool:
+    """Whether jobs train in a process of their own (the default) or in the server's thread (``W2V_TRAIN_PROCESS=0``)."""
+    return os.environ.get("W2V_TRAIN_PROCESS", "1").strip() not in ("0", "false", "no", "off")
 
 
 class TrainingJob:
-    """One training run: corpus -> Trainer -> saved model folder, in a daemon thread.
+    """One training run: corpus -> Trainer -> saved model folder, in a daemon thread (and a child process).
 
-    ``corpus`` may be given already loaded (tests, or a page that has it cached); otherwise the thread loads
-    ``corpus_config`` itself, so tokenising a large corpus never blocks a page either.
+    ``corpus`` may be given already loaded (tests, or a page that has it cached); otherwise the run loads
+    ``corpus_config`` itself, so tokenising a large corpus never blocks a page either. ``process``: train in a
+    process of its own (None: :func:`train_in_process`, unless ``corpus`` or ``loader`` is given: those live in
+    this process, so the run stays in the thread).
     """
 
     def __init__(self, corpus_config=None, model_config: ModelConfig = ModelConfig(),
                  train_config: TrainConfig = TrainConfig(), *, corpus=None, name: str | None = None,
                  root: str | Path | None = None, uploads: str | Path | None = None,
-                 loader: Callable[[Any], Any] | None = None, parent: str | Path | None = None):
+                 loader: Callable[[Any], Any] | None = None, parent: str | Path | None = None,
+                 process: bool | None = None):
         if corpus is None and corpus_config is None:
             raise ValueError("give a corpus or a corpus_config")
+        if process and (corpus is not None or loader is not None):
+            raise ValueError("a loaded corpus or a loader cannot go to another process")
+        self.process = (train_in_process() and corpus is None and loader is None) if process is None else process
+        self._child: trainproc.Child | None = None  # the training process, while it runs
         self.corpus_config = corpus_config
         self.model_config = model_config
         self.train_config = train_config
@@ -200,6 +168,9 @@ class TrainingJob:
         with self._lock:
             if self._state.active:
                 self._state.message = "stopping ..."
+            child = self._child
+        if child is not None:
+            child.send("stop")  # it stops at the next batch and reports what it kept
         QUEUE.wake()  # a queued job wakes up and leaves the queue
 
     def join(self, timeout: float | None = None) -> bool:
@@ -208,6 +179,12 @@ class TrainingJob:
             self._thread.join(timeout)
             return not self._thread.is_alive()
         return True
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The id of the process this run trains in, while it runs there; None otherwise."""
+        with self._lock:
+            return self._child.proc.pid if self._child is not None else None
 
     @property
     def stop_requested(self) -> bool:
@@ -294,6 +271,44 @@ class TrainingJob:
             QUEUE.release(self)
 
     def _run_in_slot(self) -> None:
+        if self.process and self._run_in_child():
+            return
+        self.process = False  # no process could be started: this thread trains
+        self._train_here()
+
+    def _run_in_child(self) -> bool:
+        """Train in a process of its own, relaying its reports into the job; False if it could not be started."""
+        self._set(status="loading", message="starting the training process ...")
+        try:
+            child = trainproc.Child.start(trainproc.job_spec(self))
+        except OSError as e:
+            log.warning("no training process could be started (%s): training in the server's thread", e)
+            return False
+        with self._lock:
+            self._child = child
+        if self._stop.is_set():  # stopped before the child was there to be told
+            child.send("stop")
+        relay = ChildRelay(self, child)
+        try:
+            for head, payload in child.messages():
+                relay.handle(head, payload)
+        except Exception as e:  # noqa: BLE001 - a bug here: the run must still end, and say so
+            log.exception("relaying the training process's reports failed")
+            relay.fail(f"Training crashed unexpectedly: {type(e).__name__}: {e}")
+        finally:
+            with self._lock:
+                self._child = None
+            code = child.close()
+            relay.release()
+        if not relay.ready:
+            log.warning("the training process ended before it started (exit status %s): training in the server's "
+                        "thread", code)
+            return False
+        if not relay.ended:
+            relay.died(code)
+        return True
+
+    def _train_here(self) -> None:
         try:
             corpus = self._corpus
             if corpus is None:
@@ -311,7 +326,7 @@ class TrainingJob:
                 return
             self._set(status="running", message="building the vocabulary ...")
             trainer = make_trainer(self.parent, corpus, self.model_config, self.train_config,
-                                   [_Recorder(self._lock, self._state), self.recorder], self._stop)
+                                   [ProgressRecorder(self._lock, self._state), self.recorder], self._stop)
             result = trainer.train()
             self._finish(result)
         except W2VError as e:
@@ -319,9 +334,7 @@ class TrainingJob:
             self._set(status="failed", error=self._public(str(e)), error_kind=type(e).__name__, message="failed",
                       finished=time.time())
         except MemoryError:
-            self._set(status="failed", error="Out of memory: use a smaller corpus, a smaller dimension, a larger "
-                                             "min count or negative sampling instead of the full softmax.",
-                      message="failed", finished=time.time())
+            self._set(status="failed", error=trainproc.OUT_OF_MEMORY, message="failed", finished=time.time())
         except Exception as e:  # a bug: still tell the user instead of spinning forever
             log.exception("training crashed")
             self._set(status="failed", error=self._public(f"Training crashed unexpectedly: {type(e).__name__}: {e}"),
@@ -360,36 +373,59 @@ class TrainingJob:
         from w2v_core import store
 
         summary = dict(result.summary)
+        target = self._save_target(summary, bool(result.history.get("batch")), result.corpus_info.get("name", "corpus"),
+                                   lambda: store.model_size_bound(result.vectors, result.tensors(), self.recorder.nbytes()))
+        if target is None:
+            return
+        try:
+            path = result.save(target.path, name=target.name)
+            trainproc.save_replay(path, self.recorder)
+        finally:
+            target.release()
+        self._saved(path, summary, target)
+
+    def _save_target(self, summary: dict[str, Any], batches: bool, corpus_name: str,
+                     size: Callable[[], int]) -> "_Target | None":
+        """Where the finished run's model goes, with room made for its ``size()`` bytes under the models quota
+        BEFORE it is written; None when nothing is to be saved (the job's state then says why)."""
+        from w2v_core import store
+
         stopped = bool(summary.get("stopped"))
         with self._lock:
-            learnt = self._state.words_done > 0 or bool(result.history.get("batch"))
+            learnt = self._state.words_done > 0 or batches
         if stopped and not learnt:
             self._set(status="stopped", summary=summary, message="stopped before the first batch; nothing to save",
                       finished=time.time())
-            return
+            return None
         self._set(status="saving", message="saving the model ...", summary=summary)
         root = Path(self.root) if self.root is not None else store.models_dir()
-        name = self.name or default_name(getattr(self.corpus_config, "source", None) or
-                                         result.corpus_info.get("name", "corpus"),
+        name = self.name or default_name(getattr(self.corpus_config, "source", None) or corpus_name,
                                          self.model_config, self.train_config.epochs)
         if stopped:
             name += "-stopped"
         keep = [k for k in (self.corpus_config and self.corpus_config.source, self.parent) if k]  # parent: ours
-        try:  # room for the model within the models quota BEFORE it is written (QuotaFull: nothing is saved)
-            evicted = [str(p) for p in quota.reserve(
-                "models", root, store.model_size_bound(result.vectors, result.tensors(), self.recorder.nbytes()), keep,
-                what="The trained model")]
+        try:  # QuotaFull: nothing is saved
+            evicted = [str(p) for p in quota.reserve("models", root, size(), keep, what="The trained model")]
         except quota.QuotaFull as e:
             self._set(status="failed", error=str(e), message="failed", finished=time.time())
-            return
-        path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
-        path = result.save(path, name=name)
-        _save_snapshots(path, self.recorder)
+            return None
+        _SAVING.acquire()  # until it is written, no other run may be given the same free folder
         try:
-            evicted += [str(p) for ps in quota.enforce(models_folder=root, uploads_folder=self.uploads,
-                                                       keep=keep + [path]).values() for p in ps]
+            path, name = store.new_model_slot(root, name)  # unique: a second run with the same settings is name-2
+        except BaseException:
+            _SAVING.release()
+            raise
+        return _Target(Path(path), name, root, keep, evicted)
+
+    def _saved(self, path: Path, summary: dict[str, Any], target: "_Target") -> None:
+        """The model is in its folder: enforce the disk quotas (never removing it) and say it is saved."""
+        evicted = list(target.evicted)
+        try:
+            evicted += [str(p) for ps in quota.enforce(models_folder=target.root, uploads_folder=self.uploads,
+                                                       keep=target.keep + [path]).values() for p in ps]
         except Exception:  # noqa: BLE001 - the model is saved; a quota problem must not turn that into a failure
             log.exception("enforcing the disk quotas failed")
+        stopped = bool(summary.get("stopped"))
         with self._lock:
             st = self._state
             st.path = str(path)
@@ -404,6 +440,26 @@ class TrainingJob:
                           if stopped
                           else "finished and saved")
             st.finished = time.time()
+
+
+_SAVING = threading.Lock()  # held from choosing a new model's folder until it is written
+
+
+@dataclass
+class _Target:
+    """Where a finished run's model is being saved (``_SAVING`` is held until :meth:`release`)."""
+
+    path: Path
+    name: str
+    root: Path
+    keep: list
+    evicted: list[str]
+    held: bool = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            _SAVING.release()
 
 
 MAX_ACTIVE_PER_WORKSPACE = 2  # shared mode: runs one visitor may have waiting or training at once
@@ -443,102 +499,6 @@ def run_to_end(corpus_config, model_config: ModelConfig, train_config: TrainConf
     if s.status != "done" or s.path is None:
         raise W2VError(s.error or f"The run did not finish ({s.message}).")
     return Path(s.path)
-
-
-def _save_snapshots(path: Path, recorder: SnapshotRecorder) -> None:
-    """Save what the recorder kept into the model folder; a failure costs only the Map's replay, never the model."""
-    try:
-        snaps = recorder.snapshots()
-        if snaps is not None and len(snaps) >= 2:
-            save_snapshots(path, snaps)
-    except Exception:  # noqa: BLE001 - the model is saved; its replay is a bonus
-        log.exception("saving the training snapshots failed")
-
-
-# ---------------------------------------------------------------------------------------------- the queue
-
-
-def max_concurrent_jobs() -> int:
-    """Training runs allowed at once on this server (``W2V_MAX_JOBS``; read on every check, so it can change)."""
-    from w2v_core.settings import get_settings
-
-    return get_settings().max_jobs
-
-
-class JobQueue:
-    """Training slots shared by every session's jobs, handed out first come, first served.
-
-    A job's thread waits on the condition until it is at the head of the queue and a slot is free (or it is
-    stopped); finishing a job or stopping a waiting one wakes the others. ``limit`` is read on every check.
-    """
-
-    def __init__(self, limit: Callable[[], int] = max_concurrent_jobs):
-        self._limit = limit
-        self._slots = threading.Condition()
-        self._waiting: list[TrainingJob] = []  # first come, first served
-        self._running: set[TrainingJob] = set()
-
-    def running(self) -> int:
-        """How many runs hold a slot now (loading, training or saving)."""
-        with self._slots:
-            return len(self._running)
-
-    def queued(self) -> int:
-        """How many runs are waiting for a slot."""
-        with self._slots:
-            return len(self._waiting)
-
-    def active_in(self, root: str | Path) -> int:
-        """How many runs saving into the models folder ``root`` are waiting or hold a slot."""
-        real = os.path.realpath(root)
-        with self._slots:
-            return sum(1 for j in [*self._waiting, *self._running]
-                       if j.root is not None and os.path.realpath(j.root) == real)
-
-    def enqueue(self, job: TrainingJob) -> None:
-        """Put ``job`` at the back of the line (its thread then calls :meth:`wait_for_slot`)."""
-        with self._slots:
-            self._waiting.append(job)
-            self._show_positions()
-
-    def wait_for_slot(self, job: TrainingJob) -> bool:
-        """Block until ``job`` (enqueued) may run (True) or was stopped while waiting (False)."""
-        with self._slots:
-            try:
-                while not job.stop_requested:
-                    if self._waiting[0] is job and len(self._running) < self._limit():
-                        self._running.add(job)
-                        return True
-                    # the timeout also notices a raised W2V_MAX_JOBS (positions change only in enqueue and leave)
-                    self._slots.wait(timeout=1.0)
-                return False
-            finally:
-                self.leave(job)
-
-    def leave(self, job: TrainingJob) -> None:
-        """Take ``job`` out of the line (if it is in it) and tell the others where they now stand."""
-        with self._slots:
-            if job in self._waiting:
-                self._waiting.remove(job)
-            job.set_queue_position(None)
-            self._show_positions()
-            self._slots.notify_all()
-
-    def release(self, job: TrainingJob) -> None:
-        """``job`` has finished: its slot goes to the next in line."""
-        with self._slots:
-            self._running.discard(job)
-            self._slots.notify_all()
-
-    def wake(self) -> None:
-        """Wake the waiting threads (a job was stopped: if it was waiting, it leaves the line)."""
-        with self._slots:
-            self._slots.notify_all()
-
-    def _show_positions(self) -> None:
-        """Tell every waiting job where it stands (called with the condition held)."""
-        for i, job in enumerate(self._waiting, 1):
-            job.set_queue_position(i)
 
 
 # ---------------------------------------------------------------------------------------------- registry
