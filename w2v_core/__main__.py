@@ -22,8 +22,20 @@ from w2v_core.errors import W2VError
 EXIT_USER_ERROR = 2
 
 
+_ONE_LINE = None  # distributed.OneLine of a rank of a distributed run: its one error line
+
+
 def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr, flush=True)
+
+
+def _fail(msg: str, code: int) -> int:
+    """Print the one error line (a rank of a distributed run: unless SIGTERM printed its own) and return ``code``."""
+    if _ONE_LINE is None:
+        _err(msg)
+    else:
+        _ONE_LINE.say(f"error: {msg}", code)
+    return code
 
 
 def _positive_int(name: str):
@@ -230,13 +242,15 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def _join_run(a: argparse.Namespace):
     """This process's place in the torchrun run (``distributed.DistContext``); SIGTERM (torchrun stopping the
-    ranks that are left when one dies) ends it with one line."""
+    ranks that are left when one dies) ends it with one line, and one line only (``distributed.OneLine``)."""
+    global _ONE_LINE
     from w2v_core import distributed
 
     ctx = distributed.start(a.device, a.sync_every or distributed.DEFAULT_SYNC_EVERY, a.sync_combine,
                             a.dist_timeout or distributed.DEFAULT_TIMEOUT)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, distributed.on_terminate(ctx.rank, ctx.world))
+        _ONE_LINE = distributed.OneLine(ctx.rank, ctx.world)
+        signal.signal(signal.SIGTERM, _ONE_LINE.on_terminate)
     return ctx
 
 
@@ -251,12 +265,9 @@ def _first_local(ctx, load):
     """``load()``; in a distributed run the node's local rank 0 first, the other ranks after it."""
     if ctx is None:
         return load()
-    if ctx.local_rank == 0:
-        value = load()
-        ctx.barrier()
-        return value
-    ctx.barrier()
-    return load()
+    from w2v_core import distributed
+
+    return distributed.first_local(ctx, load)
 
 
 _MODEL_ARGS = ("arch", "loss", "dim", "window", "negative", "min_count", "sample", "max_vocab", "subwords", "min_n",
@@ -343,18 +354,15 @@ def main(argv: list[str] | None = None) -> int:
         return {"train": cmd_train, "neighbors": cmd_neighbors, "evaluate": cmd_evaluate,
                 "export": cmd_export}[args.cmd](args)
     except W2VError as e:
-        _err(str(e).replace("\n", " "))
-        return EXIT_USER_ERROR
+        return _fail(str(e).replace("\n", " "), EXIT_USER_ERROR)
     except KeyboardInterrupt:
-        _err("interrupted; nothing was saved.")
-        return 130
+        return _fail("interrupted; nothing was saved.", 130)
     except MemoryError:
-        _err("out of memory: use a smaller corpus (--max-tokens), a smaller --dim or a larger --min-count.")
-        return EXIT_USER_ERROR
+        return _fail("out of memory: use a smaller corpus (--max-tokens), a smaller --dim or a larger --min-count.",
+                     EXIT_USER_ERROR)
     except OSError as e:  # a full disk, a folder that became read-only: say which, in one line
         where = f" ({e.filename})" if e.filename else ""
-        _err(f"{e.strerror or e}{where}: free some space or choose another folder.")
-        return EXIT_USER_ERROR
+        return _fail(f"{e.strerror or e}{where}: free some space or choose another folder.", EXIT_USER_ERROR)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ rank saw between syncs is summed over the ranks (so the progress reports, the di
 take the same decision on every rank, from the same numbers), and rank 0 writes the log and the model folder.
 A rank that dies or stops answering within the timeout ends the run on every other rank with one
 :class:`~w2v_core.errors.W2VError`; under torchrun, which stops the survivors with SIGTERM when one rank dies,
-:func:`on_terminate` turns that signal into the same one line. Nothing is saved then.
+:class:`OneLine` turns that signal into the same one line (one line a rank, whichever comes first). Nothing is
+saved then.
 
 Backends: gloo on CPUs, NCCL on GPUs (rank r on GPU ``LOCAL_RANK`` of its node). See README "More than one
 machine" for the commands and ``benchmarks/bench_distributed.py`` for the speed, quality and bytes per sync.
@@ -27,6 +28,7 @@ import datetime
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -41,6 +43,7 @@ COMBINE = ("sum", "mean")
 DEFAULT_SYNC_EVERY = 50_000  # words per rank between syncs
 DEFAULT_TIMEOUT = 300.0  # seconds a collective may wait for the other ranks
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+HEARTBEAT = 0.5  # seconds between two "still reading the corpus?" all-reduces (``first_local``)
 
 
 @dataclass
@@ -135,16 +138,96 @@ def collective(ctx: DistContext, fn, *args, **kw):
                        f"not answer within {ctx.timeout:g} s, so the run stopped and nothing was saved.") from None
 
 
-def on_terminate(rank: int, world: int):
-    """A SIGTERM handler for a rank: torchrun sends SIGTERM to the surviving ranks when one of them dies. It prints
-    one line and ends the process at once (no model is saved: only a finished run saves)."""
+class OneLine:
+    """A rank's one error line, whichever comes first: the run's own error (a lost rank, a bad setting, ...) or the
+    SIGTERM torchrun sends the surviving ranks when one of them dies.
 
-    def handler(signum, frame):
-        print(f"error: Rank {rank} of {world} was stopped (another rank died, or torchrun was stopped): the run "
-              "ended and nothing was saved.", file=sys.stderr, flush=True)
-        os._exit(3)
+    Both run in the main thread (Python runs a signal handler there, between two bytecodes), so the signal may come
+    while the error line is being printed, or after it while the process ends: the handler then lets the line out
+    and ends the process quietly with the error's status. A SIGTERM before any error prints the "stopped" line and
+    ends the process at once with status 3 (no model is saved: only a finished run saves).
+    """
 
-    return handler
+    def __init__(self, rank: int, world: int):
+        self.rank, self.world = rank, world
+        self.code: int | None = None  # the exit status of the line already printed
+        self._busy = False  # printing it now
+        self._pending = False  # a SIGTERM came while it was printed
+
+    def say(self, line: str, code: int) -> None:
+        """Print ``line`` on stderr unless a line was printed already."""
+        if self.code is not None:
+            return
+        self._busy = True
+        print(line, file=sys.stderr, flush=True)
+        self.code = code
+        self._busy = False
+        if self._pending:
+            os._exit(code)
+
+    def on_terminate(self, signum, frame) -> None:
+        """The SIGTERM handler."""
+        if self._busy:
+            self._pending = True
+            return
+        if self.code is None:
+            self.say(f"error: Rank {self.rank} of {self.world} was stopped (another rank died, or torchrun was "
+                     "stopped): the run ended and nothing was saved.", 3)
+        os._exit(self.code if self.code is not None else 3)
+
+
+def first_local(ctx: DistContext, load):
+    """``load()`` on the node's local rank 0 first (it fills the corpus cache), then on the node's other ranks (they
+    read the cache).
+
+    While a first rank reads (tokenizing a large corpus takes minutes) every rank meets the others in a small
+    all-reduce each ``HEARTBEAT`` seconds, the first rank from a thread: the timeout bounds how long a rank may not
+    answer, not how long the corpus takes. A first rank whose load fails raises its own error, the others one line.
+    """
+    if ctx.local_rank != 0:
+        if _heartbeats(ctx, {"loading": False, "failed": False}):
+            raise W2VError("Another rank could not read the corpus (its message is in that rank's output); the run "
+                           "stopped and nothing was saved.")
+        return load()
+    state = {"loading": True, "failed": False}
+    beat = threading.Thread(target=_beat, args=(ctx, state), name="w2v-heartbeat", daemon=True)
+    beat.start()
+    try:
+        value = load()
+    except BaseException:
+        state["failed"] = True
+        raise
+    finally:
+        state["loading"] = False
+        beat.join()
+    if "error" in state:
+        raise state["error"]
+    if state["others_failed"]:
+        raise W2VError("Another rank could not read the corpus (its message is in that rank's output); the run "
+                       "stopped and nothing was saved.")
+    return value
+
+
+def _beat(ctx: DistContext, state: dict) -> None:
+    try:
+        state["others_failed"] = _heartbeats(ctx, state)
+    except W2VError as e:
+        state["error"] = e
+
+
+def _heartbeats(ctx: DistContext, state: dict) -> int:
+    """All-reduce (ranks still loading, ranks that failed) every ``HEARTBEAT`` s until none loads; how many failed."""
+    dev = torch.device("cuda", ctx.local_rank) if ctx.device == "cuda" else torch.device("cpu")
+    while True:
+        loading = float(state["loading"])  # read first: a failed load sets "failed" before it clears "loading"
+        flags = torch.tensor([loading, float(state["failed"])], dtype=torch.float64, device=dev)
+        collective(ctx, dist.all_reduce, flags)
+        loading, failed = flags.tolist()
+        if loading == 0:
+            if failed:  # every rank has the news before the failed one ends (and closes its sockets)
+                collective(ctx, dist.barrier)
+            return int(failed)
+        time.sleep(HEARTBEAT)
 
 
 def shard(chunks: list, ctx: DistContext) -> tuple[list, list[int]]:
