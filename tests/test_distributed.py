@@ -184,12 +184,14 @@ def test_a_rank_says_one_error_line_whenever_torchruns_sigterm_comes(when, code,
 
 _SLOW_LOAD = """
 import sys, time
+from pathlib import Path
 from w2v_core import distributed
 from w2v_core.errors import W2VError
 
 ctx = distributed.start("cpu", timeout=3)
+said = []  # each rank writes its own file: the ranks' stdout lines would interleave
 # the first rank reads for 8 s; the others then read what it cached (at once)
-print("loaded", distributed.first_local(ctx, lambda: time.sleep(8 if ctx.rank == 0 else 0) or ctx.rank), flush=True)
+said.append(f"loaded {distributed.first_local(ctx, lambda: time.sleep(8 if ctx.rank == 0 else 0) or ctx.rank)}")
 
 
 def bad():
@@ -201,7 +203,8 @@ def bad():
 try:
     distributed.first_local(ctx, bad)
 except W2VError as e:
-    print("rank", ctx.rank, "error:", e, flush=True)
+    said.append(f"error: {e}")
+Path(sys.argv[1], f"rank{ctx.rank}.txt").write_text("\\n".join(said))
 ctx.close()
 """
 
@@ -212,12 +215,13 @@ def test_a_corpus_read_longer_than_the_timeout_does_not_stop_the_waiting_ranks(t
     script = tmp_path / "slow_load.py"
     script.write_text(_SLOW_LOAD)
     head = _torchrun()[:_torchrun().index("-m")]
-    r = subprocess.run(head + [str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    r = subprocess.run(head + [str(script), str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert sorted(line for line in r.stdout.splitlines() if line.startswith("loaded")) == ["loaded 0", "loaded 1"]
-    assert "rank 0 error: no such corpus" in r.stdout
-    assert "rank 1 error: Another rank could not read the corpus" in r.stdout
+    said = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in (0, 1)]
+    assert said[0] == ["loaded 0", "error: no such corpus"]
+    assert said[1][0] == "loaded 1" and said[1][1].startswith("error: Another rank could not read the corpus")
+    assert len(said[1]) == 2
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="the bench reads the bytes written from /proc (Linux)")
