@@ -69,7 +69,7 @@ def test_the_first_values_are_the_showcase_ones_and_come_back_on_reset():
     assert at.slider(key="train_epochs").value == showcase.FIRST_RUN["epochs"]
     assert at.slider(key="train_window").value == showcase.FIRST_RUN["window"]
     at.slider(key="train_epochs").set_value(2).run()
-    at.select_slider(key="train_dim").set_value(dim).run()
+    at.select_slider(key="train_dim").set_value(10).run()
     at.selectbox(key="corpus_source").set_value("lee").run()
     assert not any("bundled Wikipedia sample in under half a minute" in i.value for i in at.info)  # not its corpus
     at.button(key="train_reset").click().run()
@@ -201,7 +201,7 @@ def test_the_corpus_chosen_on_the_corpus_page_is_the_one_train_uses():
     assert at.button(key="train_start").label == "Train"  # now on the Train page, with the same choice
     at.switch_page("pages/train.py").run()  # (AppTest's next runs stay on the page it last switched to)
     assert at.selectbox(key="corpus_source").value == "lee" and at.slider(key="corpus_min_count").value == 3
-    at.select_slider(key="train_dim").set_value(dim)
+    at.select_slider(key="train_dim").set_value(10)
     at.slider(key="train_epochs").set_value(1)
     at.button(key="train_start").click().run()
     job = at.session_state["train_job"]
@@ -319,7 +319,7 @@ def test_corpus_choices_survive_visiting_another_page():
     assert at.checkbox(key="corpus_keep_numbers").value is True
     assert at.number_input(key="corpus_min_token_len").value == 3
     # and the run uses them
-    at.select_slider(key="train_dim").set_value(dim)
+    at.select_slider(key="train_dim").set_value(10)
     at.slider(key="corpus_min_count").set_value(2)
     at.button(key="train_start").click().run()
     cfg = at.session_state["train_job"].corpus_config
