@@ -207,6 +207,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     mc.validate()
     tc.validate()
     quiet = a.quiet or (ctx is not None and ctx.rank != 0)  # one run's log: rank 0's
+    if ctx is not None and ctx.rank != 0:  # the trainer's warnings too (a retry's "blew up" once, not once a rank)
+        logging.getLogger("w2v_core").setLevel(logging.ERROR)
     say = (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     say(f"loading corpus '{a.corpus}' ...")
     # whoever runs the CLI is at this machine, not a web visitor; a big file reports its tokenizing as it goes; in
