@@ -227,3 +227,28 @@ def test_a_parent_deleted_after_it_was_chosen_is_said_and_nothing_trains_from_ra
     assert s.status == "done" and at.session_state["train_job"].parent is None, (s.status, s.error)
     assert "lineage" not in store.read_record(s.path).config
     assert not any("no longer here" in w.value for w in at.warning)
+
+
+def test_continue_training_a_subword_model_keeps_its_ngram_settings(tiny_corpus):
+    """A subword (fastText) parent: the Train page shows subwords on and locked, and the child is a subword model
+    with the parent's n-gram lengths and buckets (a bucket count the slider does not offer, too)."""
+    r = Trainer(tiny_corpus, ModelConfig(dim=10, window=3, min_count=1, sample=0, subwords=True, min_n=3, max_n=5,
+                                         buckets=5000), TrainConfig(epochs=2, threads=1, seed=1)).train()
+    path = r.save(store.models_dir() / "subparent", name="subparent")
+    before = _digest(path)
+    at = app()
+    at.switch_page("pages/models.py").run()
+    at.button(key="models_continue_0").click().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    box = at.checkbox(key="train_subwords")
+    assert box.value and box.disabled
+    assert any("its n-gram settings" in c.value for c in at.caption)
+    continued_run(at)
+    run_until_finished(at)
+    s = at.session_state["train_job"].state()
+    assert s.status == "done", (s.status, s.error)
+    mc = store.read_record(s.path).model
+    assert mc.subwords and (mc.min_n, mc.max_n, mc.buckets) == (3, 5, 5000)
+    assert store.load_model(s.path).vectors.built_from_pieces("zebrafish")
+    assert _digest(path) == before

@@ -211,3 +211,38 @@ def test_kill_9_while_the_child_is_saved_leaves_a_complete_child_or_none(parent,
         assert left == ["child"]
         assert store.load_model(out).config["lineage"]["parent"] == "parent"
     assert _digest(parent / "parent") == before
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_train_init_continues_a_subword_model(parent, tmp_path, arch):
+    """A subword (fastText) parent: the child keeps its n-gram settings and its full n-gram table's rows, "zebra"
+    joins, an unseen word is still built from its pieces, the parent is untouched; other n-gram settings = one line."""
+    r = cli("train", "--corpus", str(parent / "a.txt"), "--arch", arch, "--dim", "8", "--window", "3", "--min-count",
+            "1", "--sample", "0", "--epochs", "2", "--threads", "1", "--quiet", "--subwords", "--min-n", "3",
+            "--max-n", "5", "--buckets", "4000", "--out", str(tmp_path / "sub"))
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / "sub"
+    before = _digest(path)
+    r = cli("train", "--init", str(path), "--corpus", str(parent / "b.txt"), "--epochs", "1", "--min-count", "20",
+            "--threads", "1", "--quiet", "--out", str(tmp_path / "child"))
+    assert r.returncode == 0, r.stderr
+    m = store.load_model(tmp_path / "child", tables=True)
+    assert {k: m.config["model"][k] for k in ("arch", "subwords", "min_n", "max_n", "buckets")} == {
+        "arch": arch, "subwords": True, "min_n": 3, "max_n": 5, "buckets": 4000}
+    assert "zebra" in m.vectors.index and m.config["lineage"]["new_words_top"] == ["zebra"]
+    p = store.load_model(path, tables=True)
+    seen = np.any(p.tables["ngrams"] != 0, axis=1)
+    assert m.tables["ngrams"].shape == (4000, 8) and np.all(np.any(m.tables["ngrams"][seen] != 0, axis=1))
+    # one epoch moved the carried rows a little, not to unrelated ones (a fresh table's cosine would be ~0)
+    a, b = p.tables["ngrams"][seen], m.tables["ngrams"][seen]
+    cos = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert np.mean(cos) > 0.5, np.mean(cos)
+    assert m.vectors.built_from_pieces("horses")
+    r = cli("neighbors", str(tmp_path / "child"), "horses")
+    assert r.returncode == 0 and "built from its pieces" in r.stderr, r.stderr
+    assert _digest(path) == before
+    r = cli("train", "--init", str(path), "--corpus", str(parent / "b.txt"), "--buckets", "5000", "--threads", "1",
+            "--out", str(tmp_path / "child2"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "n-gram buckets 4000, but 5000" in lines[0], r.stderr
+    assert not (tmp_path / "child2").exists()

@@ -241,3 +241,75 @@ def test_a_hierarchical_softmax_model_continues(parent, tiny_corpus, arch):
     assert more.summary["final_loss"] < more.summary["untrained_loss"]
     cat = more.vocab.index["cat"]  # the word vectors carried over
     assert not np.allclose(more.model.w_in.numpy()[cat], 0)
+
+
+SUB = dict(SMALL, subwords=True, min_n=3, max_n=5, buckets=5000)
+
+
+def _cats_corpus():
+    return from_texts(make_texts(60, seed=5) + (ZOO + ["the cats eats the fish"]) * 20, name="zoo",
+                      config=CorpusConfig(source="zoo"))
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_a_subword_model_continues_from_its_word_rows_and_ngram_table(tiny_corpus, tmp_path, arch):
+    first = Trainer(tiny_corpus, ModelConfig(arch=arch, **SUB), TrainConfig(epochs=2, threads=1)).train()
+    path = first.save(tmp_path / "sub")
+    before = _digest(path)
+    par = load_parent(path)
+    cont = Continuation(par)
+    t = Trainer(_cats_corpus(), child_model_config(par, {"min_count": 15}), TrainConfig(epochs=1, threads=1),
+                init=cont)
+    t._prepare()
+    V, m = len(t.vocab), t.model
+    w_in, w_out = m.w_in.numpy(), m.w_out.numpy()
+    assert m.config.subwords and (m.config.min_n, m.config.max_n, m.config.buckets) == (3, 5, 5000)
+    for w in ("cat", "paris", "the"):  # old words: the parent's own word rows and output rows
+        np.testing.assert_array_equal(w_in[t.vocab.index[w]], par.w_words[par.words.index(w)])
+        np.testing.assert_array_equal(w_out[t.vocab.index[w]], par.w_out[par.words.index(w)])
+    z = t.vocab.index["zebra"]  # a new word: a fresh row (fastText's +-1/D), a zero output row
+    assert 0 < np.abs(w_in[z]).max() <= 1 / 16 and not w_out[z].any()
+    # the n-gram rows are the parent's buckets' rows: every bucket the parent trained, unchanged
+    grams = w_in[V:]
+    seen = np.flatnonzero(np.any(par.ngrams != 0, axis=1))
+    assert set(seen) <= set(m.sub_buckets)
+    pos = {int(b): j for j, b in enumerate(m.sub_buckets)}
+    np.testing.assert_array_equal(grams[[pos[int(b)] for b in seen]], par.ngrams[seen])
+    # a new word that shares pieces with old ones ("cats": "<ca", "cat", "<cat", ...) starts from their rows
+    from w2v_core.subwords import bucket_rows
+    shared = [int(b) for b in bucket_rows("cats", 3, 5, 5000) if b in set(seen)]
+    assert len(shared) >= 3
+    for b in shared:
+        np.testing.assert_array_equal(grams[pos[b]], par.ngrams[b])
+    # its composed vector at the start is the mean of its fresh row and those n-gram rows
+    np.testing.assert_allclose(m.word_vectors()[t.vocab.index["cat"]].numpy(), par.w_in[par.words.index("cat")],
+                               rtol=1e-5, atol=1e-6)
+    child = continue_trainer(path, _cats_corpus(), {"min_count": 15}, TrainConfig(epochs=1, threads=1)).train()
+    assert {"zebra", "cats"} <= set(child.vocab.index) and child.lineage["new_words"] == 3
+    saved = child.save(tmp_path / "child")
+    m2 = store.load_model(saved, tables=True)
+    assert m2.tables["ngrams"].shape == (5000, 16) and m2.tables["in_words"].shape == (len(child.vocab), 16)
+    vec = m2.vectors
+    assert "zebra" in vec and not vec.built_from_pieces("zebra")
+    assert "horses" not in vec.index and vec.built_from_pieces("horses")  # unseen: composed from its pieces
+    assert len(vec.most_similar("horses", topn=3)) == 3
+    assert np.abs(vec.get_vector("horses") - vec.get_vector("horse")).max() > 0
+    assert _digest(path) == before  # the parent folder is never changed
+    # the grandchild goes on from the child's n-gram table
+    grand = continue_trainer(saved, _zoo_corpus(), None, TrainConfig(epochs=1, threads=1)).train()
+    assert grand.model_config.subwords and grand.lineage["epochs_total"] == 4
+
+
+def test_subword_settings_of_a_continued_run_must_match_the_parents(tiny_corpus, tmp_path, parent):
+    sub = Trainer(tiny_corpus, ModelConfig(**SUB), TrainConfig(epochs=1, threads=1)).train().save(tmp_path / "s")
+    p = load_parent(sub)
+    for asked, words in (({"buckets": 9000}, "n-gram buckets 5000, but 9000"), ({"min_n": 2}, "shortest n-gram"),
+                         ({"max_n": 6}, "longest n-gram"), ({"subwords": False}, "keeps its subword vectors")):
+        with pytest.raises(W2VError, match=words) as e:
+            child_model_config(p, asked)
+        assert "\n" not in str(e.value)
+    assert child_model_config(p, {"subwords": True, "min_n": 3, "buckets": 5000, "window": 2}).window == 2
+    _, plain = parent()
+    with pytest.raises(W2VError, match="cannot turn them on"):
+        child_model_config(load_parent(plain), {"subwords": True})
+    assert not child_model_config(load_parent(plain), {"subwords": False, "min_n": 2}).subwords

@@ -59,9 +59,10 @@ def start_from(dim_choices: list[int]) -> store.ModelRecord | None:
     rec = by_path.get(st.session_state[INIT_KEY])
     if rec is not None:
         lock_to(rec, dim_choices)
+        grams = " and its n-gram settings" if rec.model is not None and rec.model.subwords else ""
         st.caption(f"Continuing **{md_escape(rec.name)}** ({rec.dim} dimensions"
                    + ("; imported vectors have no output layer, so it starts at zeros" if rec.imported else
-                      ", its architecture and output layer") + "). Learning rate *auto* = the parent's starting "
+                      ", its architecture and output layer" + grams) + "). Learning rate *auto* = the parent's starting "
                    "rate on its own corpus (more epochs), 3/4 of it on other text. The parent is not changed.")
     return rec
 
@@ -73,11 +74,15 @@ def lost_parent() -> bool:
 
 
 def lock_to(rec: store.ModelRecord, dim_choices: list[int]) -> None:
-    """Set the Train page's architecture, output layer and dimension to the parent's (before they are drawn; a
-    dimension the slider does not offer stays as it is: the run takes the parent's anyway)."""
+    """Set the Train page's architecture, output layer, subword settings and dimension to the parent's (before they
+    are drawn; a dimension the slider does not offer stays as it is: the run takes the parent's anyway)."""
     ss = st.session_state
     if rec.model is not None:
-        ss["train_arch"], ss["train_loss"] = ARCH_LABEL[rec.model.arch], LOSS_LABEL[rec.model.loss]
+        mc = rec.model
+        ss["train_arch"], ss["train_loss"] = ARCH_LABEL[mc.arch], LOSS_LABEL[mc.loss]
+        ss["train_subwords"] = mc.subwords  # a subword parent keeps its n-grams; subwords cannot be turned on
+        if mc.subwords:
+            ss["train_ngrams"], ss["train_buckets"] = (mc.min_n, mc.max_n), mc.buckets
     if rec.dim in dim_choices:
         ss["train_dim"] = rec.dim
 

@@ -14,6 +14,11 @@ starts from the parent's tables instead of random ones:
   keep probabilities and the same noise distribution, so "5 epochs, then 5 more" trains like 10.
 * **Fresh rows** are initialised as ``Word2Vec.reset_parameters`` does for any new model (input rows uniform in
   +-0.5/D from the run's seed, output rows and biases zero); parent rows are copied over them.
+* **Subword (fastText) parents** keep their subwords, n-gram lengths and buckets (other values are refused: the
+  n-gram rows are those buckets' rows). The parent's own word rows (``in_words``, not the composed vectors) and the
+  rows of every bucket its n-grams use (its saved ``ngrams`` table) carry over; a new word gets a fresh word row, its
+  n-grams the parent's rows where the parent has them (fresh rows for buckets only new words use). The child is saved
+  with the full n-gram table, as any subword model is. Subwords cannot be turned on for a parent without them.
 * **Imported vectors** have no output table (and no counts): the output table starts at zeros, as word2vec starts
   one, and the result says so (:attr:`Continuation.note`, in the lineage).
 * **Learning rate.** The run restarts at the rate the user sets and decays linearly to ~0 over the new run. By
@@ -77,6 +82,12 @@ class Parent:
     corpus: str | None = None  # its own run's corpus name
     corpus_config: Any = None  # its own run's CorpusConfig, when recorded
     corpus_tokens: int | None = None
+    w_words: np.ndarray | None = None  # a subword model's V word rows (its own rows, not the composed vectors)
+    ngrams: np.ndarray | None = None  # a subword model's full buckets x D n-gram table
+
+    @property
+    def subwords(self) -> bool:
+        return self.model is not None and self.model.subwords
 
     @property
     def epochs_total(self) -> float:
@@ -104,11 +115,18 @@ def load_parent(path: str | Path) -> Parent:
     if not rec.imported and mc is None:
         raise W2VError(f"{p.name}/config.json does not say how the model was trained; it cannot be continued.")
     lineage = m.config.get("lineage") if isinstance(m.config.get("lineage"), dict) else {}
+    if mc is not None and mc.subwords and ("in_words" not in t or "ngrams" not in t):
+        raise W2VError(f"{p.name} is a subword (fastText) model, but its weights lack the word rows or the n-gram "
+                       "table ('in_words', 'ngrams'); it cannot be continued.")
+    if mc is not None and mc.subwords and len(t["ngrams"]) != mc.buckets:
+        raise W2VError(f"{p.name}: its n-gram table has {len(t['ngrams']):,} rows but config.json says "
+                       f"{mc.buckets:,} buckets; the folder is damaged.")
     counts = m.vectors.counts if m.vectors.counts is not None else np.zeros(len(m.vectors), dtype=np.int64)
     return Parent(path=p, name=m.name, words=list(m.vectors.words), counts=np.asarray(counts, dtype=np.int64),
                   w_in=t["in"], w_out=t.get("out"), out_bias=t.get("out_bias"), model=mc, imported=rec.imported,
                   lr=rec.lr, lineage=lineage, epochs=float(rec.summary.get("epochs") or rec.epochs or 0),
-                  corpus=rec.corpus_name, corpus_config=rec.corpus, corpus_tokens=rec.corpus_tokens)
+                  corpus=rec.corpus_name, corpus_config=rec.corpus, corpus_tokens=rec.corpus_tokens,
+                  w_words=t.get("in_words"), ngrams=t.get("ngrams"))
 
 
 def child_model_config(parent: Parent, asked: dict[str, Any] | None = None) -> ModelConfig:
@@ -122,9 +140,7 @@ def child_model_config(parent: Parent, asked: dict[str, Any] | None = None) -> M
     if asked.get("dim", parent.dim) != parent.dim:
         raise W2VError(f"'{parent.name}' has {parent.dim}-dimensional vectors, but {asked['dim']} were asked for: a "
                        f"continued run keeps the parent's dimension (leave it out or use {parent.dim}).")
-    if (parent.model is not None and parent.model.subwords) or asked.get("subwords"):
-        raise W2VError("Continuing a subword (fastText) model, or turning subwords on in a continued run, is not "
-                       "supported yet: train a new model with subwords instead.")
+    _check_subwords(parent, asked)
     if parent.model is not None:
         for key, label in (("arch", "architecture"), ("loss", "output layer")):
             if key in asked and asked[key] != getattr(base, key):
@@ -134,6 +150,24 @@ def child_model_config(parent: Parent, asked: dict[str, Any] | None = None) -> M
     mc = replace(mc, dim=parent.dim, max_vocab=None)
     mc.validate()
     return mc
+
+
+def _check_subwords(parent: Parent, asked: dict[str, Any]) -> None:
+    """A subword parent keeps its subwords, n-gram lengths and buckets (its n-gram rows are those buckets' rows);
+    subwords cannot be turned on for a parent without them (W2VError, one sentence)."""
+    if not parent.subwords:
+        if asked.get("subwords"):
+            raise W2VError(f"'{parent.name}' has no subword vectors, and a continued run cannot turn them on: train a "
+                           "new model with subwords instead.")
+        return
+    mc = parent.model
+    if asked.get("subwords", True) is False:
+        raise W2VError(f"'{parent.name}' is a subword (fastText) model: a continued run keeps its subword vectors.")
+    for key, label in (("min_n", "shortest n-gram"), ("max_n", "longest n-gram"), ("buckets", "n-gram buckets")):
+        if key in asked and asked[key] != getattr(mc, key):
+            raise W2VError(f"'{parent.name}' was trained with {label} {getattr(mc, key)}, but {asked[key]} was asked "
+                           f"for: a continued run keeps the parent's n-gram settings (its n-gram rows are those "
+                           f"buckets').")
 
 
 def same_text(parent: Parent, corpus) -> bool:
@@ -209,7 +243,10 @@ class Continuation:
         rows = np.flatnonzero(order < len(par.words))  # child rows that are parent words
         src = torch.from_numpy(order[rows])
         dst = torch.from_numpy(rows)
-        model.w_in[dst] = torch.from_numpy(par.w_in).index_select(0, src).to(model.w_in)
+        words = par.w_words if par.subwords else par.w_in  # a subword model's own word rows, not the composed ones
+        model.w_in[dst] = torch.from_numpy(words).index_select(0, src).to(model.w_in)
+        if par.subwords:
+            self._fill_ngrams(model)
         if model.config.loss == "hs":  # the output rows are the tree's inner nodes, not words
             same = len(order) == len(par.words) and bool(np.all(order == np.arange(len(order))))
             self.tree_note = hsoftmax.carry_inner_nodes(model, par.counts, par.w_out, same)
@@ -219,6 +256,17 @@ class Continuation:
             model.out_bias[dst] = torch.from_numpy(par.out_bias).index_select(0, src).to(model.out_bias)
         if self.note:
             log.info(self.note)
+
+    @torch.no_grad()
+    def _fill_ngrams(self, model: Word2Vec) -> None:
+        """A subword child's n-gram rows: the parent's row of each bucket the child trains, where the parent has one
+        (a non-zero row: training saw that bucket); buckets only the new words use keep their fresh rows."""
+        table = self.parent.ngrams
+        used = np.asarray(model.sub_buckets, dtype=np.int64)
+        rows = table[used]
+        seen = np.flatnonzero(np.any(rows != 0, axis=1))
+        dst = torch.from_numpy(seen + model.vocab_size)
+        model.w_in[dst] = torch.from_numpy(np.ascontiguousarray(rows[seen])).to(model.w_in)
 
     def lineage(self, corpus_info: dict[str, Any], epochs_done: float) -> dict[str, Any]:
         """The child's ``lineage`` object for config.json."""
