@@ -76,6 +76,23 @@ def evaluate(words: list[str], vectors) -> dict:
     return out
 
 
+def _documents(path: str) -> list[list[str]]:
+    """The corpus file as gensim reads it: one document a line, tokens split on whitespace."""
+    with open(path, encoding="utf-8") as f:
+        return [line.split() for line in f]
+
+
+def _train_gensim(m, docs, epochs: int):
+    """Build a gensim model's vocabulary, train it; (training seconds, raw words, its words, its vectors)."""
+    import numpy as np
+
+    m.build_vocab(docs)
+    t = time.perf_counter()
+    m.train(docs, total_examples=m.corpus_count, epochs=epochs)
+    secs = time.perf_counter() - t
+    return secs, m.corpus_total_words, list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
+
+
 def child(args) -> None:
     """One training run; prints one JSON line."""
     import numpy as np
@@ -87,25 +104,18 @@ def child(args) -> None:
     if args.child == "gensim" and args.fasttext:
         from gensim.models import FastText
 
-        with open(args.tokens, encoding="utf-8") as f:
-            docs = [line.split() for line in f]
+        docs = _documents(args.tokens)
         alpha = args.lr or {"skipgram": 0.025, "cbow": 0.05}[args.arch]
         m = FastText(vector_size=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
                      sample=args.sample, sg=int(args.arch == "skipgram"), workers=args.threads, seed=args.seed,
                      alpha=alpha, min_alpha=alpha * 1e-4, min_n=args.min_n, max_n=args.max_n, bucket=args.buckets)
-        m.build_vocab(docs)
-        t = time.perf_counter()
-        m.train(docs, total_examples=m.corpus_count, epochs=args.epochs)
-        secs = time.perf_counter() - t
-        raw = m.corpus_total_words
-        words, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
+        secs, raw, words, vecs = _train_gensim(m, docs, args.epochs)
         vocab = len(words)
         all_pairs = (m.wv.get_vector, lambda w: w in m.wv.key_to_index or len(m.wv.get_vector(w)) > 0)
     elif args.child == "gensim":
         from gensim.models import Word2Vec
 
-        with open(args.tokens, encoding="utf-8") as f:
-            docs = [line.split() for line in f]
+        docs = _documents(args.tokens)
         # the same starting rate for both: word2vec.c's (and our) default per architecture, 0.025 skip-gram and
         # 0.05 CBOW (gensim's own default is 0.025 for both); both decay linearly to 1e-4 of it
         alpha = args.lr or {"skipgram": 0.025, "cbow": 0.05}[args.arch]  # not imported: keeps torch out of RSS
@@ -113,12 +123,7 @@ def child(args) -> None:
         m = Word2Vec(vector_size=args.dim, window=args.window, negative=0 if hs else args.negative, hs=int(hs),
                      min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
                      workers=args.threads, seed=args.seed, alpha=alpha, min_alpha=alpha * 1e-4)
-        m.build_vocab(docs)
-        t = time.perf_counter()
-        m.train(docs, total_examples=m.corpus_count, epochs=args.epochs)
-        secs = time.perf_counter() - t
-        raw = m.corpus_total_words
-        words, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors, dtype=np.float32)
+        secs, raw, words, vecs = _train_gensim(m, docs, args.epochs)
         vocab = len(words)
     else:
         from w2v_core.data.corpus import from_documents
