@@ -92,9 +92,14 @@ def _stale(m: re.Match) -> bool:
     return False
 
 
+# safetensors writes a table to a temporary ".tmpXXXXXX" file beside it, then renames it (Rust's tempfile crate):
+# a save killed meanwhile leaves one in the folder being written
+_SAFETENSORS_TMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")
+
+
 def _ours(name: str) -> bool:
-    """A file a model folder is made of, or one of our marked temporary files."""
-    return name in KNOWN_FILES or bool(_MARKED.match(name))
+    """A file a model folder is made of, or one of our (or safetensors') temporary files."""
+    return name in KNOWN_FILES or bool(_MARKED.match(name)) or bool(_SAFETENSORS_TMP.fullmatch(name))
 
 
 def _foreign_entries(folder: Path) -> list[str]:
