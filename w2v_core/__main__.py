@@ -171,7 +171,8 @@ def _distributed_args(t: argparse.ArgumentParser) -> None:
     d.add_argument("--sync-every", type=_positive_int("--sync-every"), default=None,
                    help="words each rank trains between two syncs of the tables (default 50000)")
     d.add_argument("--sync-combine", default="sum",
-                   help="sum (every rank's changes are added: the default) | mean (they are averaged) | scaled (each rank steps N times the rate, the changes are averaged; not measured yet)")
+                   help="sum (every rank's changes are added: the default) | mean (they are averaged) | scaled "
+                        "(each rank steps at N times the rate and the changes are averaged; not measured yet)")
     d.add_argument("--dist-timeout", type=_float("--dist-timeout"), default=None,
                    help="seconds a rank waits for the others before the run stops with an error (default 300)")
 
