@@ -9,15 +9,15 @@ tables as they were then, so every rank carries on from the same weights with ev
 syncs a rank's updates see the others' only at the next sync, as Hogwild threads see each other's late; the bounded
 step keeps each rank stable. How the changes combine (``combine``):
 
-* ``"scaled"`` (NOT MEASURED YET, not the default; issue 23's 4-rank candidate): every rank steps at N times the rate one process would use at that point of the run,
-  and the ranks' changes are averaged (local SGD with the linear scaling rule). A row that moves only a little in a
-  round (a rare word; and any row along the directions it is still learning) moves by the mean of N times its
-  ordinary steps: the sum of the ranks' steps, as one process given all their words would move it. A row that
-  reaches its balance within a round (a frequent word's rows: hundreds of updates a round, each rank's row settles
-  where its own data pulls it) ends at the mean of the ranks' balances.
-* ``"sum"`` (the default): the changes are added. A settled row then lands N times as far from the start as its balance, an
-  overshoot that 2 ranks survive and 4 do not (they diverged at every rate on the sample).
+* ``"sum"`` (the default): the changes are added. A row that settles within a round (a frequent word's rows:
+  hundreds of updates a round, each rank's copy settling where its own data pulls it) then lands N times as far from
+  the start as its balance: an overshoot that 2 ranks survive and 4 did not (they diverged at every rate tried).
 * ``"mean"``: model averaging at the one-process rate: every rank's progress counts 1/N, so the model under-trains.
+* ``"scaled"`` (not measured yet; the candidate for 4 ranks and more, issue 23): every rank steps at N times the
+  rate one process would use at that point, and the changes are averaged (local SGD with the linear scaling rule).
+  A row that moves only a little in a round (a rare word, and any row along the directions it is still learning)
+  then moves by the sum of the ranks' ordinary steps, as one process given all their words would; a row that
+  settles within the round ends at the mean of the ranks' balances instead of N times past it.
 
 What one run means across ranks: the learning rate decays over the words of all ranks together, the loss each
 rank saw between syncs is summed over the ranks (so the progress reports, the divergence watch and its retries
