@@ -14,7 +14,8 @@ a free port, and one tab is opened in Debian's Chromium through Playwright (head
   that is and the log lines written meanwhile (``Inotify queue overflowed`` among them).
 * ``train``: ``python -m w2v_core train`` with the Train page's first values (``w2v_core.showcase.FIRST_RUN``) on the
   bundled corpus, saved into the app's models folder; then the same run started with the Train page's button, while
-  a second tab browses the Map of the CLI's model (it reloads the map with another projection every few seconds).
+  a second tab browses the Map of the CLI's model every 6 s: ``--browse widgets`` (default) searches words and switches
+  PCA/t-SNE on the open page, ``--browse reload`` loads another map's URL each time (the whole page).
   The figures are the trainer's own ``seconds`` (what each saved model's summary says: the training, not the
   corpus loading) and the wall time, and app / CLI. The CLI and app runs alternate, ``--runs`` times each.
   ``cpu_s`` says where the CPU went meanwhile: the CLI process; for the app, the server's own threads, its children
@@ -215,13 +216,40 @@ def cli_run(out: Path) -> dict:
 
 
 def browse_map(page, url: str, model: str, k: int) -> None:
-    """The second tab: another view of the map (projection and size change), as someone looking around would."""
+    """The second tab, ``--browse reload``: another view of the map (projection and size change) by loading its URL
+    again, the whole page each time."""
     method, n = [("pca", 500), ("pca", 1000), ("tsne", 500), ("pca", 2000)][k % 4]
     page.goto(f"{url}/map?model={model}&method={method}&n={n}", wait_until="commit")
 
 
-def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int, map_tab: bool = True) -> dict:
+SEARCHES = ("music", "war", "city", "king", "river", "film")
+
+
+def open_map(page, url: str, model: str) -> None:
+    """``--browse widgets``: the second tab opens the Map once, before the run (as a user who was looking at it)."""
+    page.goto(f"{url}/map?model={model}&method=pca&n=500")
+    page.locator(".st-key-map_search input").wait_for(timeout=180_000)
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null",
+                           timeout=180_000)
+
+
+def browse_widgets(page, k: int) -> None:
+    """``--browse widgets``: one step of looking around on the open Map, as a user does it: search a word (it lights
+    up with its neighbours), every third step switch the projection between PCA and t-SNE."""
+    if k % 3 == 2:
+        box = page.locator(".st-key-map_method")
+        box.click()
+        page.get_by_role("option", name="t-SNE" if (k // 3) % 2 == 0 else "PCA", exact=True).click()
+        return
+    field = page.locator(".st-key-map_search input")
+    field.fill(SEARCHES[k % len(SEARCHES)])
+    field.press("Enter")
+
+
+def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int, browse: str = "widgets") -> dict:
     before = {p.name for p in models.iterdir()}
+    if browse == "widgets":
+        open_map(other, url, map_model)
     page.goto(f"{url}/train")
     button = page.get_by_role("button", name="Train", exact=True)
     button.wait_for(timeout=180_000)
@@ -233,8 +261,8 @@ def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int
     while True:
         now = time.perf_counter()
         cpu.sample()
-        if map_tab and now - last > 6:
-            browse_map(other, url, map_model, k)
+        if browse != "none" and now - last > 6:
+            (browse_map(other, url, map_model, k) if browse == "reload" else browse_widgets(other, k))
             k, last = k + 1, now
         if page.get_by_text("Finished and saved").count() or page.get_by_text("Failed").count():
             break
@@ -260,7 +288,7 @@ def part_train(args, app_dir: Path, base: Path, browser) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         other = browser.new_page(viewport={"width": 1440, "height": 900})
         for i in range(args.runs):
-            r = app_run(page, other, url, models, "cli-0", proc.pid, not args.no_map)
+            r = app_run(page, other, url, models, "cli-0", proc.pid, "none" if args.no_map else args.browse)
             rows.append(("app", r))
             print(f"app: {r}", flush=True)
             if i < args.runs - 1 or args.runs == 1:
@@ -287,6 +315,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="idle: how long to count")
     ap.add_argument("--runs", type=int, default=1, help="train: app runs (a CLI run before each, and one after)")
     ap.add_argument("--no-map", action="store_true", help="train: no second tab on the Map (the app alone)")
+    ap.add_argument("--browse", choices=("widgets", "reload"), default="widgets",
+                    help="train: how the second tab browses the Map every 6 s: its widgets (search a word, switch "
+                         "PCA/t-SNE) on the open page, or load another map's URL, the whole page (before)")
     ap.add_argument("--venv", choices=["real", "none"], default="real",
                     help="real: a .venv inside the project with this Python's packages (hard links); none: no venv")
     args = ap.parse_args()

@@ -1,6 +1,7 @@
 """The Train page's live view: the run's progress and loss chart, then what became of it; saved models before.
 
-:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.serve.jobs.TrainingJob` while it runs.
+While a run is active, :func:`live_status` and :func:`live_charts` run as two fragments that poll this session's
+:class:`w2v_core.serve.jobs.TrainingJob` (the charts less often); :func:`live_view` draws the rest, once.
 """
 
 from __future__ import annotations
@@ -170,16 +171,13 @@ def _stopped(s: JobState) -> None:
                    f"is still **{md_escape(_name(session.current_path() or ''))}**.", icon=":material/stop_circle:")
 
 
-def live_view() -> None:
-    """This session's run: progress while it runs, then the chart, the outcome and the new model's card."""
-    job = current_job()
-    if job is None:
-        saved_models()
-        return
-    s = job.state()
-    if finish_job_if_done():
-        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+STATUS_EVERY = 1.0  # s between redraws of a running job's progress bar and figures (one fragment)
+CHARTS_EVERY = 2.5  # s between redraws of its loss chart and live map (another): the browser's drawing of these two
+# took 0.5-0.8 of a core at one redraw every 0.75 s, a core the run (on a 2-core machine) then did not have (issue 24)
 
+
+def _head(job: TrainingJob, s: JobState) -> bool:
+    """The run's title, progress and figures; False when there is nothing more to draw (it failed)."""
     st.subheader(f"Waiting in line: number {s.queue_position}" if s.status == "pending" and s.queue_position
                  else TITLES[s.status])
     if s.status == "failed" and s.error_kind == "HubUnavailable" and job.corpus_config is not None:
@@ -187,17 +185,21 @@ def live_view() -> None:
         if st.button("Use the bundled Wikipedia sample", key="train_use_sample", type="primary",
                      on_click=use_sample, args=(CORPUS_KEY,)):
             st.rerun()  # the whole page: the corpus picker shows the sample
-        return
+        return False
     if s.status == "failed":
         show_error(s.error or "Training failed.")
         st.caption("Change the setting the message names and press **Train** again.")
-        return
+        return False
     if s.active:
         _progress(job, s)
     _metrics(s)
     if s.corpus:
         st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · "
                    f"{s.corpus['documents']:,} documents · {s.corpus['distinct_words']:,} distinct words")
+    return True
+
+
+def _charts(job: TrainingJob, s: JobState) -> None:
     if len(s.batch_losses) >= 2 or s.epoch_losses:
         st.plotly_chart(charts.loss_figure(s, *continue_view.parent_curve(job)), key="train_loss_chart",
                         config={"displayModeBar": False})
@@ -205,6 +207,37 @@ def live_view() -> None:
         st.caption("The loss chart appears with the first batches.")
     if s.status == "running":
         map_learn.live_map(job)  # the top words as they are now
+
+
+def live_status() -> None:
+    """While a run is active: its title, progress and figures (a fragment every ``STATUS_EVERY`` s); the whole page
+    reruns when it ends."""
+    job = current_job()
+    if finish_job_if_done() or job is None or not job.state().active:
+        st.rerun()  # the whole page: it stops polling and every widget sees the new model
+    _head(job, job.state())
+
+
+def live_charts() -> None:
+    """While a run is active: its loss chart and live map (a slower fragment, every ``CHARTS_EVERY`` s)."""
+    job = current_job()
+    if job is not None:
+        _charts(job, job.state())
+
+
+def live_view() -> None:
+    """This session's run when none is active: the chart, the outcome and the new model's card; saved models before
+    the first run."""
+    job = current_job()
+    if job is None:
+        saved_models()
+        return
+    s = job.state()
+    if finish_job_if_done():
+        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+    if not _head(job, s):
+        return
+    _charts(job, s)
     if s.status == "stopped":
         _stopped(s)
     if s.status in ("done", "stopped") and s.path:
