@@ -10,7 +10,7 @@ from ui import cards, map_learn, map_panels, map_state, map_view, shell
 from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS
 from ui.session import require_model
 from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error, show_warning
-from w2v_core import explorer, projection, store
+from w2v_core import explorer, map_unseen, projection, store
 from w2v_core.errors import W2VError
 
 shell.require_app()
@@ -140,7 +140,7 @@ with centre:
             words = [w for w in words if w in keep] + [w for w in words if w not in keep][: n_cap - len(keep)]
         unseen = [w for w in words if w not in wv.index]  # a subword model's unseen words, built from their pieces
         proj = map_view.projected(path, stamp, [w for w in words if w in wv.index], knobs)
-        proj = projection.place_unseen(wv, proj, unseen)
+        proj = map_unseen.place_unseen(wv, proj, unseen)
         words = list(proj.words)
     except W2VError as e:
         show_error(e)
@@ -167,11 +167,13 @@ if ss["map_colour"] == COLOURS[0]:
                                                                  plane, proj.coords if plane else None))
 elif ss["map_colour"] == COLOURS[1]:
     counts = explorer.map_counts(wv, words)
+    ranks = np.where(rows >= 0, rows + 1.0, float(V))  # a word built from its pieces: as rare as the rarest
     colouring = map_view.Colouring("value", values=np.log10(np.maximum(counts, 1)) if counts is not None
-                                   else np.log10(np.maximum(rows, 0) + 1.0), value_title="log10 count" if counts is not None
+                                   else np.log10(ranks), value_title="log10 count" if counts is not None
                                    else "log10 rank")
 fig = map_view.map_figure(words, proj.coords, proj.axis_titles, colouring, labels, hl,
-                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes", pieces=proj.pieces)
+                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes",
+                          pieces=proj.pieces)
 
 # ---------------------------------------------------------------------------------------------- draw
 with centre:

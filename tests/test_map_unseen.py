@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from w2v_core import explorer, projection
+from w2v_core import explorer, map_unseen, projection
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_search_puts_an_unseen_word_and_its_neighbours_on_the_map(sub_wv):
 def test_pca_places_an_unseen_word_through_the_fitted_projection(sub_wv):
     words = [w for w in sub_wv.words if w != "city"]
     proj = projection.project_map(sub_wv, words, "pca", 2)
-    placed = projection.place_unseen(sub_wv, proj, ["citys"])
+    placed = map_unseen.place_unseen(sub_wv, proj, ["citys"])
     assert placed.words[-1] == "citys" and placed.pieces == ("citys",)
     np.testing.assert_allclose(np.abs(placed.coords[:-1]), np.abs(proj.coords), atol=1e-4)  # the map is kept
     # a vocabulary word's own vector, placed as if unseen, lands exactly where PCA put the word: the same linear map
@@ -43,7 +43,7 @@ def test_pca_places_an_unseen_word_through_the_fitted_projection(sub_wv):
             return sub_wv.get_vector("city" if w == "city2" else w)
 
     full = projection.project_map(sub_wv, words + ["city"], "pca", 2)
-    again = projection.place_unseen(Copy, full, ["city2"])
+    again = map_unseen.place_unseen(Copy, full, ["city2"])
     np.testing.assert_allclose(again.coords[-1], again.coords[len(words)], atol=1e-5)
     np.testing.assert_allclose(np.abs(again.coords[:-1]), np.abs(full.coords), atol=1e-4)
 
@@ -51,7 +51,7 @@ def test_pca_places_an_unseen_word_through_the_fitted_projection(sub_wv):
 def test_tsne_places_an_unseen_word_among_its_nearest_words(sub_wv):
     words = list(sub_wv.words)
     proj = projection.project_map(sub_wv, words, "tsne", 2, perplexity=5, n_iter=250)
-    placed = projection.place_unseen(sub_wv, proj, ["citys", "citys"])
+    placed = map_unseen.place_unseen(sub_wv, proj, ["citys", "citys"])
     assert placed.pieces == ("citys",) and len(placed.words) == len(words) + 1
     lo, hi = proj.coords.min(axis=0), proj.coords.max(axis=0)
     assert ((placed.coords[-1] >= lo) & (placed.coords[-1] <= hi)).all()  # a weighted mean stays inside the map

@@ -13,7 +13,7 @@ import streamlit as st
 from ui import exports, map_state, map_view, session
 from ui.map_state import FOCUS, MODES, SELECTION, setter
 from ui.widgets import PERSIST, clamp, md_escape
-from w2v_core import explorer, projection
+from w2v_core import explorer, map_unseen, projection
 
 
 def method_knobs(method: str, dims: int, max_components: int) -> None:
@@ -78,7 +78,7 @@ def caption(model, words: Sequence[str], proj: projection.MapProjection, labels:
     if proj.pieces:
         shown = ", ".join(f"'{w}'" for w in proj.pieces[:8]) + (" ..." if len(proj.pieces) > 8 else "")
         how = ("placed by the same projection" if k.method in ("pca", "axes") else
-               f"placed at the similarity-weighted position of its {projection.PLACE_K} nearest words on the map "
+               f"placed at the similarity-weighted position of its {map_unseen.PLACE_K} nearest words on the map "
                f"({projection.METHOD_NAMES[k.method]} cannot place a new point itself)")
         st.caption(md_escape(f"◇ Not in the vocabulary, built from its pieces (its character n-grams): {shown}; "
                              f"{how}."))
