@@ -14,7 +14,8 @@ a free port, and one tab is opened in Debian's Chromium through Playwright (head
   that is and the log lines written meanwhile (``Inotify queue overflowed`` among them).
 * ``train``: ``python -m w2v_core train`` with the Train page's first values (``w2v_core.showcase.FIRST_RUN``) on the
   bundled corpus, saved into the app's models folder; then the same run started with the Train page's button, while
-  a second tab browses the Map of the CLI's model (it reloads the map with another projection every few seconds).
+  a second tab browses the Map of the CLI's model every 6 s: ``--browse widgets`` (default) searches words and switches
+  PCA/t-SNE on the open page, ``--browse reload`` loads another map's URL each time (the whole page).
   The figures are the trainer's own ``seconds`` (what each saved model's summary says: the training, not the
   corpus loading) and the wall time, and app / CLI. The CLI and app runs alternate, ``--runs`` times each.
   ``cpu_s`` says where the CPU went meanwhile: the CLI process; for the app, the server's own threads, its children
@@ -152,9 +153,17 @@ def _proc_table() -> dict[int, tuple[int, int]]:
     return out
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 class CpuWatch:
-    """Where the CPU went during an app run: the server's own threads, its children (the training process) and the
-    browser (every other process below this script), sampled a few times a second; a process that ends keeps the
+    """Where the CPU went during an app run: the server's own threads, its children (the training process), the
+    browser (every other process below this script) and Playwright's driver (``node``, which runs this script's
+    queries of the page: not the app's cost), sampled a few times a second; a process that ends keeps the
     ticks it was last seen with."""
 
     def __init__(self, server_pid: int):
@@ -174,9 +183,13 @@ class CpuWatch:
                 chain.append(p)
                 p = table[p][0]
             k = kind.get(p) or ("server-child" if p == self.server else "browser" if p == self.me else None)
+            if k == "driver":  # below Playwright's driver: the browser
+                k = "browser"
+            elif k == "browser" and p == self.me and chain and _comm(chain[-1]).startswith("node"):  # the driver itself
+                kind[chain.pop()] = "driver"
             for c in chain:
                 kind[c] = k
-            return k
+            return kind.get(pid, k)
 
         out = {}
         for pid, (_, ticks) in table.items():
@@ -215,13 +228,42 @@ def cli_run(out: Path) -> dict:
 
 
 def browse_map(page, url: str, model: str, k: int) -> None:
-    """The second tab: another view of the map (projection and size change), as someone looking around would."""
+    """The second tab, ``--browse reload``: another view of the map (projection and size change) by loading its URL
+    again, the whole page each time."""
     method, n = [("pca", 500), ("pca", 1000), ("tsne", 500), ("pca", 2000)][k % 4]
     page.goto(f"{url}/map?model={model}&method={method}&n={n}", wait_until="commit")
 
 
-def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int, map_tab: bool = True) -> dict:
+POLL_MS = 1000  # how often the run's page is asked whether it finished: each query is a search of the whole page
+# in the browser, CPU the run then does not have (at 250 ms, with /proc read as often, it was part of what we measure)
+SEARCHES = ("music", "war", "city", "king", "river", "film")
+
+
+def open_map(page, url: str, model: str) -> None:
+    """``--browse widgets``: the second tab opens the Map once, before the run (as a user who was looking at it)."""
+    page.goto(f"{url}/map?model={model}&method=pca&n=500")
+    page.locator(".st-key-map_search input").wait_for(timeout=180_000)
+    page.wait_for_function("document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot') !== null",
+                           timeout=180_000)
+
+
+def browse_widgets(page, k: int) -> None:
+    """``--browse widgets``: one step of looking around on the open Map, as a user does it: search a word (it lights
+    up with its neighbours), every third step switch the projection between PCA and t-SNE."""
+    if k % 3 == 2:
+        box = page.locator(".st-key-map_method")
+        box.click()
+        page.get_by_role("option", name="t-SNE" if (k // 3) % 2 == 0 else "PCA", exact=True).click()
+        return
+    field = page.locator(".st-key-map_search input")
+    field.fill(SEARCHES[k % len(SEARCHES)])
+    field.press("Enter")
+
+
+def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int, browse: str = "widgets") -> dict:
     before = {p.name for p in models.iterdir()}
+    if browse == "widgets":
+        open_map(other, url, map_model)
     page.goto(f"{url}/train")
     button = page.get_by_role("button", name="Train", exact=True)
     button.wait_for(timeout=180_000)
@@ -233,14 +275,14 @@ def app_run(page, other, url: str, models: Path, map_model: str, server_pid: int
     while True:
         now = time.perf_counter()
         cpu.sample()
-        if map_tab and now - last > 6:
-            browse_map(other, url, map_model, k)
+        if browse != "none" and now - last > 6:
+            (browse_map(other, url, map_model, k) if browse == "reload" else browse_widgets(other, k))
             k, last = k + 1, now
         if page.get_by_text("Finished and saved").count() or page.get_by_text("Failed").count():
             break
         if now - t > 900:
             raise SystemExit("the app's run did not finish in 15 minutes")
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(POLL_MS)
     wall = time.perf_counter() - t
     new = [p for p in models.iterdir() if p.name not in before and (p / "config.json").is_file()]
     summary = json.loads((new[0] / "config.json").read_text())["summary"]
@@ -260,7 +302,7 @@ def part_train(args, app_dir: Path, base: Path, browser) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         other = browser.new_page(viewport={"width": 1440, "height": 900})
         for i in range(args.runs):
-            r = app_run(page, other, url, models, "cli-0", proc.pid, not args.no_map)
+            r = app_run(page, other, url, models, "cli-0", proc.pid, "none" if args.no_map else args.browse)
             rows.append(("app", r))
             print(f"app: {r}", flush=True)
             if i < args.runs - 1 or args.runs == 1:
@@ -287,6 +329,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="idle: how long to count")
     ap.add_argument("--runs", type=int, default=1, help="train: app runs (a CLI run before each, and one after)")
     ap.add_argument("--no-map", action="store_true", help="train: no second tab on the Map (the app alone)")
+    ap.add_argument("--browse", choices=("widgets", "reload"), default="widgets",
+                    help="train: how the second tab browses the Map every 6 s: its widgets (search a word, switch "
+                         "PCA/t-SNE) on the open page, or load another map's URL, the whole page (before)")
     ap.add_argument("--venv", choices=["real", "none"], default="real",
                     help="real: a .venv inside the project with this Python's packages (hard links); none: no venv")
     args = ap.parse_args()

@@ -81,9 +81,13 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
         return
     lists: dict[str, list[tuple[str, float]]] = {}
     errors: dict[str, str] = {}
+    built: set[str] = set()  # the models that build the word from its pieces (subword models, unseen word)
     for m, label in zip(models, labels):
         try:
-            lists[label] = m.vectors.most_similar(resolve_word(m.vectors, word), topn=topn)
+            w = resolve_word(m.vectors, word)
+            lists[label] = m.vectors.most_similar(w, topn=topn)
+            if m.vectors.built_from_pieces(w):
+                built.add(label)
         except W2VError as e:
             errors[label] = str(e)
     if not lists:
@@ -101,6 +105,9 @@ def neighbours_section(models: list[store.Model], labels: list[str], shared: lis
             if label in errors:
                 show_warning(errors[label])
                 continue
+            if label in built:
+                st.caption(md_escape(f"'{word}' is not in this model's vocabulary: its vector is built from its "
+                                     "pieces (character n-grams)."))
             df = pd.DataFrame([{"shared": "★" if seen[w] > 1 else "", "word": w, "cosine": s} for w, s in lists[label]])
             st.dataframe(df, hide_index=True, width="stretch",
                          column_config={"shared": st.column_config.TextColumn(width="small"),

@@ -10,7 +10,7 @@ from ui import cards, map_learn, map_panels, map_state, map_view, shell
 from ui.map_state import COLOURS, FOCUS, METHODS, MODES, SELECTION, VIEWS
 from ui.session import require_model
 from ui.widgets import PERSIST, clamp, parse_words, resolve_word, show_error, show_warning
-from w2v_core import explorer, projection, store
+from w2v_core import explorer, map_unseen, projection, store
 from w2v_core.errors import W2VError
 
 shell.require_app()
@@ -138,14 +138,17 @@ with centre:
             st.info(cap_msg, icon=":material/speed:")
             keep = set(search.added) if search and search.word else set()
             words = [w for w in words if w in keep] + [w for w in words if w not in keep][: n_cap - len(keep)]
-        proj = map_view.projected(path, stamp, words, knobs)
+        unseen = [w for w in words if w not in wv.index]  # a subword model's unseen words, built from their pieces
+        proj = map_view.projected(path, stamp, [w for w in words if w in wv.index], knobs)
+        proj = map_unseen.place_unseen(wv, proj, unseen)
+        words = list(proj.words)
     except W2VError as e:
         show_error(e)
         st.stop()
 
 # ---------------------------------------------------------------------------------------------- what stands out
 key = map_view.words_key(words)
-rows = np.array([wv.index[w] for w in words])
+rows = explorer.map_rows(wv, words)  # -1: built from its pieces
 on_map = set(words)
 try:
     focus = resolve_word(wv, ss[FOCUS]) if ss[FOCUS] is not None else None
@@ -155,7 +158,7 @@ ss[FOCUS] = focus
 nbrs = wv.neighbours(focus, int(ss["map_search_n"]), ss["map_metric"]) if focus else []
 hl = map_view.Highlights(focus if focus in on_map else None, [w for w, _ in nbrs if w in on_map],
                          [w for w in ss.get(SELECTION, []) if w in on_map])
-prio = map_view.priorities(wv, rows, words)
+prio = map_view.priorities(wv, words)
 labels = map_view.label_indices(proj.coords, words, prio, hl, int(ss["map_labels"]))
 colouring = map_view.Colouring("none")
 if ss["map_colour"] == COLOURS[0]:
@@ -163,12 +166,14 @@ if ss["map_colour"] == COLOURS[0]:
     colouring = map_view.Colouring("clusters", map_view.clusters(path, stamp, key, int(ss["map_k"]), tuple(words),
                                                                  plane, proj.coords if plane else None))
 elif ss["map_colour"] == COLOURS[1]:
-    counts = wv.counts_at(rows)
+    counts = explorer.map_counts(wv, words)
+    ranks = np.where(rows >= 0, rows + 1.0, float(V))  # a word built from its pieces: as rare as the rarest
     colouring = map_view.Colouring("value", values=np.log10(np.maximum(counts, 1)) if counts is not None
-                                   else np.log10(rows + 1.0), value_title="log10 count" if counts is not None
+                                   else np.log10(ranks), value_title="log10 count" if counts is not None
                                    else "log10 rank")
 fig = map_view.map_figure(words, proj.coords, proj.axis_titles, colouring, labels, hl,
-                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes")
+                          density=bool(ss["map_density"]) and dims == 2, show_ticks=knobs.method == "axes",
+                          pieces=proj.pieces)
 
 # ---------------------------------------------------------------------------------------------- draw
 with centre:

@@ -231,4 +231,8 @@ with live:
     if active:  # our Stop button is the one that stops the run: Streamlit's own (it stops a page run) would confuse
         st.html("<style>[data-testid='stStatusWidget'] button { display: none; }</style>")
     with st.container(key="train_live"):
-        st.fragment(guarded(train_view.live_view), run_every=0.75 if active else None)()
+        if active:  # the progress every second, the charts less often (their drawing costs the run CPU)
+            st.fragment(guarded(train_view.live_status), run_every=train_view.STATUS_EVERY)()
+            st.fragment(guarded(train_view.live_charts), run_every=train_view.CHARTS_EVERY)()
+        else:
+            st.fragment(guarded(train_view.live_view))()

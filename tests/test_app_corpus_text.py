@@ -74,10 +74,11 @@ def test_phrases_set_on_the_train_page_reach_the_model_its_config_and_its_card()
 
 
 def test_a_trace_of_such_text_in_an_english_corpus_is_a_caption_not_blue_boxes():
-    """The English Wikipedia sample has 7 such tokens (算盤, 阿拉, a Thai word) of 465,440: two info boxes about
-    Chinese and Thai read as if something were wrong with it; one caption says it."""
+    """The English Wikipedia sample has 7 such tokens (算盤, 阿拉, a Thai word) of 465,441 (its Dutch "in 't Duytsch"
+    gives the token "'t"): two info boxes about Chinese and Thai read as if something were wrong with it; one caption
+    says it."""
     at = AppTest.from_file(APP, default_timeout=300).switch_page("pages/corpus.py").run()
     assert not at.exception
     assert not [i for i in at.info if "text was split" in i.value]
     (note,) = [c.value for c in at.caption if "scripts written without spaces" in c.value]
-    assert "of the 465,440 tokens" in note and "Chinese text was split" in note and "Thai text" in note
+    assert "of the 465,441 tokens" in note and "Chinese text was split" in note and "Thai text" in note

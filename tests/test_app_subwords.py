@@ -98,3 +98,77 @@ def test_learn_shows_a_words_pieces_for_a_subword_model(tiny_corpus, tmp_path):
     at.text_input(key="learn_pieces_word").set_value(word + "q").run()
     assert any("built from its pieces" in c.value for c in at.caption)
     assert any("Nearest words" in c.value for c in at.caption)
+
+
+def _unseen(wv) -> tuple[str, str]:
+    known = next(w for w in wv.words if w.isalpha() and len(w) > 3)
+    return known, next(x for x in (known + "s", known + "zz", known + "qq") if x not in wv)
+
+
+def _plain_model(tiny_corpus, tmp_path):
+    from w2v_core.models import ModelConfig
+    from w2v_core.training import TrainConfig, Trainer
+
+    r = Trainer(tiny_corpus, ModelConfig(dim=16, window=3, min_count=1, sample=0),
+                TrainConfig(epochs=2, threads=1, seed=1)).train()
+    return r.save(tmp_path / "plain", name="plain"), r.vectors
+
+
+def _pieces_trace(at):
+    import json
+
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return [tr for tr in fig["data"] if tr.get("meta") == "built from its pieces"]
+
+
+def test_the_map_places_an_unseen_word_from_its_pieces_in_the_search_and_the_word_list(tiny_corpus, tmp_path):
+    from conftest import open_app_page
+
+    path, wv = _subword_model(tiny_corpus, tmp_path)
+    known, unseen = _unseen(wv)
+    at = open_app_page("pages/map.py", path, timeout=180)
+    at.text_input(key="map_search").set_value(unseen).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not any("not in this model's vocabulary" in w.value for w in at.warning)
+    traces = _pieces_trace(at)
+    assert len(traces) == 1 and list(traces[0]["customdata"]) == [unseen]  # its own marker, "built from..." hover
+    assert any("built from its pieces" in c.value and unseen in c.value and "same projection" in c.value
+               for c in at.caption)
+    # the word list, with t-SNE: placed near its most similar words on the map, and the page says so
+    at.radio(key="map_mode").set_value("My word list").run()
+    at.text_area(key="map_words").set_value(" ".join(wv.words[:12] + [unseen])).run()
+    at.text_input(key="map_search").set_value("").run()
+    at.selectbox(key="map_method").set_value("t-SNE").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [list(t["customdata"]) for t in _pieces_trace(at)] == [[unseen]]
+    assert any("similarity-weighted position" in c.value for c in at.caption)
+
+
+def test_a_plain_model_map_still_says_an_unseen_word_is_unknown(tiny_corpus, tmp_path):
+    from conftest import open_app_page
+
+    path, wv = _plain_model(tiny_corpus, tmp_path)
+    _, unseen = _unseen(wv)
+    at = open_app_page("pages/map.py", path, timeout=180)
+    at.text_input(key="map_search").set_value(unseen).run()
+    assert not at.exception
+    assert any("not in this model's vocabulary" in w.value for w in at.warning)
+    assert not _pieces_trace(at)
+
+
+def test_compare_lists_an_unseen_words_neighbours_in_the_subword_model_only(tiny_corpus, tmp_path, monkeypatch):
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    _, wv = _subword_model(tiny_corpus, tmp_path)
+    _plain_model(tiny_corpus, tmp_path)
+    _, unseen = _unseen(wv)
+    monkeypatch.setenv("W2V_MODELS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["current_model"] = str(tmp_path / "pieces")
+    at.switch_page("pages/compare.py").run()
+    at.text_input(key="cmp_word").set_value(unseen).run()
+    assert not at.exception, at.exception
+    assert any("built from its pieces" in c.value and unseen in c.value for c in at.caption)
+    assert any("not in the vocabulary" in w.value for w in at.warning)  # the plain model, as before
+    assert len([df for df in at.dataframe if "cosine" in df.value.columns]) == 1

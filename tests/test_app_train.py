@@ -188,6 +188,11 @@ def test_a_new_session_shows_the_saved_models_instead_of_nothing(tiny_corpus):
     assert not any("Nothing has been trained" in i.value for i in at.info)
     assert [h.value for h in at.subheader][:1] == ["Your current model"]
     assert any("saved-before" in m.value for m in at.markdown)
+    # its loss curve, to hold the next run against (and the browser has its chart code before the run needs the CPU)
+    import json
+    curve = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert curve["data"] and all(len(t["y"]) >= 1 for t in curve["data"])
+    assert any("How its loss fell" in c.value for c in at.caption)
 
 
 def test_the_corpus_chosen_on_the_corpus_page_is_the_one_train_uses():

@@ -102,6 +102,11 @@ def _history(path: str, stamp: int) -> dict[str, list]:
     return store.load_model(path).history
 
 
+def history_of(rec: store.ModelRecord) -> dict[str, list]:
+    """A saved model's loss history ({"batch": [...], "epoch": [...]}), cached by its folder and time stamp."""
+    return _history(str(rec.path), rec.mtime_stamp)
+
+
 def parent_curve(job) -> tuple[list[dict[str, float]], float]:
     """The parent's loss curve ({x, loss} by epoch) and its epochs, to draw before a continued run's curve."""
     parent = getattr(job, "parent", None)

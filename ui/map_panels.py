@@ -13,7 +13,7 @@ import streamlit as st
 from ui import exports, map_state, map_view, session
 from ui.map_state import FOCUS, MODES, SELECTION, setter
 from ui.widgets import PERSIST, clamp, md_escape
-from w2v_core import explorer, projection
+from w2v_core import explorer, map_unseen, projection
 
 
 def method_knobs(method: str, dims: int, max_components: int) -> None:
@@ -75,6 +75,13 @@ def caption(model, words: Sequence[str], proj: projection.MapProjection, labels:
         parts.append(f"added by the search: {md_escape(', '.join(search.added[:8]))}"
                      + (" ..." if len(search.added) > 8 else ""))
     st.caption(" · ".join(parts))
+    if proj.pieces:
+        shown = ", ".join(f"'{w}'" for w in proj.pieces[:8]) + (" ..." if len(proj.pieces) > 8 else "")
+        how = ("placed by the same projection" if k.method in ("pca", "axes") else
+               f"placed at the similarity-weighted position of its {map_unseen.PLACE_K} nearest words on the map "
+               f"({projection.METHOD_NAMES[k.method]} cannot place a new point itself)")
+        st.caption(md_escape(f"◇ Not in the vocabulary, built from its pieces (its character n-grams): {shown}; "
+                             f"{how}."))
 
 
 def _table(words: Sequence[str], proj: projection.MapProjection, colouring: map_view.Colouring, wv) -> pd.DataFrame:
@@ -82,11 +89,11 @@ def _table(words: Sequence[str], proj: projection.MapProjection, colouring: map_
     df.insert(0, "word", list(words))
     if colouring.kind == "clusters" and colouring.clusters is not None:
         df["cluster"] = [colouring.clusters.names[c] for c in colouring.clusters.labels]
-    rows = np.array([wv.index[w] for w in words])
-    counts = wv.counts_at(rows)
+    rows = explorer.map_rows(wv, words)
+    counts = explorer.map_counts(wv, words)
     if counts is not None:
         df["count"] = counts
-    df["rank"] = rows + 1
+    df["rank"] = np.where(rows >= 0, rows + 1, 0)  # 0: not in the vocabulary, built from its pieces
     return df
 
 
@@ -142,6 +149,9 @@ def inspector(wv, focus: str | None, nbrs: list[tuple[str, float]], on_map: set[
         st.radio("Measure", ["cosine", "euclidean"], key="map_metric", persist_state=PERSIST, horizontal=True,
                  help="In the full space. Cosine: how alike the directions are (what word2vec means by similar). "
                       "Euclidean: distance between the raw vectors (frequent words have longer ones).")
+        if wv.built_from_pieces(focus):
+            st.caption(md_escape(f"'{focus}' is not in the vocabulary: its vector is built from its pieces "
+                                 "(character n-grams)."))
         metric = ss["map_metric"]
         df = pd.DataFrame({"word": [w for w, _ in nbrs], metric: [s for _, s in nbrs],
                            "shown": [w in on_map for w, _ in nbrs]})

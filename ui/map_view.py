@@ -34,6 +34,7 @@ PLOT_PX = (720, 500)  # the plotting area's size in a wide layout, for placing n
 NAME_FONT = dict(size=11, color="#222", shadow="0 0 3px #fff, 0 0 2px #fff")  # a white halo: names stay readable
 SMALL_MAP = 150  # up to this many words, all are named where they fit (stop words too)
 FOCUS, NEIGHBOUR, SELECTED = "#d62728", "#ff7f0e", "#111111"
+PIECES = "#2ca02c"  # words built from their pieces (unseen words of a subword model)
 
 
 @st.cache_resource(show_spinner=False)
@@ -123,14 +124,13 @@ def clusters(path: str, stamp: int, key: str, k: int, _words: tuple[str, ...],
     ``on_map`` (the knobs of a t-SNE or UMAP map, whose ``_coords`` are given), on the map itself, so that each
     colour is a region there (full-space clusters came out scattered across a UMAP plane)."""
     wv = load_model(path).vectors
-    rows = [wv.index[w] for w in _words]
-    return explorer.name_clusters(wv.vectors[rows], _words, k, priorities(wv, rows, _words),
+    return explorer.name_clusters(explorer.map_matrix(wv, _words), _words, k, priorities(wv, _words),
                                   on_map=_coords if on_map is not None else None)
 
 
-def priorities(wv, rows: Sequence[int], words: Sequence[str]) -> np.ndarray:
+def priorities(wv, words: Sequence[str]) -> np.ndarray:
     """How worth naming each mapped word is (frequent, not a stop word)."""
-    return explorer.label_priorities(words, wv.counts_at(rows))
+    return explorer.label_priorities(words, explorer.map_counts(wv, words))
 
 
 @dataclass
@@ -210,8 +210,10 @@ def _trace(xyz: np.ndarray, dims: int, webgl: bool, **kw) -> go.BaseTraceType:
 
 
 def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[str], colouring: Colouring,
-               labels, hl: Highlights, *, density: bool = False, show_ticks: bool = False) -> go.Figure:
-    """The map: points (hover names every word; ``customdata`` carries it for clicks), names, highlights."""
+               labels, hl: Highlights, *, density: bool = False, show_ticks: bool = False,
+               pieces: Sequence[str] = ()) -> go.Figure:
+    """The map: points (hover names every word; ``customdata`` carries it for clicks), names, highlights; the
+    ``pieces`` words (unseen, built from their n-grams) get a diamond outline and say so in their hover."""
     words = np.asarray(words, dtype=object)
     n, dims = coords.shape
     webgl = n >= WEBGL_FROM
@@ -260,6 +262,10 @@ def map_figure(words: Sequence[str], coords: np.ndarray, axis_titles: Sequence[s
         fig.add_trace(points(top, meta="highlighted", name="highlighted", showlegend=False,
                              marker=dict(size=big, line=dict(width=1.5, color="#111"),
                                          color=[FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top])))
+    built = [index[w] for w in pieces if w in index]
+    if built:  # unseen words of a subword model: their own marker, and the hover says how they were placed
+        fig.add_trace(points(built, meta="built from its pieces", name=f"built from its pieces ({len(built):,})",
+                             marker=dict(size=size + 8, symbol="diamond-open", color=PIECES, line=dict(width=2))))
     _names(fig, coords, escaped, labels, {i: FOCUS if words[i] == hl.focus else NEIGHBOUR for i in top}
            | {i: SELECTED for i in sel if words[i] in named}, size)
     axis = dict(showticklabels=show_ticks, zeroline=show_ticks, showgrid=show_ticks, ticks="")

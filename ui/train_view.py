@@ -1,6 +1,7 @@
 """The Train page's live view: the run's progress and loss chart, then what became of it; saved models before.
 
-:func:`live_view` runs as a fragment that polls this session's :class:`w2v_core.serve.jobs.TrainingJob` while it runs.
+While a run is active, :func:`live_status` and :func:`live_charts` run as two fragments that poll this session's
+:class:`w2v_core.serve.jobs.TrainingJob` (the charts less often); :func:`live_view` draws the rest, once.
 """
 
 from __future__ import annotations
@@ -104,13 +105,31 @@ def saved_models() -> None:
             "**Train**."), icon=":material/lightbulb:")
         return
     st.subheader("Your current model")
-    cards.model_card(store.read_record(path))
+    rec = store.read_record(path)
+    cards.model_card(rec)
+    current_loss_curve(rec)
     others = [r.name for r in records if str(r.path) != path]
     if others:
         more = f" and {len(others) - 5} more" if len(others) > 5 else ""
         st.caption(f"Also saved: {md_escape(', '.join(others[:5]))}{more}.")
     st.caption("Press **Train** to train another one; it becomes the current model when it finishes.")
     shell.link("models", "Choose another model", ":material/inventory_2:")
+
+
+def current_loss_curve(rec: store.ModelRecord) -> None:
+    """The current model's loss as it trained, to hold the next run's curve against. Drawn before a run, it also
+    has the browser load its chart code then, not in the first seconds of the run, when the run needs the CPU
+    (issue 24: 0.5 CPU-s of a 4.5 s first run on 2 cores)."""
+    try:
+        history = continue_view.history_of(rec)
+    except (W2VError, OSError):
+        return
+    fig, missing = charts.compare_loss_figure([history], [rec.epochs or 1], [rec.name], ["#636efa"])
+    if missing:
+        return
+    fig.update_layout(height=220, showlegend=False, margin=dict(l=10, r=20, t=10, b=10))
+    st.plotly_chart(fig, key="train_current_loss", config={"displayModeBar": False})
+    st.caption("How its loss fell as it trained (dotted: each epoch's mean).")
 
 
 def _progress(job: TrainingJob, s: JobState) -> None:
@@ -170,16 +189,13 @@ def _stopped(s: JobState) -> None:
                    f"is still **{md_escape(_name(session.current_path() or ''))}**.", icon=":material/stop_circle:")
 
 
-def live_view() -> None:
-    """This session's run: progress while it runs, then the chart, the outcome and the new model's card."""
-    job = current_job()
-    if job is None:
-        saved_models()
-        return
-    s = job.state()
-    if finish_job_if_done():
-        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+STATUS_EVERY = 1.0  # s between redraws of a running job's progress bar and figures (one fragment)
+CHARTS_EVERY = 2.5  # s between redraws of its loss chart and live map (another): the browser's drawing of these two
+# took 0.5-0.8 of a core at one redraw every 0.75 s, a core the run (on a 2-core machine) then did not have (issue 24)
 
+
+def _head(job: TrainingJob, s: JobState) -> bool:
+    """The run's title, progress and figures; False when there is nothing more to draw (it failed)."""
     st.subheader(f"Waiting in line: number {s.queue_position}" if s.status == "pending" and s.queue_position
                  else TITLES[s.status])
     if s.status == "failed" and s.error_kind == "HubUnavailable" and job.corpus_config is not None:
@@ -187,17 +203,21 @@ def live_view() -> None:
         if st.button("Use the bundled Wikipedia sample", key="train_use_sample", type="primary",
                      on_click=use_sample, args=(CORPUS_KEY,)):
             st.rerun()  # the whole page: the corpus picker shows the sample
-        return
+        return False
     if s.status == "failed":
         show_error(s.error or "Training failed.")
         st.caption("Change the setting the message names and press **Train** again.")
-        return
+        return False
     if s.active:
         _progress(job, s)
     _metrics(s)
     if s.corpus:
         st.caption(f"Corpus: {md_escape(s.corpus['name'])} · {s.corpus['tokens']:,} tokens · "
                    f"{s.corpus['documents']:,} documents · {s.corpus['distinct_words']:,} distinct words")
+    return True
+
+
+def _charts(job: TrainingJob, s: JobState) -> None:
     if len(s.batch_losses) >= 2 or s.epoch_losses:
         st.plotly_chart(charts.loss_figure(s, *continue_view.parent_curve(job)), key="train_loss_chart",
                         config={"displayModeBar": False})
@@ -205,6 +225,37 @@ def live_view() -> None:
         st.caption("The loss chart appears with the first batches.")
     if s.status == "running":
         map_learn.live_map(job)  # the top words as they are now
+
+
+def live_status() -> None:
+    """While a run is active: its title, progress and figures (a fragment every ``STATUS_EVERY`` s); the whole page
+    reruns when it ends."""
+    job = current_job()
+    if finish_job_if_done() or job is None or not job.state().active:
+        st.rerun()  # the whole page: it stops polling and every widget sees the new model
+    _head(job, job.state())
+
+
+def live_charts() -> None:
+    """While a run is active: its loss chart and live map (a slower fragment, every ``CHARTS_EVERY`` s)."""
+    job = current_job()
+    if job is not None:
+        _charts(job, job.state())
+
+
+def live_view() -> None:
+    """This session's run when none is active: the chart, the outcome and the new model's card; saved models before
+    the first run."""
+    job = current_job()
+    if job is None:
+        saved_models()
+        return
+    s = job.state()
+    if finish_job_if_done():
+        st.rerun()  # a full run: the page stops polling and every widget sees the new model
+    if not _head(job, s):
+        return
+    _charts(job, s)
     if s.status == "stopped":
         _stopped(s)
     if s.status in ("done", "stopped") and s.path:

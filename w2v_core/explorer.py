@@ -286,7 +286,7 @@ class MapSearch:
     """A searched word and its neighbours added to a map's words (or spellings to offer when it is unknown)."""
 
     query: str
-    word: str | None  # the vocabulary's spelling, None when unknown
+    word: str | None  # the vocabulary's spelling (or an unseen word built from its pieces), None when unknown
     neighbours: tuple[tuple[str, float], ...]  # (word, cosine or Euclidean distance), nearest first
     words: tuple[str, ...]  # the map's words, then the added ones: what to project now
     added: tuple[str, ...]  # the words that were not on the map
@@ -303,6 +303,8 @@ def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metr
         raise W2VError("Type a word to search for.")
     shown = tuple(dict.fromkeys(shown))
     word = q if q in vectors.index else q.lower() if q.lower() in vectors.index else None
+    if word is None:  # a subword model builds an unseen word from its pieces: it is put on the map too
+        word = next((x for x in (q.lower(), q) if vectors.built_from_pieces(x)), None)
     if word is None:
         return MapSearch(query, None, (), shown, (), tuple(vectors.suggest(q)))
     nb = tuple(vectors.neighbours(word, n, metric))
@@ -311,6 +313,28 @@ def search_map(vectors: Any, query: str, shown: Sequence[str], n: int = 10, metr
         return MapSearch(query, word, nb, shown, (), ())
     added = tuple(w for w in dict.fromkeys([word] + [w for w, _ in nb]) if w not in on_map)
     return MapSearch(query, word, nb, shown + added, added, ())
+
+
+def map_rows(vectors: Any, words: Sequence[str]) -> np.ndarray:
+    """The vocabulary rows of a map's words; -1 for a word built from its pieces (not in the vocabulary)."""
+    return np.array([vectors.index.get(w, -1) for w in words], dtype=np.int64)
+
+
+def map_matrix(vectors: Any, words: Sequence[str]) -> np.ndarray:
+    """The vectors of a map's words, an unseen word's built from its n-grams (a subword model)."""
+    if not words:
+        return np.zeros((0, vectors.dim), np.float32)
+    return np.stack([vectors.vectors[vectors.index[w]] if w in vectors.index
+                     else np.asarray(vectors.get_vector(w), np.float32) for w in words])
+
+
+def map_counts(vectors: Any, words: Sequence[str]) -> np.ndarray | None:
+    """The corpus counts of a map's words (0 for a word built from its pieces), or None without counts."""
+    rows = map_rows(vectors, words)
+    counts = vectors.counts_at(np.maximum(rows, 0))
+    if counts is None:
+        return None
+    return np.where(rows >= 0, counts, 0)
 
 
 # ---------------------------------------------------------------------------------------------- a model's health

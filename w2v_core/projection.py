@@ -553,6 +553,7 @@ class MapProjection:
     axis_titles: tuple[str, ...]  # "PC1 (12.3 %)", "man → woman", "UMAP 1"
     explained: tuple[float, ...] | None  # PCA: share of the variance on each shown axis
     knobs: MapKnobs
+    pieces: tuple[str, ...] = ()  # words placed afterwards from their n-gram vectors (unseen words of a subword model)
 
 
 def project_map(vectors: Any, words: Sequence[str], method: str | MapKnobs = "pca", dims: int = 2, *,
@@ -587,3 +588,4 @@ def project_map(vectors: Any, words: Sequence[str], method: str | MapKnobs = "pc
                          seed=k.seed, n_neighbors=k.n_neighbors, min_dist=k.min_dist, spherize=k.spherize)
         titles = tuple(f"{METHOD_NAMES[k.method]} {i + 1}" for i in range(k.dims))
     return MapProjection(words, coords, titles, explained, k)
+

@@ -38,7 +38,8 @@ from w2v_core.errors import W2VError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # bump when tokenization changes, so old entries are not reused (2: NFC, marks, CJK, phrases)
+FORMAT_VERSION = 3  # bump when tokenization changes, so old entries are not reused (2: NFC, marks, CJK, phrases;
+# 3: a split-off clitic is the token "'s", not "s")
 _FILES = ("ids.npy", "offsets.npy", "counts.npy", "words.json", "meta.json")
 
 
