@@ -260,8 +260,8 @@ def main() -> None:
     ap.add_argument("--arch", default="skipgram")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sync-every", type=int, default=None, help="words per rank between syncs (default 50000)")
-    ap.add_argument("--sync-combine", default=None, choices=("scaled", "sum", "mean"),
-                    help="how the ranks' changes combine (default the CLI's: sum)")
+    ap.add_argument("--sync-combine", default=None, choices=("auto", "scaled", "sum", "mean"),
+                    help="how the ranks' changes combine (default the CLI's: auto, sum for 2 ranks and scaled for more)")
     ap.add_argument("--lr", type=float, default=None, help="starting learning rate (default the CLI's)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     ap.add_argument("--json", help="also write the rows and the machine to this file")
