@@ -260,7 +260,8 @@ def main() -> None:
     ap.add_argument("--arch", default="skipgram")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sync-every", type=int, default=None, help="words per rank between syncs (default 50000)")
-    ap.add_argument("--sync-combine", default="sum", choices=("sum", "mean"), help="how ranks combine (default sum)")
+    ap.add_argument("--sync-combine", default=None, choices=("auto", "scaled", "sum", "mean"),
+                    help="how the ranks' changes combine (default the CLI's: auto, sum for 2 ranks and scaled for more)")
     ap.add_argument("--lr", type=float, default=None, help="starting learning rate (default the CLI's)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     ap.add_argument("--json", help="also write the rows and the machine to this file")
@@ -271,7 +272,8 @@ def main() -> None:
         return
     train = ["--corpus", a.corpus, "--epochs", str(a.epochs), "--dim", str(a.dim), "--arch", a.arch,
              "--seed", str(a.seed)] + (["--lr", str(a.lr)] if a.lr else [])
-    sync = ["--sync-combine", a.sync_combine] + (["--sync-every", str(a.sync_every)] if a.sync_every else [])
+    sync = ((["--sync-combine", a.sync_combine] if a.sync_combine else [])
+            + (["--sync-every", str(a.sync_every)] if a.sync_every else []))
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['load']}", flush=True)
     rows = []

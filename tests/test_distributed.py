@@ -38,11 +38,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(*args: str) -> list[str]:
-    """torchrun (the script next to this Python when there is one, else the module it runs), 2 ranks."""
+def _torchrun(*args: str, ranks: int = 2) -> list[str]:
+    """torchrun (the script next to this Python when there is one, else the module it runs), ``ranks`` ranks."""
     script = Path(sys.executable).with_name("torchrun")
     head = [str(script)] if script.exists() else [sys.executable, "-m", "torch.distributed.run"]
-    return head + ["--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "w2v_core", "train",
+    return head + ["--nproc_per_node", str(ranks), "--master_port", str(_free_port()), "-m", "w2v_core", "train",
                    "--distributed", *args]
 
 
@@ -68,29 +68,37 @@ def test_train_without_torchrun_says_how_to_start_it(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_two_ranks_make_one_model_as_good_as_one_process(tmp_path):
-    out = tmp_path / "two"
-    r = subprocess.run(_torchrun(*SETTINGS, "--out", str(out)), cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+@pytest.fixture(scope="module")
+def one_process():
+    """WordSim353 and final loss of one process trained with SETTINGS (the ranks' yardstick)."""
+    sample = load_corpus(CorpusConfig(source="sample"))
+    one = Trainer(sample, ModelConfig(dim=50), TrainConfig(epochs=5, threads=1, seed=1)).train()
+    return evaluate_pairs(one.vectors, "wordsim353", table=False)["spearman"], one.summary["final_loss"]
+
+
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_ranks_make_one_model_as_good_as_one_process(tmp_path, one_process, ranks):
+    out = tmp_path / "ranks"
+    r = subprocess.run(_torchrun(*SETTINGS, "--out", str(out), ranks=ranks), cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     # one run's output: rank 0's log and summary only
     assert r.stdout.strip().count("\n") == 0
     summary = json.loads(r.stdout)
-    assert summary["distributed"]["world_size"] == 2 and summary["distributed"]["syncs"] >= 5
+    assert summary["distributed"]["world_size"] == ranks and summary["distributed"]["syncs"] >= 5
+    assert summary["distributed"]["combine"] == ("sum" if ranks == 2 else "scaled")  # the default, auto
     assert r.stderr.count("saved model to") == 1 and r.stderr.count("epoch 5/5 done") == 1
     model = load_model(out)
     history = json.loads((out / "history.json").read_text())
     assert [e["epoch"] for e in history["epoch"]] == [1, 2, 3, 4, 5]
     words = [b["words"] for b in history["batch"]]
     assert words == sorted(words) and words[-1] == summary["tokens"] * 5  # one curve over all ranks' words
-    assert [p.name for p in tmp_path.iterdir()] == ["two"]  # no leftover temporary folder
+    assert [p.name for p in tmp_path.iterdir()] == ["ranks"]  # no leftover temporary folder
 
-    sample = load_corpus(CorpusConfig(source="sample"))
-    one = Trainer(sample, ModelConfig(dim=50), TrainConfig(epochs=5, threads=1, seed=1)).train()
-    ws_one = evaluate_pairs(one.vectors, "wordsim353", table=False)["spearman"]
-    ws_two = evaluate_pairs(model.vectors, "wordsim353", table=False)["spearman"]
-    assert abs(ws_two - ws_one) <= 0.03, (ws_two, ws_one)
-    assert abs(summary["final_loss"] - one.summary["final_loss"]) < 0.15
+    ws_one, loss_one = one_process
+    ws = evaluate_pairs(model.vectors, "wordsim353", table=False)["spearman"]
+    assert abs(ws - ws_one) <= 0.03, (ws, ws_one)
+    assert abs(summary["final_loss"] - loss_one) < 0.15
 
 
 def _children(pid: int) -> list[int]:

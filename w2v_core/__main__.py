@@ -170,8 +170,11 @@ def _distributed_args(t: argparse.ArgumentParser) -> None:
                         "writes the log and the model folder (gloo on CPUs, NCCL with --device cuda)")
     d.add_argument("--sync-every", type=_positive_int("--sync-every"), default=None,
                    help="words each rank trains between two syncs of the tables (default 50000)")
-    d.add_argument("--sync-combine", default="sum",
-                   help="sum (every rank's changes are added: the default) | mean (they are averaged)")
+    d.add_argument("--sync-combine", default="auto", choices=("auto", "scaled", "sum", "mean"),
+                   help="how the ranks' changes combine at a sync: auto (the default: sum for 2 ranks, scaled for "
+                        "more) | scaled (each rank steps at N times the rate and the changes are averaged) | sum "
+                        "(added, at one process's rate: 4 ranks diverge) | mean (averaged at one process's rate: "
+                        "under-trains)")
     d.add_argument("--dist-timeout", type=_float("--dist-timeout"), default=None,
                    help="seconds a rank waits for the others before the run stops with an error (default 300)")
 

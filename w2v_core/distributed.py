@@ -4,11 +4,24 @@ Every rank (process) loads the same corpus and builds the same vocabulary and th
 and rank 0's tables are broadcast to make sure). The chunks of an epoch (``workers.chunk_bounds``) are dealt out
 round-robin: rank r trains chunks r, r + N, r + 2N, ... with the usual bounded step and its own worker threads, each
 chunk seeded by its number in the whole corpus. The ranks keep one model by **delta all-reduce**: every
-``sync_every`` words (per rank) each rank's change to the tables since the last sync is summed over all ranks
-(``all_reduce``) and added to the tables as they were then, so every rank carries on from the same weights with
-every rank's updates in them ("sum"; "mean" divides the summed change by N, which is model averaging). Between
+``sync_every`` words (per rank) each rank's change to the tables since the last sync is all-reduced and added to the
+tables as they were then, so every rank carries on from the same weights with every rank's updates in them. Between
 syncs a rank's updates see the others' only at the next sync, as Hogwild threads see each other's late; the bounded
-step keeps that stable.
+step keeps each rank stable. How the changes combine (``combine``):
+
+* ``"auto"`` (the default): ``"sum"`` for 2 ranks, ``"scaled"`` for more (what was measured best for each,
+  benchmarks/README.md "Distributed").
+* ``"scaled"``: every rank steps at N times the rate one process would use at that point, and the changes are
+  averaged (local SGD with the linear scaling rule). A row that moves only a little in a round (a rare word, and any
+  row along the directions it is still learning) then moves by the sum of the ranks' ordinary steps, as one process
+  given all their words would; a row that settles within the round ends at the mean of the ranks' balances. On the
+  sample 4 ranks match or beat one process with it, for both architectures; at 2 ranks CBOW came out 0.02 lower
+  than with sum.
+* ``"sum"``: the changes are added, at the one-process rate. A row that settles within a round (a frequent word's
+  rows: hundreds of updates a round, each rank's copy settling where its own data pulls it) then lands N times as
+  far from the start as its balance: an overshoot that 2 ranks survive (e -> -e) and 4 do not (e -> -3e: they
+  diverged at every rate tried).
+* ``"mean"``: model averaging at the one-process rate: every rank's progress counts 1/N, so the model under-trains.
 
 What one run means across ranks: the learning rate decays over the words of all ranks together, the loss each
 rank saw between syncs is summed over the ranks (so the progress reports, the divergence watch and its retries
@@ -39,7 +52,7 @@ import torch.distributed as dist
 from w2v_core.errors import W2VError
 from w2v_core.workers import MIN_CHUNK, EpochRun, WorkerPool
 
-COMBINE = ("sum", "mean")
+COMBINE = ("scaled", "sum", "mean")
 DEFAULT_SYNC_EVERY = 50_000  # words per rank between syncs
 DEFAULT_TIMEOUT = 300.0  # seconds a collective may wait for the other ranks
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -71,7 +84,7 @@ class DistContext:
     backend: str
     device: str  # "cpu" | "cuda"
     sync_every: int = DEFAULT_SYNC_EVERY
-    combine: str = "sum"
+    combine: str = "sum"  # start() resolves "auto"
     timeout: float = DEFAULT_TIMEOUT
     stats: SyncStats = field(default_factory=SyncStats)
 
@@ -88,7 +101,7 @@ class DistContext:
             dist.destroy_process_group()
 
 
-def start(device: str, sync_every: int = DEFAULT_SYNC_EVERY, combine: str = "sum",
+def start(device: str, sync_every: int = DEFAULT_SYNC_EVERY, combine: str = "auto",
           timeout: float = DEFAULT_TIMEOUT) -> DistContext:
     """Join the run torchrun started (its RANK, WORLD_SIZE, MASTER_ADDR, ... environment): gloo on CPUs, NCCL
     with ``device`` cuda (or auto with a GPU present), this rank on GPU ``LOCAL_RANK``."""
@@ -96,8 +109,8 @@ def start(device: str, sync_every: int = DEFAULT_SYNC_EVERY, combine: str = "sum
     if missing:
         raise W2VError("--distributed needs the environment torchrun sets (" + ", ".join(missing) + " missing): start "
                        "it with `torchrun --nproc_per_node N -m w2v_core train --distributed ...`.")
-    if combine not in COMBINE:
-        raise W2VError(f"Unknown --sync-combine '{combine}': choose sum or mean.")
+    if combine not in COMBINE + ("auto",):
+        raise W2VError(f"Unknown --sync-combine '{combine}': choose auto, scaled, sum or mean.")
     if not 1_000 <= sync_every <= 1_000_000_000:
         raise W2VError(f"--sync-every must be between 1,000 and 1,000,000,000 words (got {sync_every}).")
     if not 1 <= timeout <= 86_400:
@@ -117,6 +130,8 @@ def start(device: str, sync_every: int = DEFAULT_SYNC_EVERY, combine: str = "sum
     except Exception as e:  # a master that cannot be reached, a port in use
         raise W2VError(f"Could not join the distributed run ({_first_line(e)}): check --master_addr/--master_port "
                        "and that every node was started.") from None
+    if combine == "auto":  # sum where it was measured best (2 ranks), scaled where sum diverges (4)
+        combine = "sum" if dist.get_world_size() <= 2 else "scaled"
     return DistContext(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank,
                        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size())), backend=backend,
                        device="cuda" if cuda else "cpu", sync_every=sync_every, combine=combine, timeout=timeout)
@@ -174,6 +189,11 @@ class OneLine:
             self.say(f"error: Rank {self.rank} of {self.world} was stopped (another rank died, or torchrun was "
                      "stopped): the run ended and nothing was saved.", 3)
         os._exit(self.code if self.code is not None else 3)
+
+
+def rate_scale(ctx: DistContext) -> float:
+    """How much faster than one process a rank steps: N with "scaled" (its change is divided by N at the sync)."""
+    return float(ctx.world) if ctx.combine == "scaled" else 1.0
 
 
 def first_local(ctx: DistContext, load):
@@ -304,7 +324,8 @@ class DistributedPool(WorkerPool):
 
     def _global_lr_at(self, done: float, total: int) -> float:
         """This rank's progress in the round stands for every rank's: the rate falls over all ranks' words."""
-        return self.trainer_lr_at(self.round_start + (done - self.round_start) * self.ctx.world, total)
+        lr = self.trainer_lr_at(self.round_start + (done - self.round_start) * self.ctx.world, total)
+        return lr * rate_scale(self.ctx)
 
     def run_epoch(self, run: EpochRun) -> None:
         self.ref = [t.detach().clone() for t in self.tables()]  # equal on all ranks (synced, or rolled back)
@@ -341,8 +362,8 @@ class DistributedPool(WorkerPool):
         for t, ref in zip(self.tables(), self.ref):
             t.sub_(ref)  # this rank's change since the last sync
             collective(ctx, dist.all_reduce, t)
-            if ctx.combine == "mean":
-                t.div_(ctx.world)
+            if ctx.combine != "sum":
+                t.div_(ctx.world if ctx.combine == "mean" else rate_scale(ctx))
             t.add_(ref)
             ref.copy_(t)
             payload += t.numel() * t.element_size()
