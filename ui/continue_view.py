@@ -114,7 +114,7 @@ def parent_curve(job) -> tuple[list[dict[str, float]], float]:
         return [], 0.0
     try:
         rec = store.read_record(parent)
-        hist = _history(str(parent), rec.mtime_stamp)
+        hist = history_of(rec)
     except (W2VError, OSError):
         return [], 0.0
     epochs = float(rec.summary.get("epochs") or rec.epochs or 0)

@@ -52,7 +52,7 @@ import torch.distributed as dist
 from w2v_core.errors import W2VError
 from w2v_core.workers import MIN_CHUNK, EpochRun, WorkerPool
 
-COMBINE = ("scaled", "sum", "mean")
+COMBINE = ("auto", "scaled", "sum", "mean")
 DEFAULT_SYNC_EVERY = 50_000  # words per rank between syncs
 DEFAULT_TIMEOUT = 300.0  # seconds a collective may wait for the other ranks
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -109,7 +109,7 @@ def start(device: str, sync_every: int = DEFAULT_SYNC_EVERY, combine: str = "aut
     if missing:
         raise W2VError("--distributed needs the environment torchrun sets (" + ", ".join(missing) + " missing): start "
                        "it with `torchrun --nproc_per_node N -m w2v_core train --distributed ...`.")
-    if combine not in COMBINE + ("auto",):
+    if combine not in COMBINE:
         raise W2VError(f"Unknown --sync-combine '{combine}': choose auto, scaled, sum or mean.")
     if not 1_000 <= sync_every <= 1_000_000_000:
         raise W2VError(f"--sync-every must be between 1,000 and 1,000,000,000 words (got {sync_every}).")
@@ -362,8 +362,8 @@ class DistributedPool(WorkerPool):
         for t, ref in zip(self.tables(), self.ref):
             t.sub_(ref)  # this rank's change since the last sync
             collective(ctx, dist.all_reduce, t)
-            if ctx.combine != "sum":
-                t.div_(ctx.world if ctx.combine == "mean" else rate_scale(ctx))
+            if ctx.combine != "sum":  # mean and scaled average the changes
+                t.div_(ctx.world)
             t.add_(ref)
             ref.copy_(t)
             payload += t.numel() * t.element_size()

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from w2v_core.errors import W2VError
-from w2v_core.projection import MapKnobs, MapProjection, axis_directions, normalize_rows, one_thread, pad_columns
+from w2v_core.explorer import map_matrix
+from w2v_core.projection import MapProjection, axis_directions, normalize_rows, pca, prepare_rows
 
 
 PLACE_K = 10  # t-SNE/UMAP: an unseen word sits at the similarity-weighted mean of this many nearest mapped words
@@ -26,19 +27,16 @@ def place_unseen(vectors: Any, proj: MapProjection, extra: Sequence[str]) -> Map
     if not proj.words:
         raise W2VError("Put at least one vocabulary word on the map to place words built from their pieces.")
     k = proj.knobs
-    base = vectors.vectors[[vectors.index[w] for w in proj.words]]
-    new = np.stack([np.asarray(vectors.get_vector(w), dtype=np.float64) for w in extra])
+    n = len(proj.words)
+    both = np.vstack([map_matrix(vectors, proj.words), map_matrix(vectors, extra)]).astype(np.float64)
     if k.method == "axes":
-        Xb = normalize_rows(base)
-        mean = Xb.mean(axis=0) if k.spherize else None
-        Xe = normalize_rows(new)
-        Xe = normalize_rows(Xe - mean) if mean is not None else Xe
-        add = Xe @ axis_directions(vectors, k.axes).T
+        add = prepare_rows(both, k.spherize, fit_rows=n)[n:] @ axis_directions(vectors, k.axes).T
         coords = proj.coords
-    elif k.method == "pca":
-        coords, add = _pca_with(base, new, k)
+    elif k.method == "pca":  # fitted on the mapped words, as their map was; the new rows through the same fit
+        placed, _ = pca(both, k.dims, k.components, k.spherize, fit_rows=n)
+        coords, add = placed[:n], placed[n:]
     else:
-        Xb, Xe = normalize_rows(base), normalize_rows(new)
+        Xb, Xe = normalize_rows(both[:n]), normalize_rows(both[n:])
         sims = Xe @ Xb.T
         m = min(PLACE_K, len(Xb))
         top = np.argsort(-sims, axis=1)[:, :m]
@@ -49,20 +47,3 @@ def place_unseen(vectors: Any, proj: MapProjection, extra: Sequence[str]) -> Map
     coords = np.vstack([coords, add]).astype(np.float32)
     return MapProjection(proj.words + extra, coords, proj.axis_titles, proj.explained, k, proj.pieces + extra)
 
-
-def _pca_with(base: np.ndarray, new: np.ndarray, k: MapKnobs) -> tuple[np.ndarray, np.ndarray]:
-    """PCA fitted on the mapped words (as ``pca`` does), then applied to the new rows too."""
-    from sklearn.decomposition import PCA
-
-    Xb = normalize_rows(base)
-    Xe = normalize_rows(new)
-    if k.spherize:
-        mu = Xb.mean(axis=0)
-        Xb, Xe = normalize_rows(Xb - mu), normalize_rows(Xe - mu)
-    width = max(Xb.shape[1], k.dims)
-    Xb, Xe = pad_columns(Xb, width), pad_columns(Xe, width)
-    comps = k.components or tuple(range(1, k.dims + 1))
-    cols = [c - 1 for c in comps]
-    with one_thread():
-        fit = PCA(n_components=max(comps), svd_solver="full").fit(Xb)
-        return fit.transform(Xb)[:, cols], fit.transform(Xe)[:, cols]

@@ -60,14 +60,15 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     return unit_rows(X, np.float64)
 
 
-def prepare_rows(X: np.ndarray, spherize: bool = False) -> np.ndarray:
+def prepare_rows(X: np.ndarray, spherize: bool = False, fit_rows: int | None = None) -> np.ndarray:
     """The rows every projection sees: unit length; with ``spherize``, centred first and scaled again.
 
     Unit length comes first so that frequent words (long vectors) do not pull the mean toward themselves.
+    ``fit_rows``: only the first so many rows make the mean (the rows after them are placed on that map).
     """
     Xn = normalize_rows(X)
-    if spherize and len(Xn):
-        Xn = normalize_rows(Xn - Xn.mean(axis=0))
+    if spherize and len(Xn[:fit_rows]):
+        Xn = normalize_rows(Xn - Xn[:fit_rows].mean(axis=0))
     return Xn
 
 
@@ -167,7 +168,7 @@ def pad_columns(X: np.ndarray, width: int) -> np.ndarray:
     return np.hstack([X, np.zeros((X.shape[0], width - X.shape[1]), dtype=X.dtype)])
 
 
-def _checked_input(X: Any, method: str, dims: int, spherize: bool) -> np.ndarray:
+def _checked_input(X: Any, method: str, dims: int, spherize: bool, fit_rows: int | None = None) -> np.ndarray:
     """Prepared rows (see ``prepare_rows``), padded to ``dims`` columns, after every check a user can fail."""
     if dims not in (2, 3):
         raise W2VError(f"A map has 2 or 3 dimensions (got {dims}).")
@@ -179,21 +180,23 @@ def _checked_input(X: Any, method: str, dims: int, spherize: bool) -> np.ndarray
     msg = _cap_message(method, n)
     if msg:
         raise W2VError(msg)
-    Xn = prepare_rows(X, spherize)
+    Xn = prepare_rows(X, spherize, fit_rows)
     if Xn.shape[1] < dims:  # tiny models (dimension 1 or 2): pad with zero columns so the shapes still work
         Xn = pad_columns(Xn, dims)
     return Xn
 
 
 def pca(X: np.ndarray, dims: int = 2, components: Sequence[int] | None = None, spherize: bool = False,
-        prepared: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        prepared: bool = False, fit_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """PCA coordinates on the chosen components, and the share of the variance each of them explains.
 
     ``components`` are 1-based (PC1 = 1), ``dims`` of them; default PC1..PC``dims``. The shares tell how
     much of the picture a map shows: two components with 3 % each hide most of the space.
-    ``prepared=True`` means ``X`` already went through ``prepare_rows`` (and any padding).
+    ``prepared=True`` means ``X`` already went through ``prepare_rows`` (and any padding). ``fit_rows``: the
+    components (and the spherize mean) come from the first so many rows only; the rows after them are placed by the
+    same projection (words added to a map afterwards).
     """
-    Xn = X if prepared else _checked_input(X, "pca", dims, spherize)
+    Xn = X if prepared else _checked_input(X, "pca", dims, spherize, fit_rows)
     comps = tuple(range(1, dims + 1)) if components is None else tuple(int(c) for c in components)
     if len(comps) != dims:
         raise W2VError(f"Pick {dims} principal components for a {dims}-D map (got {len(comps)}).")
@@ -205,7 +208,7 @@ def pca(X: np.ndarray, dims: int = 2, components: Sequence[int] | None = None, s
 
     cols = [c - 1 for c in comps]
     with one_thread():
-        fit = PCA(n_components=max(comps), svd_solver="full").fit(Xn)
+        fit = PCA(n_components=max(comps), svd_solver="full").fit(Xn[:fit_rows])
         out = fit.transform(Xn)[:, cols]
     return np.asarray(out, dtype=np.float32), np.asarray(fit.explained_variance_ratio_[cols], dtype=np.float64)
 
