@@ -73,8 +73,54 @@ def test_grouped_cbow_chunk_makes_the_same_updates_as_one_per_entry(workers):
         w_in, w_out = (t.clone() for t in tables)
         bound = RowBound(V_, workers=workers)
         loss, n = kernels.scripted(kernels.run_chunk)(False, kernels.Tables(w_in, w_out), chunk, schedule,
-                                                      bound.for_kernel(), *groups)
+                                                      bound.for_kernel(), *groups, kernels.no_words(win.ctx))
         out.append((w_in, w_out, loss, bound.load))
     assert not torch.equal(out[0][0], tables[0])  # the step did something
     for a, b in zip(*out):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("workers,kappa", [(1, 1.0), (2, 1.0), (1, 0.0)])
+def test_subword_cbow_composed_per_word_makes_the_same_updates_as_over_every_row(workers, kappa):
+    """Subword CBOW on a CPU composes each context word of a batch once from its rows (``WordRows``); the tables must
+    end up as with the context expanded into every row of every word (``expand_windows``), bound included."""
+    from w2v_core import subword_steps
+
+    V_, R_, D_, batch = 40, 30, 8, 64
+    lr0 = 0.2 if kappa > 0 else 0.02  # unbounded, a high rate diverges (to nan in both forms)
+    win, cuts, starts, g = _chunk(V_, batch=batch, seed=3)
+    # each word: its own row, then 1-4 shared "n-gram" rows
+    lens = torch.randint(1, 5, (V_,), generator=g)
+    rows = torch.cat([torch.cat([torch.tensor([w]), V_ + torch.randint(R_, (int(lens[w]),), generator=g)])
+                      for w in range(V_)])
+    pstarts = torch.zeros(V_ + 1, dtype=torch.long)
+    pstarts[1:] = torch.cumsum(lens + 1, 0)
+    pieces = subword_steps.Pieces(rows, pstarts)
+    n_batches = len(cuts) - 1
+    negs = torch.randint(V_, (n_batches, 4, 8), generator=g)
+    tables = (torch.randn(V_ + R_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
+    schedule = kernels.Schedule(batch, cuts, lr0, lr0 / 2, 5.0, 1)
+    out = []
+    # expanded: every context entry is one row
+    big = subword_steps.expand_windows(win, pieces)
+    big_cuts = big.starts[::batch].tolist() + [int(big.ctx.shape[0])]
+    first = torch.arange(len(big)).div_(batch, rounding_mode="floor").mul_(batch)
+    big_starts = big.starts[:-1] - big.starts.index_select(0, first)
+    chunk = kernels.Examples(big.centres, big.ctx, big.rows % batch, big_starts, big.counts.float(), negs)
+    groups = group_contexts(big.rows % batch, big.rows // batch, big.ctx, V_ + R_, big_cuts)
+    runs = [(kernels.Schedule(batch, big_cuts, lr0, lr0 / 2, 5.0, 1), chunk, groups, kernels.no_words(big.ctx))]
+    # composed: the entries grouped by word, each centre's count the number of its rows
+    counts = torch.zeros(len(win)).index_add_(0, win.rows, (lens + 1).index_select(0, win.ctx).float())
+    chunk = kernels.Examples(win.centres, win.ctx, win.rows % batch, starts, counts, negs)
+    word_groups, word_cuts, slots = kernels.group_entries(win.rows % batch, win.rows // batch, win.ctx, V_, cuts)
+    runs.append((schedule, chunk, (word_groups, word_cuts), kernels.WordRows(rows, pstarts, slots)))
+    for sched, ch, grp, words in runs:
+        w_in, w_out = (t.clone() for t in tables)
+        bound = RowBound(V_ + R_, workers=workers, kappa=kappa)
+        loss, n = kernels.scripted(kernels.run_chunk)(False, kernels.Tables(w_in, w_out), ch, sched,
+                                                      bound.for_kernel(), *grp, words)
+        out.append((w_in, w_out, loss, n, bound.load))
+    assert not torch.equal(out[0][0], tables[0]) and torch.isfinite(out[0][0]).all()  # it did something
+    assert slots.shape == win.ctx.shape and int(slots.max()) < int(word_groups.rows.shape[0])
+    for a, b in zip(*out):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)  # float sums in another order

@@ -111,6 +111,28 @@ class ContextGroups(NamedTuple):
     rows: torch.Tensor
 
 
+class WordRows(NamedTuple):
+    """Subword CBOW (``subword_steps``): each vocabulary word's input rows, CSR (word w's are
+    ``rows[starts[w]:starts[w + 1]]``), and each context entry's group within its batch (``group_entries``), so a
+    batch composes each of its context words from its rows once. Empty tensors: plain CBOW, a word is its row."""
+
+    rows: torch.Tensor
+    starts: torch.Tensor
+    slots: torch.Tensor
+
+
+def expand_rows(rows: torch.Tensor, starts: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                       torch.Tensor]:
+    """The rows of each word of ``ids`` laid end to end (CSR ``rows``/``starts``): (rows (Q,), the entry of ``ids``
+    each belongs to (Q,), the number of rows of each entry (N,))."""
+    lo = starts.index_select(0, ids)
+    lens = starts.index_select(0, ids + 1) - lo
+    owner = torch.repeat_interleave(torch.arange(ids.shape[0], device=ids.device), lens)
+    first = torch.cumsum(lens, 0) - lens  # where each entry's rows start in the output
+    pos = torch.arange(owner.shape[0], device=ids.device) - first.index_select(0, owner) + lo.index_select(0, owner)
+    return rows.index_select(0, pos), owner, lens
+
+
 class Schedule(NamedTuple):
     """How ``run_chunk`` walks a chunk: batch b is centres ``[b * batch, (b + 1) * batch)`` with context entries
     ``cuts[b]:cuts[b + 1]``; the rate goes linearly from ``lr0`` to ``lr1``; the loss is taken every
@@ -288,24 +310,37 @@ def _self_negatives(centres: torch.Tensor, negs: torch.Tensor, per_block: int) -
 
 
 def cbow_negative_step(tables: Tables, batch: Examples, lr: float, k: float, want_loss: bool, dst: Tables,
-                       bound: Bound, groups: ContextGroups) -> tuple[torch.Tensor, torch.Tensor]:
+                       bound: Bound, groups: ContextGroups, words: WordRows) -> tuple[torch.Tensor, torch.Tensor]:
     """CBOW: h = the mean of the context rows (one embedding_bag); it predicts the centre against its block's pool.
 
     ``groups`` (``group_contexts``) gathers the batch's context entries by input row; empty: every entry is updated
     on its own. Otherwise as ``sg_negative_step``.
+
+    Subword CBOW (``words`` not empty; ``groups`` then gathers the entries by context *word*): h is the mean of all
+    rows of all context words (fastText), each word's sum of rows composed once a batch, and each group's summed
+    error goes undivided to every row of its word; the same step as plain CBOW over the expanded rows, with the
+    sort, the gathers and the sums over ~15x fewer entries.
     """
     w_in, w_out = _own_tables(tables)
     dst_in, dst_out = _own_tables(dst)
     centres, ctx, rows, starts, counts, negs = _own_examples(batch)
     by_row, group_starts, group_rows = _own(groups.by_row), _own(groups.starts), _own(groups.rows)
+    sub_rows, sub_starts, slots = _own(words.rows), _own(words.starts), _own(words.slots)
     load, kappa = _own(bound.load), bound.kappa
     grouped = group_rows.shape[0] > 0
+    subword = sub_rows.shape[0] > 0
     B = centres.shape[0]
     n_blocks, pool = negs.shape[0], negs.shape[1]
     per_block = (B + n_blocks - 1) // n_blocks
     w = k / pool  # what one pool word is worth in an example
     # scores; mode="sum" then a division is 2x faster than mode="mean" on a CPU
-    h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
+    in_rows, owner = ctx, ctx
+    if subword:  # each context word of the batch composed once: the sum of its rows
+        in_rows, owner, lens = expand_rows(sub_rows, sub_starts, group_rows)
+        sums = F.embedding_bag(in_rows, w_in, torch.cumsum(lens, 0) - lens, mode="sum")  # (words, D)
+        h = F.embedding_bag(slots, sums, starts, mode="sum").div_(counts.unsqueeze(1))  # counts: rows, not words
+    else:
+        h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
     o_centre = w_out.index_select(0, centres)  # (B, D)
     pos_score = (h * o_centre).sum(1)  # (B,)
     o_neg = w_out.index_select(0, negs.reshape(-1)).view(n_blocks, pool, -1)  # (blocks, N, D)
@@ -329,12 +364,15 @@ def cbow_negative_step(tables: Tables, batch: Examples, lr: float, k: float, wan
     # word2vec (cbow_mean=1) adds the hidden error to every context word. Neighbouring centres share most of their
     # context words, so summing each row's errors first (one embedding_bag over the entries grouped by row) writes
     # about a tenth of the rows that one gathered copy per entry does
-    if grouped:
-        ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum")  # (rows, D)
+    if grouped:  # subword: one row of errors per context word of the batch, for every row of the word below
+        ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum")  # (rows or words, D)
         ctx_rows = group_rows
     else:
         ctx_step = grad_h.index_select(0, rows)  # (entries, D)
         ctx_rows = ctx
+    if subword:
+        ctx_step = ctx_step.index_select(0, owner)  # (the words' rows, D)
+        ctx_rows = in_rows
     # bound
     if kappa > 0:
         h_norm2 = (h * h).sum(1).add_(_norm_floor())
@@ -347,15 +385,20 @@ def cbow_negative_step(tables: Tables, batch: Examples, lr: float, k: float, wan
         example_load = (neg_curv * o_neg_norm2.unsqueeze(1)).sum(2).view(-1)[:B].mul_(w).add_(pos_curv * o_centre_norm2)
         # a context row moves h by 1 / n of its step
         out_rows = torch.cat([centres, negs.reshape(-1)])
-        ask: Optional[torch.Tensor] = None  # ungrouped, the factors wanted are every entry's
-        if grouped:
+        in_load = example_load.div_(counts).index_select(0, rows)  # each context entry's
+        in_idx = ctx
+        ask: Optional[torch.Tensor] = None  # ungrouped (or subword), the factors wanted are every entry's
+        if subword:  # a word's entries' loads summed, then on each of its rows
+            in_load = torch.zeros(group_rows.shape[0], dtype=h.dtype, device=h.device).index_add_(
+                0, slots, in_load).index_select(0, owner)
+            in_idx = in_rows
+        elif grouped:
             ask = torch.cat([out_rows, ctx_rows + w_in.shape[0]])
-        scale = row_scale(load, torch.cat([out_rows, ctx + w_in.shape[0]]),
+        scale = row_scale(load, torch.cat([out_rows, in_idx + w_in.shape[0]]),
                           torch.cat([pos_curv * h_norm2,
                                      (neg_curv * _blocks(h_norm2, n_blocks, per_block).unsqueeze(2)).sum(1).view(-1)
                                      .mul_(w),
-                                     example_load.div_(counts).index_select(0, rows)]), bound.decay,
-                          kappa / max(lr, 1e-30), ask)
+                                     in_load]), bound.decay, kappa / max(lr, 1e-30), ask)
         pos_step = pos_step * scale[:B]
         neg_step = neg_step * scale[B:B + n_blocks * pool].view(n_blocks, 1, pool)
         ctx_step.mul_(scale[B + n_blocks * pool:].unsqueeze(1))
@@ -369,20 +412,23 @@ def cbow_negative_step(tables: Tables, batch: Examples, lr: float, k: float, wan
 # ----- a chunk of batches in one call --------------------------------------------------------------------------
 
 def run_chunk(skipgram: bool, tables: Tables, chunk: Examples, schedule: Schedule, bound: Bound,
-              groups: ContextGroups, group_cuts: List[int]) -> tuple[torch.Tensor, torch.Tensor]:
+              groups: ContextGroups, group_cuts: List[int], words: WordRows) -> tuple[torch.Tensor, torch.Tensor]:
     """Every batch of one chunk, in order, in one call (the trainer's inner loop).
 
     ``chunk``'s ``rows``/``starts`` are batch-local and its ``negs`` is (batches, blocks, N); ``schedule`` says where
     each batch lies. Returns the summed loss and example count of every ``loss_every``-th batch. CBOW's grouped
     context entries (``chunk_groups``; empty tensors: not grouped): batch b's groups are
     ``group_cuts[b]:group_cuts[b + 1]`` of ``groups.starts``/``groups.rows``, over its entries in
-    ``groups.by_row[cuts[b]:cuts[b + 1]]``.
+    ``groups.by_row[cuts[b]:cuts[b + 1]]``. Subword CBOW: ``words`` (``WordRows``; its slots over the chunk's
+    entries), the groups by context word, ``chunk.counts`` each centre's number of rows.
     """
     tables = _own_tables(tables)
     centres, ctx, rows, starts, counts, negs = _own_examples(chunk)
     bound = Bound(_own(bound.load), bound.decay, bound.kappa)
     by_row, group_starts, group_rows = _own(groups.by_row), _own(groups.starts), _own(groups.rows)
     grouped = group_rows.shape[0] > 0
+    sub_rows, sub_starts, slots = _own(words.rows), _own(words.starts), _own(words.slots)
+    subword = sub_rows.shape[0] > 0
     batch, cuts = schedule.batch, schedule.cuts
     n = centres.shape[0]
     n_batches = (n + batch - 1) // batch
@@ -406,7 +452,9 @@ def run_chunk(skipgram: bool, tables: Tables, chunk: Examples, schedule: Schedul
             u1 = group_cuts[bi + 1] if grouped else 0
             batch_groups = ContextGroups(by_row[p0:p1] if grouped else by_row, group_starts[u0:u1],
                                          group_rows[u0:u1])
-            loss, cnt = cbow_negative_step(tables, examples, lr, schedule.k, want, tables, bound, batch_groups)
+            batch_words = WordRows(sub_rows, sub_starts, slots[p0:p1] if subword else slots)
+            loss, cnt = cbow_negative_step(tables, examples, lr, schedule.k, want, tables, bound, batch_groups,
+                                           batch_words)
         if want:
             loss_sum += loss
             n_sum += cnt
@@ -424,6 +472,13 @@ def group_contexts(rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor
     entries of a batch sorted by row; each group's start in its batch's entries and its row) and where each batch's
     groups begin. One sort per chunk costs far less than the grouped updates save (benchmarks/HISTORY.md).
     """
+    groups, group_cuts, _ = group_entries(rows, batch_of, ctx, vocab_size, cuts, False)
+    return groups, group_cuts
+
+
+def group_entries(rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor, vocab_size: int, cuts: list[int],
+                  want_slots: bool = True) -> tuple[ContextGroups, list[int], torch.Tensor]:
+    """:func:`group_contexts`, and (``want_slots``) each entry's group numbered within its batch (empty otherwise)."""
     if (len(cuts) - 1) * vocab_size < 2 ** 31:  # int32 keys sort 40% faster
         key = batch_of.to(torch.int32).mul_(vocab_size).add_(ctx.to(torch.int32))
     else:
@@ -435,14 +490,26 @@ def group_contexts(rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor
     ubatch = ukey.div(vocab_size, rounding_mode="floor")
     cut_t = torch.tensor(cuts, dtype=torch.long, device=rows.device)
     group_starts = ucount.cumsum(0).sub_(ucount).sub_(cut_t.index_select(0, ubatch))
-    group_cuts = torch.searchsorted(ubatch, torch.arange(len(cuts), device=rows.device)).tolist()
-    return ContextGroups(by_row, group_starts, ukey - ubatch * vocab_size), group_cuts
+    group_cuts_t = torch.searchsorted(ubatch, torch.arange(len(cuts), device=rows.device))
+    slots = rows.new_zeros(0)
+    if want_slots:
+        gid = torch.arange(ukey.shape[0], device=rows.device)
+        local = gid - group_cuts_t.index_select(0, ubatch)  # the group's number within its batch
+        slots = torch.empty_like(order)
+        slots.index_copy_(0, order, torch.repeat_interleave(local, ucount))
+    return ContextGroups(by_row, group_starts, ukey - ubatch * vocab_size), group_cuts_t.tolist(), slots
 
 
 def no_groups(like: torch.Tensor) -> ContextGroups:
     """Empty groups: one update per context entry."""
     none = like.new_zeros(0)
     return ContextGroups(none, none, none)
+
+
+def no_words(like: torch.Tensor) -> WordRows:
+    """Plain CBOW: every context entry is one input row."""
+    none = like.new_zeros(0)
+    return WordRows(none, none, none)
 
 
 def chunk_groups(arch: str, rows: torch.Tensor, batch_of: torch.Tensor, ctx: torch.Tensor, vocab_size: int,
@@ -503,4 +570,5 @@ def warm_up(arch: str, dim: int, negative: int, device: torch.device | str = "cp
     for bound in (RowBound(V, device), RowBound(V, device, workers=2), RowBound.off(device)):
         for i in range(2):
             schedule = Schedule(B, cuts, 0.0, 0.0, float(negative), 1 + i)
-            scripted(run_chunk)(arch == "skipgram", tables, chunk, schedule, bound.for_kernel(), groups, group_cuts)
+            scripted(run_chunk)(arch == "skipgram", tables, chunk, schedule, bound.for_kernel(), groups, group_cuts,
+                                no_words(ctx))

@@ -48,8 +48,8 @@ from torch import nn
 
 from w2v_core import hsoftmax, subword_steps, subwords
 from w2v_core.errors import W2VError
-from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negative_step, no_groups, row_scale,
-                              scripted, sg_negative_step)
+from w2v_core.kernels import (NORM_FLOOR, Examples, RowBound, Tables, cbow_negative_step, no_groups, no_words,
+                              row_scale, scripted, sg_negative_step)
 from w2v_core.subwords import DEFAULT_BUCKETS
 
 log = logging.getLogger(__name__)
@@ -402,7 +402,7 @@ class CBOW(Word2Vec):
 
     def _packed_negative(self, b: PackedBatch, lr: float, want_loss: bool, bound=None, dst=None):
         # one update per context entry (the trainer's chunks group them: kernels.chunk_groups)
-        return _kernel_step(cbow_negative_step, self, b, lr, want_loss, bound, dst, (no_groups(b.ctx),))
+        return _kernel_step(cbow_negative_step, self, b, lr, want_loss, bound, dst, (no_groups(b.ctx), no_words(b.ctx)))
 
     def _packed_softmax(self, b: PackedBatch, lr: float, want_loss: bool, bound=None, dst=None):
         h = self._packed_hidden(b)

@@ -22,7 +22,7 @@ from typing import List, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from w2v_core.kernels import (USE_SCRIPT, Bound, Examples, RowBound, Schedule, Tables, _blocks, _curvature,
+from w2v_core.kernels import (USE_SCRIPT, Bound, Examples, RowBound, Schedule, Tables, _blocks, _curvature, expand_rows,
                               _norm_floor, _own, _own_examples, _own_tables, _wrong_side, row_scale, scripted)
 from w2v_core.windows import Windows
 
@@ -41,12 +41,7 @@ def model_pieces(model) -> Pieces:
 def expand(pieces: Pieces, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The rows of each word of ``ids`` laid end to end: (rows (Q,), the entry of ``ids`` each belongs to (Q,), the
     number of rows of each entry (N,))."""
-    lo = pieces.starts.index_select(0, ids)
-    lens = pieces.starts.index_select(0, ids + 1) - lo
-    owner = torch.repeat_interleave(torch.arange(ids.shape[0], device=ids.device), lens)
-    first = torch.cumsum(lens, 0) - lens  # where each entry's rows start in the output
-    pos = torch.arange(owner.shape[0], device=ids.device) - first.index_select(0, owner) + lo.index_select(0, owner)
-    return pieces.rows.index_select(0, pos), owner, lens
+    return expand_rows(pieces.rows, pieces.starts, ids)
 
 
 # ----- the readable forms --------------------------------------------------------------------------------------
@@ -183,7 +178,7 @@ def expand_examples(b: Examples, pieces: Pieces) -> Examples:
 
 def packed_step(model, b, lr: float, want_loss: bool, bound: RowBound | None, dst):
     """``Word2Vec.step_packed`` of a subword model (negative sampling)."""
-    from w2v_core.kernels import cbow_negative_step, no_groups
+    from w2v_core.kernels import cbow_negative_step, no_groups, no_words
 
     w_in, w_out = model.w_in, model.w_out
     bound = bound or RowBound.off(w_in.device)
@@ -199,7 +194,8 @@ def packed_step(model, b, lr: float, want_loss: bool, bound: RowBound | None, ds
         ex = expand_examples(ex, pieces)
         loss, n = scripted(cbow_negative_step, w_in.device)(Tables(w_in, w_out), ex, float(lr),
                                                             float(model.config.negative), bool(want_loss),
-                                                            Tables(d_in, d_out), bound.for_kernel(), no_groups(ex.ctx))
+                                                            Tables(d_in, d_out), bound.for_kernel(), no_groups(ex.ctx),
+                                                            no_words(ex.ctx))
     return (loss if want_loss else None), n
 
 

@@ -21,7 +21,8 @@ import torch
 
 from w2v_core import hsoftmax, subword_steps
 from w2v_core.errors import W2VError
-from w2v_core.kernels import Examples, RowBound, Schedule, Tables, chunk_groups, run_chunk, scripted
+from w2v_core.kernels import (Examples, RowBound, Schedule, Tables, WordRows, chunk_groups, group_entries, no_words,
+                              run_chunk, scripted)
 from w2v_core.models import ModelConfig, PackedBatch, Word2Vec
 from w2v_core.windows import Stream, draw_radii, interleaved_order, packed_windows, subsample
 
@@ -318,12 +319,20 @@ class WorkerPool:
         """All batches of one chunk; returns the summed loss and examples of the batches whose loss was taken."""
         B, dev, tuning = self.batch, self.device, self.tuning
         mc = self.model.config
-        if mc.subwords and self.model.arch == "cbow" and tuning.emulate_workers <= 1:
-            # CBOW with subwords is CBOW over the context words' rows (subword_steps.expand_windows)
+        words = no_words(win.ctx)
+        composed = mc.subwords and mc.arch == "cbow" and tuning.emulate_workers <= 1
+        if composed and torch.device(dev).type != "cpu":
+            # CBOW with subwords is CBOW over the context words' rows (subword_steps.expand_windows); on a CPU each
+            # batch composes its context words instead (kernels.WordRows, below)
             win = subword_steps.expand_windows(win, subword_steps.model_pieces(self.model))
+            composed = False
         n = len(win)
         n_batches = (n + B - 1) // B
         counts = win.counts.to(torch.float32)
+        if composed:  # each centre's h is the mean of all its context words' rows: count rows, not words
+            pieces = subword_steps.model_pieces(self.model)
+            word_rows = (pieces.starts[1:] - pieces.starts[:-1]).index_select(0, win.ctx)
+            counts = torch.zeros(n, dtype=torch.float32, device=dev).index_add_(0, win.rows, word_rows.to(torch.float32))
         cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
         # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
         centre_batch = torch.arange(n, device=dev).div_(B, rounding_mode="floor")
@@ -344,11 +353,15 @@ class WorkerPool:
             return subword_steps.train_chunk(self.model, Examples(win.centres, win.ctx, rows, starts, counts, negs),
                                              schedule, self.bound)
         if mc.loss == "negative" and tuning.emulate_workers <= 1:
-            groups, group_cuts = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
+            if composed:  # the entries grouped by context word; each entry's group
+                groups, group_cuts, slots = group_entries(rows, batch_of, win.ctx, len(pieces.starts) - 1, cuts)
+                words = WordRows(pieces.rows, pieces.starts, slots)
+            else:
+                groups, group_cuts = chunk_groups(mc.arch, rows, batch_of, win.ctx, self.model.w_in.shape[0], cuts)
             schedule = Schedule(B, cuts, lr0, lr1, float(mc.negative), tuning.loss_every)
             return scripted(run_chunk, dev)(mc.arch == "skipgram", Tables(self.model.w_in, self.model.w_out),
                                             Examples(win.centres, win.ctx, rows, starts, counts, negs), schedule,
-                                            self.bound.for_kernel(), groups, group_cuts)
+                                            self.bound.for_kernel(), groups, group_cuts, words)
         chunk = PackedBatch(win.centres, win.ctx, rows, starts, counts, negs)
         return self._batches_from_python(chunk, cuts, -(-min(B, n) // blocks), lr0, lr1)
 
