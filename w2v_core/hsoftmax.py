@@ -19,13 +19,15 @@ Which vector walks which path, as in word2vec.c and gensim:
 * Skip-gram: each context word's input row walks the *centre's* path (word2vec.c reads every (centre, context) pair
   this way round with ``-hs 1``: the same pairs, and one path per centre, shared by its context words).
 
-Two forms of the step, as for the other output layers:
+The forms of the step:
 
 * :func:`padded_step`, the readable one (``Word2Vec.step``), on a padded ``models.Batch``;
 * :func:`hs_step`, the trainer's (``Word2Vec.step_packed`` and :func:`run_hs_chunk`), on packed examples: one
   (B x C x D) by (B x D x L) matrix product per batch (C: the most context words of a centre, L: the longest path in
   the batch; slots beyond a centre's context or path are masked), the row bound of ``kernels.row_scale`` (the root
-  is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU.
+  is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU;
+* :func:`cbow_tree_step`, CBOW's on a CPU: the same updates as three sparse products over a batch's (centre, inner
+  node) turns, with the centres in the tree's leaf order (:func:`leaf_order`), so no (B x L x D) tensor is built.
 
 ``tests/test_hsoftmax.py`` checks both against autograd and the tree against gensim's.
 """
