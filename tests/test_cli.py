@@ -171,6 +171,8 @@ def test_train_help_states_the_trainers_real_default_batches():
             training.CPU_EFFECTIVE_BATCH["skipgram"], training.CPU_EFFECTIVE_BATCH["cbow"],
             training.DEFAULT_BATCH[("cuda", "skipgram")], training.DEFAULT_BATCH[("cuda", "cbow")]]
     assert got == want
+    hs = re.search(r"--loss hs cbow on a CPU: (\d+) per thread", text)
+    assert hs and int(hs.group(1)) == training.HS_CPU_CBOW_BATCH, text
 
 
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])

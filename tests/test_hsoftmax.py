@@ -270,3 +270,54 @@ def test_an_untrained_model_pays_ln2_per_turn():
 def test_a_model_without_counts_cannot_have_a_tree():
     with pytest.raises(ValueError, match="counts"):
         build_model(V, ModelConfig(loss="hs", dim=D))
+
+
+@pytest.mark.parametrize("kappa,workers,leaf_order", [(0.0, 1, True), (1.0, 1, True), (1.0, 2, True),
+                                                      (1.0, 1, False)])
+def test_sparse_cbow_hs_step_makes_the_same_updates_as_the_dense_one(kappa, workers, leaf_order):
+    """CBOW on a CPU runs its batches as sparse products (cbow_tree_step): the same tables, losses and loads as
+    hs_step, with each batch's centres in the leaves' order (as the trainer takes them) or in any other."""
+    from w2v_core.windows import Stream, draw_radii, packed_windows
+
+    V_, D_, batch = 60, 8, 64
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(V_, (4000,), generator=g)
+    counts = np.sort(np.bincount(ids.numpy(), minlength=V_))[::-1].copy() + 1
+    path = hsoftmax.Path(**{k[3:]: v for k, v in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items()})
+    stream = Stream.from_offsets(ids, torch.tensor([0, 1, 1500, 4000]))  # a one-word document has no context
+    order = None
+    if leaf_order:
+        ranks = hsoftmax.leaf_ranks(path.codes, path.lengths)
+        order = hsoftmax.leaf_order(stream, batch, ranks)
+        assert 0 not in order.tolist()  # the one-word document's centre
+    win = packed_windows(stream, draw_radii(len(ids), 5, g), 5, order=order)
+    cuts = win.starts[::batch].tolist() + [int(win.ctx.shape[0])]
+    batch_of = win.rows // batch
+    starts = win.starts[:-1] - win.starts.index_select(0, torch.arange(len(win)).div(batch, rounding_mode="floor")
+                                                       .mul(batch))
+    chunk = kernels.Examples(win.centres, win.ctx, win.rows % batch, starts, win.counts.float(), win.ctx.new_zeros(0))
+    lr = 1.0 if kappa > 0 else 0.05  # word2vec's plain summed step diverges at the bounded one's rate
+    schedule = kernels.Schedule(batch, cuts, lr, lr / 2, 0.0, 1)
+    groups = group_contexts(win.rows % batch, batch_of, win.ctx, V_, cuts)
+    tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
+    out = []
+    for sparse in (False, True):
+        w_in, w_out = (t.clone() for t in tables)
+        bound = RowBound(V_, workers=workers, kappa=kappa) if kappa > 0 else RowBound.off()
+        loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(False, kernels.Tables(w_in, w_out), chunk, path, schedule,
+                                                          bound.for_kernel(), *groups, sparse)
+        out.append((w_in, w_out, loss, n, bound.load))
+    assert not torch.equal(out[1][1], tables[1]) and not torch.equal(out[1][0], tables[0])
+    assert torch.isfinite(out[1][0]).all() and torch.isfinite(out[1][2])
+    for a, b in zip(*out):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_leaf_ranks_put_the_words_under_each_inner_node_side_by_side():
+    tree = hsoftmax.huffman_tree(COUNTS)
+    bufs = hsoftmax.tree_buffers(tree)
+    ranks = hsoftmax.leaf_ranks(bufs["hs_codes"], bufs["hs_lengths"]).numpy()
+    assert sorted(ranks.tolist()) == list(range(V))
+    for node in range(V - 1):
+        under = sorted(ranks[w] for w in range(V) if node in tree.path(w)[0])
+        assert under == list(range(under[0], under[0] + len(under)))

@@ -242,6 +242,11 @@ def test_the_default_batch_shrinks_with_the_threads_and_is_recorded(tiny_corpus)
     assert [default_batch("cpu", "skipgram", t) for t in (1, 2, 8, 16, 64)] == [512, 512, 512, 256, 128]
     assert [default_batch("cpu", "cbow", t) for t in (1, 2, 8, 16, 64)] == [1024, 1024, 1024, 512, 128]
     assert default_batch("cuda", "cbow", 16) == 32768
+    # hierarchical-softmax CBOW's sparse step on a CPU starts from bigger batches (on a corpus of 64 of them or
+    # more), under the same cap
+    assert [default_batch("cpu", "cbow", t, "hs") for t in (1, 2, 8, 16, 64)] == [4096, 4096, 1024, 512, 128]
+    assert [default_batch("cpu", "cbow", 2, "hs", n) for n in (6_000, 100_000, 689_000)] == [1024, 1562, 4096]
+    assert default_batch("cpu", "skipgram", 2, "hs") == 512 and default_batch("cuda", "cbow", 1, "hs") == 32768
     r = Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL), TrainConfig(epochs=1, threads=16)).train()
     assert r.summary["batch_size"] == r.config_dict()["train"]["batch_size"] == 512
 

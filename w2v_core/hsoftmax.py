@@ -19,13 +19,15 @@ Which vector walks which path, as in word2vec.c and gensim:
 * Skip-gram: each context word's input row walks the *centre's* path (word2vec.c reads every (centre, context) pair
   this way round with ``-hs 1``: the same pairs, and one path per centre, shared by its context words).
 
-Two forms of the step, as for the other output layers:
+The forms of the step:
 
 * :func:`padded_step`, the readable one (``Word2Vec.step``), on a padded ``models.Batch``;
 * :func:`hs_step`, the trainer's (``Word2Vec.step_packed`` and :func:`run_hs_chunk`), on packed examples: one
   (B x C x D) by (B x D x L) matrix product per batch (C: the most context words of a centre, L: the longest path in
   the batch; slots beyond a centre's context or path are masked), the row bound of ``kernels.row_scale`` (the root
-  is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU.
+  is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU;
+* :func:`cbow_tree_step`, CBOW's on a CPU: the same updates as three sparse products over a batch's (centre, inner
+  node) turns, with the centres in the tree's leaf order (:func:`leaf_order`), so no (B x L x D) tensor is built.
 
 ``tests/test_hsoftmax.py`` checks both against autograd and the tree against gensim's.
 """
@@ -33,6 +35,7 @@ Two forms of the step, as for the other output layers:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional
 
@@ -43,6 +46,10 @@ import torch.nn.functional as F
 from w2v_core.kernels import (USE_SCRIPT, Bound, ContextGroups, Examples, RowBound, Schedule, Tables, _norm_floor,
                               _own, _own_examples, _own_tables, _wrong_side, chunk_groups, no_groups, row_scale,
                               scripted)
+
+# cbow_tree_step builds sparse CSR matrices, and torch warns once per process that their support is "beta": the
+# three ops used here are tested against the dense step (tests/test_hsoftmax.py)
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 # ----- the tree ------------------------------------------------------------------------------------------------
 
@@ -155,6 +162,28 @@ def chunk_order(radii: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, g
     perm = torch.randperm(len(radii), generator=g, device=radii.device)
     key = (radii.index_select(0, perm) * 64 + lengths.index_select(0, ids.index_select(0, perm).long()))
     return perm.index_select(0, torch.sort(key, stable=True)[1])
+
+
+def leaf_ranks(codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each word's place among the tree's leaves from left to right (its code read as a binary fraction): the words
+    under one inner node are neighbours in this order (V,) int64."""
+    c, n = codes.cpu().numpy().astype(np.int8), lengths.cpu().numpy()
+    c = np.where(np.arange(c.shape[1])[None, :] < n[:, None], c, 0)  # a leaf's code is no other's prefix
+    by_code = np.lexsort(c.T[::-1])
+    ranks = np.empty(len(n), dtype=np.int64)
+    ranks[by_code] = np.arange(len(n))
+    return torch.from_numpy(ranks).to(lengths.device)
+
+
+def leaf_order(stream, batch: int, ranks: torch.Tensor) -> torch.Tensor:
+    """CBOW's centres of a ``windows.Stream``, those with a context (in a document of two words or more) in text
+    order, each batch of ``batch`` of them reordered into the leaves' order (:func:`leaf_ranks`): the batches hold
+    the same centres, and each inner node's turns in a batch are neighbours (:func:`cbow_tree_step`)."""
+    centres = (stream.doc_end - stream.doc_start > 1).nonzero().squeeze(1)
+    n = centres.shape[0]
+    key = torch.arange(n, device=centres.device).div_(batch, rounding_mode="floor").mul_(len(ranks))
+    key += ranks.index_select(0, stream.ids.index_select(0, centres))
+    return centres.index_select(0, torch.sort(key)[1])
 
 
 def untrained_loss(lengths, counts, keep_prob=None) -> float:
@@ -320,10 +349,91 @@ def hs_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: b
     return loss, torch.full((), float(B), dtype=x.dtype, device=x.device)
 
 
+def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: bool, dst: Tables, bound: Bound,
+                   groups: ContextGroups) -> tuple[torch.Tensor, torch.Tensor]:
+    """CBOW hierarchical softmax on a CPU: the same updates as :func:`hs_step`, as three sparse products.
+
+    A batch's (centre, inner node) turns are the nonzeros of a sparse (nodes x centres) matrix: the scores are that
+    matrix sampled from the dense product of the nodes' rows and the hidden vectors (``sampled_addmm``), the inner
+    nodes' updates one sparse-by-dense product, and h's one weighted ``embedding_bag``. Nothing of size (turns x D)
+    is ever built, where :func:`hs_step` builds several (B x longest path x D) tensors (4x slower at 1,024 centres).
+    The turns are listed depth by depth and, within a depth, by centre: when the batch's centres are in the tree's
+    leaf order (:func:`leaf_order`), all the turns at one node are neighbours, so each node is one row of the matrix.
+    Any order gives the same updates (a node met twice is two rows, and its loads and updates add up).
+    """
+    w_in, w_out = _own_tables(tables)
+    dst_in, dst_out = _own_tables(dst)
+    centres, ctx, rows, starts, counts, _ = _own_examples(batch)
+    by_row, group_starts, group_rows = _own(groups.by_row), _own(groups.starts), _own(groups.rows)
+    load, kappa = _own(bound.load), bound.kappa
+    B, D, V = centres.shape[0], w_in.shape[1], w_in.shape[0]
+    depth = path.points.shape[1]
+    lengths = path.lengths.index_select(0, centres)
+    L = max(1, int(lengths.max().item()))
+    h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
+    # every turn, depth-major: turn t is centre c[t] at depth d[t]
+    turn = (torch.arange(L, device=h.device).unsqueeze(1) < lengths.unsqueeze(0)).view(-1).nonzero().squeeze(1)
+    d = turn.div(B, rounding_mode="floor")
+    c = turn - d * B
+    at = centres.index_select(0, c) * depth + d
+    node = path.points.view(-1).index_select(0, at)
+    code = path.codes.view(-1).index_select(0, at)
+    E = node.shape[0]
+    new = node[1:] != node[:-1]
+    first = torch.cat([node.new_zeros(1), new.nonzero().squeeze(1) + 1])  # each run of one node
+    run = torch.cat([node.new_zeros(1), new.long().cumsum(0)])  # each turn's run
+    nodes = node.index_select(0, first)
+    U = nodes.shape[0]
+    crow = torch.cat([first, node.new_full([1], E)])
+    o = w_out.index_select(0, nodes)  # (U, D): one row per run
+    pattern = torch.sparse_csr_tensor(crow, c, h.new_zeros(E), [U, B])
+    s = torch.sparse.sampled_addmm(pattern, o, h.t(), beta=0.0).values()  # (E,): each turn's score
+    loss = torch.zeros((), dtype=h.dtype, device=h.device)
+    if want_loss:
+        loss = F.softplus((2.0 * code - 1.0) * s).sum()
+    grad = torch.sigmoid(s).sub_(1.0).add_(code)
+    step = grad * -lr
+    grouped = group_rows.shape[0] > 0
+    ctx_rows = group_rows if grouped else ctx
+    node_scale = torch.ones(0, dtype=h.dtype, device=h.device)
+    in_scale = node_scale
+    if kappa > 0:  # the loads of hs_step, summed per run and per centre first
+        a = grad.abs()
+        curv = a * (1.0 - a).clamp_(min=_wrong_side())
+        h_norm = torch.linalg.vector_norm(h, dim=1).square_().add_(_norm_floor())
+        o_norm = torch.linalg.vector_norm(o, dim=1).square_().add_(_norm_floor())
+        node_load = h.new_zeros(U).index_add_(0, run, curv * h_norm.index_select(0, c))
+        centre_load = h.new_zeros(B).index_add_(0, c, curv * o_norm.index_select(0, run))
+        in_add = centre_load.div_(counts).index_select(0, rows)  # a context row moves h by 1 / n of its step
+        ask: Optional[torch.Tensor] = None
+        if grouped:
+            ask = torch.cat([nodes, group_rows + V])
+        scale = row_scale(load, torch.cat([nodes, ctx + V]), torch.cat([node_load, in_add]), bound.decay,
+                          kappa / max(lr, 1e-30), ask)
+        node_scale = scale[:U]
+        in_scale = scale[U:]
+    out_step = torch.sparse.mm(torch.sparse_csr_tensor(crow, c, step, [U, B]), h)  # (U, D)
+    if kappa > 0:
+        out_step = out_step * node_scale.unsqueeze(1)
+    # h's update: the turns centre by centre (centre c's turn at depth d is number offsets[c] + d)
+    offsets = lengths.cumsum(0).sub_(lengths)
+    by_centre = offsets.index_select(0, c).add_(d)
+    grad_h = F.embedding_bag(torch.empty_like(run).index_copy_(0, by_centre, run), o, offsets, mode="sum",
+                             per_sample_weights=torch.empty_like(step).index_copy_(0, by_centre, step))
+    dst_out.index_add_(0, nodes, out_step)
+    # word2vec (cbow_mean=1): h's update goes to every context row, undivided
+    ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum") if grouped else grad_h.index_select(0, rows)
+    if kappa > 0:
+        ctx_step = ctx_step * in_scale.unsqueeze(1)
+    dst_in.index_add_(0, ctx_rows, ctx_step)
+    return loss, torch.full((), float(B), dtype=h.dtype, device=h.device)
+
+
 def run_hs_chunk(skipgram: bool, tables: Tables, chunk: Examples, path: Path, schedule: Schedule, bound: Bound,
-                 groups: ContextGroups, group_cuts: List[int]) -> tuple[torch.Tensor, torch.Tensor]:
+                 groups: ContextGroups, group_cuts: List[int], sparse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Every batch of one chunk in one call, as ``kernels.run_chunk`` (its ``negs`` unused; CBOW's ``groups`` as
-    there): returns the summed loss and example count of every ``loss_every``-th batch."""
+    there): returns the summed loss and example count of every ``loss_every``-th batch. ``sparse``: CBOW's batches
+    run :func:`cbow_tree_step` (a CPU's), else :func:`hs_step`."""
     tables = _own_tables(tables)
     centres, ctx, rows, starts, counts, negs = _own_examples(chunk)
     path = Path(_own(path.points), _own(path.codes), _own(path.mask), _own(path.lengths))
@@ -346,7 +456,10 @@ def run_hs_chunk(skipgram: bool, tables: Tables, chunk: Examples, path: Path, sc
         u0 = group_cuts[bi] if grouped else 0
         u1 = group_cuts[bi + 1] if grouped else 0
         batch_groups = ContextGroups(by_row[p0:p1] if grouped else by_row, group_starts[u0:u1], group_rows[u0:u1])
-        loss, cnt = hs_step(tables, examples, path, lr, want, tables, bound, skipgram, batch_groups)
+        if sparse and not skipgram:
+            loss, cnt = cbow_tree_step(tables, examples, path, lr, want, tables, bound, batch_groups)
+        else:
+            loss, cnt = hs_step(tables, examples, path, lr, want, tables, bound, skipgram, batch_groups)
         if want:
             loss_sum += loss
             n_sum += cnt
@@ -372,7 +485,13 @@ def train_chunk(model, chunk: Examples, schedule: Schedule, bound: RowBound, bat
                                       schedule.cuts)
     return scripted(run_hs_chunk, model.w_in.device)(model.arch == "skipgram", Tables(model.w_in, model.w_out),
                                                      chunk, model_path(model), schedule, bound.for_kernel(), groups,
-                                                     group_cuts)
+                                                     group_cuts, uses_sparse_step(model.arch, model.w_in.device))
+
+
+def uses_sparse_step(arch: str, device: torch.device | str) -> bool:
+    """CBOW on a CPU runs :func:`cbow_tree_step`; Skip-gram, and a GPU (on which the sparse form was never
+    measured), run :func:`hs_step`."""
+    return arch == "cbow" and torch.device(device).type == "cpu"
 
 
 def warm_up(arch: str, dim: int, device: torch.device | str = "cpu") -> None:
@@ -394,4 +513,4 @@ def warm_up(arch: str, dim: int, device: torch.device | str = "cpu") -> None:
         for i in range(2):
             schedule = Schedule(B, cuts, 0.0, 0.0, 0.0, 1 + i)
             scripted(run_hs_chunk)(arch == "skipgram", tables, chunk, path, schedule, bound.for_kernel(), groups,
-                                   group_cuts)
+                                   group_cuts, uses_sparse_step(arch, device))

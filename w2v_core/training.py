@@ -43,7 +43,7 @@ from w2v_core.workers import (CPU_CHUNK, DEFAULT_BLOCK, DEFAULT_POOL, DEFAULT_SH
 
 # what callers import from here, wherever it lives now
 __all__ = ["Trainer", "TrainConfig", "TrainResult", "Tuning", "Callback", "LogCallback", "Progress", "DEFAULT_LR",
-           "DEFAULT_BATCH", "CPU_EFFECTIVE_BATCH", "default_batch", "batch_lr_boost", "default_threads",
+           "DEFAULT_BATCH", "CPU_EFFECTIVE_BATCH", "HS_CPU_CBOW_BATCH", "default_batch", "batch_lr_boost", "default_threads",
            "resolve_device", "untrained_loss", "encode_corpus", "chunk_bounds", "DEFAULT_POOL", "DEFAULT_BLOCK",
            "DEFAULT_SHUFFLE", "CPU_CHUNK", "MIN_CHUNK", "GPU_CHUNK"]
 
@@ -54,6 +54,10 @@ DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 # centres per batch: measured on 2 CPU cores, larger on a GPU
 DEFAULT_BATCH = {("cpu", "skipgram"): 512, ("cpu", "cbow"): 1024, ("cuda", "skipgram"): 16384, ("cuda", "cbow"): 32768}
 CPU_EFFECTIVE_BATCH = {"skipgram": 4096, "cbow": 8192}  # all CPU workers' default batches together (default_batch)
+# Hierarchical-softmax CBOW's sparse step (hsoftmax.cbow_tree_step) shares each inner node's row among more turns
+# in bigger batches: at 2 threads, 4096 per thread ran 1.3x faster than 1024 with WordSim353 as good (0.346 vs 0.338,
+# seeds 1-3; gensim 0.363): benchmarks/README.md
+HS_CPU_CBOW_BATCH = 4096
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
 BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("cuda", "skipgram"): 2.0,
              ("cuda", "cbow"): 2.0}
@@ -62,11 +66,15 @@ MIN_CPU_BATCH = 128
 UPDATES = ("bounded", "sum")
 
 
-def default_batch(device: str, arch: str, threads: int = 1) -> int:
+def default_batch(device: str, arch: str, threads: int = 1, loss: str = "negative", tokens: int | None = None) -> int:
     """Centres per batch when none is asked for. On a CPU, many workers' batches add up to one big effective batch
     (their updates are computed from nearly the same weights), and a small corpus then gets few update rounds: the
-    per-worker batch shrinks so that all workers together hold at most ``CPU_EFFECTIVE_BATCH`` centres."""
+    per-worker batch shrinks so that all workers together hold at most ``CPU_EFFECTIVE_BATCH`` centres.
+    Hierarchical-softmax CBOW on a CPU starts from ``HS_CPU_CBOW_BATCH`` on a corpus (``tokens``) of 64 such
+    batches or more (a smaller one would get too few steps per epoch), from the usual default below that."""
     base = DEFAULT_BATCH[(device, arch)]
+    if (loss, device, arch) == ("hs", "cpu", "cbow"):
+        base = min(HS_CPU_CBOW_BATCH, max(base, (tokens if tokens is not None else 1 << 62) // 64))
     if device == "cuda":
         return base
     return max(MIN_CPU_BATCH, min(base, CPU_EFFECTIVE_BATCH[arch] // max(1, threads)))
@@ -215,7 +223,8 @@ class Trainer:
         self.device = resolve_device(train_config.device)
         dev = "cuda" if self.device.type == "cuda" else "cpu"
         threads = 1 if dev == "cuda" else (train_config.threads or default_threads())
-        batch = train_config.batch_size or default_batch(dev, model_config.arch, threads)
+        batch = train_config.batch_size or default_batch(dev, model_config.arch, threads, model_config.loss,
+                                                         int(corpus.n_tokens))
         self.model_config = model_config
         lr = train_config.lr or (DEFAULT_LR[model_config.arch] if init is None else
                                  init.default_lr(corpus, model_config.arch))
