@@ -7,8 +7,11 @@
 #
 # TOKENS: one document a line (bench_vs_gensim.write_tokens); the 10M-token rows repeat it 15 times. A folder .whl of
 # wheels (gensim, smart_open), when present, is installed first (the device machine has no network). Each step has
-# its own time limit, so one that hangs does not take the rest with it.
+# its own time limit, so one that hangs does not take the rest with it. STEPS picks some of: tests hs_gpu
+# fasttext_gpu hs_cpu16 hs_gpu_10m (default: all).
 set -u
+STEPS=${STEPS:-tests hs_gpu fasttext_gpu hs_cpu16 hs_gpu_10m}
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 OUT=${OUT:-out}
 TOKENS=${TOKENS:-tokens.txt}
 mkdir -p "$OUT"
@@ -19,17 +22,17 @@ if [ -d .whl ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, gensim; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'gensim', gensim.__version__)"
-echo "== tests/test_gpu.py"
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/pytest.log" | tail -25
+want tests && echo "== tests/test_gpu.py" && timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/pytest.log" | tail -25
 bench() {  # name, seconds, arguments...
   local name=$1 secs=$2; shift 2
   echo "== $name: $*"
   timeout "$secs" python3 benchmarks/bench_vs_gensim.py --corpus "$TOKENS" --pretokenized --json "$OUT/$name.json" "$@" \
     2>&1 | tail -12
 }
-bench hs_gpu 120 --loss hs --device cuda --threads 16
-bench fasttext_gpu 150 --fasttext --device cuda --threads 16
-bench hs_cpu16 90 --loss hs --device cpu --threads 16 --only ours
+want hs_gpu && bench hs_gpu 120 --loss hs --device cuda --threads 16
+want fasttext_gpu && bench fasttext_gpu 150 --fasttext --device cuda --threads 16
+want hs_cpu16 && bench hs_cpu16 90 --loss hs --device cpu --threads 16 --only ours
+want hs_gpu_10m || exit 0
 big=/tmp/tokens10m.txt
 for _ in $(seq 15); do cat "$TOKENS"; done > "$big"
 TOKENS=$big bench hs_gpu_10m 120 --loss hs --device cuda --threads 16 --epochs 1

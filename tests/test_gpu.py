@@ -96,7 +96,7 @@ def test_a_hierarchical_softmax_chunk_on_the_gpu_makes_the_cpus_updates(arch):
         loss, n = hsoftmax.train_chunk(m, chunk, kernels.Schedule(batch, cuts, 1.0, 0.5, 0.0, 1), bound,
                                        batch_of.to(dev))
         out.append((m.w_in.cpu(), m.w_out.cpu(), loss.cpu(), n.cpu(), bound.load.cpu()))
-    assert hsoftmax.uses_sparse_step(arch, "cpu") == (arch == "cbow") and not hsoftmax.uses_sparse_step(arch, "cuda")
+    assert hsoftmax.uses_sparse_step(arch, "cpu") and not hsoftmax.uses_sparse_step(arch, "cuda")
     for a, b in zip(*out):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -114,11 +114,14 @@ def test_the_trainer_learns_on_the_gpu_and_its_model_opens_on_a_cpu(tiny_corpus,
     arch, loss, sub = family
     cfg = ModelConfig(arch=arch, loss=loss, dim=16, window=3, min_count=1, sample=0,
                       **(dict(subwords=True, buckets=5000) if sub else {}))
-    r = Trainer(tiny_corpus, cfg, TrainConfig(epochs=4, seed=3, device="cuda")).train()
+    # a GPU's default batch (16,384 centres or more) is the whole tiny corpus: one step an epoch
+    r = Trainer(tiny_corpus, cfg, TrainConfig(epochs=4, seed=3, device="cuda", batch_size=256)).train()
     assert r.summary["device"].startswith("cuda") and r.model.w_in.is_cuda
     losses = [e["loss"] for e in r.history["epoch"]]
     assert len(losses) == 4 and losses[-1] < losses[0] and np.isfinite(losses).all()
-    assert losses[-1] < 0.8 * r.summary["untrained_loss"]
+    # Skip-gram with hierarchical softmax ends near 0.8 of the untrained loss on these 29 words, on a CPU too (2.45 on
+    # an H200, 2.49 on a CPU, against 3.04); the others well below it
+    assert losses[-1] < (0.9 if (arch, loss) == ("skipgram", "hs") else 0.8) * r.summary["untrained_loss"]
     words, v = list(r.vectors.words), r.vectors.vectors
     assert np.isfinite(v).all()
     assert _cos(v, words, "cat", "dog") > _cos(v, words, "cat", "paris")

@@ -272,11 +272,13 @@ def test_a_model_without_counts_cannot_have_a_tree():
         build_model(V, ModelConfig(loss="hs", dim=D))
 
 
+@pytest.mark.parametrize("arch", ["cbow", "skipgram"])
 @pytest.mark.parametrize("kappa,workers,leaf_order", [(0.0, 1, True), (1.0, 1, True), (1.0, 2, True),
                                                       (1.0, 1, False)])
-def test_sparse_cbow_hs_step_makes_the_same_updates_as_the_dense_one(kappa, workers, leaf_order):
-    """CBOW on a CPU runs its batches as sparse products (cbow_tree_step): the same tables, losses and loads as
-    hs_step, with each batch's centres in the leaves' order (as the trainer takes them) or in any other."""
+def test_sparse_hs_step_makes_the_same_updates_as_the_dense_one(arch, kappa, workers, leaf_order):
+    """A CPU runs its batches as sparse products (cbow_tree_step; Skip-gram's over its (centre, context) pairs): the
+    same tables, losses and loads as hs_step, with each batch's centres in the leaves' order (as the trainer takes
+    them) or in any other."""
     from w2v_core.windows import Stream, draw_radii, packed_windows
 
     V_, D_, batch = 60, 8, 64
@@ -288,9 +290,13 @@ def test_sparse_cbow_hs_step_makes_the_same_updates_as_the_dense_one(kappa, work
     order = None
     if leaf_order:
         ranks = hsoftmax.leaf_ranks(path.codes, path.lengths)
+    radii = draw_radii(len(ids), 5, g)
+    if leaf_order and arch == "cbow":
         order = hsoftmax.leaf_order(stream, batch, ranks)
         assert 0 not in order.tolist()  # the one-word document's centre
-    win = packed_windows(stream, draw_radii(len(ids), 5, g), 5, order=order)
+    elif leaf_order:
+        order = hsoftmax.chunk_order(radii, stream.ids, path.lengths, g, batch, ranks)
+    win = packed_windows(stream, radii, 5, order=order)
     cuts = win.starts[::batch].tolist() + [int(win.ctx.shape[0])]
     batch_of = win.rows // batch
     starts = win.starts[:-1] - win.starts.index_select(0, torch.arange(len(win)).div(batch, rounding_mode="floor")
@@ -298,19 +304,41 @@ def test_sparse_cbow_hs_step_makes_the_same_updates_as_the_dense_one(kappa, work
     chunk = kernels.Examples(win.centres, win.ctx, win.rows % batch, starts, win.counts.float(), win.ctx.new_zeros(0))
     lr = 1.0 if kappa > 0 else 0.05  # word2vec's plain summed step diverges at the bounded one's rate
     schedule = kernels.Schedule(batch, cuts, lr, lr / 2, 0.0, 1)
-    groups = group_contexts(win.rows % batch, batch_of, win.ctx, V_, cuts)
+    groups = kernels.chunk_groups(arch, win.rows % batch, batch_of, win.ctx, V_, cuts)  # Skip-gram: none
     tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
     out = []
     for sparse in (False, True):
         w_in, w_out = (t.clone() for t in tables)
         bound = RowBound(V_, workers=workers, kappa=kappa) if kappa > 0 else RowBound.off()
-        loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(False, kernels.Tables(w_in, w_out), chunk, path, schedule,
-                                                          bound.for_kernel(), *groups, sparse)
+        loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(arch == "skipgram", kernels.Tables(w_in, w_out), chunk, path,
+                                                          schedule, bound.for_kernel(), *groups, sparse)
         out.append((w_in, w_out, loss, n, bound.load))
     assert not torch.equal(out[1][1], tables[1]) and not torch.equal(out[1][0], tables[0])
     assert torch.isfinite(out[1][0]).all() and torch.isfinite(out[1][2])
     for a, b in zip(*out):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("ranks", [True, False])
+def test_skipgram_batches_stay_a_random_draw_of_the_words(ranks):
+    """Skip-gram's order (chunk_order) sorts within a batch (leaf order) or by window radius only: every batch's
+    centres stay a random draw of the chunk, frequent and rare words mixed, never a batch of the few words with the
+    shortest paths (a sort by path length gave batches of 'the' and 'of', whose summed steps the bound cut)."""
+    from w2v_core.windows import draw_radii
+
+    V_, batch = 500, 256
+    g = torch.Generator().manual_seed(5)
+    counts = (20_000 / np.arange(1, V_ + 1)).astype(np.int64) + 1  # Zipf's law
+    path = hsoftmax.Path(**{k[3:]: v for k, v in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items()})
+    ids = torch.multinomial(torch.tensor(counts, dtype=torch.float), 64 * batch, replacement=True, generator=g)
+    radii = draw_radii(len(ids), 5, g)
+    rk = hsoftmax.leaf_ranks(path.codes, path.lengths) if ranks else None
+    order = hsoftmax.chunk_order(radii, ids, path.lengths, g, batch, rk)
+    assert sorted(order.tolist()) == list(range(len(ids)))
+    lens = path.lengths.index_select(0, ids.index_select(0, order)).float().view(-1, batch)
+    overall = float(lens.mean())
+    assert (lens.mean(1) - overall).abs().max() < 0.1 * overall  # every batch's mean path: about the chunk's
+    assert int((ids.index_select(0, order).view(-1, batch) == 0).sum(1).min()) > 0  # the top word in every batch
 
 
 def test_leaf_ranks_put_the_words_under_each_inner_node_side_by_side():
@@ -321,3 +349,22 @@ def test_leaf_ranks_put_the_words_under_each_inner_node_side_by_side():
     for node in range(V - 1):
         under = sorted(ranks[w] for w in range(V) if node in tree.path(w)[0])
         assert under == list(range(under[0], under[0] + len(under)))
+
+
+def test_a_tiny_corpus_is_not_called_diverged_for_its_first_batchs_long_paths():
+    """A one-chunk corpus of ~2,500 tokens reports its first epoch's loss from its first batch, measured before any
+    step: ln 2 x that batch's own path lengths, which may be above the corpus's mean (3.352 against 3.335). That is
+    no blow-up (it was retried three times, then stopped as 'diverged'); a loss far above still is."""
+    from conftest import make_texts
+
+    from w2v_core.data.corpus import CorpusConfig, from_texts
+    from w2v_core.divergence import WORSE_HS, DivergenceWatch
+    from w2v_core.training import TrainConfig, Trainer
+
+    corpus = from_texts(make_texts(60, seed=3), name="t", config=CorpusConfig(source="t"))
+    r = Trainer(corpus, ModelConfig(arch="skipgram", loss="hs", dim=12, window=3, min_count=1, sample=1e-2),
+                TrainConfig(epochs=2, threads=1, seed=1)).train()
+    assert r.summary["lr_retries"] == 0
+    assert r.summary["final_loss"] < r.summary["untrained_loss"]
+    watch = DivergenceWatch(3.335, WORSE_HS)
+    assert watch.epoch_problem(3.352, None) is None and watch.epoch_problem(3.6, None) == 3.6

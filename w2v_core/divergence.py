@@ -19,6 +19,9 @@ RISE_SHARE = 0.25  # an epoch that undoes this share of the progress the previou
 # an epoch's loss above an untrained model's is a blow-up (the margin is rounding: a one-batch epoch reports
 # the loss of the weights it started from, which is exactly the untrained loss in the first epoch)
 WORSE = 1.0001
+# hierarchical softmax's untrained loss is ln 2 x the corpus's mean path length; a batch's own centres can have
+# longer paths (a tiny corpus's first epoch, measured on its first batch before any step: 3.352 against 3.335)
+WORSE_HS = 1.05
 MAX_RETRIES = 3  # epochs retried at half the learning rate before giving up
 
 
@@ -46,8 +49,9 @@ class Mark:
 class DivergenceWatch:
     """Judges the losses of one run against an untrained model's and keeps the last two epochs' starts."""
 
-    def __init__(self, untrained: float):
+    def __init__(self, untrained: float, worse: float = WORSE):
         self.untrained = untrained
+        self.worse = worse  # an epoch's loss above this x an untrained model's is a blow-up
         self.marks: list[Mark] = []  # the start of the last two epochs
 
     def blew_up(self, loss: float) -> bool:
@@ -58,7 +62,7 @@ class DivergenceWatch:
         """The loss that says this epoch went wrong: not finite, above an untrained model's, or well above the
         previous epoch's ``prev`` (with a decaying learning rate the loss only rises when steps overshoot)."""
         rose = prev is not None and eloss - prev > RISE_SHARE * (self.untrained - prev)
-        if not math.isfinite(eloss) or eloss > self.untrained * WORSE or rose:
+        if not math.isfinite(eloss) or eloss > self.untrained * self.worse or rose:
             return eloss
         return None
 

@@ -26,8 +26,9 @@ The forms of the step:
   (B x C x D) by (B x D x L) matrix product per batch (C: the most context words of a centre, L: the longest path in
   the batch; slots beyond a centre's context or path are masked), the row bound of ``kernels.row_scale`` (the root
   is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU;
-* :func:`cbow_tree_step`, CBOW's on a CPU: the same updates as three sparse products over a batch's (centre, inner
-  node) turns, with the centres in the tree's leaf order (:func:`leaf_order`), so no (B x L x D) tensor is built.
+* :func:`cbow_tree_step`, a CPU's: the same updates as three sparse products over a batch's (centre, inner node)
+  turns (Skip-gram's: over its (centre, context) pairs, each walking the centre's path with the context's row), with
+  the centres in the tree's leaf order (:func:`leaf_order`, :func:`chunk_order`), so no (B x L x D) tensor is built.
 
 ``tests/test_hsoftmax.py`` checks both against autograd and the tree against gensim's.
 """
@@ -155,12 +156,31 @@ def model_path(model) -> Path:
     return Path(model.hs_points, model.hs_codes, model.hs_mask, model.hs_lengths)
 
 
-def chunk_order(radii: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Skip-gram's centres in the order its batches take them: shuffled (as for negative sampling), then sorted by
-    window radius and path length, so that a batch's centres have about as many context words and path nodes as
-    each other and its padded (B x C x L) scores are nearly all real ones (2x fewer than in a shuffled batch)."""
-    perm = torch.randperm(len(radii), generator=g, device=radii.device)
-    key = (radii.index_select(0, perm) * 64 + lengths.index_select(0, ids.index_select(0, perm).long()))
+SORT_GROUP = 16  # Skip-gram's dense step: batches whose centres are sorted by window radius together (chunk_order)
+
+
+def chunk_order(radii: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, g: torch.Generator, batch: int,
+                ranks: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Skip-gram's centres in the order its batches take them: shuffled (as for negative sampling), then
+
+    * ``ranks`` given (the sparse step on a CPU, :func:`leaf_ranks`): each batch's own centres in the leaves' order,
+      so that each inner node's turns are neighbours (:func:`cbow_tree_step`, over the batch's pairs);
+    * else (:func:`hs_step`, which pads each centre's context words to the batch's most): within each run of
+      ``SORT_GROUP`` batches sorted by window radius, so that a batch's centres have about as many context words.
+
+    Either way each batch's words stay a random draw: sorting a whole chunk by path length (as this did before, to
+    cut the padding over paths) gave each batch the same few frequent words, whose summed updates the row bound then
+    cut, and on a GPU (one chunk: the whole corpus) the rare words all at the end of every epoch: WordSim353 0.38
+    against gensim's 0.41 on a CPU, 0.24 against 0.45 on an H200 (benchmarks/README.md)."""
+    n = radii.shape[0]
+    dev = radii.device
+    perm = torch.randperm(n, generator=g, device=dev)
+    pos = torch.arange(n, device=dev)
+    if ranks is not None:
+        key = pos.div_(batch, rounding_mode="floor").mul_(ranks.shape[0]).add_(
+            ranks.index_select(0, ids.index_select(0, perm).long()))
+    else:
+        key = pos.div_(SORT_GROUP * batch, rounding_mode="floor").mul_(1024).add_(radii.index_select(0, perm))
     return perm.index_select(0, torch.sort(key, stable=True)[1])
 
 
@@ -350,7 +370,7 @@ def hs_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: b
 
 
 def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: bool, dst: Tables, bound: Bound,
-                   groups: ContextGroups) -> tuple[torch.Tensor, torch.Tensor]:
+                   groups: ContextGroups, pairs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """CBOW hierarchical softmax on a CPU: the same updates as :func:`hs_step`, as three sparse products.
 
     A batch's (centre, inner node) turns are the nonzeros of a sparse (nodes x centres) matrix: the scores are that
@@ -360,6 +380,9 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
     The turns are listed depth by depth and, within a depth, by centre: when the batch's centres are in the tree's
     leaf order (:func:`leaf_order`), all the turns at one node are neighbours, so each node is one row of the matrix.
     Any order gives the same updates (a node met twice is two rows, and its loads and updates add up).
+
+    ``pairs``: Skip-gram's batch, as one example per (centre, context) pair, h = the context word's row
+    (:func:`run_hs_chunk` lists the pairs: each "centre" is a pair, with one context word).
     """
     w_in, w_out = _own_tables(tables)
     dst_in, dst_out = _own_tables(dst)
@@ -370,7 +393,10 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
     depth = path.points.shape[1]
     lengths = path.lengths.index_select(0, centres)
     L = max(1, int(lengths.max().item()))
-    h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
+    if pairs:
+        h = w_in.index_select(0, ctx)  # (B, D)
+    else:
+        h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
     # every turn, depth-major: turn t is centre c[t] at depth d[t]
     turn = (torch.arange(L, device=h.device).unsqueeze(1) < lengths.unsqueeze(0)).view(-1).nonzero().squeeze(1)
     d = turn.div(B, rounding_mode="floor")
@@ -404,7 +430,8 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
         o_norm = torch.linalg.vector_norm(o, dim=1).square_().add_(_norm_floor())
         node_load = h.new_zeros(U).index_add_(0, run, curv * h_norm.index_select(0, c))
         centre_load = h.new_zeros(B).index_add_(0, c, curv * o_norm.index_select(0, run))
-        in_add = centre_load.div_(counts).index_select(0, rows)  # a context row moves h by 1 / n of its step
+        # a context row moves h by 1 / n of its step (a pair's one row: all of it)
+        in_add = centre_load if pairs else centre_load.div_(counts).index_select(0, rows)
         ask: Optional[torch.Tensor] = None
         if grouped:
             ask = torch.cat([nodes, group_rows + V])
@@ -422,7 +449,12 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
                              per_sample_weights=torch.empty_like(step).index_copy_(0, by_centre, step))
     dst_out.index_add_(0, nodes, out_step)
     # word2vec (cbow_mean=1): h's update goes to every context row, undivided
-    ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum") if grouped else grad_h.index_select(0, rows)
+    if pairs:
+        ctx_step = grad_h
+    elif grouped:
+        ctx_step = F.embedding_bag(by_row, grad_h, group_starts, mode="sum")
+    else:
+        ctx_step = grad_h.index_select(0, rows)
     if kappa > 0:
         ctx_step = ctx_step * in_scale.unsqueeze(1)
     dst_in.index_add_(0, ctx_rows, ctx_step)
@@ -456,7 +488,13 @@ def run_hs_chunk(skipgram: bool, tables: Tables, chunk: Examples, path: Path, sc
         u0 = group_cuts[bi] if grouped else 0
         u1 = group_cuts[bi + 1] if grouped else 0
         batch_groups = ContextGroups(by_row[p0:p1] if grouped else by_row, group_starts[u0:u1], group_rows[u0:u1])
-        if sparse and not skipgram:
+        if sparse and skipgram:  # each (centre, context) pair walks the centre's path with h = the context's row
+            pair_centres = examples.centres.index_select(0, examples.rows)
+            one_each = torch.arange(pair_centres.shape[0], device=pair_centres.device)
+            pairs = Examples(pair_centres, examples.ctx, one_each, one_each,
+                             torch.ones(pair_centres.shape[0], dtype=counts.dtype, device=counts.device), negs)
+            loss, cnt = cbow_tree_step(tables, pairs, path, lr, want, tables, bound, no_groups(examples.ctx), True)
+        elif sparse:
             loss, cnt = cbow_tree_step(tables, examples, path, lr, want, tables, bound, batch_groups)
         else:
             loss, cnt = hs_step(tables, examples, path, lr, want, tables, bound, skipgram, batch_groups)
@@ -489,9 +527,10 @@ def train_chunk(model, chunk: Examples, schedule: Schedule, bound: RowBound, bat
 
 
 def uses_sparse_step(arch: str, device: torch.device | str) -> bool:
-    """CBOW on a CPU runs :func:`cbow_tree_step`; Skip-gram, and a GPU (on which the sparse form was never
-    measured), run :func:`hs_step`."""
-    return arch == "cbow" and torch.device(device).type == "cpu"
+    """A CPU runs :func:`cbow_tree_step` (both architectures); a GPU, on which the sparse form was never measured,
+    :func:`hs_step`. Skip-gram's sparse step on 2 threads: 0.44M words/s against the dense one's 0.32M with the
+    same batches (benchmarks/README.md)."""
+    return torch.device(device).type == "cpu"
 
 
 def warm_up(arch: str, dim: int, device: torch.device | str = "cpu") -> None:

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 BIG_BATCH = 4096
 BIG_BATCH_BOUND = {"skipgram": 2.25, "cbow": 1.0}
 ROW_STEP_BOUND = {"skipgram": 1.5, "cbow": 1.0}
+# Hierarchical-softmax Skip-gram: every pair of a batch updates the inner nodes of its centre's path, the root's
+# always. On the sample, 2 seeds x 3 epochs, batch 256 (tests/test_concurrency.py), WordSim353 of 1 / 16 emulated
+# workers: kappa 1.5: 0.356 / 0.309; 2.5: 0.358 / 0.327; 3.0: 0.359 / 0.339; 5.0: 0.356 / 0.234 (16 blew up)
+HS_ROW_STEP_BOUND = {"skipgram": 3.0, "cbow": 1.0}
 
 # Added to every squared partner norm in a load. Without it a row whose partners are still short (early on, when
 # vectors start near zero) could take a step that moves its scores little but makes the row itself huge; with it

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from w2v_core import distributed, hsoftmax, subword_steps
-from w2v_core.divergence import MAX_RETRIES, DivergenceWatch, untrained_loss
+from w2v_core.divergence import MAX_RETRIES, WORSE, WORSE_HS, DivergenceWatch, untrained_loss
 from w2v_core.errors import W2VError
-from w2v_core.kernels import BIG_BATCH, BIG_BATCH_BOUND, ROW_STEP_BOUND, RowBound, warm_up
+from w2v_core.kernels import BIG_BATCH, BIG_BATCH_BOUND, HS_ROW_STEP_BOUND, ROW_STEP_BOUND, RowBound, warm_up
 from w2v_core.models import ModelConfig, Word2Vec, build_model
 from w2v_core.progress import Callback, LogCallback, Progress, Reporter
 from w2v_core.vocab import Vocabulary
@@ -58,6 +58,9 @@ CPU_EFFECTIVE_BATCH = {"skipgram": 4096, "cbow": 8192}  # all CPU workers' defau
 # in bigger batches: at 2 threads, 4096 per thread ran 1.3x faster than 1024 with WordSim353 as good (0.346 vs 0.338,
 # seeds 1-3; gensim 0.363): benchmarks/README.md
 HS_CPU_CBOW_BATCH = 4096
+# GPU_HS_NOTE: hierarchical softmax on a GPU takes at most tokens / 64 centres a batch: on 689k tokens x 5 epochs (an
+# H200), CBOW's WordSim353 was 0.294 at its default 32,768 and 0.403 at 8,192 (gensim 0.398); on 10M tokens the
+# default batch stays (0.383 against 0.396)
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
 BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("cuda", "skipgram"): 2.0,
              ("cuda", "cbow"): 2.0}
@@ -73,9 +76,12 @@ def default_batch(device: str, arch: str, threads: int = 1, loss: str = "negativ
     Hierarchical-softmax CBOW on a CPU starts from ``HS_CPU_CBOW_BATCH`` on a corpus (``tokens``) of 64 such
     batches or more (a smaller one would get too few steps per epoch), from the usual default below that."""
     base = DEFAULT_BATCH[(device, arch)]
+    n = tokens if tokens is not None else 1 << 62
     if (loss, device, arch) == ("hs", "cpu", "cbow"):
-        base = min(HS_CPU_CBOW_BATCH, max(base, (tokens if tokens is not None else 1 << 62) // 64))
+        base = min(HS_CPU_CBOW_BATCH, max(base, n // 64))
     if device == "cuda":
+        if loss == "hs":  # the same floor of 64 batches an epoch, from the CPU's default batch up (GPU_HS_NOTE)
+            base = min(base, max(DEFAULT_BATCH[("cpu", arch)], n // 64))
         return base
     return max(MIN_CPU_BATCH, min(base, CPU_EFFECTIVE_BATCH[arch] // max(1, threads)))
 
@@ -283,11 +289,12 @@ class Trainer:
         threads_running = max(1, min(tc.threads, len(data.chunks)))
         emulated = self.tuning.emulate_workers
         self.workers = emulated if emulated > 1 else threads_running
-        kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else ROW_STEP_BOUND)[mc.arch]
+        small = HS_ROW_STEP_BOUND if mc.loss == "hs" else ROW_STEP_BOUND
+        kappa = (BIG_BATCH_BOUND if tc.batch_size >= BIG_BATCH else small)[mc.arch]
         rows = self.model.w_in.shape[0]  # with subwords: the words' and the n-grams' rows
         bound = RowBound(rows, dev, self.workers, kappa) if tc.update == "bounded" else RowBound.off(dev)
         self.untrained = self._untrained_loss()
-        self.watch = DivergenceWatch(self.untrained)
+        self.watch = DivergenceWatch(self.untrained, WORSE_HS if mc.loss == "hs" else WORSE)
         if tc.update == "bounded":
             self.batch_boost = batch_lr_boost(mc.arch, self.workers * tc.batch_size, dev.type)
         if mc.loss == "negative":

@@ -239,7 +239,7 @@ class WorkerPool:
         self.report = report
         self.stop_event = stop_event
         self.device = model.w_in.device
-        self._leaf_ranks = None  # hierarchical softmax: the words' places among the tree's leaves (CBOW, CPU)
+        self._leaf_ranks = None  # hierarchical softmax on a CPU: the words' places among the tree's leaves
         if model.config.loss == "hs" and hsoftmax.uses_sparse_step(model.arch, self.device):
             self._leaf_ranks = hsoftmax.leaf_ranks(model.hs_codes, model.hs_lengths)
 
@@ -315,8 +315,9 @@ class WorkerPool:
         elif self.tuning.interleave:
             order = interleaved_order(len(stream), self.batch, self.tuning.block_size, dev)
         if self.model.config.loss == "hs" and self.model.arch == "skipgram":
-            order = hsoftmax.chunk_order(radii, stream.ids, self.model.hs_lengths, g)
-        if self._leaf_ranks is not None and self.tuning.emulate_workers <= 1:
+            order = hsoftmax.chunk_order(radii, stream.ids, self.model.hs_lengths, g, self.batch,
+                                         self._leaf_ranks if self.tuning.emulate_workers <= 1 else None)
+        elif self._leaf_ranks is not None and self.tuning.emulate_workers <= 1:
             # CBOW: each batch's centres in the leaves' order (the batches: consecutive centres with a context)
             order = hsoftmax.leaf_order(stream, self.batch, self._leaf_ranks)
         return packed_windows(stream, radii, window, order=order), g, b - a
