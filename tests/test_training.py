@@ -247,9 +247,12 @@ def test_the_default_batch_shrinks_with_the_threads_and_is_recorded(tiny_corpus)
     assert [default_batch("cpu", "cbow", t, "hs") for t in (1, 2, 8, 16, 64)] == [4096, 4096, 1024, 512, 128]
     assert [default_batch("cpu", "cbow", 2, "hs", n) for n in (6_000, 100_000, 689_000)] == [1024, 1562, 4096]
     assert default_batch("cpu", "skipgram", 2, "hs") == 512 and default_batch("cuda", "cbow", 1, "hs") == 32768
-    # and on a GPU: at most 64 batches an epoch's tokens, from the CPU's default up
+    # and on a GPU, a small corpus: hierarchical softmax at most tokens / 64, CBOW tokens / 256, from the CPU's
+    # default up; Skip-gram with negative sampling keeps its batch
     assert [default_batch("cuda", "cbow", 1, "hs", n) for n in (6_000, 689_000, 10_000_000)] == [1024, 10765, 32768]
     assert [default_batch("cuda", "skipgram", 1, "hs", n) for n in (6_000, 689_000)] == [512, 10765]
+    assert [default_batch("cuda", "cbow", 1, "negative", n) for n in (6_000, 689_000, 10_000_000)] == [1024, 2691,
+                                                                                                      32768]
     assert default_batch("cuda", "skipgram", 1, "negative", 6_000) == 16384
     r = Trainer(tiny_corpus, ModelConfig(arch="cbow", **SMALL), TrainConfig(epochs=1, threads=16)).train()
     assert r.summary["batch_size"] == r.config_dict()["train"]["batch_size"] == 512

@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
                    help="centre words per batch, used as given (default on a CPU: 512 skipgram / 1024 cbow per thread, "
                         "less with many threads, all together at most 4096 / 8192; on a GPU 16384 / 32768; "
-                        "--loss hs cbow on a CPU: 4096 per thread on a corpus of 64 such batches or more; --loss hs on a GPU: "
-                        "at most 1/64 of the corpus's tokens)")
+                        "--loss hs cbow on a CPU: 4096 per thread on a corpus of 64 such batches or more; on a GPU at most "
+                        "1/64 of the corpus's tokens with --loss hs, 1/256 for cbow)")
     t.add_argument("--update", default="bounded",
                    help="bounded (each word's step per batch is limited: stable with any batch or thread count) | "
                         "sum (word2vec's plain summed step: diverges with big batches or many threads)")

@@ -58,9 +58,13 @@ CPU_EFFECTIVE_BATCH = {"skipgram": 4096, "cbow": 8192}  # all CPU workers' defau
 # in bigger batches: at 2 threads, 4096 per thread ran 1.3x faster than 1024 with WordSim353 as good (0.346 vs 0.338,
 # seeds 1-3; gensim 0.363): benchmarks/README.md
 HS_CPU_CBOW_BATCH = 4096
-# GPU_HS_NOTE: hierarchical softmax on a GPU takes at most tokens / 64 centres a batch: on 689k tokens x 5 epochs (an
-# H200), CBOW's WordSim353 was 0.294 at its default 32,768 and 0.403 at 8,192 (gensim 0.398); on 10M tokens the
-# default batch stays (0.383 against 0.396)
+# GPU_NOTE: on a GPU, hierarchical softmax takes at most tokens / 64 centres a batch and CBOW with negative sampling
+# (subwords too) tokens / 256. On 689k tokens x 5 epochs (an H200), WordSim353: HS CBOW 0.294 at its default 32,768,
+# 0.403 at 8,192 (gensim 0.398); HS Skip-gram 0.454 at 10,765 (gensim 0.435); CBOW negative 0.184 at 32,768, 0.252
+# at 8,192 (gensim 0.228); subword CBOW 0.126 at 32,768 (gensim FastText 0.172); on a CPU with one thread, the same
+# batches: CBOW negative 0.109 / 0.244 / 0.251 at 32,768 / 8,192 / 2,048, subword CBOW -0.031 / 0.166 / 0.180 at
+# 32,768 / 10,765 / 4,096. Skip-gram with negative sampling keeps its 16,384 (0.378 on the GPU; gensim 0.197). On
+# 10M tokens every default batch stays (benchmarks/README.md)
 BOOST_FROM = 4096  # effective batch (centres) from which the rate is boosted (batch_lr_boost)
 BOOST_CAP = {("cpu", "skipgram"): 2.0, ("cpu", "cbow"): 2.0 * math.sqrt(2.0), ("cuda", "skipgram"): 2.0,
              ("cuda", "cbow"): 2.0}
@@ -74,14 +78,17 @@ def default_batch(device: str, arch: str, threads: int = 1, loss: str = "negativ
     (their updates are computed from nearly the same weights), and a small corpus then gets few update rounds: the
     per-worker batch shrinks so that all workers together hold at most ``CPU_EFFECTIVE_BATCH`` centres.
     Hierarchical-softmax CBOW on a CPU starts from ``HS_CPU_CBOW_BATCH`` on a corpus (``tokens``) of 64 such
-    batches or more (a smaller one would get too few steps per epoch), from the usual default below that."""
+    batches or more (a smaller one would get too few steps per epoch), from the usual default below that. A GPU's
+    batch shrinks on a small corpus: hierarchical softmax to tokens / 64, CBOW to tokens / 256 (GPU_NOTE)."""
     base = DEFAULT_BATCH[(device, arch)]
     n = tokens if tokens is not None else 1 << 62
     if (loss, device, arch) == ("hs", "cpu", "cbow"):
         base = min(HS_CPU_CBOW_BATCH, max(base, n // 64))
-    if device == "cuda":
-        if loss == "hs":  # the same floor of 64 batches an epoch, from the CPU's default batch up (GPU_HS_NOTE)
+    if device == "cuda":  # a small corpus gets more, smaller batches, from the CPU's default batch up (GPU_NOTE)
+        if loss == "hs":
             base = min(base, max(DEFAULT_BATCH[("cpu", arch)], n // 64))
+        elif arch == "cbow":
+            base = min(base, max(DEFAULT_BATCH[("cpu", arch)], n // 256))
         return base
     return max(MIN_CPU_BATCH, min(base, CPU_EFFECTIVE_BATCH[arch] // max(1, threads)))
 
