@@ -304,10 +304,11 @@ def test_sparse_hs_step_makes_the_same_updates_as_the_dense_one(arch, kappa, wor
     chunk = kernels.Examples(win.centres, win.ctx, win.rows % batch, starts, win.counts.float(), win.ctx.new_zeros(0))
     lr = 1.0 if kappa > 0 else 0.05  # word2vec's plain summed step diverges at the bounded one's rate
     schedule = kernels.Schedule(batch, cuts, lr, lr / 2, 0.0, 1)
-    groups = kernels.chunk_groups(arch, win.rows % batch, batch_of, win.ctx, V_, cuts)  # Skip-gram: none
     tables = (torch.randn(V_, D_, generator=g) * 0.5, torch.randn(V_, D_, generator=g) * 0.5)
     out = []
-    for sparse in (False, True):
+    for sparse in (False, True):  # Skip-gram's sparse step groups its pairs by context row, the dense one not at all
+        groups = hsoftmax.step_groups(arch, sparse, win.rows % batch, batch_of, win.ctx, V_, cuts)
+        assert (groups[0].rows.shape[0] > 0) == (arch == "cbow" or sparse)
         w_in, w_out = (t.clone() for t in tables)
         bound = RowBound(V_, workers=workers, kappa=kappa) if kappa > 0 else RowBound.off()
         loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(arch == "skipgram", kernels.Tables(w_in, w_out), chunk, path,
