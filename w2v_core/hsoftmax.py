@@ -399,9 +399,9 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
     else:
         h = F.embedding_bag(ctx, w_in, starts, mode="sum").div_(counts.unsqueeze(1))  # (B, D)
     # every turn, depth-major: turn t is centre c[t] at depth d[t]
-    turn = (torch.arange(L, device=h.device).unsqueeze(1) < lengths.unsqueeze(0)).view(-1).nonzero().squeeze(1)
-    d = turn.div(B, rounding_mode="floor")
-    c = turn - d * B
+    dc = (torch.arange(L, device=h.device).unsqueeze(1) < lengths.unsqueeze(0)).nonzero()  # (E, 2), depth-major
+    d = dc[:, 0].contiguous()
+    c = dc[:, 1].contiguous()
     at = centres.index_select(0, c) * depth + d
     node = path.points.view(-1).index_select(0, at)
     code = path.codes.view(-1).index_select(0, at)
@@ -429,7 +429,7 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
         curv = a * (1.0 - a).clamp_(min=_wrong_side())
         h_norm = torch.linalg.vector_norm(h, dim=1).square_().add_(_norm_floor())
         o_norm = torch.linalg.vector_norm(o, dim=1).square_().add_(_norm_floor())
-        node_load = h.new_zeros(U).index_add_(0, run, curv * h_norm.index_select(0, c))
+        node_load = torch.segment_reduce(curv * h_norm.index_select(0, c), "sum", lengths=crow[1:] - crow[:-1])
         centre_load = h.new_zeros(B).index_add_(0, c, curv * o_norm.index_select(0, run))
         # a context row moves h by 1 / n of its step (a pair's one row: all of it)
         in_add = centre_load if pairs else centre_load.div_(counts).index_select(0, rows)
