@@ -26,9 +26,10 @@ The forms of the step:
   (B x C x D) by (B x D x L) matrix product per batch (C: the most context words of a centre, L: the longest path in
   the batch; slots beyond a centre's context or path are masked), the row bound of ``kernels.row_scale`` (the root
   is on every path, so every example of a batch updates it), one ``index_add_`` per table; TorchScript on a CPU;
-* :func:`cbow_tree_step`, a CPU's: the same updates as three sparse products over a batch's (centre, inner node)
-  turns (Skip-gram's: over its (centre, context) pairs, each walking the centre's path with the context's row), with
-  the centres in the tree's leaf order (:func:`leaf_order`, :func:`chunk_order`), so no (B x L x D) tensor is built.
+* :func:`cbow_tree_step`, a CPU's: the same updates as a sampled sparse product and two weighted bags over a
+  batch's (centre, inner node) turns (Skip-gram's: over its (centre, context) pairs, each walking the centre's path
+  with the context's row), with the centres in the tree's leaf order (:func:`leaf_order`, :func:`chunk_order`), so
+  no (B x L x D) tensor is built.
 
 ``tests/test_hsoftmax.py`` checks both against autograd and the tree against gensim's.
 """
@@ -371,7 +372,8 @@ def hs_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: b
 
 def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: bool, dst: Tables, bound: Bound,
                    groups: ContextGroups, pairs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """CBOW hierarchical softmax on a CPU: the same updates as :func:`hs_step`, as three sparse products.
+    """Hierarchical softmax on a CPU (CBOW's batches, and Skip-gram's as ``pairs``): the same updates as
+    :func:`hs_step`, as one sampled sparse product and two weighted bags.
 
     A batch's (centre, inner node) turns are the nonzeros of a sparse (nodes x centres) matrix: the scores are that
     matrix sampled from the dense product of the nodes' rows and the hidden vectors (``sampled_addmm``), the inner
