@@ -385,7 +385,8 @@ def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_
     Any order gives the same updates (a node met twice is two rows, and its loads and updates add up).
 
     ``pairs``: Skip-gram's batch, as one example per (centre, context) pair, h = the context word's row
-    (:func:`run_hs_chunk` lists the pairs: each "centre" is a pair, with one context word).
+    (:func:`run_hs_chunk` lists the pairs: ``centres[p]`` is pair p's centre, ``ctx[p]`` its row; ``rows``,
+    ``starts`` and ``counts`` are not read).
     """
     w_in, w_out = _own_tables(tables)
     dst_in, dst_out = _own_tables(dst)
@@ -493,10 +494,9 @@ def run_hs_chunk(skipgram: bool, tables: Tables, chunk: Examples, path: Path, sc
         u1 = group_cuts[bi + 1] if grouped else 0
         batch_groups = ContextGroups(by_row[p0:p1] if grouped else by_row, group_starts[u0:u1], group_rows[u0:u1])
         if sparse and skipgram:  # each (centre, context) pair walks the centre's path with h = the context's row
-            pair_centres = examples.centres.index_select(0, examples.rows)
-            one_each = torch.arange(pair_centres.shape[0], device=pair_centres.device)
-            pairs = Examples(pair_centres, examples.ctx, one_each, one_each,
-                             torch.ones(pair_centres.shape[0], dtype=counts.dtype, device=counts.device), negs)
+            # cbow_tree_step's pairs read only each pair's centre and context row
+            pairs = Examples(examples.centres.index_select(0, examples.rows), examples.ctx, examples.rows,
+                             examples.starts, examples.counts, negs)
             loss, cnt = cbow_tree_step(tables, pairs, path, lr, want, tables, bound, batch_groups, True)
         elif sparse:
             loss, cnt = cbow_tree_step(tables, examples, path, lr, want, tables, bound, batch_groups)
