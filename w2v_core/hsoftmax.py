@@ -380,10 +380,9 @@ def _turns(centres: torch.Tensor, lengths: torch.Tensor, path: Path):
     at = centres.index_select(0, c) * path.points.shape[1] + d
     node = path.points.view(-1).index_select(0, at)
     lift = path.codes.view(-1).index_select(0, at).sub_(1.0)
-    new = node[1:] != node[:-1]
-    first = torch.cat([node.new_zeros(1), new.nonzero().squeeze(1) + 1])  # each run of one node
-    run = torch.cat([node.new_zeros(1), new.long().cumsum(0)])  # each turn's run
-    return c, d, lift, run, first, node.index_select(0, first)
+    # the runs of one node (unique_consecutive: 3x faster than finding them with nonzero and cumsum)
+    nodes, run, count = torch.unique_consecutive(node, return_inverse=True, return_counts=True)
+    return c, d, lift, run, count.cumsum(0).sub_(count), nodes
 
 
 def _turns_by_word(centres: torch.Tensor, path: Path):
@@ -392,11 +391,8 @@ def _turns_by_word(centres: torch.Tensor, path: Path):
     depth are one *segment*, and the listing is built on the segments (several times fewer than the turns), then
     spread over their examples. 1.04x faster than :func:`_turns` at 2 threads; CBOW's centres repeat too seldom."""
     dev = centres.device
-    B = centres.shape[0]
-    new_word = centres[1:] != centres[:-1]
-    g_first = torch.cat([centres.new_zeros(1), new_word.nonzero().squeeze(1) + 1])  # (W,): each group's first
-    g_count = torch.cat([g_first[1:], centres.new_full([1], B)]) - g_first
-    g_word = centres.index_select(0, g_first)
+    g_word, g_count = torch.unique_consecutive(centres, return_counts=True)  # (W,): each group's word, examples
+    g_first = g_count.cumsum(0).sub_(g_count)
     g_len = path.lengths.index_select(0, g_word)
     L = max(1, int(g_len.max().item()))
     # every segment, depth-major: segment j is group w_seg[j] at depth d_seg[j]
@@ -414,10 +410,9 @@ def _turns_by_word(centres: torch.Tensor, path: Path):
     d = d_seg.index_select(0, seg)
     lift = path.codes.view(-1).index_select(0, at).sub_(1.0).index_select(0, seg)
     # the runs of one inner node: segments side by side at one node
-    new = node_seg[1:] != node_seg[:-1]
-    first_seg = torch.cat([node_seg.new_zeros(1), new.nonzero().squeeze(1) + 1])
-    run = torch.cat([node_seg.new_zeros(1), new.long().cumsum(0)]).index_select(0, seg)
-    return c, d, lift, run, seg_turn.index_select(0, first_seg), node_seg.index_select(0, first_seg)
+    nodes, run_seg, count = torch.unique_consecutive(node_seg, return_inverse=True, return_counts=True)
+    first_seg = count.cumsum(0).sub_(count)
+    return c, d, lift, run_seg.index_select(0, seg), seg_turn.index_select(0, first_seg), nodes
 
 
 def cbow_tree_step(tables: Tables, batch: Examples, path: Path, lr: float, want_loss: bool, dst: Tables, bound: Bound,
