@@ -342,6 +342,27 @@ def test_skipgram_batches_stay_a_random_draw_of_the_words(ranks):
     assert int((ids.index_select(0, order).view(-1, batch) == 0).sum(1).min()) > 0  # the top word in every batch
 
 
+@pytest.mark.parametrize("sort", [True, False])
+def test_skipgrams_turns_listed_per_word_are_the_plain_listing(sort):
+    """Skip-gram's pairs list their turns per segment (one word's pairs side by side at one depth,
+    hsoftmax._turns_by_word): the very listing of the plain one (_turns), turn for turn, with the same runs, whether
+    the batch's words are in the leaves' order (as the trainer takes them) or not."""
+    g = torch.Generator().manual_seed(7)
+    counts = (5_000 / np.arange(1, 301)).astype(np.int64) + 1
+    path = hsoftmax.Path(**{k[3:]: v for k, v in hsoftmax.tree_buffers(hsoftmax.huffman_tree(counts)).items()})
+    words = torch.multinomial(torch.tensor(counts, dtype=torch.float), 400, replacement=True, generator=g)
+    if sort:
+        words = words.index_select(0, torch.sort(hsoftmax.leaf_ranks(path.codes, path.lengths)[words])[1])
+    pairs = words.repeat_interleave(torch.randint(1, 11, (400,), generator=g))  # each centre's pairs side by side
+    plain = hsoftmax._turns(pairs, path.lengths.index_select(0, pairs), path)
+    by_word = hsoftmax._turns_by_word(pairs, path)
+    assert plain[0].shape[0] == int(path.lengths.index_select(0, pairs).sum())
+    for a, b in zip(plain, by_word):
+        assert torch.equal(a, b)
+    touched = int(torch.unique(plain[5]).shape[0])
+    assert (plain[5].shape[0] == touched) == sort  # in the leaves' order each inner node's turns are one run
+
+
 def test_leaf_ranks_put_the_words_under_each_inner_node_side_by_side():
     tree = hsoftmax.huffman_tree(COUNTS)
     bufs = hsoftmax.tree_buffers(tree)
