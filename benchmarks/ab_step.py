@@ -79,12 +79,15 @@ def _capture(args) -> list:
     every = max(1, args.every)
 
     def spy(*a):
-        if len(calls) < args.batches and spy.n % every == every - 1:
-            calls.append(copy.deepcopy(a))
-        spy.n += 1
+        centres = a[1].starts.shape[0]  # the batch's centres (Skip-gram's examples are its pairs)
+        spy.full = spy.full or centres
+        if centres == spy.full:  # a full batch, not a chunk's last
+            if len(calls) < args.batches and spy.n % every == every - 1:
+                calls.append(copy.deepcopy(a))
+            spy.n += 1
         return real(*a)
 
-    spy.n = 0
+    spy.n, spy.full = 0, 0
     hs.cbow_tree_step = spy
     Trainer(corpus, ModelConfig(arch=args.arch, loss="hs"),
             TrainConfig(epochs=1, threads=1, batch_size=args.batch_size, seed=1)).train()
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default: the trainer's for one thread")
     p.add_argument("--tokens", default=None, help="a token file, one document a line (default: the sample corpus)")
     p.add_argument("--batches", type=int, default=3, help="real batches to time")
-    p.add_argument("--every", type=int, default=50, help="capture every n-th batch")
+    p.add_argument("--every", type=int, default=50, help="capture every n-th full batch")
     p.add_argument("--reps", type=int, default=40, help="alternations per batch")
     args = p.parse_args(argv)
     if args.reps < 1 or args.batches < 1:
@@ -135,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
                 ts = sorted(times[k])
                 cells.append(f"{k} {1e3 * ts[0]:.3f} ms min, {1e3 * ts[len(ts) // 2]:.3f} median")
             ratio = min(times["B"]) / min(times["A"])
-            centres = call[1].centres.shape[0]
-            print(f"batch {i + 1} ({centres} examples): {'; '.join(cells)}; B/A {ratio:.3f} (min); "
+            examples, centres = call[1].centres.shape[0], call[1].starts.shape[0]
+            print(f"batch {i + 1} ({centres} centres, {examples} examples): {'; '.join(cells)}; B/A {ratio:.3f} (min); "
                   f"same tables: {same}")
 
 

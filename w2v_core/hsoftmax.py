@@ -389,8 +389,8 @@ def _turns_by_word(centres: torch.Tensor, path: Path):
     """:func:`_turns` for Skip-gram's pairs, whose centre words come several times side by side (each centre's pairs,
     and a batch's centres in the leaves' order): each group of one word's examples has one path, so its turns at one
     depth are one *segment*, and the listing is built on the segments (several times fewer than the turns), then
-    spread over their examples: a real 512-centre batch's step 3.6% faster than with :func:`_turns`; CBOW's centres
-    repeat too seldom for it to pay."""
+    spread over their examples: a real 512-centre batch's step 3.6% faster than with :func:`_turns`. CBOW's centres
+    repeat too seldom for it to pay (its 4,096-centre batches: 4.5% slower, ``benchmarks/ab_step.py``)."""
     dev = centres.device
     g_word, g_count = torch.unique_consecutive(centres, return_counts=True)  # (W,): each group's word, examples
     g_first = g_count.cumsum(0).sub_(g_count)
