@@ -295,7 +295,7 @@ def test_sparse_hs_step_makes_the_same_updates_as_the_dense_one(arch, kappa, wor
         order = hsoftmax.leaf_order(stream, batch, ranks)
         assert 0 not in order.tolist()  # the one-word document's centre
     elif leaf_order:
-        order = hsoftmax.chunk_order(radii, stream.ids, path.lengths, g, batch, ranks)
+        order = hsoftmax.chunk_order(radii, stream.ids, g, batch, ranks)
     win = packed_windows(stream, radii, 5, order=order)
     cuts = win.starts[::batch].tolist() + [int(win.ctx.shape[0])]
     batch_of = win.rows // batch
@@ -334,7 +334,7 @@ def test_skipgram_batches_stay_a_random_draw_of_the_words(ranks):
     ids = torch.multinomial(torch.tensor(counts, dtype=torch.float), 64 * batch, replacement=True, generator=g)
     radii = draw_radii(len(ids), 5, g)
     rk = hsoftmax.leaf_ranks(path.codes, path.lengths) if ranks else None
-    order = hsoftmax.chunk_order(radii, ids, path.lengths, g, batch, rk)
+    order = hsoftmax.chunk_order(radii, ids, g, batch, rk)
     assert sorted(order.tolist()) == list(range(len(ids)))
     lens = path.lengths.index_select(0, ids.index_select(0, order)).float().view(-1, batch)
     overall = float(lens.mean())

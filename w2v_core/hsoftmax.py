@@ -160,7 +160,7 @@ def model_path(model) -> Path:
 SORT_GROUP = 16  # Skip-gram's dense step: batches whose centres are sorted by window radius together (chunk_order)
 
 
-def chunk_order(radii: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, g: torch.Generator, batch: int,
+def chunk_order(radii: torch.Tensor, ids: torch.Tensor, g: torch.Generator, batch: int,
                 ranks: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Skip-gram's centres in the order its batches take them: shuffled (as for negative sampling), then
 

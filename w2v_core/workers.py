@@ -315,7 +315,7 @@ class WorkerPool:
         elif self.tuning.interleave:
             order = interleaved_order(len(stream), self.batch, self.tuning.block_size, dev)
         if self.model.config.loss == "hs" and self.model.arch == "skipgram":
-            order = hsoftmax.chunk_order(radii, stream.ids, self.model.hs_lengths, g, self.batch,
+            order = hsoftmax.chunk_order(radii, stream.ids, g, self.batch,
                                          self._leaf_ranks if self.tuning.emulate_workers <= 1 else None)
         elif self._leaf_ranks is not None and self.tuning.emulate_workers <= 1:
             # CBOW: each batch's centres in the leaves' order (the batches: consecutive centres with a context)
