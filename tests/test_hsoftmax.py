@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from w2v_core import hsoftmax, kernels
+from w2v_core import hs_loop, hsoftmax, kernels
 from w2v_core.kernels import NORM_FLOOR, WRONG_SIDE, RowBound, group_contexts
 from w2v_core.models import Batch, ModelConfig, PackedBatch, build_model
 
@@ -314,10 +314,17 @@ def test_sparse_hs_step_makes_the_same_updates_as_the_dense_one(arch, kappa, wor
         loss, n = kernels.scripted(hsoftmax.run_hs_chunk)(arch == "skipgram", kernels.Tables(w_in, w_out), chunk, path,
                                                           schedule, bound.for_kernel(), *groups, sparse)
         out.append((w_in, w_out, loss, n, bound.load))
+    if hs_loop.available():  # the trainer's CPU loop (numba): the sparse step's updates, turn by turn
+        w_in, w_out = (t.clone() for t in tables)
+        bound = RowBound(V_, workers=workers, kappa=kappa) if kappa > 0 else RowBound.off()
+        loss, n = hs_loop.run_chunk(arch == "skipgram", kernels.Tables(w_in, w_out), chunk, path, schedule,
+                                    bound.for_kernel())
+        out.append((w_in, w_out, loss, n, bound.load))
     assert not torch.equal(out[1][1], tables[1]) and not torch.equal(out[1][0], tables[0])
     assert torch.isfinite(out[1][0]).all() and torch.isfinite(out[1][2])
-    for a, b in zip(*out):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    for other in out[1:]:
+        for a, b in zip(out[0], other):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("ranks", [True, False])
