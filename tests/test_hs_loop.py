@@ -74,6 +74,19 @@ def test_word_ids_outside_the_tables_are_refused_not_followed():
     assert all(torch.equal(a, b) for a, b in zip(before, tables))
 
 
+def test_a_centre_whose_context_runs_past_its_batch_is_refused_and_the_next_chunk_is_unharmed():
+    tables, chunk, path, schedule = _tiny_chunk()
+    ref = [t.clone() for t in tables]
+    hs_loop.run_chunk(False, kernels.Tables(*ref), chunk, path, schedule, RowBound.off().for_kernel())
+    bad = chunk._replace(counts=chunk.counts.clone().index_fill_(0, torch.tensor([7]), 9.0))  # the last centre
+    with pytest.raises(ValueError, match="outside its batch"):
+        hs_loop.run_chunk(False, kernels.Tables(*[t.clone() for t in tables]), bad, path, schedule,
+                          RowBound.off().for_kernel())
+    again = [t.clone() for t in tables]  # the refused call stopped half way: its slots must not leak into this one
+    hs_loop.run_chunk(False, kernels.Tables(*again), chunk, path, schedule, RowBound.off().for_kernel())
+    assert all(torch.equal(a, b) for a, b in zip(ref, again))
+
+
 @pytest.mark.parametrize("skipgram", [True, False])
 def test_a_diverged_table_gives_a_nan_loss_for_the_divergence_watch(skipgram):
     """The trainer's retry at a lower rate starts from a non-finite loss: a NaN in the tables must reach it."""

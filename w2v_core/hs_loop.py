@@ -1,16 +1,20 @@
 """Hierarchical softmax on a CPU as one compiled loop per chunk: the updates of ``hsoftmax.cbow_tree_step``, turn by
-turn, in a loop numba compiles (numba is installed with umap-learn, which the Map's UMAP needs).
+turn, in a loop numba compiles (a requirement; umap-learn, for the Map's UMAP, needs it too).
 
 Why a loop: a turn (one example at one inner node of its centre's path) is a dot product and two scaled additions
 of D numbers. Stock PyTorch ops do each of those as a pass over all of a batch's turns, plus some 70 small ops that
 list the turns and group them by node and by row (``hsoftmax._turns_by_word``): at 2 threads that came to 0.88-0.94x
 gensim's words/s for Skip-gram however the ops were arranged (benchmarks/HISTORY.md). Here each turn touches its two
-rows once, while they are in the cache, as gensim's Cython does.
+rows once, while they are in the cache, as gensim's Cython does: each example's scores four nodes at a time (four
+independent dot products over one pass of h, where one would wait on its own latency), h's update four nodes' rows a
+pass, and in Skip-gram each node's update from four of a centre's context rows a pass (they all walk its path).
+2 threads, 689k tokens: Skip-gram 1.3x, CBOW 1.2x the words/s of the TorchScript step (benchmarks/README.md).
 
 What is computed is the batched step, not gensim's per-example one: every score of a batch reads the tables as they
 were when the batch began; each inner node's and each input row's updates are summed over the batch, scaled by the
 row bound (``kernels.row_scale``: loads from the curvature, decayed and shared between workers) and added at the
-batch's end. ``tests/test_hs_loop.py`` checks it against ``hsoftmax.run_hs_chunk`` on the same chunks.
+batch's end. ``tests/test_hsoftmax.py`` checks its updates, losses and loads against ``hsoftmax.run_hs_chunk`` on
+the same chunks, ``tests/test_hs_loop.py`` a whole training run against the TorchScript one.
 
 The tensors' memory is used in place (``Tensor.numpy()``); the loop releases the GIL, so the trainer's worker
 threads run it side by side (Hogwild, as with the other steps). Without numba (or ``W2V_HS_LOOP=0``) the trainer
@@ -214,6 +218,8 @@ def _chunk_loop(skipgram, w_in, w_out, centres, ctx, starts, counts, cuts, batch
             m = int(counts[i])
             if m <= 0:
                 continue
+            if q0 < p0 or q0 + m > cuts[b + 1]:
+                raise ValueError("a centre's context entries lie outside its batch")
             L = lengths[word]
             U = _path_slots(word, points, lengths, w_out, node_slot, node_ids, node_acc, node_load, node_norm, U,
                             path_u)
@@ -335,24 +341,26 @@ def _loop():
     return _compiled
 
 
-def _buffers(V: int, D: int, nodes: int, depth: int, most: int) -> tuple:
+def _buffers(V: int, D: int, nodes: int, depth: int, most: int, node_cap: int, row_cap: int) -> tuple:
     """This thread's scratch for the loop, kept between chunks (every batch leaves the slots at -1): each inner node's
     and input row's slot in a batch's sums (-1: none), the slots' rows, sums (of updates, then loads: the bound's
     factors), the nodes' squared norms, and one centre's context rows and steps (``most``: the most context words
-    of a centre, ``depth``: the longest path)."""
-    most = max(2, most)
-    bufs = getattr(_scratch, "bufs", None)
-    if getattr(_scratch, "key", None) != (V, D, nodes, depth) or bufs[10].shape[0] < most:
+    of a centre, ``depth``: the longest path). A batch has at most ``node_cap`` inner nodes and ``row_cap`` input
+    rows, so the sums take (node_cap + row_cap) x D floats, not the tables' size."""
+    key, want = (V, D, nodes, depth), (max(2, most), node_cap, row_cap)
+    caps = getattr(_scratch, "caps", (0, 0, 0)) if getattr(_scratch, "key", None) == key else (0, 0, 0)
+    if any(c < w for c, w in zip(caps, want)):  # first use, other tables, or a bigger batch: (re)allocate, growing
         f32 = np.float32
-        _scratch.key = (V, D, nodes, depth)
-        bufs = (np.full(nodes, -1, np.int64), np.full(V, -1, np.int64),  # node_slot, row_slot
-                np.empty(nodes, np.int64), np.empty(V, np.int64),  # node_ids, row_ids
-                np.empty((nodes, D), f32), np.empty((V, D), f32),  # node_acc, row_acc
-                np.empty(nodes, f32), np.empty(V, f32), np.empty(nodes, f32),  # node_load, row_load, node_norm
-                np.empty((most, D), f32), np.empty((most, depth + 3), f32),  # H, ST (a 4-node tile past the path)
-                np.empty(depth, np.int64))  # path_u
-        _scratch.bufs = bufs
-    return bufs
+        most, node_cap, row_cap = (max(c, w) for c, w in zip(caps, want))
+        _scratch.key, _scratch.caps = key, (most, node_cap, row_cap)
+        _scratch.bufs = (np.full(nodes, -1, np.int64), np.full(V, -1, np.int64),  # node_slot, row_slot
+                         np.empty(node_cap, np.int64), np.empty(row_cap, np.int64),  # node_ids, row_ids
+                         np.empty((node_cap, D), f32), np.empty((row_cap, D), f32),  # node_acc, row_acc
+                         np.empty(node_cap, f32), np.empty(row_cap, f32),  # node_load, row_load
+                         np.empty(node_cap, f32),  # node_norm
+                         np.empty((most, D), f32), np.empty((most, depth + 3), f32),  # H, ST (+ a 4-node tile)
+                         np.empty(depth, np.int64))  # path_u
+    return _scratch.bufs
 
 
 def supports(tables: Tables) -> bool:
@@ -375,13 +383,22 @@ def run_chunk(skipgram: bool, tables: Tables, chunk: Examples, path, schedule: S
     np_ = lambda t: t.detach().contiguous().numpy()  # noqa: E731
     load = bound.load.detach()
     cuts = np.asarray(schedule.cuts, dtype=np.int64)
+    if bound.kappa > 0 and bound.load.shape[0] < 2 * V:
+        raise ValueError("the row bound's loads must cover both tables")
     most = int(chunk.counts.max().item()) if chunk.counts.numel() else 0
-    loss, n = _loop()(bool(skipgram), w_in.numpy(), w_out.numpy(), np_(chunk.centres), np_(chunk.ctx),
-                      np_(chunk.starts), np_(chunk.counts), cuts, int(schedule.batch),
-                      float(schedule.lr0), float(schedule.lr1), max(1, int(schedule.loss_every)),
-                      np_(path.points), np_(path.codes), np_(path.lengths),
-                      load.numpy() if bound.kappa > 0 else np.zeros(0, np.float32), float(bound.decay),
-                      float(bound.kappa), *_buffers(V, D, w_out.shape[0], path.points.shape[1], most))
+    depth = path.points.shape[1]
+    row_cap = min(V, max(1, int(np.diff(cuts).max(initial=1))))  # a batch's entries
+    node_cap = min(w_out.shape[0], max(1, min(schedule.batch, chunk.centres.shape[0]) * depth))
+    try:
+        loss, n = _loop()(bool(skipgram), w_in.numpy(), w_out.numpy(), np_(chunk.centres), np_(chunk.ctx),
+                          np_(chunk.starts), np_(chunk.counts), cuts, int(schedule.batch),
+                          float(schedule.lr0), float(schedule.lr1), max(1, int(schedule.loss_every)),
+                          np_(path.points), np_(path.codes), np_(path.lengths),
+                          load.numpy() if bound.kappa > 0 else np.zeros(0, np.float32), float(bound.decay),
+                          float(bound.kappa), *_buffers(V, D, w_out.shape[0], depth, most, node_cap, row_cap))
+    except Exception:
+        _scratch.caps = (0, 0, 0)  # a batch stopped half way leaves slots taken: start the next call afresh
+        raise
     return torch.tensor(loss, dtype=torch.float32), torch.tensor(n, dtype=torch.float32)
 
 
