@@ -113,3 +113,26 @@ def test_a_turn_far_on_the_wrong_side_costs_its_softplus_up_to_69():
         loss, n = hs_loop.run_chunk(True, kernels.Tables(w_in, w_out), chunk, path,
                                     kernels.Schedule(1, [0, 1], 0.0, 0.0, 0.0, 1), RowBound.off().for_kernel())
         assert float(loss) == pytest.approx(L * cost, rel=1e-3)
+
+
+def test_where_numba_cannot_compile_the_loop_the_torchscript_step_trains(monkeypatch, caplog):
+    """A numba that fails to compile (an unsupported CPU, a broken install) turns the loop off with a warning; the
+    run trains through hsoftmax.run_hs_chunk instead of stopping."""
+    from conftest import make_texts
+
+    from w2v_core.data.corpus import CorpusConfig, from_texts
+    from w2v_core.training import TrainConfig, Trainer
+
+    def broken(*args):
+        raise RuntimeError("LLVM ERROR: no target for this CPU")
+
+    monkeypatch.setattr(hs_loop, "_compiled", None)
+    monkeypatch.setattr(hs_loop, "_jit", lambda fn, inline="never": broken)
+    monkeypatch.setattr(hs_loop, "_failed", False)
+    corpus = from_texts(make_texts(200, seed=3), name="t", config=CorpusConfig(source="t"))
+    with caplog.at_level("WARNING", logger="w2v_core.hs_loop"):
+        r = Trainer(corpus, ModelConfig(arch="skipgram", loss="hs", dim=16, window=3, min_count=1, sample=1e-2),
+                    TrainConfig(epochs=2, threads=1, seed=1)).train()
+    assert not hs_loop.available()
+    assert "TorchScript step instead" in caplog.text and "no target" in caplog.text
+    assert r.summary["final_loss"] < r.summary["untrained_loss"]

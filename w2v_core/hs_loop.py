@@ -23,6 +23,7 @@ runs ``hsoftmax.run_hs_chunk``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -36,6 +37,8 @@ try:  # pragma: no cover - numba is a dependency (umap-learn); the trainer falls
     import numba
 except Exception:  # noqa: BLE001 - an unusable numba is the same as none
     numba = None
+
+log = logging.getLogger(__name__)
 
 ENABLED = os.environ.get("W2V_HS_LOOP", "1") != "0"
 
@@ -327,9 +330,12 @@ _compile_lock = threading.Lock()
 _scratch = threading.local()
 
 
+_failed = False  # numba could not compile the loop here (warm_up): the TorchScript step trains instead
+
+
 def available() -> bool:
-    """Whether the trainer runs this loop (numba installed and not turned off by ``W2V_HS_LOOP=0``)."""
-    return ENABLED and numba is not None
+    """Whether the trainer runs this loop (numba installed, the loop compiled, not turned off by ``W2V_HS_LOOP=0``)."""
+    return ENABLED and numba is not None and not _failed
 
 
 def _loop():
@@ -402,9 +408,22 @@ def run_chunk(skipgram: bool, tables: Tables, chunk: Examples, path, schedule: S
     return torch.tensor(loss, dtype=torch.float32), torch.tensor(n, dtype=torch.float32)
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """Compile the loop (or load it from numba's cache) before training starts: both architectures, with and without
-    the bound, on a three-word tree."""
+    the bound, on a three-word tree. Where numba cannot compile it, the loop is turned off for this process (a
+    warning in the log; the trainer runs ``hsoftmax.run_hs_chunk``) and False returned."""
+    global _failed
+    try:
+        _warm_up()
+    except Exception as e:  # noqa: BLE001 - numba's errors have no common base; any of them means "not here"
+        _failed = True
+        log.warning("The compiled hierarchical-softmax loop is not available (%s: %s); training with the "
+                    "TorchScript step instead.", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+        return False
+    return True
+
+
+def _warm_up() -> None:
     from w2v_core.hsoftmax import Path, huffman_tree, tree_buffers
 
     tree = {k[3:]: v for k, v in tree_buffers(huffman_tree(np.array([3, 2, 1]))).items()}

@@ -597,8 +597,7 @@ def uses_sparse_step(arch: str, device: torch.device | str) -> bool:
 def warm_up(arch: str, dim: int, device: torch.device | str = "cpu") -> None:
     """Compile :func:`run_hs_chunk` (or, on a CPU with numba, ``hs_loop``'s loop) on throwaway tensors before
     training starts (as ``kernels.warm_up``)."""
-    if torch.device(device).type == "cpu" and hs_loop.available():
-        hs_loop.warm_up()
+    if torch.device(device).type == "cpu" and hs_loop.available() and hs_loop.warm_up():
         return
     if not USE_SCRIPT or torch.device(device).type == "cuda":
         return
