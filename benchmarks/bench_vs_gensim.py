@@ -5,6 +5,7 @@
     python benchmarks/bench_vs_gensim.py --corpus FILE --pretokenized
     python benchmarks/bench_vs_gensim.py --corpus A --corpus B    # several files, concatenated
     python benchmarks/bench_vs_gensim.py --loss hs                # hierarchical softmax: gensim hs=1 negative=0
+    W2V_HS_LOOP=0 python benchmarks/bench_vs_gensim.py --loss hs  # ours through the TorchScript step, not hs_loop
     python benchmarks/bench_vs_gensim.py --fasttext               # subword vectors: gensim FastText, ours --subwords
 
 The corpus is tokenized once (``w2v_core.data.loader.load_corpus``) and written as one document a line, split into

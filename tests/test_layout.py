@@ -103,14 +103,15 @@ def test_the_training_modules_build_on_each_other_in_one_direction():
     the divergence watch and the progress reports stand on their own, so any of them can be read alone."""
     graph = package_graph(CORE)
     assert graph["kernels"] == set()
-    assert graph["hsoftmax"] == {"kernels"}  # hierarchical softmax's tree and steps, beside the kernels
+    assert graph["hsoftmax"] == {"kernels", "hs_loop"}  # hierarchical softmax's tree and steps, beside the kernels
+    assert graph["hs_loop"] == {"kernels"}  # its CPU training loop (numba)
     assert graph["subwords"] == {"errors"}  # fastText's n-grams and hash
     assert graph["subword_steps"] == {"kernels", "windows"}  # the subword model's steps, beside the kernels
     assert graph["models"] == {"errors", "kernels", "hsoftmax", "subwords", "subword_steps"}
     assert graph["progress"] == set() and graph["divergence"] == {"errors"}
     assert graph["workers"] <= {"errors", "kernels", "hsoftmax", "subword_steps", "models", "windows"}
     assert {"workers", "divergence", "progress", "kernels", "models"} <= graph["training"]
-    below = ("kernels", "hsoftmax", "subwords", "subword_steps", "models", "workers", "divergence", "progress", "windows", "vocab")
+    below = ("kernels", "hsoftmax", "hs_loop", "subwords", "subword_steps", "models", "workers", "divergence", "progress", "windows", "vocab")
     assert not any("training" in graph[m] for m in below)
 
 

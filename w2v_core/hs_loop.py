@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -424,10 +425,9 @@ def warm_up() -> bool:
 
 
 def _warm_up() -> None:
-    from w2v_core.hsoftmax import Path, huffman_tree, tree_buffers
-
-    tree = {k[3:]: v for k, v in tree_buffers(huffman_tree(np.array([3, 2, 1]))).items()}
-    path = Path(tree["points"], tree["codes"], tree["mask"], tree["lengths"])
+    # a three-word tree: two inner nodes (0 the root, 1 below it); words 0 and 1 under node 1, word 2 at the root
+    path = _Path(torch.tensor([[0, 1], [0, 1], [0, 0]]), torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]]),
+                 torch.tensor([2, 2, 1]))
     one = torch.ones(1, dtype=torch.long)
     chunk = Examples(one * 0, one * 1, one * 0, one * 0, torch.ones(1), one[:0])
     for skipgram in (False, True):
@@ -435,3 +435,11 @@ def _warm_up() -> None:
             tables = Tables(torch.zeros(3, 2), torch.zeros(3, 2))
             run_chunk(skipgram, tables, chunk, path, Schedule(1, [0, 1], 0.0, 0.0, 0.0, 1),
                       Bound(torch.zeros(6), 0.5, kappa))
+
+
+class _Path(NamedTuple):
+    """What the loop reads of ``hsoftmax.Path`` (which imports this module)."""
+
+    points: torch.Tensor
+    codes: torch.Tensor
+    lengths: torch.Tensor
