@@ -136,3 +136,19 @@ def test_where_numba_cannot_compile_the_loop_the_torchscript_step_trains(monkeyp
     assert not hs_loop.available()
     assert "TorchScript step instead" in caplog.text and "no target" in caplog.text
     assert r.summary["final_loss"] < r.summary["untrained_loss"]
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_a_batch_size_that_divides_a_chunk_trains(arch):
+    """A chunk of k * B centres is k batches: with a batch of 1 centre (every chunk a multiple of it) the trainer
+    trains through the loop and learns, where it once stopped with "the schedule's cuts do not fit the chunk"."""
+    from conftest import make_texts
+
+    from w2v_core.data.corpus import CorpusConfig, from_texts
+    from w2v_core.training import TrainConfig, Trainer
+
+    corpus = from_texts(make_texts(60, seed=4), name="t", config=CorpusConfig(source="t"))
+    r = Trainer(corpus, ModelConfig(arch=arch, loss="hs", dim=8, window=2, min_count=1, sample=0),
+                TrainConfig(epochs=1, threads=1, seed=2, batch_size=1)).train()
+    assert r.summary["batch_size"] == 1
+    assert r.summary["final_loss"] < r.summary["untrained_loss"]

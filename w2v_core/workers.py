@@ -340,7 +340,9 @@ class WorkerPool:
             pieces = subword_steps.model_pieces(self.model)
             word_rows = (pieces.starts[1:] - pieces.starts[:-1]).index_select(0, win.ctx)
             counts = torch.zeros(n, dtype=torch.float32, device=dev).index_add_(0, win.rows, word_rows.to(torch.float32))
-        cuts = win.starts[::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
+        # each batch's first entry, then the end (starts has one more entry than there are centres: a chunk of k * B
+        # centres has k batches, not k + 1)
+        cuts = win.starts[:-1][::B].tolist() + [int(win.ctx.shape[0])]  # one host read per chunk
         # batch-local row numbers and context starts for all batches at once (centre i is in batch i // B)
         centre_batch = torch.arange(n, device=dev).div_(B, rounding_mode="floor")
         first = centre_batch * B
