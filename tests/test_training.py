@@ -355,6 +355,10 @@ def test_big_effective_batches_get_a_capped_rate_boost_per_device_and_architectu
     assert batch_lr_boost("cbow", 32768, "cpu") == pytest.approx(2 * 2 ** 0.5)
     assert batch_lr_boost("cbow", 10 ** 6, "cpu") == pytest.approx(2 * 2 ** 0.5)
     assert batch_lr_boost("cbow", 32768, "cuda") == pytest.approx(2.0)  # the GPU keeps the cap it was measured with
+    # hierarchical-softmax CBOW on a CPU (2 threads x 4096 centres): boosted from 2048, not 4096 (HS_BOOST_FROM)
+    assert batch_lr_boost("cbow", 8192, "cpu", "hs") == pytest.approx(2.0)
+    assert batch_lr_boost("cbow", 8192, "cpu") == pytest.approx(2 ** 0.5)
+    assert batch_lr_boost("skipgram", 8192, "cpu", "hs") == pytest.approx(2 ** 0.5)
 
 
 def test_config_json_records_changed_tuning_and_older_models_still_load(tiny_corpus, tmp_path):
